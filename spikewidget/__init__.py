@@ -1,0 +1,46 @@
+"""spikewidget: find out why a spiking neural network will not train.
+
+Record what every layer does while training runs (:class:`SpikeProfiler`), get
+the pathology named, located and explained (:meth:`SpikeProfiler.report`).
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    InvalidInputError,
+    InvalidTypeError,
+    ProfileFormatError,
+    SpikeWidgetError,
+    UnknownLayerError,
+)
+from .pathology import Pathology, Severity
+from .profiler import SpikeProfiler
+from .raster import RasterSnapshot
+from .report import ProfileReport, Report
+from .rules import RULES, rule_table, rule_table_markdown
+from .stats import LayerStats, LossStats, NonFinite
+from .thresholds import Thresholds
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "RULES",
+    "InvalidInputError",
+    "InvalidTypeError",
+    "LayerStats",
+    "LossStats",
+    "NonFinite",
+    "Pathology",
+    "ProfileFormatError",
+    "ProfileReport",
+    "RasterSnapshot",
+    "Report",
+    "Severity",
+    "SpikeProfiler",
+    "SpikeWidgetError",
+    "Thresholds",
+    "UnknownLayerError",
+    "__version__",
+    "rule_table",
+    "rule_table_markdown",
+]

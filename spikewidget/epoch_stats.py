@@ -1,0 +1,142 @@
+"""Streaming statistics of one layer over one epoch, and how two of them merge.
+
+Memory is fixed per layer and epoch: one float64 per neuron plus a few scalars,
+whatever the number of steps. Merging is exact for sums and extrema and uses
+Chan et al.'s pairwise update for the voltage variance, so a tiny spread at a
+large offset survives any number of merges.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+NO_STEP = -1
+"""Marker for "never happened" in the first-non-finite step fields."""
+
+
+@dataclass(slots=True)
+class EpochStats:
+    """Sufficient statistics of one layer in one epoch (host memory, NumPy).
+
+    ``spike_sum`` has shape ``(n_neurons,)``: spikes summed over every observation
+    (time step x sample) of every step. ``n_obs`` counts those observations.
+    """
+
+    n_neurons: int
+    n_steps: int = 0
+    n_obs: int = 0
+    spike_sum: np.ndarray = dataclasses.field(default=None)  # type: ignore[assignment]
+    spike_max: float = -np.inf
+    spike_min: float = np.inf
+    nonbinary: int = 0
+    count_steps: int = 0
+    count_max: float = -np.inf
+    count_min: float = np.inf
+    v_n: int = 0
+    v_mean: float = 0.0
+    v_m2: float = 0.0
+    g_n: int = 0
+    g_sum: float = 0.0
+    g_max: float = -np.inf
+    g_min: float = np.inf
+    nf_spikes: int = 0
+    nf_voltages: int = 0
+    nf_gradients: int = 0
+    first_nf_spikes: int = NO_STEP
+    first_nf_voltages: int = NO_STEP
+    first_nf_gradients: int = NO_STEP
+
+    def __post_init__(self) -> None:
+        if self.spike_sum is None:
+            self.spike_sum = np.zeros(self.n_neurons, dtype=np.float64)
+
+    # ----------------------------------------------------------------- updates
+    def add_voltage_moments(self, n: int, mean: float, m2: float) -> None:
+        """Merge ``n`` voltages with the given mean and sum of squared deviations."""
+        if n == 0:
+            return
+        if self.v_n == 0:
+            self.v_n, self.v_mean, self.v_m2 = n, mean, m2
+            return
+        total = self.v_n + n
+        delta = mean - self.v_mean
+        self.v_mean += delta * n / total
+        self.v_m2 += m2 + delta * delta * (self.v_n * n / total)
+        self.v_n = total
+
+    def add_gradient_norm(self, norm: float) -> None:
+        self.g_n += 1
+        self.g_sum += norm
+        if norm > self.g_max:
+            self.g_max = norm
+        if norm < self.g_min:
+            self.g_min = norm
+
+    # ------------------------------------------------------------------ merging
+    def copy(self) -> EpochStats:
+        new = dataclasses.replace(self)
+        new.spike_sum = self.spike_sum.copy()
+        return new
+
+    def merge(self, other: EpochStats) -> EpochStats:
+        """A new EpochStats equal to having recorded both (order-independent)."""
+        out = self.copy()
+        out.merge_into(other)
+        return out
+
+    def merge_into(self, other: EpochStats) -> None:
+        """Add ``other`` to these statistics in place."""
+        out = self
+        out.n_steps += other.n_steps
+        out.n_obs += other.n_obs
+        out.spike_sum += other.spike_sum
+        out.spike_max = max(out.spike_max, other.spike_max)
+        out.spike_min = min(out.spike_min, other.spike_min)
+        out.nonbinary += other.nonbinary
+        out.count_steps += other.count_steps
+        out.count_max = max(out.count_max, other.count_max)
+        out.count_min = min(out.count_min, other.count_min)
+        out.add_voltage_moments(other.v_n, other.v_mean, other.v_m2)
+        out.g_n += other.g_n
+        out.g_sum += other.g_sum
+        out.g_max = max(out.g_max, other.g_max)
+        out.g_min = min(out.g_min, other.g_min)
+        for src in ("spikes", "voltages", "gradients"):
+            setattr(out, f"nf_{src}", getattr(out, f"nf_{src}") + getattr(other, f"nf_{src}"))
+            a, b = getattr(out, f"first_nf_{src}"), getattr(other, f"first_nf_{src}")
+            setattr(out, f"first_nf_{src}", first_step(a, b))
+
+    # -------------------------------------------------------------- persistence
+    def scalars(self) -> dict[str, float | int]:
+        """Every field but ``spike_sum``, as plain Python numbers."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name != "spike_sum"}
+
+    @classmethod
+    def from_parts(cls, scalars: dict[str, float | int], spike_sum: np.ndarray) -> EpochStats:
+        names = {f.name for f in dataclasses.fields(cls)} - {"spike_sum"}
+        missing = names - set(scalars)
+        if missing:
+            raise KeyError(f"missing fields {sorted(missing)}")
+        return cls(spike_sum=np.asarray(spike_sum, dtype=np.float64),
+                   **{k: scalars[k] for k in names})
+
+
+def first_step(a: int, b: int) -> int:
+    """The earlier of two step indices, where NO_STEP means "never"."""
+    if a == NO_STEP:
+        return b
+    if b == NO_STEP:
+        return a
+    return min(a, b)
+
+
+def merge_all(parts: list[EpochStats]) -> EpochStats:
+    """Merge several epochs' statistics of one layer (at least one)."""
+    out = parts[0].copy()
+    for p in parts[1:]:
+        out.merge_into(p)
+    return out

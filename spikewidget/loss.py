@@ -1,0 +1,120 @@
+"""Loss tracking: per-epoch aggregates plus a bounded window of recent values.
+
+Device tensors are kept as they are and copied to the host in one batch when a
+report asks (or every ``_FLUSH_EVERY`` records), never once per step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .arrays import torch_module
+from .epoch_stats import NO_STEP, first_step
+from .errors import InvalidInputError, InvalidTypeError
+
+RECENT = 1024
+_FLUSH_EVERY = 256
+
+
+@dataclass(slots=True)
+class EpochLoss:
+    """Aggregates of the finite losses of one epoch, and the non-finite count."""
+
+    n: int = 0
+    total: float = 0.0
+    min: float = math.inf
+    max: float = -math.inf
+    last: float = math.nan
+    nonfinite: int = 0
+    first_nonfinite: int = NO_STEP
+
+    def add(self, index: int, value: float) -> None:
+        self.last = value
+        if not math.isfinite(value):
+            self.nonfinite += 1
+            self.first_nonfinite = first_step(self.first_nonfinite, index)
+            return
+        self.n += 1
+        self.total += value
+        self.min = min(self.min, value)
+        self.max = max(self.max, value)
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.n if self.n else math.nan
+
+
+@dataclass
+class LossTracker:
+    """Every recorded loss value folded into per-epoch aggregates."""
+
+    epochs: dict[int, EpochLoss] = field(default_factory=dict)
+    recent: deque = field(default_factory=lambda: deque(maxlen=RECENT))  # (index, epoch, value)
+    n_classes: int | None = None
+    count: int = 0
+    _pending: list = field(default_factory=list)  # (index, epoch, device tensor)
+
+    def record(self, loss: Any, epoch: int, n_classes: int | None) -> None:
+        """Add one loss value (a number or a one-element tensor on any device)."""
+        if n_classes is not None and (
+                isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer))
+                or n_classes < 2):
+            raise InvalidInputError(
+                    f"record_loss: n_classes must be a whole number >= 2, got {n_classes!r}")
+        value = _scalar(loss)
+        if n_classes is not None:
+            self.n_classes = int(n_classes)
+        index = self.count
+        self.count += 1
+        if isinstance(value, float):
+            self._add(index, epoch, value)
+        else:
+            self._pending.append((index, epoch, value))
+            if len(self._pending) >= _FLUSH_EVERY:
+                self.flush()
+
+    def _add(self, index: int, epoch: int, value: float) -> None:
+        self.epochs.setdefault(epoch, EpochLoss()).add(index, value)
+        self.recent.append((index, epoch, value))
+
+    def flush(self) -> None:
+        """Copy pending device values to the host (one transfer)."""
+        if not self._pending:
+            return
+        torch = torch_module()
+        pending, self._pending = self._pending, []
+        values = torch.stack([t for _, _, t in pending]).double().cpu().tolist()
+        for (index, epoch, _), value in zip(pending, values, strict=True):
+            self._add(index, epoch, float(value))
+
+
+def _scalar(loss: Any) -> Any:
+    """A float, or a detached 0-d device tensor (kept on its device)."""
+    torch = torch_module()
+    if torch is not None and isinstance(loss, torch.Tensor):
+        if loss.numel() != 1:
+            raise InvalidInputError(
+                f"record_loss: loss must hold one value, got a tensor of shape "
+                f"{tuple(loss.shape)}")
+        if loss.is_complex() or not (loss.is_floating_point() or loss.dtype != torch.bool):
+            raise InvalidTypeError(f"record_loss: loss must be a real number, got {loss.dtype}")
+        loss = loss.detach().reshape(())
+        return float(loss) if loss.device.type == "cpu" else loss
+    if isinstance(loss, np.ndarray):
+        if loss.size != 1 or loss.dtype.kind not in "iuf":
+            raise InvalidInputError(
+                f"record_loss: loss must be one real number, got an array of shape "
+                f"{loss.shape} and dtype {loss.dtype}")
+        return float(loss.reshape(()))
+    if isinstance(loss, (bool, complex)) or not isinstance(loss, (int, float, np.number)):
+        raise InvalidTypeError(
+            f"record_loss: loss must be a number or a one-element tensor, "
+            f"got {type(loss).__name__}")
+    if isinstance(loss, np.complexfloating):
+        raise InvalidTypeError("record_loss: loss must be a real number, got a complex one")
+    return float(loss)

@@ -1,0 +1,155 @@
+"""Saving and loading a profile: a versioned ``.npz`` with no pickle.
+
+Layout: ``meta`` is UTF-8 JSON (format name, version, thresholds, layers with
+their per-epoch scalar statistics, the loss); every per-neuron vector and raster
+window is its own array. Floats go through JSON as ``repr`` (exact), so a round
+trip reproduces every statistic bit for bit. The file is written to a temporary
+name and renamed, so an interrupted save never leaves a half-written profile.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .epoch_stats import EpochStats
+from .errors import ProfileFormatError
+from .loss import RECENT, EpochLoss, LossTracker
+from .raster import RasterSnapshot
+from .thresholds import Thresholds
+
+if TYPE_CHECKING:
+    from .profiler import SpikeProfiler
+
+FORMAT = "spikewidget-profile"
+VERSION = 1
+
+
+def save_profile(profiler: SpikeProfiler, path: str | os.PathLike[str]) -> None:
+    """Write ``profiler`` to ``path`` (the caller holds the profiler's lock)."""
+    from .profiler import _host_stats
+
+    arrays: dict[str, np.ndarray] = {}
+    layers = []
+    for i, info in enumerate(profiler._layers.values()):
+        epochs = []
+        for e, acc in info.epochs.items():
+            host = _host_stats(acc)
+            arrays[f"layer{i}_epoch{e}_spike_sum"] = host.spike_sum
+            epochs.append({"epoch": e, **host.scalars()})
+        snap = info.raster.snapshot()
+        arrays[f"layer{i}_raster"] = snap.spikes
+        arrays[f"layer{i}_raster_steps"] = snap.steps
+        arrays[f"layer{i}_raster_epochs"] = snap.epochs
+        layers.append({"name": info.name, "role": info.role, "graded": info.graded,
+                       "neuron_axes": info.neuron_axes,
+                       "neuron_shape": list(info.neuron_shape),
+                       "steps": info.steps, "epochs": epochs})
+    loss = profiler._loss
+    meta = {
+        "format": FORMAT, "version": VERSION,
+        "thresholds": profiler.thresholds.to_dict(),
+        "epoch": profiler.epoch, "raster_window": profiler.raster_window,
+        "declared": profiler._declared, "layers": layers,
+        "loss": {"n_classes": loss.n_classes, "count": loss.count,
+                 "epochs": [{"epoch": e, "n": s.n, "total": s.total, "min": s.min,
+                             "max": s.max, "last": s.last, "nonfinite": s.nonfinite,
+                             "first_nonfinite": s.first_nonfinite}
+                            for e, s in loss.epochs.items()],
+                 "recent": [list(r) for r in loss.recent]},
+    }
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    target = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(target))
+    fd, tmp = tempfile.mkstemp(prefix=".spikewidget-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_profile(cls: type[SpikeProfiler], path: str | os.PathLike[str]) -> SpikeProfiler:
+    """Read a profile; any damage gives a :class:`ProfileFormatError` naming the file."""
+    name = os.fspath(path)
+    try:
+        with np.load(name, allow_pickle=False) as data:
+            if not hasattr(data, "files") or "meta" not in data.files:
+                raise ProfileFormatError(f"{name}: not a spikewidget profile (no 'meta')")
+            meta = _read_meta(name, data["meta"])
+            return _rebuild(cls, name, meta, data)
+    except ProfileFormatError:
+        raise
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
+            TypeError, IndexError) as exc:
+        raise ProfileFormatError(
+            f"{name}: not a readable spikewidget profile (truncated or corrupted?): "
+            f"{type(exc).__name__}: {exc}") from exc
+
+
+def _read_meta(name: str, raw: np.ndarray) -> dict[str, Any]:
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProfileFormatError(f"{name}: profile metadata is corrupted ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ProfileFormatError(f"{name}: not a spikewidget profile (format "
+                                 f"{meta.get('format') if isinstance(meta, dict) else '?'!r})")
+    if meta.get("version") != VERSION:
+        raise ProfileFormatError(
+            f"{name}: profile format version {meta.get('version')!r} is not supported "
+            f"(this spikewidget reads version {VERSION})")
+    return meta
+
+
+def _rebuild(cls: type[SpikeProfiler], name: str, meta: dict[str, Any],
+             data: Any) -> SpikeProfiler:
+    from .profiler import _Layer
+
+    prof = cls(thresholds=Thresholds.from_dict(meta["thresholds"]),
+               raster_window=int(meta["raster_window"]))
+    prof._declared = {k: dict(v) for k, v in meta["declared"].items()}
+    for i, lay in enumerate(meta["layers"]):
+        shape = tuple(int(d) for d in lay["neuron_shape"])
+        info = _Layer(lay["name"], lay["role"], bool(lay["graded"]), int(lay["neuron_axes"]),
+                      shape, None, prof.raster_window)
+        for ep in lay["epochs"]:
+            e = int(ep["epoch"])
+            spike_sum = data[f"layer{i}_epoch{e}_spike_sum"]
+            if spike_sum.shape != (info.n_neurons,):
+                raise ProfileFormatError(
+                    f"{name}: layer {lay['name']!r} epoch {e} has {spike_sum.shape} spike "
+                    f"sums for {info.n_neurons} neurons")
+            scalars = {k: v for k, v in ep.items() if k != "epoch"}
+            info.epochs[e] = EpochStats.from_parts(scalars, spike_sum)
+        raster = RasterSnapshot(data[f"layer{i}_raster"], data[f"layer{i}_raster_steps"],
+                                data[f"layer{i}_raster_epochs"])
+        if raster.spikes.ndim != 2 or raster.spikes.shape[1] != info.n_neurons:
+            raise ProfileFormatError(f"{name}: raster of layer {lay['name']!r} has shape "
+                                     f"{raster.spikes.shape}")
+        info.raster.restore(raster)
+        info.steps = int(lay["steps"])
+        prof._layers[info.name] = info
+    loss = meta["loss"]
+    tracker = LossTracker(n_classes=loss["n_classes"], count=int(loss["count"]))
+    for ep in loss["epochs"]:
+        tracker.epochs[int(ep["epoch"])] = EpochLoss(
+            n=int(ep["n"]), total=ep["total"], min=ep["min"], max=ep["max"],
+            last=ep["last"], nonfinite=int(ep["nonfinite"]),
+            first_nonfinite=int(ep["first_nonfinite"]))
+    tracker.recent = deque((tuple(r) for r in loss["recent"]), maxlen=RECENT)
+    prof._loss = tracker
+    prof._epoch = int(meta["epoch"])
+    return prof

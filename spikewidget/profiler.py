@@ -1,0 +1,464 @@
+"""SpikeProfiler: record what every layer does while training runs, then diagnose.
+
+Data flows one way: :meth:`SpikeProfiler.record_step` validates the input
+(:mod:`arrays`), folds it into fixed-size per-layer, per-epoch statistics
+(:mod:`reduce_numpy` on the host, :mod:`reduce_torch` on a device) and a bounded
+raster window; :meth:`SpikeProfiler.report` merges the chosen epochs and runs the
+rules (:mod:`rules`) under a :class:`Thresholds` - without re-recording anything.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+import numpy as np
+
+from .arrays import is_device_tensor, to_array, to_host, torch_module
+from .epoch_stats import EpochStats, merge_all
+from .errors import InvalidInputError, InvalidTypeError, UnknownLayerError
+from .loss import LossTracker
+from .raster import RasterSnapshot, RasterWindow
+from .reduce_numpy import reduce_step
+from .report import Report
+from .rules import diagnose, output_layers
+from .stats import ROLES, layer_stats, loss_stats
+from .thresholds import Thresholds
+
+Backend = Literal["auto", "numpy", "torch"]
+
+_INPUT_NAMES = frozenset({"input", "inputs", "in"})
+_OUTPUT_NAMES = frozenset({"output", "outputs", "out", "readout"})
+
+
+def infer_role(name: str) -> str:
+    """``input``/``output`` for the usual names of those layers, else ``hidden``."""
+    last = name.lower().rsplit(".", 1)[-1]
+    if last in _INPUT_NAMES:
+        return "input"
+    if last in _OUTPUT_NAMES:
+        return "output"
+    return "hidden"
+
+
+class _Layer:
+    """Everything recorded for one layer."""
+
+    __slots__ = (
+        "device",
+        "epochs",
+        "graded",
+        "n_neurons",
+        "name",
+        "neuron_axes",
+        "neuron_shape",
+        "raster",
+        "role",
+        "steps",
+    )
+
+    def __init__(self, name: str, role: str, graded: bool, neuron_axes: int,
+                 neuron_shape: tuple[int, ...], device: Any, raster_window: int) -> None:
+        self.name = name
+        self.role = role
+        self.graded = graded
+        self.neuron_axes = neuron_axes
+        self.neuron_shape = neuron_shape
+        self.n_neurons = math.prod(neuron_shape)
+        self.device = device  # None: host (NumPy) statistics; else a torch.device
+        self.epochs: dict[int, Any] = {}
+        self.raster = RasterWindow(self.n_neurons, raster_window)
+        self.steps = 0
+
+
+class SpikeProfiler:
+    """Records spikes, voltages and gradients per layer per step, and diagnoses them.
+
+    Drop-in for the published tutorial's ``SpikeProfiler``: ``dead_threshold``,
+    ``saturated_threshold`` and ``gradient_explosion_ratio`` set those constants;
+    ``thresholds`` sets any of them (a :class:`Thresholds` or a mapping).
+    ``raster_window`` is how many recent time steps per layer are kept for rasters.
+    ``backend``: ``"auto"`` reduces device tensors on their device and everything
+    else with NumPy; ``"torch"`` always uses torch ops; ``"numpy"`` always copies
+    to the host.
+    """
+
+    def __init__(self, dead_threshold: float | None = None,
+                 saturated_threshold: float | None = None,
+                 gradient_explosion_ratio: float | None = None, *,
+                 thresholds: Thresholds | Mapping[str, float] | None = None,
+                 raster_window: int = 256, backend: Backend = "auto") -> None:
+        th = Thresholds.coerce(thresholds, Thresholds())
+        legacy = {"dead_rate": dead_threshold, "saturated_rate": saturated_threshold,
+                  "gradient_explosion_ratio": gradient_explosion_ratio}
+        changes = {k: v for k, v in legacy.items() if v is not None}
+        self._thresholds = th.replace(**changes) if changes else th
+        if isinstance(raster_window, bool) or not isinstance(raster_window, int) \
+                or raster_window < 0:
+            raise InvalidInputError(
+                f"raster_window must be a whole number of time steps >= 0, "
+                f"got {raster_window!r}")
+        if backend not in ("auto", "numpy", "torch"):
+            raise InvalidInputError(
+                f"backend must be 'auto', 'numpy' or 'torch', got {backend!r}")
+        self.raster_window = raster_window
+        self.backend = backend
+        self._lock = threading.RLock()
+        self._layers: dict[str, _Layer] = {}
+        self._declared: dict[str, dict[str, Any]] = {}
+        self._loss = LossTracker()
+        self._epoch = 0
+
+    # ------------------------------------------------------------ configuration
+    @property
+    def thresholds(self) -> Thresholds:
+        """The constants :meth:`report` uses unless told otherwise."""
+        return self._thresholds
+
+    @thresholds.setter
+    def thresholds(self, value: Thresholds | Mapping[str, float]) -> None:
+        self._thresholds = Thresholds.coerce(value, self._thresholds)
+
+    @property
+    def dead_threshold(self) -> float:
+        return self._thresholds.dead_rate
+
+    @property
+    def saturated_threshold(self) -> float:
+        return self._thresholds.saturated_rate
+
+    @property
+    def gradient_explosion_ratio(self) -> float:
+        return self._thresholds.gradient_explosion_ratio
+
+    def declare_layer(self, name: str, *, role: str | None = None,
+                      graded: bool | None = None, neuron_axes: int | None = None) -> None:
+        """Say what a layer is, before or after it is recorded.
+
+        ``role``: ``"input"`` (its values are checked for counts), ``"output"`` (its
+        per-sample spike counts are checked for overflow) or ``"hidden"``; by default
+        inferred from the name. ``graded=True`` means non-binary values are intended
+        (snnTorch ``graded_spikes_factor``, SEW-ResNet ADD). ``neuron_axes``: how many
+        trailing axes index neurons (3 for ``(time, batch, channels, height, width)``).
+        """
+        _check_name(name)
+        if role is not None and role not in ROLES:
+            raise InvalidInputError(
+                f"layer {name!r}: role must be one of {ROLES}, got {role!r}")
+        if graded is not None and not isinstance(graded, bool):
+            raise InvalidTypeError(f"layer {name!r}: graded must be True or False, "
+                                   f"got {graded!r}")
+        if neuron_axes is not None:
+            _check_neuron_axes(name, neuron_axes, None)
+        with self._lock:
+            info = self._layers.get(name)
+            if info is not None and neuron_axes is not None \
+                    and neuron_axes != info.neuron_axes:
+                raise InvalidInputError(
+                    f"layer {name!r}: already recorded with neuron_axes="
+                    f"{info.neuron_axes} (neuron shape {info.neuron_shape}); "
+                    f"cannot change it to {neuron_axes}")
+            decl = self._declared.setdefault(name, {})
+            for key, value in (("role", role), ("graded", graded),
+                               ("neuron_axes", neuron_axes)):
+                if value is not None:
+                    decl[key] = value
+                    if info is not None and key != "neuron_axes":
+                        setattr(info, key, value)
+
+    # ---------------------------------------------------------------- recording
+    @property
+    def epoch(self) -> int:
+        """The epoch that steps are recorded into unless ``epoch=`` says otherwise."""
+        return self._epoch
+
+    def next_epoch(self) -> int:
+        """Start a new epoch; returns its number."""
+        with self._lock:
+            self._epoch += 1
+            return self._epoch
+
+    def record_step(self, layer: str, spikes: Any, voltages: Any = None,
+                    gradients: Any = None, *, epoch: int | None = None,
+                    neuron_axes: int | None = None) -> None:
+        """Record one step of one layer.
+
+        Args:
+            layer: the layer's name; layers are reported in order of first recording.
+            spikes: ``(n_neurons,)``, ``(batch, n_neurons)``, ``(time, batch, n_neurons)``
+                or with several trailing neuron axes (see ``neuron_axes``); NumPy or
+                torch on any device. A neuron's rate is its spikes per observation
+                (per time step per sample).
+            voltages: membrane potentials, same shape as ``spikes``.
+            gradients: gradients of the loss with respect to the spikes, same shape.
+            epoch: record into this epoch (and make it the current one).
+            neuron_axes: how many trailing axes index neurons (default 1, or what
+                the layer was first recorded or declared with).
+
+        Raises :class:`InvalidTypeError` / :class:`InvalidInputError` for bad input,
+        leaving everything recorded so far unchanged. NaN, Inf and huge values are
+        recorded and reported, never rejected.
+        """
+        _check_name(layer)
+        with self._lock:
+            info = self._layers.get(layer)
+            ep = self._epoch if epoch is None else _check_epoch(epoch)
+            decl = self._declared.get(layer, {})
+            axes = neuron_axes if neuron_axes is not None else (
+                info.neuron_axes if info is not None else decl.get("neuron_axes", 1))
+            if info is not None:
+                device = info.device
+            elif self.backend == "torch" or (self.backend == "auto"
+                                             and is_device_tensor(spikes)):
+                device = _device_of(spikes)
+            else:
+                device = None
+            x = _prepare(spikes, layer, "spikes", device)
+            shape = tuple(x.shape)
+            _check_neuron_axes(layer, axes, len(shape))
+            split = len(shape) - axes
+            lead, nshape = shape[:split], shape[split:]
+            if info is not None and nshape != info.neuron_shape:
+                raise InvalidInputError(
+                    f"layer {layer!r}: spikes has shape {shape}, i.e. neuron shape "
+                    f"{nshape} ({math.prod(nshape)} neurons), but this layer was first "
+                    f"recorded with neuron shape {info.neuron_shape} "
+                    f"({info.n_neurons} neurons); expected (..., "
+                    f"{', '.join(map(str, info.neuron_shape))})")
+            v = _prepare(voltages, layer, "voltages", device, shape)
+            g = _prepare(gradients, layer, "gradients", device, shape)
+
+            n = math.prod(nshape)
+            m = math.prod(lead)
+            x2 = x.reshape(m, n)
+            time_steps = lead[0] if len(lead) >= 2 else None
+            last = next(reversed(self._layers), None)
+            role = info.role if info is not None else decl.get("role", infer_role(layer))
+            want_counts = role == "output" or (
+                role != "input" and (info is None or last == layer))
+            acc = info.epochs.get(ep) if info is not None else None
+            if acc is None:
+                acc = (EpochStats(n) if device is None else _device_stats(n, device))
+            step = info.steps if info is not None else 0
+            v2 = None if v is None else v.reshape(m, n)
+            g2 = None if g is None else g.reshape(m, n)
+            if device is None:
+                reduce_step(acc, x2, v2, g2, step=step, time_steps=time_steps,
+                            want_counts=want_counts)
+            else:
+                acc.reduce_step(x2, v2, g2, step=step, time_steps=time_steps,
+                                want_counts=want_counts)
+            # ---- commit: the step is in; now file it ----
+            if info is None:
+                info = _Layer(layer, role, bool(decl.get("graded", False)), axes, nshape,
+                              device, self.raster_window)
+                self._layers[layer] = info
+            info.epochs[ep] = acc
+            frames = (x2[:1] if time_steps is None
+                      else x2.reshape(time_steps, -1, n)[:, 0])
+            info.raster.push(frames, step, ep)
+            info.steps += 1
+            self._epoch = ep
+
+    def record_loss(self, loss: Any, n_classes: int | None = None, *,
+                    epoch: int | None = None) -> None:
+        """Record the training loss (a number or a one-element tensor, any device).
+
+        ``n_classes`` (C) enables the chance-level check against ln C.
+        """
+        with self._lock:
+            ep = self._epoch if epoch is None else _check_epoch(epoch)
+            self._loss.record(loss, ep, n_classes)
+            self._epoch = ep
+
+    def reset(self) -> None:
+        """Forget everything recorded (declarations and thresholds stay)."""
+        with self._lock:
+            self._layers.clear()
+            self._loss = LossTracker()
+            self._epoch = 0
+
+    # ---------------------------------------------------------------- reading
+    @property
+    def layers(self) -> list[str]:
+        """Recorded layer names in order of first recording."""
+        with self._lock:
+            return list(self._layers)
+
+    @property
+    def epochs(self) -> list[int]:
+        """Every epoch with any recorded data, ascending."""
+        with self._lock:
+            return self._all_epochs()
+
+    def _all_epochs(self) -> list[int]:
+        found = set(self._loss.epochs) | {e for _, _, e in self._loss._pending}
+        for info in self._layers.values():
+            found.update(info.epochs)
+        return sorted(found)
+
+    def raster(self, layer: str) -> RasterSnapshot:
+        """The recent frames of one layer (first sample of each batch), oldest first."""
+        with self._lock:
+            return self._layer(layer).raster.snapshot()
+
+    def report(self, thresholds: Thresholds | Mapping[str, float] | None = None, *,
+               epoch: Any = None, layers: str | Iterable[str] | None = None) -> Report:
+        """Diagnose what was recorded, without re-recording.
+
+        Args:
+            thresholds: constants to judge by (a :class:`Thresholds`, or a mapping of
+                overrides of the profiler's own); default the profiler's.
+            epoch: ``None`` or ``"all"`` for every epoch, an int (negative counts from
+                the latest: ``-1`` is the latest), ``"latest"``, or an iterable of
+                epochs such as ``range(3, 6)``.
+            layers: a name or names to restrict the report to; default all.
+        """
+        th = Thresholds.coerce(thresholds, self._thresholds)
+        with self._lock:
+            selected = self._select_epochs(epoch)
+            names = self._select_layers(layers)
+            stats = []
+            for name in names:
+                info = self._layers[name]
+                per_epoch = [(e, _host_stats(info.epochs[e])) for e in selected
+                             if e in info.epochs]
+                if not per_epoch:
+                    continue
+                merged = merge_all([s for _, s in per_epoch])
+                stats.append(layer_stats(
+                    name, info.role, info.graded, info.neuron_shape, merged,
+                    tuple(e for e, _ in per_epoch), per_epoch, th))
+            self._loss.flush()
+            loss = loss_stats(
+                [(e, self._loss.epochs[e]) for e in selected if e in self._loss.epochs],
+                np.array([v for _, _, v in self._loss.recent], dtype=np.float64),
+                self._loss.n_classes)
+        outputs = {s.name for s in output_layers(stats)}
+        for s in stats:  # counts are measured for output layers only
+            if s.name not in outputs:
+                s.spike_count_range = None
+        return Report({s.name: s for s in stats}, diagnose(stats, loss, th), th,
+                      tuple(selected), loss)
+
+    def _layer(self, name: str) -> _Layer:
+        if not isinstance(name, str) or name not in self._layers:
+            raise UnknownLayerError(
+                f"no layer {name!r} was recorded; recorded layers: {list(self._layers)}")
+        return self._layers[name]
+
+    def _select_layers(self, layers: str | Iterable[str] | None) -> list[str]:
+        if layers is None:
+            return list(self._layers)
+        wanted = [layers] if isinstance(layers, str) else list(layers)
+        for name in wanted:
+            self._layer(name)
+        return [n for n in self._layers if n in set(wanted)]
+
+    def _select_epochs(self, epoch: Any) -> list[int]:
+        recorded = self._all_epochs()
+        if epoch is None or epoch == "all":
+            return recorded
+        if epoch == "latest":
+            return recorded[-1:]
+        if isinstance(epoch, (int, np.integer)) and not isinstance(epoch, bool):
+            e = int(epoch)
+            if e < 0:
+                if -e > len(recorded):
+                    raise InvalidInputError(
+                        f"epoch={e}: only {len(recorded)} epochs were recorded: {recorded}")
+                return [recorded[e]]
+            if e not in recorded:
+                raise InvalidInputError(
+                    f"epoch={e} was not recorded; recorded epochs: {recorded}")
+            return [e]
+        if isinstance(epoch, str) or not isinstance(epoch, Iterable):
+            raise InvalidTypeError(
+                f"epoch must be an int, 'latest', 'all', None or an iterable of ints, "
+                f"got {epoch!r}")
+        chosen = sorted({_check_epoch(e) for e in epoch})
+        missing = [e for e in chosen if e not in recorded]
+        if missing or not chosen:
+            raise InvalidInputError(
+                f"epoch={epoch!r}: epochs {missing or '(none)'} were not recorded; "
+                f"recorded epochs: {recorded}")
+        return chosen
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write everything recorded to ``path`` (a versioned .npz, no pickle)."""
+        from .persist import save_profile
+
+        with self._lock:
+            self._loss.flush()
+            save_profile(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> SpikeProfiler:
+        """Read a profile written by :meth:`save`; recording can continue."""
+        from .persist import load_profile
+
+        return load_profile(cls, path)
+
+    def __repr__(self) -> str:
+        return (f"SpikeProfiler(layers={self.layers}, epoch={self._epoch}, "
+                f"thresholds=...)")
+
+
+# ------------------------------------------------------------------ helpers
+def _check_name(layer: Any) -> None:
+    if not isinstance(layer, str) or not layer:
+        raise InvalidTypeError(f"layer must be a non-empty string, got {layer!r}")
+
+
+def _check_epoch(epoch: Any) -> int:
+    if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+        raise InvalidInputError(f"epoch must be a whole number >= 0, got {epoch!r}")
+    return int(epoch)
+
+
+def _check_neuron_axes(layer: str, axes: Any, ndim: int | None) -> None:
+    if isinstance(axes, bool) or not isinstance(axes, (int, np.integer)) or axes < 1:
+        raise InvalidInputError(
+            f"layer {layer!r}: neuron_axes must be a whole number >= 1, got {axes!r}")
+    if ndim is not None and axes > ndim:
+        raise InvalidInputError(
+            f"layer {layer!r}: neuron_axes={axes} but spikes has only {ndim} axes")
+
+
+def _device_of(x: Any) -> Any:
+    torch = torch_module()
+    if torch is None:
+        raise InvalidInputError("backend='torch' needs torch, which is not imported")
+    return x.device if isinstance(x, torch.Tensor) else torch.device("cpu")
+
+
+def _device_stats(n: int, device: Any) -> Any:
+    from .reduce_torch import DeviceEpochStats
+
+    return DeviceEpochStats(n, device)
+
+
+def _prepare(x: Any, layer: str, argument: str, device: Any,
+             shape: tuple[int, ...] | None = None) -> Any:
+    """Validate one argument and bring it to the layer's device (None: host)."""
+    if x is None:
+        return None
+    a = to_array(x, layer=layer, argument=argument, keep_tensor=device is not None)
+    if device is None:
+        a = to_host(a)
+    else:
+        torch = torch_module()
+        a = torch.as_tensor(a, device=device) if isinstance(a, np.ndarray) else a.to(device)
+    if shape is not None and tuple(a.shape) != shape:
+        raise InvalidInputError(
+            f"layer {layer!r}: {argument} has shape {tuple(a.shape)} but spikes has shape "
+            f"{shape}; expected the same shape")
+    return a
+
+
+def _host_stats(acc: Any) -> EpochStats:
+    return acc if isinstance(acc, EpochStats) else acc.to_host()

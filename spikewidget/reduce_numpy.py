@@ -1,0 +1,153 @@
+"""Per-step reductions of host arrays into an :class:`EpochStats` (the hot path).
+
+``record_step`` calls :func:`reduce_step` once per layer per training step, so the
+common case (finite, binary spikes) costs a row sum, a max and one dot product
+for the spikes, a row sum, a subtraction and a dot product for the voltages, and
+one dot product for the gradients. Anything unusual (NaN, Inf, float32 overflow,
+non-binary values) drops to an exact slower path: pathological data is measured,
+never rejected.
+
+Every result is computed into locals first and written into the accumulator at
+the end, so an exception part-way leaves the accumulator as it was.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .epoch_stats import NO_STEP, EpochStats
+
+_EXACT_FLOAT32_LIMIT = 2 ** 24  # a float32 dot of more 0/1 values may round
+
+
+def reduce_step(acc: EpochStats, x2: np.ndarray, v2: np.ndarray | None,
+                g2: np.ndarray | None, *, step: int, time_steps: int | None,
+                want_counts: bool) -> None:
+    """Fold one step into ``acc``.
+
+    Args:
+        acc: the layer's statistics for the current epoch (updated in place).
+        x2: spikes as ``(observations, n_neurons)``.
+        v2, g2: voltages and gradients of the same shape as ``x2``, or None.
+        step: the layer's step index (for "first non-finite at step ...").
+        time_steps: length of the leading time axis when the spikes had one
+            (``observations = time_steps * samples``), else None.
+        want_counts: also measure per-sample spike counts summed over time.
+    """
+    s, mx, mn, nonbinary, nf_x, x2 = _spikes(x2)
+    counts = None
+    if want_counts and time_steps is not None:
+        c = x2.reshape(time_steps, -1, x2.shape[1]).sum(axis=0)
+        counts = (float(c.max()), float(c.min()))
+    vm = _voltage_moments(v2) if v2 is not None else None
+    gn = _gradient_norm(g2) if g2 is not None else None
+
+    # ---- commit (no exception can happen below) ----
+    acc.n_steps += 1
+    acc.n_obs += x2.shape[0]
+    acc.spike_sum += s
+    acc.spike_max = max(acc.spike_max, mx)
+    acc.spike_min = min(acc.spike_min, mn)
+    acc.nonbinary += nonbinary
+    if nf_x:
+        acc.nf_spikes += nf_x
+        if acc.first_nf_spikes == NO_STEP:
+            acc.first_nf_spikes = step
+    if counts is not None:
+        acc.count_steps += 1
+        acc.count_max = max(acc.count_max, counts[0])
+        acc.count_min = min(acc.count_min, counts[1])
+    if vm is not None:
+        n, mean, m2, nf_v = vm
+        acc.add_voltage_moments(n, mean, m2)
+        if nf_v:
+            acc.nf_voltages += nf_v
+            if acc.first_nf_voltages == NO_STEP:
+                acc.first_nf_voltages = step
+    if gn is not None:
+        norm, nf_g = gn
+        if nf_g:
+            acc.nf_gradients += nf_g
+            if acc.first_nf_gradients == NO_STEP:
+                acc.first_nf_gradients = step
+        else:
+            acc.add_gradient_norm(norm)
+
+
+def _spikes(x2: np.ndarray) -> tuple[np.ndarray, float, float, int, int, np.ndarray]:
+    """(per-neuron sum, max, min, non-binary count, non-finite count, cleaned x2)."""
+    kind = x2.dtype.kind
+    if kind == "b":
+        s = x2.sum(axis=0)
+        tot = int(s.sum())
+        return s, float(tot > 0), float(tot == x2.size), 0, 0, x2
+    s = x2.sum(axis=0) if x2.shape[0] > 1 else x2[0]
+    tot = float(s.sum(dtype=np.float64))
+    mx = float(x2.max())
+    nonfinite = 0
+    if not (math.isfinite(tot) and math.isfinite(mx)):
+        x2, nonfinite = _finite_float64(x2)
+        s = x2.sum(axis=0)
+        tot = float(s.sum())
+        mx = float(x2.max())
+    if kind == "f" and mx <= 1.0 and x2.size <= _EXACT_FLOAT32_LIMIT:
+        maybe_nonbinary = float(np.vdot(x2, x2)) != tot  # x*x == x only for 0 and 1
+    else:
+        maybe_nonbinary = kind == "f" or mx > 1 or float(x2.min()) < 0
+    if maybe_nonbinary:
+        nonbinary = x2.size - int(np.count_nonzero(x2 == 0)) - int(np.count_nonzero(x2 == 1))
+        mn = float(x2.min())
+    else:
+        nonbinary = 0
+        mn = 1.0 if tot == x2.size else 0.0
+    return s, mx, mn, nonbinary, nonfinite, x2
+
+
+def _finite_float64(a: np.ndarray) -> tuple[np.ndarray, int]:
+    """``a`` in float64 with NaN/Inf replaced by 0, and how many there were."""
+    finite = np.isfinite(a)
+    bad = a.size - int(np.count_nonzero(finite))
+    a64 = a.astype(np.float64)
+    if bad:
+        a64[~finite] = 0.0
+    return a64, bad
+
+
+def _voltage_moments(v2: np.ndarray) -> tuple[int, float, float, int]:
+    """(count, mean, sum of squared deviations, non-finite count) of finite voltages."""
+    if v2.dtype.kind != "f":
+        v2 = v2.astype(np.float64)
+    n = v2.size
+    total = float(v2.sum(axis=0).sum(dtype=np.float64))
+    nonfinite = 0
+    if not math.isfinite(total):
+        finite = np.isfinite(v2)
+        nonfinite = n - int(np.count_nonzero(finite))
+        v2 = v2[finite].astype(np.float64) if nonfinite else v2.astype(np.float64)
+        n = v2.size
+        if n == 0:
+            return 0, 0.0, 0.0, nonfinite
+        total = float(v2.sum())
+    mean = total / n
+    d = v2 - v2.dtype.type(mean)
+    m2 = float(np.vdot(d, d))
+    if not math.isfinite(m2):  # float32 squares overflowed: redo in float64
+        d = v2.astype(np.float64) - mean
+        m2 = float(np.vdot(d, d))
+    return n, mean, m2, nonfinite
+
+
+def _gradient_norm(g2: np.ndarray) -> tuple[float, int]:
+    """(L2 norm, non-finite count); the norm is meaningless when the count is > 0."""
+    if g2.dtype.kind != "f":
+        g2 = g2.astype(np.float64)
+    sq = float(np.vdot(g2, g2))
+    if math.isfinite(sq):
+        return math.sqrt(sq), 0
+    nonfinite = g2.size - int(np.count_nonzero(np.isfinite(g2)))
+    if nonfinite:
+        return math.nan, nonfinite
+    g64 = g2.astype(np.float64)
+    return math.sqrt(float(np.vdot(g64, g64))), 0

@@ -1,0 +1,127 @@
+"""Per-step reductions of torch tensors on their own device, with no host sync.
+
+The host path (:mod:`reduce_numpy`) branches on values; here nothing does: every
+statistic is a tensor on the tensor's device, updated with branch-free ops
+(``torch.where``, ``maximum``), and ``.cpu()`` happens only in :meth:`to_host`,
+when a report or a widget refresh asks. Only shapes (known without a sync) are
+read on the host.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .arrays import torch_module
+from .epoch_stats import NO_STEP, EpochStats
+
+_SCALARS = ("spike_max", "spike_min", "nonbinary", "count_max", "count_min", "v_n",
+            "v_mean", "v_m2", "g_n", "g_sum", "g_max", "g_min", "nf_spikes",
+            "nf_voltages", "nf_gradients", "first_nf_spikes", "first_nf_voltages",
+            "first_nf_gradients")
+_INITIAL = {"spike_max": -np.inf, "spike_min": np.inf, "count_max": -np.inf,
+            "count_min": np.inf, "g_max": -np.inf, "g_min": np.inf,
+            "first_nf_spikes": NO_STEP, "first_nf_voltages": NO_STEP,
+            "first_nf_gradients": NO_STEP}
+_INTEGERS = frozenset({"nonbinary", "v_n", "g_n", "nf_spikes", "nf_voltages",
+                       "nf_gradients", "first_nf_spikes", "first_nf_voltages",
+                       "first_nf_gradients"})
+
+
+class DeviceEpochStats:
+    """The fields of :class:`EpochStats`, held as float64 tensors on one device."""
+
+    def __init__(self, n_neurons: int, device: Any) -> None:
+        torch = torch_module()
+        self.n_neurons = n_neurons
+        self.n_steps = 0
+        self.n_obs = 0
+        self.count_steps = 0
+        self.spike_sum = torch.zeros(n_neurons, dtype=torch.float64, device=device)
+        # one vector of scalars: cheap to update together and to copy to the host
+        init = [float(_INITIAL.get(name, 0.0)) for name in _SCALARS]
+        self.s = torch.tensor(init, dtype=torch.float64, device=device)
+
+    def reduce_step(self, x2: Any, v2: Any, g2: Any, *, step: int,
+                    time_steps: int | None, want_counts: bool) -> None:
+        """Fold one step in; same meaning as :func:`reduce_numpy.reduce_step`."""
+        torch = torch_module()
+        i = _SCALARS.index
+        new = self.s.clone()
+        xf = _as_float(torch, x2)
+        finite = torch.isfinite(xf)
+        nf = (~finite).sum().double()
+        xc = torch.where(finite, xf, 0.0)
+        s = xc.sum(0, dtype=torch.float64)
+        new[i("spike_max")] = torch.maximum(new[i("spike_max")], xc.amax().double())
+        new[i("spike_min")] = torch.minimum(new[i("spike_min")], xc.amin().double())
+        new[i("nonbinary")] += ((xc != 0) & (xc != 1)).sum().double()
+        _count_nonfinite(torch, new, "spikes", nf, step)
+        counted = want_counts and time_steps is not None
+        if counted:
+            c = xc.reshape(time_steps, -1, xc.shape[1]).sum(0)
+            new[i("count_max")] = torch.maximum(new[i("count_max")], c.amax().double())
+            new[i("count_min")] = torch.minimum(new[i("count_min")], c.amin().double())
+        if v2 is not None:
+            _voltage_step(torch, new, _as_float(torch, v2), step)
+        if g2 is not None:
+            _gradient_step(torch, new, _as_float(torch, g2), step)
+        # ---- commit ----
+        self.spike_sum += s
+        self.s = new
+        self.n_steps += 1
+        self.n_obs += int(x2.shape[0])
+        self.count_steps += int(counted)
+
+    def to_host(self) -> EpochStats:
+        """Copy to host memory (one transfer for the scalars, one for the sums)."""
+        values = self.s.cpu().tolist()
+        scalars: dict[str, Any] = {}
+        for name, value in zip(_SCALARS, values, strict=True):
+            scalars[name] = int(value) if name in _INTEGERS else float(value)
+        return EpochStats(n_neurons=self.n_neurons, n_steps=self.n_steps, n_obs=self.n_obs,
+                          count_steps=self.count_steps,
+                          spike_sum=self.spike_sum.cpu().numpy().copy(), **scalars)
+
+
+def _as_float(torch: Any, t: Any) -> Any:
+    return t if t.is_floating_point() else t.to(torch.float32)
+
+
+def _count_nonfinite(torch: Any, new: Any, source: str, nf: Any, step: int) -> None:
+    i = _SCALARS.index
+    new[i(f"nf_{source}")] += nf
+    first = new[i(f"first_nf_{source}")]
+    new[i(f"first_nf_{source}")] = torch.where((first < 0) & (nf > 0),
+                                               torch.full_like(first, step), first)
+
+
+def _voltage_step(torch: Any, new: Any, v: Any, step: int) -> None:
+    i = _SCALARS.index
+    finite = torch.isfinite(v)
+    n = finite.sum().double()
+    _count_nonfinite(torch, new, "voltages", v.numel() - n, step)
+    vc = torch.where(finite, v.double(), 0.0)
+    mean = vc.sum() / n.clamp(min=1)
+    d = torch.where(finite, vc - mean, 0.0)
+    m2 = (d * d).sum()
+    na, ma, m2a = new[i("v_n")], new[i("v_mean")], new[i("v_m2")]
+    total = na + n
+    delta = mean - ma
+    new[i("v_mean")] = ma + delta * n / total.clamp(min=1)
+    new[i("v_m2")] = m2a + m2 + delta * delta * na * n / total.clamp(min=1)
+    new[i("v_n")] = total
+
+
+def _gradient_step(torch: Any, new: Any, g: Any, step: int) -> None:
+    i = _SCALARS.index
+    finite = torch.isfinite(g)
+    nf = (~finite).sum().double()
+    _count_nonfinite(torch, new, "gradients", nf, step)
+    ok = nf == 0
+    norm = torch.where(finite, g.double(), 0.0).pow(2).sum().sqrt()
+    new[i("g_n")] += ok.double()
+    new[i("g_sum")] += torch.where(ok, norm, 0.0)
+    new[i("g_max")] = torch.where(ok, torch.maximum(new[i("g_max")], norm), new[i("g_max")])
+    new[i("g_min")] = torch.where(ok, torch.minimum(new[i("g_min")], norm), new[i("g_min")])

@@ -1,0 +1,99 @@
+"""A diagnosis: per-layer statistics, findings, and a text summary."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .errors import UnknownLayerError
+from .pathology import Pathology, Severity
+from .stats import LayerStats, LossStats
+from .thresholds import Thresholds
+
+
+@dataclass
+class Report:
+    """What :meth:`SpikeProfiler.report` returns.
+
+    ``layer_stats`` maps layer names (in recording order) to :class:`LayerStats`;
+    ``pathologies`` lists the findings, most severe first; ``epochs`` are the
+    epochs the report covers.
+    """
+
+    layer_stats: dict[str, LayerStats]
+    pathologies: list[Pathology]
+    thresholds: Thresholds
+    epochs: tuple[int, ...]
+    loss: LossStats | None = None
+    total_steps: int = field(init=False)
+    total_spikes: float = field(init=False)
+    total_neurons: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        stats = self.layer_stats.values()
+        self.total_steps = max((s.n_steps for s in stats), default=0)
+        self.total_spikes = float(sum(s.total_spikes for s in stats))
+        self.total_neurons = sum(s.n_neurons for s in stats)
+
+    @property
+    def has_critical(self) -> bool:
+        return any(p.severity is Severity.CRITICAL for p in self.pathologies)
+
+    @property
+    def is_healthy(self) -> bool:
+        """No critical finding and no warning."""
+        return not any(p.severity is not Severity.INFO for p in self.pathologies)
+
+    def for_layer(self, name: str) -> list[Pathology]:
+        """The findings located at one layer (``"loss"`` for the loss)."""
+        if name not in self.layer_stats and name != "loss":
+            raise UnknownLayerError(
+                f"no layer {name!r} in this report; layers: {list(self.layer_stats)}")
+        return [p for p in self.pathologies if p.layer == name]
+
+    def by_category(self, category: str) -> list[Pathology]:
+        return [p for p in self.pathologies if p.category == category]
+
+    def summary(self) -> str:
+        """Plain-text report: one line per layer, then each finding with its fix."""
+        ep = (f"epoch {self.epochs[0]}" if len(self.epochs) == 1 else
+              f"epochs {self.epochs[0]}-{self.epochs[-1]}" if self.epochs else "no data")
+        lines = [f"SpikeProfiler Report: {self.total_steps} steps, {self.total_neurons} "
+                 f"neurons, {self.total_spikes:.0f} total spikes ({ep})", ""]
+        for name, st in self.layer_stats.items():
+            line = (f"  {name} [{st.role}]: {st.n_neurons}n, "
+                    f"rate={float(st.firing_rates.mean()):.3f}, "
+                    f"dead={st.dead_neuron_count} ({st.dead_neuron_fraction:.0%}), "
+                    f"sat={st.saturated_neuron_count} ({st.saturated_neuron_fraction:.0%}), "
+                    f"max/step={st.max_value:g}{'' if st.is_binary else ' (non-binary)'}")
+            if st.has_voltages:
+                line += f", V={st.voltage_mean:.3f}+/-{st.voltage_std:.3f}"
+            if st.spike_count_range is not None:
+                lo, hi = st.spike_count_range
+                line += f", counts/sample=[{lo:g}, {hi:g}]"
+            if st.gradient_steps:
+                line += f", |grad|={st.gradient_norm_mean:.3g}"
+            lines.append(line)
+        if self.loss is not None:
+            lo = self.loss
+            chance = (f" (chance ln {lo.n_classes} = {lo.chance_level:.3f})"
+                      if lo.chance_level is not None else "")
+            last = f"{lo.last:.4f}" if math.isfinite(lo.last) else str(lo.last)
+            lines.append(f"  loss: last={last}, mean={lo.mean:.4f} over {lo.count} "
+                         f"records{chance}")
+        lines.append("")
+        if self.pathologies:
+            lines.append(f"Pathologies detected: {len(self.pathologies)}")
+            for p in self.pathologies:
+                lines.append(f"  [{p.severity.value}] {p.category} @ {p.layer}: {p.message}")
+                lines.append(f"    Fix: {p.suggestion}")
+        else:
+            lines.append("No pathologies detected.")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+ProfileReport = Report
+"""The tutorial's name for :class:`Report`."""

@@ -1,0 +1,166 @@
+"""Per-layer and loss statistics as a report presents them.
+
+:func:`layer_stats` turns merged :class:`EpochStats` into a :class:`LayerStats`
+under a given :class:`Thresholds` (only the dead/saturated counts depend on it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .epoch_stats import NO_STEP, EpochStats
+from .loss import EpochLoss
+from .thresholds import Thresholds
+
+ROLES = ("input", "hidden", "output")
+
+
+@dataclass(frozen=True)
+class NonFinite:
+    """Where NaN/Inf first appeared in a layer: ``source`` is spikes, voltages,
+    gradients or loss; ``step`` is the layer's step index (0-based)."""
+
+    source: str
+    step: int
+    epoch: int
+    count: int
+
+
+@dataclass
+class LayerStats:
+    """What one layer did over the selected epochs.
+
+    Rates are spikes per observation (one time step of one sample), per neuron.
+    """
+
+    name: str
+    role: str
+    graded: bool
+    n_neurons: int
+    neuron_shape: tuple[int, ...]
+    n_steps: int
+    n_observations: int
+    epochs: tuple[int, ...]
+    per_neuron_spikes: np.ndarray
+    firing_rates: np.ndarray
+    total_spikes: float
+    dead_neuron_count: int
+    dead_neuron_fraction: float
+    saturated_neuron_count: int
+    saturated_neuron_fraction: float
+    max_value: float
+    """Largest spike value seen in any one step (1 for binary spikes)."""
+    min_value: float
+    nonbinary_count: int
+    """How many recorded spike values were neither 0 nor 1."""
+    is_binary: bool
+    spike_count_range: tuple[float, float] | None
+    """(min, max) spikes per sample summed over time, when spikes had a time axis."""
+    has_voltages: bool
+    voltage_mean: float
+    voltage_std: float
+    gradient_steps: int
+    gradient_norm_mean: float
+    gradient_norm_max: float
+    gradient_norm_min: float
+    nonfinite: list[NonFinite] = field(default_factory=list)
+
+    @property
+    def binary_fraction(self) -> float:
+        """Share of recorded spike values that were exactly 0 or 1."""
+        total = self.n_observations * self.n_neurons
+        return 1.0 - self.nonbinary_count / total if total else 1.0
+
+    @property
+    def first_nonfinite(self) -> NonFinite | None:
+        return min(self.nonfinite, key=lambda f: (f.epoch, f.step)) if self.nonfinite else None
+
+
+def layer_stats(name: str, role: str, graded: bool, neuron_shape: tuple[int, ...],
+                merged: EpochStats, epochs: tuple[int, ...],
+                per_epoch: list[tuple[int, EpochStats]], th: Thresholds) -> LayerStats:
+    """Assemble the statistics of one layer; ``per_epoch`` locates non-finite values."""
+    rates = merged.spike_sum / max(merged.n_obs, 1)
+    dead = int(np.count_nonzero(rates < th.dead_rate))
+    sat = int(np.count_nonzero(rates > th.saturated_rate))
+    n = merged.n_neurons
+    has_v = merged.v_n > 0
+    g_n = merged.g_n
+    count_range = ((merged.count_min, merged.count_max) if merged.count_steps else None)
+    return LayerStats(
+        name=name, role=role, graded=graded, n_neurons=n, neuron_shape=neuron_shape,
+        n_steps=merged.n_steps, n_observations=merged.n_obs, epochs=epochs,
+        per_neuron_spikes=merged.spike_sum, firing_rates=rates,
+        total_spikes=float(merged.spike_sum.sum()),
+        dead_neuron_count=dead, dead_neuron_fraction=dead / n,
+        saturated_neuron_count=sat, saturated_neuron_fraction=sat / n,
+        max_value=merged.spike_max, min_value=merged.spike_min,
+        nonbinary_count=merged.nonbinary, is_binary=merged.nonbinary == 0,
+        spike_count_range=count_range, has_voltages=has_v,
+        voltage_mean=merged.v_mean if has_v else math.nan,
+        voltage_std=math.sqrt(max(merged.v_m2, 0.0) / merged.v_n) if has_v else math.nan,
+        gradient_steps=g_n,
+        gradient_norm_mean=merged.g_sum / g_n if g_n else math.nan,
+        gradient_norm_max=merged.g_max if g_n else math.nan,
+        gradient_norm_min=merged.g_min if g_n else math.nan,
+        nonfinite=_nonfinite(per_epoch),
+    )
+
+
+def _nonfinite(per_epoch: list[tuple[int, EpochStats]]) -> list[NonFinite]:
+    found: list[NonFinite] = []
+    for source in ("spikes", "voltages", "gradients"):
+        total = sum(getattr(s, f"nf_{source}") for _, s in per_epoch)
+        firsts = [(e, getattr(s, f"first_nf_{source}")) for e, s in per_epoch
+                  if getattr(s, f"first_nf_{source}") != NO_STEP]
+        if total and firsts:
+            epoch, step = min(firsts, key=lambda es: es[1])
+            found.append(NonFinite(source, step, epoch, total))
+    return found
+
+
+@dataclass
+class LossStats:
+    """The recorded loss over the selected epochs.
+
+    ``recent`` holds the last values recorded (up to 1,024, oldest first) whatever
+    the selection; ``epoch_means`` maps each selected epoch to its mean loss.
+    """
+
+    count: int
+    mean: float
+    min: float
+    max: float
+    last: float
+    n_classes: int | None
+    recent: np.ndarray
+    epoch_means: dict[int, float]
+    nonfinite: NonFinite | None
+
+    @property
+    def chance_level(self) -> float | None:
+        """ln C: the cross-entropy of a uniform guess over C classes."""
+        return math.log(self.n_classes) if self.n_classes else None
+
+
+def loss_stats(per_epoch: list[tuple[int, EpochLoss]], recent: np.ndarray,
+               n_classes: int | None) -> LossStats | None:
+    if not per_epoch:
+        return None
+    n = sum(e.n for _, e in per_epoch)
+    total = sum(e.total for _, e in per_epoch)
+    nf = sum(e.nonfinite for _, e in per_epoch)
+    first = [(ep, e.first_nonfinite) for ep, e in per_epoch if e.first_nonfinite != NO_STEP]
+    nonfinite = None
+    if first:
+        ep, step = min(first, key=lambda es: es[1])
+        nonfinite = NonFinite("loss", step, ep, nf)
+    return LossStats(
+        count=n + nf, mean=total / n if n else math.nan,
+        min=min(e.min for _, e in per_epoch) if n else math.nan,
+        max=max(e.max for _, e in per_epoch) if n else math.nan,
+        last=per_epoch[-1][1].last, n_classes=n_classes, recent=recent,
+        epoch_means={ep: e.mean for ep, e in per_epoch}, nonfinite=nonfinite)
