@@ -1,23 +1,43 @@
 # One entry point for a fresh machine: `make demo` runs the main job, `make test` every test.
+# Everything the project needs is installed here, from its own files.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/pip --quiet --disable-pip-version-check
 STAMP := $(VENV)/.installed
+JS_BUNDLE := spikewidget/static/widget.js
+JS_SOURCES := $(wildcard js/src/*.js js/package.json js/package-lock.json)
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench browser js clean
 
-$(STAMP): pyproject.toml requirements-torch.txt Makefile
+$(STAMP): pyproject.toml requirements/torch-cpu.txt requirements/frameworks-nodeps.txt \
+          requirements/frameworks-deps.txt Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-torch.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PIP) install -r requirements/torch-cpu.txt
+	$(PIP) install -r requirements/frameworks-deps.txt
+	$(PIP) install --no-deps -r requirements/frameworks-nodeps.txt
+	$(PIP) install -e ".[dev]"
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The widget's front end: ES modules in js/src bundled by esbuild into the package.
+$(JS_BUNDLE): $(JS_SOURCES)
+	@if [ -f js/package.json ]; then \
+	  cd js && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build; \
+	else echo "no js/ front end yet"; fi
+
+js: $(JS_BUNDLE)
+
+# Debian's Chromium for the browser tests (never `playwright install`).
+browser:
+	@command -v chromium >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+setup: $(STAMP) js
 
 demo: setup
 	$(BIN)/python -m spikewidget demo
 
-test: setup
+test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -28,4 +48,4 @@ bench: setup
 	$(BIN)/python benchmarks/bench_record.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info js/node_modules $(JS_BUNDLE)

@@ -44,6 +44,17 @@ class EpochLoss:
         self.min = min(self.min, value)
         self.max = max(self.max, value)
 
+    def merge(self, other: EpochLoss) -> None:
+        """Add another epoch's aggregates (of the same epoch, another process)."""
+        self.n += other.n
+        self.total += other.total
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+        if math.isnan(self.last):
+            self.last = other.last
+        self.nonfinite += other.nonfinite
+        self.first_nonfinite = first_step(self.first_nonfinite, other.first_nonfinite)
+
     @property
     def mean(self) -> float:
         return self.total / self.n if self.n else math.nan
@@ -81,6 +92,16 @@ class LossTracker:
     def _add(self, index: int, epoch: int, value: float) -> None:
         self.epochs.setdefault(epoch, EpochLoss()).add(index, value)
         self.recent.append((index, epoch, value))
+
+    def merge(self, other: LossTracker) -> None:
+        """Fold another tracker (already flushed) into this one."""
+        for epoch, stats in other.epochs.items():
+            mine = self.epochs.setdefault(epoch, EpochLoss())
+            mine.merge(stats)
+        self.recent.extend(other.recent)
+        self.count += other.count
+        if self.n_classes is None:
+            self.n_classes = other.n_classes
 
     def flush(self) -> None:
         """Copy pending device values to the host (one transfer)."""

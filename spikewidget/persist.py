@@ -9,6 +9,7 @@ name and renamed, so an interrupted save never leaves a half-written profile.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -33,7 +34,28 @@ VERSION = 1
 
 
 def save_profile(profiler: SpikeProfiler, path: str | os.PathLike[str]) -> None:
-    """Write ``profiler`` to ``path`` (the caller holds the profiler's lock)."""
+    """Write ``profiler`` to ``path`` atomically (the caller holds its lock)."""
+    target = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(target))
+    fd, tmp = tempfile.mkstemp(prefix=".spikewidget-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            _write(profiler, fh)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def dump_profile(profiler: SpikeProfiler) -> bytes:
+    """The saved form of ``profiler`` as bytes (the caller holds its lock)."""
+    buf = io.BytesIO()
+    _write(profiler, buf)
+    return buf.getvalue()
+
+
+def _write(profiler: SpikeProfiler, fh: Any) -> None:
     from .profiler import _host_stats
 
     arrays: dict[str, np.ndarray] = {}
@@ -66,24 +88,25 @@ def save_profile(profiler: SpikeProfiler, path: str | os.PathLike[str]) -> None:
                  "recent": [list(r) for r in loss.recent]},
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-    target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(prefix=".spikewidget-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    np.savez_compressed(fh, **arrays)
 
 
 def load_profile(cls: type[SpikeProfiler], path: str | os.PathLike[str]) -> SpikeProfiler:
     """Read a profile; any damage gives a :class:`ProfileFormatError` naming the file."""
     name = os.fspath(path)
+    return _read(cls, name, name)
+
+
+def read_profile(cls: type[SpikeProfiler], data: bytes) -> SpikeProfiler:
+    """Inverse of :func:`dump_profile`."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ProfileFormatError(f"expected the bytes of a profile, got {type(data).__name__}")
+    return _read(cls, io.BytesIO(bytes(data)), "<bytes>")
+
+
+def _read(cls: type[SpikeProfiler], source: Any, name: str) -> SpikeProfiler:
     try:
-        with np.load(name, allow_pickle=False) as data:
+        with np.load(source, allow_pickle=False) as data:
             if not hasattr(data, "files") or "meta" not in data.files:
                 raise ProfileFormatError(f"{name}: not a spikewidget profile (no 'meta')")
             meta = _read_meta(name, data["meta"])

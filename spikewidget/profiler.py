@@ -22,7 +22,7 @@ from .epoch_stats import EpochStats, merge_all
 from .errors import InvalidInputError, InvalidTypeError, UnknownLayerError
 from .loss import LossTracker
 from .raster import RasterSnapshot, RasterWindow
-from .reduce_numpy import reduce_step
+from .reduce_numpy import add_gradients, reduce_step
 from .report import Report
 from .rules import diagnose, output_layers
 from .stats import ROLES, layer_stats, loss_stats
@@ -51,6 +51,7 @@ class _Layer:
         "device",
         "epochs",
         "graded",
+        "last_epoch",
         "n_neurons",
         "name",
         "neuron_axes",
@@ -72,6 +73,7 @@ class _Layer:
         self.epochs: dict[int, Any] = {}
         self.raster = RasterWindow(self.n_neurons, raster_window)
         self.steps = 0
+        self.last_epoch = 0
 
 
 class SpikeProfiler:
@@ -261,7 +263,40 @@ class SpikeProfiler:
                       else x2.reshape(time_steps, -1, n)[:, 0])
             info.raster.push(frames, step, ep)
             info.steps += 1
+            info.last_epoch = ep
             self._epoch = ep
+
+    def record_gradients(self, layer: str, gradients: Any, *,
+                         epoch: int | None = None) -> None:
+        """Record the gradient of the loss w.r.t. a layer's spikes for one step.
+
+        ``gradients`` has any leading axes and the layer's neuron shape as trailing
+        axes; the layer must already be recorded. Adds one gradient-norm sample
+        to the epoch of the layer's latest step (or ``epoch``); not a new step.
+        Used by backward hooks, which see gradients after the forward was recorded.
+        """
+        _check_name(layer)
+        with self._lock:
+            info = self._layer(layer)
+            ep = info.last_epoch if epoch is None else _check_epoch(epoch)
+            if ep not in info.epochs:
+                raise InvalidInputError(
+                    f"layer {layer!r}: no step was recorded in epoch {ep}; gradients "
+                    f"belong to a recorded step (epochs: {sorted(info.epochs)})")
+            g = _prepare(gradients, layer, "gradients", info.device)
+            shape = tuple(g.shape)
+            k = len(info.neuron_shape)
+            if shape[len(shape) - k:] != info.neuron_shape or len(shape) < k:
+                raise InvalidInputError(
+                    f"layer {layer!r}: gradients has shape {shape}; expected trailing "
+                    f"axes {info.neuron_shape} (the layer's neuron shape)")
+            g2 = g.reshape(-1, info.n_neurons)
+            step = max(info.steps - 1, 0)
+            acc = info.epochs[ep]
+            if info.device is None:
+                add_gradients(acc, g2, step=step)
+            else:
+                acc.add_gradients(g2, step=step)
 
     def record_loss(self, loss: Any, n_classes: int | None = None, *,
                     epoch: int | None = None) -> None:
@@ -329,9 +364,10 @@ class SpikeProfiler:
                 if not per_epoch:
                     continue
                 merged = merge_all([s for _, s in per_epoch])
-                stats.append(layer_stats(
-                    name, info.role, info.graded, info.neuron_shape, merged,
-                    tuple(e for e, _ in per_epoch), per_epoch, th))
+                with np.errstate(over="ignore", invalid="ignore"):  # Inf is a finding here
+                    stats.append(layer_stats(
+                        name, info.role, info.graded, info.neuron_shape, merged,
+                        tuple(e for e, _ in per_epoch), per_epoch, th))
             self._loss.flush()
             loss = loss_stats(
                 [(e, self._loss.epochs[e]) for e in selected if e in self._loss.epochs],
@@ -387,7 +423,72 @@ class SpikeProfiler:
                 f"recorded epochs: {recorded}")
         return chosen
 
+    # ------------------------------------------------------------ combining
+    def merge(self, other: SpikeProfiler) -> None:
+        """Fold ``other``'s statistics into this profiler.
+
+        The result equals one profiler that recorded both (rates, counts, extrema,
+        voltage moments, gradient norms, non-finite findings, losses). Layers new
+        to this profiler are appended in ``other``'s order. Both keep running.
+        """
+        if not isinstance(other, SpikeProfiler):
+            raise InvalidTypeError(f"merge expects a SpikeProfiler, got {type(other).__name__}")
+        if other is self:
+            raise InvalidInputError("cannot merge a profiler into itself")
+        with other._lock:
+            other._loss.flush()
+            theirs = [(info, {e: _host_stats(a).copy() for e, a in info.epochs.items()},
+                       info.raster.snapshot()) for info in other._layers.values()]
+            their_loss = other._loss
+            their_epoch = other._epoch
+            their_declared = {k: dict(v) for k, v in other._declared.items()}
+        with self._lock:
+            for info, _, _ in theirs:
+                mine = self._layers.get(info.name)
+                if mine is not None and mine.neuron_shape != info.neuron_shape:
+                    raise InvalidInputError(
+                        f"layer {info.name!r}: neuron shape {info.neuron_shape} in the "
+                        f"other profiler, {mine.neuron_shape} here; cannot merge")
+            for info, epochs, raster in theirs:
+                mine = self._layers.get(info.name)
+                if mine is None:
+                    mine = _Layer(info.name, info.role, info.graded, info.neuron_axes,
+                                  info.neuron_shape, None, self.raster_window)
+                    mine.raster.restore(raster)
+                    self._layers[info.name] = mine
+                elif mine.device is not None:
+                    mine.epochs = {e: _host_stats(a) for e, a in mine.epochs.items()}
+                    mine.device = None
+                    mine.raster.restore(mine.raster.snapshot())
+                for e, stats in epochs.items():
+                    if e in mine.epochs:
+                        mine.epochs[e].merge_into(stats)
+                    else:
+                        mine.epochs[e] = stats
+                mine.steps = max(mine.steps, info.steps)
+                mine.last_epoch = max(mine.last_epoch, info.last_epoch)
+            self._loss.flush()
+            self._loss.merge(their_loss)
+            for name, decl in their_declared.items():
+                self._declared.setdefault(name, {}).update(decl)
+            self._epoch = max(self._epoch, their_epoch)
+
     # ------------------------------------------------------------ persistence
+    def to_bytes(self) -> bytes:
+        """Everything recorded, in the :meth:`save` format, as bytes."""
+        from .persist import dump_profile
+
+        with self._lock:
+            self._loss.flush()
+            return dump_profile(self)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SpikeProfiler:
+        """Inverse of :meth:`to_bytes`."""
+        from .persist import read_profile
+
+        return read_profile(cls, data)
+
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write everything recorded to ``path`` (a versioned .npz, no pickle)."""
         from .persist import save_profile
@@ -402,6 +503,36 @@ class SpikeProfiler:
         from .persist import load_profile
 
         return load_profile(cls, path)
+
+    # ------------------------------------------------------------ integrations
+    def watch(self, model: Any, **kwargs: Any) -> Any:
+        """Record every spiking layer of a torch model on each forward call.
+
+        See :func:`spikewidget.torch_hooks.watch`; returns a handle whose
+        ``remove()`` detaches every hook (also a context manager).
+        """
+        from .torch_hooks import watch
+
+        return watch(self, model, **kwargs)
+
+    def gather(self, **kwargs: Any) -> SpikeProfiler | None:
+        """Merge every rank's statistics on one rank (``torch.distributed``).
+
+        See :func:`spikewidget.distributed.gather`.
+        """
+        from .distributed import gather
+
+        return gather(self, **kwargs)
+
+    def widget(self, **kwargs: Any) -> Any:
+        """A live notebook dashboard of this profiler (:class:`ProfilerWidget`)."""
+        from .widget import ProfilerWidget
+
+        return ProfilerWidget(self, **kwargs)
+
+    def to_html(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
+        """Write a self-contained offline HTML dashboard to ``path``."""
+        self.widget(**kwargs).to_html(path)
 
     def __repr__(self) -> str:
         return (f"SpikeProfiler(layers={self.layers}, epoch={self._epoch}, "
@@ -446,6 +577,10 @@ def _prepare(x: Any, layer: str, argument: str, device: Any,
              shape: tuple[int, ...] | None = None) -> Any:
     """Validate one argument and bring it to the layer's device (None: host)."""
     if x is None:
+        if shape is None:
+            raise InvalidTypeError(
+                f"layer {layer!r}: {argument} must be an array (numpy.ndarray or "
+                f"torch.Tensor), got NoneType")
         return None
     a = to_array(x, layer=layer, argument=argument, keep_tensor=device is not None)
     if device is None:

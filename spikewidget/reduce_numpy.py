@@ -36,6 +36,14 @@ def reduce_step(acc: EpochStats, x2: np.ndarray, v2: np.ndarray | None,
             (``observations = time_steps * samples``), else None.
         want_counts: also measure per-sample spike counts summed over time.
     """
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected, not warned
+        _reduce_step(acc, x2, v2, g2, step, time_steps, want_counts)
+
+
+def _reduce_step(acc: EpochStats, x2: np.ndarray, v2: np.ndarray | None,
+                 g2: np.ndarray | None, step: int, time_steps: int | None,
+                 want_counts: bool) -> None:
+    """:func:`reduce_step`'s work: compute everything, then commit."""
     s, mx, mn, nonbinary, nf_x, x2 = _spikes(x2)
     counts = None
     if want_counts and time_steps is not None:
@@ -67,13 +75,7 @@ def reduce_step(acc: EpochStats, x2: np.ndarray, v2: np.ndarray | None,
             if acc.first_nf_voltages == NO_STEP:
                 acc.first_nf_voltages = step
     if gn is not None:
-        norm, nf_g = gn
-        if nf_g:
-            acc.nf_gradients += nf_g
-            if acc.first_nf_gradients == NO_STEP:
-                acc.first_nf_gradients = step
-        else:
-            acc.add_gradient_norm(norm)
+        _commit_gradient(acc, gn, step)
 
 
 def _spikes(x2: np.ndarray) -> tuple[np.ndarray, float, float, int, int, np.ndarray]:
@@ -151,3 +153,20 @@ def _gradient_norm(g2: np.ndarray) -> tuple[float, int]:
         return math.nan, nonfinite
     g64 = g2.astype(np.float64)
     return math.sqrt(float(np.vdot(g64, g64))), 0
+
+
+def add_gradients(acc: EpochStats, g2: np.ndarray, *, step: int) -> None:
+    """Fold one gradient tensor (``(observations, n_neurons)``) into ``acc``."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        norm_nf = _gradient_norm(g2)
+    _commit_gradient(acc, norm_nf, step)
+
+
+def _commit_gradient(acc: EpochStats, norm_nf: tuple[float, int], step: int) -> None:
+    norm, nonfinite = norm_nf
+    if nonfinite:
+        acc.nf_gradients += nonfinite
+        if acc.first_nf_gradients == NO_STEP:
+            acc.first_nf_gradients = step
+    else:
+        acc.add_gradient_norm(norm)

@@ -74,6 +74,13 @@ class DeviceEpochStats:
         self.n_obs += int(x2.shape[0])
         self.count_steps += int(counted)
 
+    def add_gradients(self, g2: Any, *, step: int) -> None:
+        """Fold one gradient tensor in (one norm sample; not a step)."""
+        torch = torch_module()
+        new = self.s.clone()
+        _gradient_step(torch, new, _as_float(torch, g2), step)
+        self.s = new
+
     def to_host(self) -> EpochStats:
         """Copy to host memory (one transfer for the scalars, one for the sums)."""
         values = self.s.cpu().tolist()

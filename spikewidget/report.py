@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import UnknownLayerError
 from .pathology import Pathology, Severity
@@ -90,6 +91,12 @@ class Report:
         else:
             lines.append("No pathologies detected.")
         return "\n".join(lines)
+
+    def plot(self, **kwargs: Any) -> Any:
+        """A matplotlib figure of the same views as the widget (needs matplotlib)."""
+        from .plot import plot_report
+
+        return plot_report(self, **kwargs)
 
     def __str__(self) -> str:
         return self.summary()

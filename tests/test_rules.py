@@ -1,0 +1,270 @@
+"""Every rule fires on data that has its pathology and stays quiet on data that does not."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from spikewidget import RULES, Severity, SpikeProfiler, Thresholds, rule_table_markdown
+
+from .conftest import bernoulli
+
+
+def findings(p: SpikeProfiler, category: str, **kw):
+    return [f for f in p.report(**kw).pathologies if f.category == category]
+
+
+def healthy_layer(rng, shape=(64, 200), rate=0.2):
+    return bernoulli(rng, shape, rate)
+
+
+# ------------------------------------------------------------- dead neurons
+@pytest.mark.parametrize("dead_fraction,severity", [
+    (0.6, Severity.CRITICAL), (0.2, Severity.WARNING), (0.05, None)])
+def test_dead_neurons_follow_the_tutorial_tiers(rng, dead_fraction, severity):
+    x = healthy_layer(rng, (256, 100))
+    x[:, : int(dead_fraction * 100)] = 0
+    p = SpikeProfiler()
+    p.record_step("hidden", x)
+    found = findings(p, "dead_neurons")
+    if severity is None:
+        assert found == []
+    else:
+        assert [f.severity for f in found] == [severity]
+        assert found[0].layer == "hidden"
+        assert found[0].metric_value == pytest.approx(dead_fraction)
+        assert f"{int(dead_fraction * 100)}/100 neurons" in found[0].message
+
+
+def test_a_dead_layer_is_critical_and_silent(rng):
+    p = SpikeProfiler()
+    p.record_step("hidden", healthy_layer(rng))
+    p.record_step("dead", np.zeros((64, 50)))
+    rep = p.report()
+    assert rep.has_critical
+    assert {(f.category, f.layer) for f in rep.pathologies} == {
+        ("dead_neurons", "dead"), ("silent_network", "dead")}
+
+
+def test_saturated_neurons_warn_above_thirty_percent(rng):
+    x = healthy_layer(rng, (256, 100))
+    x[:, :40] = 1
+    p = SpikeProfiler()
+    p.record_step("hidden", x)
+    [f] = findings(p, "saturated_neurons")
+    assert f.severity is Severity.WARNING and f.metric_value == pytest.approx(0.4)
+    x[:, 20:40] = 0
+    q = SpikeProfiler()
+    q.record_step("hidden", x)
+    assert findings(q, "saturated_neurons") == []
+
+
+def test_silent_network_is_about_the_highest_rate(rng):
+    x = np.zeros((1000, 50))
+    x[0, 0] = 1  # one spike in 1000 observations: rate 0.001, not below it
+    p = SpikeProfiler()
+    p.record_step("hidden", x)
+    assert findings(p, "silent_network") == []
+    q = SpikeProfiler()
+    q.record_step("hidden", np.zeros((1000, 50)))
+    assert [f.severity for f in findings(q, "silent_network")] == [Severity.CRITICAL]
+
+
+def test_voltage_collapse_needs_flat_voltages_over_enough_steps(rng):
+    p = SpikeProfiler()
+    q = SpikeProfiler()
+    for _ in range(12):
+        p.record_step("h", healthy_layer(rng), voltages=np.full((64, 200), -0.5))
+        q.record_step("h", healthy_layer(rng), voltages=rng.normal(size=(64, 200)))
+    [f] = findings(p, "voltage_collapse")
+    assert f.severity is Severity.WARNING and f.metric_value == 0.0
+    assert findings(q, "voltage_collapse") == []
+    early = SpikeProfiler()
+    early.record_step("h", healthy_layer(rng), voltages=np.zeros((64, 200)))
+    assert findings(early, "voltage_collapse") == []
+
+
+def test_gradient_explosion_is_a_spike_in_the_norm(rng):
+    p = SpikeProfiler()
+    q = SpikeProfiler()
+    for step in range(300):
+        scale = 1e5 if step == 150 else 1.0
+        p.record_step("h", healthy_layer(rng, (8, 20)),
+                      gradients=scale * rng.normal(size=(8, 20)))
+        q.record_step("h", healthy_layer(rng, (8, 20)), gradients=rng.normal(size=(8, 20)))
+    [f] = findings(p, "gradient_explosion")
+    assert f.severity is Severity.CRITICAL and f.metric_value > 100
+    assert findings(q, "gradient_explosion") == []
+
+
+def test_gradient_vanishing_means_the_input_side_gets_tiny_gradients(rng):
+    def run(first_scale, last_scale):
+        p = SpikeProfiler()
+        for _ in range(5):
+            for name, scale in (("fc1", first_scale), ("fc2", 1e-2), ("fc3", last_scale)):
+                p.record_step(name, healthy_layer(rng, (8, 20)),
+                              gradients=scale * rng.normal(size=(8, 20)))
+        return findings(p, "gradient_vanishing")
+
+    [f] = run(1e-4, 1.0)  # backprop shrinks towards the input: vanishing at fc1
+    assert f.layer == "fc1" and f.severity is Severity.CRITICAL
+    assert f.metric_value == pytest.approx(1e4, rel=0.2)
+    assert run(1.0, 1e-4) == []  # the old implementation flagged this direction instead
+    assert run(1e-1, 1.0) == []
+
+
+def test_non_binary_spikes_name_the_largest_value(rng):
+    x = healthy_layer(rng, (64, 200))
+    x[5, 5] = 2821
+    p = SpikeProfiler()
+    p.record_step("lif1", x)
+    [f] = findings(p, "non_binary_spikes")
+    assert f.severity is Severity.CRITICAL and f.layer == "lif1"
+    assert f.metric_value == 2821 and "2821" in f.message
+    assert "threshold" in f.suggestion
+    p.declare_layer("lif1", graded=True)
+    assert findings(p, "non_binary_spikes") == []
+    q = SpikeProfiler()
+    q.record_step("lif1", healthy_layer(rng))
+    assert findings(q, "non_binary_spikes") == []
+
+
+def test_count_valued_input_is_a_warning_with_the_binarise_fix(rng):
+    frames = rng.poisson(2.0, size=(50, 8, 700)).astype(np.float32)
+    p = SpikeProfiler()
+    p.record_step("input", frames)
+    [f] = findings(p, "count_valued_input")
+    assert f.severity is Severity.WARNING and f.layer == "input"
+    assert "x = (x > 0).float()" in f.suggestion
+    assert f.metric_value == frames.max()
+    assert findings(p, "non_binary_spikes") == []  # not reported twice
+    q = SpikeProfiler()
+    q.record_step("input", (frames > 0).astype(np.float32))
+    assert findings(q, "count_valued_input") == []
+    r = SpikeProfiler()
+    r.declare_layer("frames", role="input")
+    r.record_step("frames", frames)
+    assert len(findings(r, "count_valued_input")) == 1
+
+
+def test_non_finite_values_are_reported_with_first_step_and_epoch(rng):
+    p = SpikeProfiler()
+    for step in range(6):
+        if step == 3:
+            p.next_epoch()
+        v = rng.normal(size=(8, 20))
+        if step == 4:
+            v[0, 0] = np.nan
+        g = rng.normal(size=(8, 20))
+        if step == 5:
+            g[1, 1] = np.inf
+        p.record_step("h", healthy_layer(rng, (8, 20)), voltages=v, gradients=g)
+    p.record_loss(float("nan"))
+    rep = p.report()
+    nf = [f for f in rep.pathologies if f.category == "non_finite_values"]
+    assert {(f.layer, f.severity) for f in nf} == {("h", Severity.CRITICAL),
+                                                   ("loss", Severity.CRITICAL)}
+    layer = next(f for f in nf if f.layer == "h")
+    assert (layer.step, layer.epoch) == (4, 1)
+    assert "voltages" in layer.message and "gradients" in layer.message
+    st = rep.layer_stats["h"]
+    assert math.isfinite(st.voltage_mean) and math.isfinite(st.gradient_norm_mean)
+    assert st.gradient_steps == 5  # the Inf step is left out of the norm statistics
+    clean = SpikeProfiler()
+    clean.record_step("h", healthy_layer(rng), voltages=rng.normal(size=(64, 200)))
+    assert findings(clean, "non_finite_values") == []
+
+
+def test_nan_spikes_never_raise_and_do_not_poison_rates(rng):
+    x = healthy_layer(rng, (256, 10), 0.5)
+    x[0, :] = np.nan
+    p = SpikeProfiler()
+    p.record_step("h", x)
+    st = p.report().layer_stats["h"]
+    assert np.all(np.isfinite(st.firing_rates))
+    assert st.nonfinite[0].count == 10 and st.nonfinite[0].source == "spikes"
+
+
+@pytest.mark.parametrize("top,severity", [
+    (211029, Severity.CRITICAL), (70, Severity.WARNING), (11, None)])
+def test_output_overflow_reads_per_sample_counts_over_time(rng, top, severity):
+    out = np.zeros((100, 4, 20), dtype=np.float32)
+    out[:, 0, 3] = top / 100  # sample 0, neuron 3: summed over 100 steps gives `top`
+    p = SpikeProfiler()
+    p.record_step("hidden", healthy_layer(rng, (100, 4, 50)))
+    p.record_step("output", out)
+    found = findings(p, "output_overflow")
+    if severity is None:
+        assert found == []
+        return
+    [f] = found
+    assert f.severity is severity and f.layer == "output"
+    assert f.metric_value == pytest.approx(top)
+    assert "log1p" in f.suggestion  # names the band-aid to avoid
+
+
+def test_output_overflow_uses_the_last_layer_when_none_is_declared(rng):
+    p = SpikeProfiler()
+    p.record_step("lif1", healthy_layer(rng, (100, 4, 50)))
+    p.record_step("lif2", np.ones((100, 4, 20)))
+    [f] = findings(p, "output_overflow")
+    assert f.layer == "lif2" and f.metric_value == 100
+
+
+def test_loss_at_chance_needs_the_last_n_losses_near_ln_c():
+    p = SpikeProfiler()
+    for i in range(30):
+        p.record_loss(math.log(20) + 0.01 * (-1) ** i, n_classes=20)
+    [f] = findings(p, "loss_at_chance")
+    assert f.layer == "loss" and f.severity is Severity.WARNING
+    assert f.metric_value == pytest.approx(math.log(20), abs=0.02)
+    assert "ln 20" in f.message
+    learning = SpikeProfiler()
+    for i in range(30):
+        learning.record_loss(3.0 - 0.05 * i, n_classes=20)
+    assert findings(learning, "loss_at_chance") == []
+    short = SpikeProfiler()
+    for _ in range(5):
+        short.record_loss(math.log(20), n_classes=20)
+    assert findings(short, "loss_at_chance") == []
+    no_classes = SpikeProfiler()
+    for _ in range(30):
+        no_classes.record_loss(math.log(20))
+    assert findings(no_classes, "loss_at_chance") == []
+
+
+def test_report_with_other_thresholds_reclassifies_without_rerecording(rng):
+    p = SpikeProfiler()
+    x = healthy_layer(rng, (256, 100), 0.2)
+    x[:, :30] = (rng.random((256, 30)) < 0.03)
+    p.record_step("h", x)
+    assert findings(p, "dead_neurons") == []
+    stricter = p.report(thresholds={"dead_rate": 0.05})
+    assert [f.severity for f in stricter.pathologies] == [Severity.WARNING]
+    assert stricter.thresholds.dead_rate == 0.05
+    assert p.report(thresholds=Thresholds(dead_rate=0.05,
+                                          dead_critical_fraction=0.25)).has_critical
+    assert p.report().layer_stats["h"].n_steps == 1  # nothing was recorded again
+
+
+def test_findings_are_sorted_by_severity_then_layer_order(rng):
+    p = SpikeProfiler()
+    p.record_step("input", rng.poisson(3, (10, 4, 30)).astype(np.float32))
+    p.record_step("a", np.zeros((10, 4, 30)))
+    x = healthy_layer(rng, (10, 4, 30))
+    x[0, 0, 0] = 7
+    p.record_step("b", x)
+    ranks = [f.severity.rank for f in p.report().pathologies]
+    assert ranks == sorted(ranks)
+    crit = [f.layer for f in p.report().pathologies if f.severity is Severity.CRITICAL]
+    assert crit.index("a") < crit.index("b")
+
+
+def test_rule_table_is_generated_from_the_rules_and_thresholds():
+    table = rule_table_markdown()
+    for rule in RULES:
+        assert f"`{rule.category}`" in table
+    assert "firing rate < 0.01" in table
+    assert "firing rate < 0.02" in rule_table_markdown(Thresholds(dead_rate=0.02))
