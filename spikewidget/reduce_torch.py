@@ -39,9 +39,11 @@ class DeviceEpochStats:
         self.n_obs = 0
         self.count_steps = 0
         self.spike_sum = torch.zeros(n_neurons, dtype=torch.float64, device=device)
-        # one vector of scalars: cheap to update together and to copy to the host
-        init = [float(_INITIAL.get(name, 0.0)) for name in _SCALARS]
-        self.s = torch.tensor(init, dtype=torch.float64, device=device)
+        # one vector of scalars: cheap to update together and to copy to the host;
+        # filled by scalar kernels, not copied from host memory
+        self.s = torch.zeros(len(_SCALARS), dtype=torch.float64, device=device)
+        for name, value in _INITIAL.items():
+            self.s[_SCALARS.index(name)] = value
 
     def reduce_step(self, x2: Any, v2: Any, g2: Any, *, step: int,
                     time_steps: int | None, want_counts: bool) -> None:
