@@ -9,6 +9,7 @@ rules (:mod:`rules`) under a :class:`Thresholds` - without re-recording anything
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import threading
@@ -21,11 +22,12 @@ from .arrays import is_device_tensor, to_array, to_host, torch_module
 from .epoch_stats import EpochStats, merge_all
 from .errors import InvalidInputError, InvalidTypeError, UnknownLayerError
 from .loss import LossTracker
+from .pathology import Pathology
 from .raster import RasterSnapshot, RasterWindow
 from .reduce_numpy import add_gradients, reduce_step
 from .report import Report
 from .rules import diagnose, output_layers
-from .stats import ROLES, layer_stats, loss_stats
+from .stats import ROLES, LayerStats, LossStats, layer_stats, loss_stats
 from .thresholds import Thresholds
 
 Backend = Literal["auto", "numpy", "torch"]
@@ -356,29 +358,58 @@ class SpikeProfiler:
         with self._lock:
             selected = self._select_epochs(epoch)
             names = self._select_layers(layers)
-            stats = []
-            for name in names:
-                info = self._layers[name]
-                per_epoch = [(e, _host_stats(info.epochs[e])) for e in selected
-                             if e in info.epochs]
-                if not per_epoch:
-                    continue
-                merged = merge_all([s for _, s in per_epoch])
-                with np.errstate(over="ignore", invalid="ignore"):  # Inf is a finding here
-                    stats.append(layer_stats(
-                        name, info.role, info.graded, info.neuron_shape, merged,
-                        tuple(e for e, _ in per_epoch), per_epoch, th))
-            self._loss.flush()
-            loss = loss_stats(
-                [(e, self._loss.epochs[e]) for e in selected if e in self._loss.epochs],
-                np.array([v for _, _, v in self._loss.recent], dtype=np.float64),
-                self._loss.n_classes)
+            stats, loss = self._statistics(selected, names, th)
+        found = diagnose(stats, loss, th)
+        found = self._locate_first_epochs(found, selected, names, th)
+        return Report({s.name: s for s in stats}, found, th, tuple(selected), loss)
+
+    def _statistics(self, selected: list[int], names: list[str], th: Thresholds
+                    ) -> tuple[list[LayerStats], LossStats | None]:
+        """Merged statistics of the chosen epochs and layers (call under the lock)."""
+        stats = []
+        for name in names:
+            info = self._layers[name]
+            per_epoch = [(e, _host_stats(info.epochs[e])) for e in selected
+                         if e in info.epochs]
+            if not per_epoch:
+                continue
+            merged = merge_all([s for _, s in per_epoch])
+            with np.errstate(over="ignore", invalid="ignore"):  # Inf is a finding here
+                stats.append(layer_stats(
+                    name, info.role, info.graded, info.neuron_shape, merged,
+                    tuple(e for e, _ in per_epoch), per_epoch, th))
+        self._loss.flush()
+        loss = loss_stats(
+            [(e, self._loss.epochs[e]) for e in selected if e in self._loss.epochs],
+            np.array([v for _, _, v in self._loss.recent], dtype=np.float64),
+            self._loss.n_classes)
         outputs = {s.name for s in output_layers(stats)}
         for s in stats:  # counts are measured for output layers only
             if s.name not in outputs:
                 s.spike_count_range = None
-        return Report({s.name: s for s in stats}, diagnose(stats, loss, th), th,
-                      tuple(selected), loss)
+        return stats, loss
+
+    def _locate_first_epochs(self, found: list[Pathology], selected: list[int],
+                             names: list[str], th: Thresholds) -> list[Pathology]:
+        """Fill in the first epoch where each layer finding appears on its own."""
+        missing = {(p.category, p.layer) for p in found
+                   if p.epoch is None and p.layer != "loss"}
+        first: dict[tuple[str, str], int] = {}
+        if len(selected) == 1:
+            first = dict.fromkeys(missing, selected[0])
+            missing = set()
+        for e in selected:
+            if not missing:
+                break
+            with self._lock:
+                stats, _ = self._statistics([e], names, th)
+            for p in diagnose(stats, None, th):
+                key = (p.category, p.layer)
+                if key in missing:
+                    first[key] = e
+                    missing.discard(key)
+        return [dataclasses.replace(p, epoch=first[(p.category, p.layer)])
+                if (p.category, p.layer) in first else p for p in found]
 
     def _layer(self, name: str) -> _Layer:
         if not isinstance(name, str) or name not in self._layers:

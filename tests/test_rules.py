@@ -268,3 +268,20 @@ def test_rule_table_is_generated_from_the_rules_and_thresholds():
         assert f"`{rule.category}`" in table
     assert "firing rate < 0.01" in table
     assert "firing rate < 0.02" in rule_table_markdown(Thresholds(dead_rate=0.02))
+
+
+def test_findings_say_in_which_epoch_they_first_appeared(rng):
+    p = SpikeProfiler()
+    for epoch in range(4):
+        x = healthy_layer(rng, (64, 50))
+        if epoch == 2:
+            x[0, 0] = 5.0  # a multi-spike appears in epoch 2 only
+        p.record_step("hidden", x, epoch=epoch)
+        p.record_step("dead", np.zeros((64, 10)), epoch=epoch)
+    rep = p.report()
+    [nb] = [f for f in rep.pathologies if f.category == "non_binary_spikes"]
+    assert nb.epoch == 2
+    [dead] = [f for f in rep.pathologies if f.category == "dead_neurons"]
+    assert dead.epoch == 0
+    [late] = [f for f in p.report(epoch=3).pathologies if f.category == "dead_neurons"]
+    assert late.epoch == 3
