@@ -555,6 +555,20 @@ class SpikeProfiler:
 
         return gather(self, **kwargs)
 
+    def threshold_sweep(self, model: Any, batch: Any, *, layer: str | list[str],
+                        thresholds: Iterable[float] | None = None,
+                        **kwargs: Any) -> Any:
+        """Predict, from one batch, what each firing threshold of ``layer`` does.
+
+        See :func:`spikewidget.sweep.threshold_sweep`: returns a
+        :class:`~spikewidget.sweep.SweepResult` (table, recommended interval, why).
+        The model is never modified; nothing recorded here changes.
+        """
+        from .sweep import threshold_sweep
+
+        return threshold_sweep(self, model, batch, layer=layer, thresholds=thresholds,
+                               **kwargs)
+
     def widget(self, **kwargs: Any) -> Any:
         """A live notebook dashboard of this profiler (:class:`ProfilerWidget`)."""
         from .widget import ProfilerWidget

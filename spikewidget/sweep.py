@@ -1,0 +1,318 @@
+"""Threshold sweep: the story's hand-made tuning table, computed from one batch.
+
+For each candidate firing threshold of one spiking layer, the forward pass is
+re-run on the same batch, without gradients, on a fresh copy of the model whose
+layer has that threshold (the framework's own attribute: snnTorch ``threshold``,
+SpikingJelly ``v_threshold``, Norse ``p.v_th``); every layer is recorded by
+:meth:`SpikeProfiler.watch`. The user's model is never modified. The result is a
+table (largest value per step, share of binary spikes, output spike counts per
+sample, dead and saturated fractions per layer, a verdict) and a recommended
+interval. The batch is held fixed and nothing is retrained: the table predicts
+the first forward passes at each threshold, not where training will go.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import math
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import InvalidInputError, InvalidTypeError
+from .pathology import Severity
+from .report import Report
+
+if TYPE_CHECKING:
+    from .profiler import SpikeProfiler
+
+HONESTY = ("The sweep holds this one batch fixed and does not retrain: it predicts the "
+           "first forward passes at each threshold, not where training will take them.")
+
+VERDICTS = ("non-binary", "overflow", "silent", "too sparse", "ok")
+_NEVER_FIRES = 1e30  # finite: a reset of 0 spikes times an infinite threshold is NaN
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """What the network does on the batch when the swept layer has ``threshold``."""
+
+    threshold: float
+    max_per_step: float
+    """Largest value a swept layer emitted in one time step (1 for binary spikes)."""
+    binary_fraction: float
+    """Share of the swept layers' values that were exactly 0 or 1 (the lowest)."""
+    output_count_range: tuple[float, float] | None
+    """(min, max) output spikes per sample summed over time."""
+    dead_fraction: dict[str, float]
+    saturated_fraction: dict[str, float]
+    verdict: str
+    report: Report
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The table, the recommended interval and why."""
+
+    layers: tuple[str, ...]
+    original_threshold: float
+    rows: list[SweepRow]
+    recommended: tuple[float, float] | None
+    best: float | None
+    reason: str
+
+    @property
+    def layer(self) -> str:
+        """The swept layers' names, joined (for titles)."""
+        return " + ".join(self.layers)
+
+    @property
+    def thresholds(self) -> list[float]:
+        return [r.threshold for r in self.rows]
+
+    def row(self, threshold: float) -> SweepRow:
+        """The row whose threshold is nearest ``threshold`` (on a log scale)."""
+        return min(self.rows, key=lambda r: abs(math.log(r.threshold / threshold)))
+
+    def table(self) -> str:
+        """The sweep as plain text, one row per threshold."""
+        layers = list(self.rows[0].dead_fraction) if self.rows else []
+        head = (f"{'threshold':>10} {'max/step':>9} {'binary':>7} {'out counts':>14} "
+                + "".join(f"{'dead ' + n:>14}" for n in layers) + "  verdict")
+        lines = [f"threshold sweep of {self.layer} (was {self.original_threshold:g})",
+                 head]
+        for r in self.rows:
+            counts = ("-" if r.output_count_range is None else
+                      f"[{r.output_count_range[0]:g}, {r.output_count_range[1]:g}]")
+            lines.append(f"{r.threshold:>10.3g} {r.max_per_step:>9g} "
+                         f"{r.binary_fraction:>7.1%} {counts:>14} "
+                         + "".join(f"{r.dead_fraction[n]:>14.0%}" for n in layers)
+                         + f"  {r.verdict}")
+        lines += ["", self.reason, HONESTY]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        layers = list(self.rows[0].dead_fraction) if self.rows else []
+        colour = {"ok": "#1a7f37", "too sparse": "#9a6700", "silent": "#9a6700"}
+        cells = "".join(f"<th>dead {esc(n)}</th>" for n in layers)
+        body = []
+        for r in self.rows:
+            rec = (self.recommended is not None
+                   and self.recommended[0] <= r.threshold <= self.recommended[1])
+            counts = ("-" if r.output_count_range is None else
+                      f"[{r.output_count_range[0]:g}, {r.output_count_range[1]:g}]")
+            dead = "".join(f"<td>{r.dead_fraction[n]:.0%}</td>" for n in layers)
+            style = ' style="font-weight:bold"' if rec else ""
+            body.append(
+                f"<tr{style}><td>{r.threshold:.3g}</td><td>{r.max_per_step:g}</td>"
+                f"<td>{r.binary_fraction:.1%}</td><td>{esc(counts)}</td>{dead}"
+                f"<td style=\"color:{colour.get(r.verdict, '#cf222e')}\">"
+                f"{esc(r.verdict)}</td></tr>")
+        return (f"<div><b>Threshold sweep of {esc(self.layer)}</b> (was "
+                f"{self.original_threshold:g})<table><tr><th>threshold</th>"
+                f"<th>max/step</th><th>binary</th><th>output counts</th>{cells}"
+                f"<th>verdict</th></tr>{''.join(body)}</table><p>{esc(self.reason)}</p>"
+                f"<p><i>{esc(HONESTY)}</i></p></div>")
+
+    def plot(self, ax: Any = None) -> Any:
+        """Max per step, output counts and dead fraction against the threshold."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4))
+        th = self.thresholds
+        ax.set_xscale("log")
+        ax.set_yscale("symlog")
+        ax.plot(th, [r.max_per_step for r in self.rows], "o-", label="max spikes / step")
+        ax.plot(th, [r.output_count_range[1] if r.output_count_range else np.nan
+                     for r in self.rows], "s-", label="max output count / sample")
+        ax2 = ax.twinx()
+        ax2.plot(th, [max(r.dead_fraction.get(n, np.nan) for n in self.layers)
+                      for r in self.rows], "^--", color="grey", label="dead fraction")
+        ax2.set_ylim(0, 1)
+        ax2.set_ylabel("dead fraction")
+        if self.recommended is not None:
+            ax.axvspan(*self.recommended, color="#1a7f37", alpha=0.15, label="recommended")
+        ax.set_xlabel(f"threshold of {self.layer}")
+        ax.legend(loc="upper right", fontsize=8)
+        ax.set_title("Threshold sweep (batch fixed, no retraining)")
+        return ax
+
+
+def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
+                    layer: str | Sequence[str],
+                    thresholds: Iterable[float] | None = None, n: int = 30,
+                    forward: Callable[[Any, Any], Any] | None = None,
+                    watch_input: bool = True,
+                    progress: Callable[[int, int], None] | None = None) -> SweepResult:
+    """Sweep the firing threshold of ``layer`` over ``thresholds``.
+
+    Args:
+        profiler: gives the rule constants and layer declarations; its own
+            recordings are not touched.
+        model: a ``torch.nn.Module``; never modified (each candidate runs on a copy).
+        layer: a module path, or several that share each candidate threshold.
+        batch: the input, passed as ``forward(model_copy, batch)``.
+        thresholds: candidates; default ``n`` log-spaced values found from the
+            layer's membrane range when it never fires.
+        forward: how to run the model (default ``model(batch)``).
+        watch_input: also record the input (count-valued frames are named).
+        progress: called as ``progress(done, total)`` after each candidate.
+    """
+    import torch
+
+    from . import adapters
+
+    if not isinstance(model, torch.nn.Module):
+        raise InvalidTypeError(f"threshold_sweep expects a torch.nn.Module, got "
+                               f"{type(model).__name__}")
+    swept = (layer,) if isinstance(layer, str) else tuple(layer)
+    modules = dict(model.named_modules())
+    spiking = [k for k, m in modules.items() if adapters.threshold_attribute(m)]
+    if not swept:
+        raise InvalidInputError(f"layer: name at least one layer; with a threshold: {spiking}")
+    for name in swept:
+        if name not in modules:
+            raise InvalidInputError(f"layer {name!r} is not a module of the model; layers "
+                                    f"with a threshold: {spiking}")
+        if adapters.threshold_attribute(modules[name]) is None:
+            raise InvalidInputError(
+                f"layer {name!r} ({type(modules[name]).__name__}) has no known firing "
+                f"threshold (snnTorch threshold, SpikingJelly v_threshold, Norse p.v_th)")
+    run = forward or (lambda m, b: m(b))
+    original = _as_float(adapters.get_threshold(modules[swept[0]]), swept[0])
+
+    def measure(threshold: float) -> Report:
+        work = copy.deepcopy(model)
+        named = dict(work.named_modules())
+        for name in swept:
+            adapters.set_threshold(named[name], threshold)
+        prof = _fresh_like(profiler)
+        with torch.no_grad(), prof.watch(work, input=watch_input):
+            run(work, batch)
+        return prof.report()
+
+    if thresholds is not None:
+        grid = sorted({float(t) for t in thresholds})
+        if not grid or any(not (math.isfinite(t) and t > 0) for t in grid):
+            raise InvalidInputError(f"thresholds must be finite numbers > 0, got {grid}")
+    # very low thresholds drive membranes through subnormal floats, which are ~20x
+    # slower on CPUs; flushing them changes no spike and no statistic we report
+    torch.set_flush_denormal(True)
+    try:
+        if thresholds is None:
+            grid = _auto_grid(measure(_NEVER_FIRES), swept, original, n)
+        rows = []
+        for i, th in enumerate(grid):
+            rows.append(_row(th, measure(th), swept))
+            if progress is not None:
+                progress(i + 1, len(grid))
+    finally:
+        torch.set_flush_denormal(False)
+    recommended, best, reason = _recommend(rows, " + ".join(swept))
+    return SweepResult(swept, original, rows, recommended, best, reason)
+
+
+def _fresh_like(profiler: SpikeProfiler) -> SpikeProfiler:
+    from .profiler import SpikeProfiler
+
+    fresh = SpikeProfiler(thresholds=profiler.thresholds, raster_window=0)
+    with profiler._lock:
+        declared = {k: dict(v) for k, v in profiler._declared.items()}
+    for name, decl in declared.items():
+        fresh.declare_layer(name, **decl)
+    return fresh
+
+
+def _as_float(value: Any, layer: str) -> float:
+    torch = sys.modules["torch"]
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise InvalidInputError(f"layer {layer!r} has a per-neuron threshold of shape "
+                                    f"{tuple(value.shape)}; the sweep sets one value")
+        return float(value.detach().cpu())
+    return float(value)
+
+
+def _auto_grid(report: Report, layers: tuple[str, ...], original: float,
+               n: int) -> list[float]:
+    """Log-spaced from below the current threshold to just above the membrane
+    potentials the swept layers reach when they never fire."""
+    tops = [st.voltage_mean + 6 * st.voltage_std  # membrane range without spiking
+            for name in layers if (st := report.layer_stats.get(name)) is not None
+            and st.has_voltages]
+    top = max(tops, default=math.nan)
+    if not (math.isfinite(top) and top > 0):
+        top = original * 100
+    hi = max(top * 1.5, original * 2)
+    lo = min(original, hi / 1000)
+    return [float(t) for t in np.geomspace(lo, hi, max(n, 2))]
+
+
+def _row(threshold: float, report: Report, layers: tuple[str, ...]) -> SweepRow:
+    from .rules import output_layers
+
+    stats = report.layer_stats
+    swept = [stats[n] for n in layers if n in stats]
+    outputs = output_layers(list(stats.values()))
+    counts = outputs[-1].spike_count_range if outputs else None
+    cats = {p.category for p in report.pathologies}
+    if "non_binary_spikes" in cats:
+        verdict = "non-binary"
+    elif "output_overflow" in cats or "non_finite_values" in cats:
+        verdict = "overflow"
+    elif "silent_network" in cats or (counts is not None and counts[1] == 0):
+        verdict = "silent"
+    elif any(p.category == "dead_neurons" and p.severity is Severity.CRITICAL
+             for p in report.pathologies):
+        verdict = "too sparse"
+    else:
+        verdict = "ok"
+    spiking = {n: s for n, s in stats.items() if s.role != "input"}
+    return SweepRow(
+        threshold=threshold,
+        max_per_step=max((s.max_value for s in swept), default=math.nan),
+        binary_fraction=min((s.binary_fraction for s in swept), default=math.nan),
+        output_count_range=counts,
+        dead_fraction={n: s.dead_neuron_fraction for n, s in spiking.items()},
+        saturated_fraction={n: s.saturated_neuron_fraction for n, s in spiking.items()},
+        verdict=verdict, report=report)
+
+
+def _recommend(rows: list[SweepRow], layer: str
+               ) -> tuple[tuple[float, float] | None, float | None, str]:
+    ok = [r for r in rows if r.verdict == "ok"]
+    if not ok:
+        seen = ", ".join(sorted({r.verdict for r in rows}))
+        return None, None, (f"No threshold gave binary spikes with output counts the loss "
+                            f"handles and few dead neurons (verdicts seen: {seen}); widen "
+                            f"the range or fix the input first.")
+    best = min(ok, key=lambda r: (sum(r.dead_fraction.values()),
+                                  r.output_count_range[1] if r.output_count_range else 0))
+    # the contiguous run of acceptable thresholds around the best one
+    i = rows.index(best)
+    lo = hi = i
+    while lo > 0 and rows[lo - 1].verdict == "ok":
+        lo -= 1
+    while hi < len(rows) - 1 and rows[hi + 1].verdict == "ok":
+        hi += 1
+    interval = (rows[lo].threshold, rows[hi].threshold)
+    counts = best.output_count_range
+    reason = (f"Recommended threshold for '{layer}': {interval[0]:.3g} to {interval[1]:.3g} "
+              f"(best {best.threshold:.3g}): spikes are binary, output counts per sample "
+              f"stay within "
+              f"{f'[{counts[0]:g}, {counts[1]:g}]' if counts else 'range'}, and the fewest "
+              f"neurons are dead "
+              f"({sum(best.dead_fraction.values()) / max(len(best.dead_fraction), 1):.0%} "
+              f"on average). Below it: "
+              f"{rows[lo - 1].verdict if lo > 0 else 'not swept'}; above it: "
+              f"{rows[hi + 1].verdict if hi < len(rows) - 1 else 'not swept'}.")
+    return interval, best.threshold, reason
