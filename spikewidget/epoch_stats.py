@@ -16,6 +16,9 @@ import numpy as np
 NO_STEP = -1
 """Marker for "never happened" in the first-non-finite step fields."""
 
+VECTORS = ("spike_sum", "active_samples")
+"""The per-neuron fields (everything else is a scalar)."""
+
 
 @dataclass(slots=True)
 class EpochStats:
@@ -23,6 +26,9 @@ class EpochStats:
 
     ``spike_sum`` has shape ``(n_neurons,)``: spikes summed over every observation
     (time step x sample) of every step. ``n_obs`` counts those observations.
+    Where per-sample counts are measured (output layers, spikes with a time axis),
+    ``active_samples`` counts per neuron the samples in which it fired at all, out
+    of ``count_samples``.
     """
 
     n_neurons: int
@@ -33,6 +39,8 @@ class EpochStats:
     spike_min: float = np.inf
     nonbinary: int = 0
     count_steps: int = 0
+    count_samples: int = 0
+    active_samples: np.ndarray = dataclasses.field(default=None)  # type: ignore[assignment]
     count_max: float = -np.inf
     count_min: float = np.inf
     v_n: int = 0
@@ -52,6 +60,8 @@ class EpochStats:
     def __post_init__(self) -> None:
         if self.spike_sum is None:
             self.spike_sum = np.zeros(self.n_neurons, dtype=np.float64)
+        if self.active_samples is None:
+            self.active_samples = np.zeros(self.n_neurons, dtype=np.float64)
 
     # ----------------------------------------------------------------- updates
     def add_voltage_moments(self, n: int, mean: float, m2: float) -> None:
@@ -79,6 +89,7 @@ class EpochStats:
     def copy(self) -> EpochStats:
         new = dataclasses.replace(self)
         new.spike_sum = self.spike_sum.copy()
+        new.active_samples = self.active_samples.copy()
         return new
 
     def merge(self, other: EpochStats) -> EpochStats:
@@ -97,6 +108,8 @@ class EpochStats:
         out.spike_min = min(out.spike_min, other.spike_min)
         out.nonbinary += other.nonbinary
         out.count_steps += other.count_steps
+        out.count_samples += other.count_samples
+        out.active_samples += other.active_samples
         out.count_max = max(out.count_max, other.count_max)
         out.count_min = min(out.count_min, other.count_min)
         out.add_voltage_moments(other.v_n, other.v_mean, other.v_m2)
@@ -111,17 +124,18 @@ class EpochStats:
 
     # -------------------------------------------------------------- persistence
     def scalars(self) -> dict[str, float | int]:
-        """Every field but ``spike_sum``, as plain Python numbers."""
+        """Every field but the per-neuron vectors, as plain Python numbers."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.name != "spike_sum"}
+                if f.name not in VECTORS}
 
     @classmethod
-    def from_parts(cls, scalars: dict[str, float | int], spike_sum: np.ndarray) -> EpochStats:
-        names = {f.name for f in dataclasses.fields(cls)} - {"spike_sum"}
+    def from_parts(cls, scalars: dict[str, float | int],
+                   vectors: dict[str, np.ndarray]) -> EpochStats:
+        names = {f.name for f in dataclasses.fields(cls)} - set(VECTORS)
         missing = names - set(scalars)
         if missing:
             raise KeyError(f"missing fields {sorted(missing)}")
-        return cls(spike_sum=np.asarray(spike_sum, dtype=np.float64),
+        return cls(**{k: np.asarray(vectors[k], dtype=np.float64) for k in VECTORS},
                    **{k: scalars[k] for k in names})
 
 

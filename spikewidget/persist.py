@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .epoch_stats import EpochStats
+from .epoch_stats import VECTORS, EpochStats
 from .errors import ProfileFormatError
 from .loss import RECENT, EpochLoss, LossTracker
 from .raster import RasterSnapshot
@@ -64,7 +64,8 @@ def _write(profiler: SpikeProfiler, fh: Any) -> None:
         epochs = []
         for e, acc in info.epochs.items():
             host = _host_stats(acc)
-            arrays[f"layer{i}_epoch{e}_spike_sum"] = host.spike_sum
+            for vec in VECTORS:
+                arrays[f"layer{i}_epoch{e}_{vec}"] = getattr(host, vec)
             epochs.append({"epoch": e, **host.scalars()})
         snap = info.raster.snapshot()
         arrays[f"layer{i}_raster"] = snap.spikes
@@ -150,13 +151,14 @@ def _rebuild(cls: type[SpikeProfiler], name: str, meta: dict[str, Any],
                       shape, None, prof.raster_window)
         for ep in lay["epochs"]:
             e = int(ep["epoch"])
-            spike_sum = data[f"layer{i}_epoch{e}_spike_sum"]
-            if spike_sum.shape != (info.n_neurons,):
-                raise ProfileFormatError(
-                    f"{name}: layer {lay['name']!r} epoch {e} has {spike_sum.shape} spike "
-                    f"sums for {info.n_neurons} neurons")
+            vectors = {vec: data[f"layer{i}_epoch{e}_{vec}"] for vec in VECTORS}
+            for vec, arr in vectors.items():
+                if arr.shape != (info.n_neurons,):
+                    raise ProfileFormatError(
+                        f"{name}: layer {lay['name']!r} epoch {e} has {vec} of shape "
+                        f"{arr.shape} for {info.n_neurons} neurons")
             scalars = {k: v for k, v in ep.items() if k != "epoch"}
-            info.epochs[e] = EpochStats.from_parts(scalars, spike_sum)
+            info.epochs[e] = EpochStats.from_parts(scalars, vectors)
         raster = RasterSnapshot(data[f"layer{i}_raster"], data[f"layer{i}_raster_steps"],
                                 data[f"layer{i}_raster_epochs"])
         if raster.spikes.ndim != 2 or raster.spikes.shape[1] != info.n_neurons:

@@ -27,7 +27,14 @@ from .raster import RasterSnapshot, RasterWindow
 from .reduce_numpy import add_gradients, reduce_step
 from .report import Report
 from .rules import diagnose, output_layers
-from .stats import ROLES, LayerStats, LossStats, layer_stats, loss_stats
+from .stats import (
+    ROLES,
+    LayerStats,
+    LossStats,
+    judge_output_by_samples,
+    layer_stats,
+    loss_stats,
+)
 from .thresholds import Thresholds
 
 Backend = Literal["auto", "numpy", "torch"]
@@ -385,8 +392,11 @@ class SpikeProfiler:
             self._loss.n_classes)
         outputs = {s.name for s in output_layers(stats)}
         for s in stats:  # counts are measured for output layers only
-            if s.name not in outputs:
+            if s.name in outputs:
+                judge_output_by_samples(s, th)
+            else:
                 s.spike_count_range = None
+                s.sample_activity = None
         return stats, loss
 
     def _locate_first_epochs(self, found: list[Pathology], selected: list[int],

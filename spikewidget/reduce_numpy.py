@@ -48,7 +48,7 @@ def _reduce_step(acc: EpochStats, x2: np.ndarray, v2: np.ndarray | None,
     counts = None
     if want_counts and time_steps is not None:
         c = x2.reshape(time_steps, -1, x2.shape[1]).sum(axis=0)
-        counts = (float(c.max()), float(c.min()))
+        counts = (float(c.max()), float(c.min()), np.count_nonzero(c, axis=0), len(c))
     vm = _voltage_moments(v2) if v2 is not None else None
     gn = _gradient_norm(g2) if g2 is not None else None
 
@@ -67,6 +67,8 @@ def _reduce_step(acc: EpochStats, x2: np.ndarray, v2: np.ndarray | None,
         acc.count_steps += 1
         acc.count_max = max(acc.count_max, counts[0])
         acc.count_min = min(acc.count_min, counts[1])
+        acc.active_samples += counts[2]
+        acc.count_samples += counts[3]
     if vm is not None:
         n, mean, m2, nf_v = vm
         acc.add_voltage_moments(n, mean, m2)

@@ -38,7 +38,9 @@ class DeviceEpochStats:
         self.n_steps = 0
         self.n_obs = 0
         self.count_steps = 0
+        self.count_samples = 0
         self.spike_sum = torch.zeros(n_neurons, dtype=torch.float64, device=device)
+        self.active_samples = torch.zeros(n_neurons, dtype=torch.float64, device=device)
         # one vector of scalars: cheap to update together and to copy to the host;
         # filled by scalar kernels, not copied from host memory
         self.s = torch.zeros(len(_SCALARS), dtype=torch.float64, device=device)
@@ -65,12 +67,16 @@ class DeviceEpochStats:
             c = xc.reshape(time_steps, -1, xc.shape[1]).sum(0)
             new[i("count_max")] = torch.maximum(new[i("count_max")], c.amax().double())
             new[i("count_min")] = torch.minimum(new[i("count_min")], c.amin().double())
+            active = (c != 0).sum(0).double()
         if v2 is not None:
             _voltage_step(torch, new, _as_float(torch, v2), step)
         if g2 is not None:
             _gradient_step(torch, new, _as_float(torch, g2), step)
         # ---- commit ----
         self.spike_sum += s
+        if counted:
+            self.active_samples += active
+            self.count_samples += int(c.shape[0])
         self.s = new
         self.n_steps += 1
         self.n_obs += int(x2.shape[0])
@@ -90,8 +96,9 @@ class DeviceEpochStats:
         for name, value in zip(_SCALARS, values, strict=True):
             scalars[name] = int(value) if name in _INTEGERS else float(value)
         return EpochStats(n_neurons=self.n_neurons, n_steps=self.n_steps, n_obs=self.n_obs,
-                          count_steps=self.count_steps,
-                          spike_sum=self.spike_sum.cpu().numpy().copy(), **scalars)
+                          count_steps=self.count_steps, count_samples=self.count_samples,
+                          spike_sum=self.spike_sum.cpu().numpy().copy(),
+                          active_samples=self.active_samples.cpu().numpy().copy(), **scalars)
 
 
 def _as_float(torch: Any, t: Any) -> Any:

@@ -67,10 +67,12 @@ def check_dead(layers: list[LayerStats], loss: LossStats | None,
             sev, fix = Severity.WARNING, FIX_DEAD_WARNING
         else:
             continue
+        what = (f"fire in fewer than {th.dead_rate:.0%} of the samples"
+                if st.sample_activity is not None else
+                f"fire at a rate below {th.dead_rate:g} spikes per step")
         out.append(_finding(
             sev, "dead_neurons", st,
-            f"{st.dead_neuron_count}/{st.n_neurons} neurons ({frac:.0%}) fire at a rate "
-            f"below {th.dead_rate:g} spikes per step", fix, frac))
+            f"{st.dead_neuron_count}/{st.n_neurons} neurons ({frac:.0%}) {what}", fix, frac))
     return out
 
 
@@ -261,7 +263,8 @@ def check_gradient_vanishing(layers: list[LayerStats], loss: LossStats | None,
 
 RULES: tuple[Rule, ...] = (
     Rule("dead_neurons", "critical if > {dead_critical_fraction:.0%} of neurons, warning if > "
-         "{dead_warning_fraction:.0%}", "firing rate < {dead_rate:g}",
+         "{dead_warning_fraction:.0%}", "firing rate < {dead_rate:g} (output layers: fires "
+         "in < {dead_rate:.0%} of samples)",
          "Lower threshold, add noise", check_dead),
     Rule("saturated_neurons", "warning if > {saturated_warning_fraction:.0%} of neurons",
          "firing rate > {saturated_rate:g}", "Raise threshold, reduce input",

@@ -59,6 +59,8 @@ class LayerStats:
     is_binary: bool
     spike_count_range: tuple[float, float] | None
     """(min, max) spikes per sample summed over time, when spikes had a time axis."""
+    sample_activity: np.ndarray | None
+    """Per neuron, the share of samples in which it fired at all (output layers)."""
     has_voltages: bool
     voltage_mean: float
     voltage_std: float
@@ -99,7 +101,10 @@ def layer_stats(name: str, role: str, graded: bool, neuron_shape: tuple[int, ...
         saturated_neuron_count=sat, saturated_neuron_fraction=sat / n,
         max_value=merged.spike_max, min_value=merged.spike_min,
         nonbinary_count=merged.nonbinary, is_binary=merged.nonbinary == 0,
-        spike_count_range=count_range, has_voltages=has_v,
+        spike_count_range=count_range,
+        sample_activity=(merged.active_samples / merged.count_samples
+                         if merged.count_samples else None),
+        has_voltages=has_v,
         voltage_mean=merged.v_mean if has_v else math.nan,
         voltage_std=math.sqrt(max(merged.v_m2, 0.0) / merged.v_n) if has_v else math.nan,
         gradient_steps=g_n,
@@ -164,3 +169,14 @@ def loss_stats(per_epoch: list[tuple[int, EpochLoss]], recent: np.ndarray,
         max=max(e.max for _, e in per_epoch) if n else math.nan,
         last=per_epoch[-1][1].last, n_classes=n_classes, recent=recent,
         epoch_means={ep: e.mean for ep, e in per_epoch}, nonfinite=nonfinite)
+
+
+def judge_output_by_samples(st: LayerStats, th: Thresholds) -> None:
+    """An output layer is read per sample (spike counts into the loss): one of its
+    neurons is dead when it fires in fewer than ``dead_rate`` of the samples, not
+    when its per-step rate is low (a class neuron fires for its own class only)."""
+    if st.sample_activity is None:
+        return
+    dead = int(np.count_nonzero(st.sample_activity < th.dead_rate))
+    st.dead_neuron_count = dead
+    st.dead_neuron_fraction = dead / st.n_neurons

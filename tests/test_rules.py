@@ -285,3 +285,20 @@ def test_findings_say_in_which_epoch_they_first_appeared(rng):
     assert dead.epoch == 0
     [late] = [f for f in p.report(epoch=3).pathologies if f.category == "dead_neurons"]
     assert late.epoch == 3
+
+
+def test_an_output_neuron_is_dead_when_it_fires_for_no_sample(rng):
+    # 20 class neurons, each fires 8 times over 100 steps, only for its own class
+    out = np.zeros((100, 40, 20), dtype=np.float32)
+    for sample in range(40):
+        out[:8, sample, sample % 20] = 1
+    out[:, :, 19] = 0  # ... except neuron 19, which never fires
+    p = SpikeProfiler()
+    p.record_step("hidden", healthy_layer(rng, (100, 40, 50)))
+    p.record_step("output", out)
+    st = p.report().layer_stats["output"]
+    assert st.firing_rates.max() < 0.01  # every per-step rate is "dead" by the hidden rule
+    assert st.dead_neuron_count == 1  # but only neuron 19 fires in no sample
+    assert st.sample_activity[0] == pytest.approx(2 / 40)
+    assert findings(p, "dead_neurons") == []  # 1/20 = 5% is under the 10% warning tier
+    assert p.report(thresholds={"dead_rate": 0.06}).layer_stats["output"].dead_neuron_count == 20
