@@ -396,7 +396,7 @@ class SpikeProfiler:
                 judge_output_by_samples(s, th)
             else:
                 s.spike_count_range = None
-                s.sample_activity = None
+                s.active_samples = None
         return stats, loss
 
     def _locate_first_epochs(self, found: list[Pathology], selected: list[int],

@@ -59,8 +59,10 @@ class LayerStats:
     is_binary: bool
     spike_count_range: tuple[float, float] | None
     """(min, max) spikes per sample summed over time, when spikes had a time axis."""
-    sample_activity: np.ndarray | None
-    """Per neuron, the share of samples in which it fired at all (output layers)."""
+    active_samples: np.ndarray | None
+    """Per neuron, in how many samples it fired at all (output layers only)."""
+    count_samples: int
+    """How many samples ``active_samples`` counts over."""
     has_voltages: bool
     voltage_mean: float
     voltage_std: float
@@ -75,6 +77,13 @@ class LayerStats:
         """Share of recorded spike values that were exactly 0 or 1."""
         total = self.n_observations * self.n_neurons
         return 1.0 - self.nonbinary_count / total if total else 1.0
+
+    @property
+    def sample_activity(self) -> np.ndarray | None:
+        """Per neuron, the share of samples in which it fired at all (output layers)."""
+        if self.active_samples is None:
+            return None
+        return self.active_samples / self.count_samples
 
     @property
     def first_nonfinite(self) -> NonFinite | None:
@@ -102,8 +111,8 @@ def layer_stats(name: str, role: str, graded: bool, neuron_shape: tuple[int, ...
         max_value=merged.spike_max, min_value=merged.spike_min,
         nonbinary_count=merged.nonbinary, is_binary=merged.nonbinary == 0,
         spike_count_range=count_range,
-        sample_activity=(merged.active_samples / merged.count_samples
-                         if merged.count_samples else None),
+        active_samples=merged.active_samples if merged.count_samples else None,
+        count_samples=merged.count_samples,
         has_voltages=has_v,
         voltage_mean=merged.v_mean if has_v else math.nan,
         voltage_std=math.sqrt(max(merged.v_m2, 0.0) / merged.v_n) if has_v else math.nan,
@@ -175,8 +184,9 @@ def judge_output_by_samples(st: LayerStats, th: Thresholds) -> None:
     """An output layer is read per sample (spike counts into the loss): one of its
     neurons is dead when it fires in fewer than ``dead_rate`` of the samples, not
     when its per-step rate is low (a class neuron fires for its own class only)."""
-    if st.sample_activity is None:
+    activity = st.sample_activity
+    if activity is None:
         return
-    dead = int(np.count_nonzero(st.sample_activity < th.dead_rate))
+    dead = int(np.count_nonzero(activity < th.dead_rate))
     st.dead_neuron_count = dead
     st.dead_neuron_fraction = dead / st.n_neurons

@@ -1,0 +1,19 @@
+// Building DOM from user data: text only. Layer names and messages come from the user's
+// code, so they are always set as textContent, never parsed as HTML.
+
+/** An element with a class and (optional) text content; children appended in order. */
+export function h(tag, cls, text, ...children) {
+  const el = document.createElement(tag);
+  if (cls) el.className = cls;
+  if (text !== undefined && text !== null) el.textContent = String(text);
+  for (const c of children) if (c) el.appendChild(c);
+  return el;
+}
+
+export function clear(el) {
+  while (el.firstChild) el.removeChild(el.firstChild);
+}
+
+export function pct(x) {
+  return `${(x * 100).toFixed(x > 0 && x < 0.01 ? 1 : 0)}%`;
+}

@@ -1,0 +1,4 @@
+// The anywidget module: esbuild bundles this into spikewidget/static/widget.js.
+import { render } from "./widget.js";
+
+export default { render };

@@ -1,0 +1,89 @@
+// A report in the browser: the store's statistics for one epoch, judged under the
+// thresholds on screen (the mirror of SpikeProfiler.report(thresholds, epoch=...)).
+
+import { diagnose, layerClasses, nanMax } from "./rules.js";
+
+/** Rule-ready statistics of every layer recorded in `epoch`, in recording order. */
+export function layerViews(store, epoch, th) {
+  const chunk = store.chunks.get(epoch);
+  if (!chunk) return [];
+  const out = [];
+  chunk.layers.forEach((entry, index) => {
+    if (!entry) return;
+    const meta = store.layers[index];
+    const s = entry.s;
+    const { dead, sat } = layerClasses(entry, th);
+    if (entry.maxRate === undefined) entry.maxRate = nanMax(entry.rates);
+    out.push({
+      index, name: meta.name, role: entry.role, graded: entry.graded, n: meta.n_neurons,
+      rates: entry.rates, activity: entry.activity, deadCount: dead, satCount: sat,
+      maxRate: entry.maxRate,
+      nSteps: s.n_steps, hasVoltages: s.has_voltages === 1, voltageMean: s.voltage_mean,
+      voltageStd: s.voltage_std, gradientSteps: s.gradient_steps,
+      gradientNormMean: s.gradient_norm_mean, gradientNormMax: s.gradient_norm_max,
+      countRange: s.has_count_range === 1 ? [s.count_lo, s.count_hi] : null,
+    });
+  });
+  return out;
+}
+
+/** The loss as the rules see it for `epoch` (null when no loss was recorded then). */
+export function lossView(store, epoch) {
+  const loss = store.loss;
+  if (!loss.epochs.includes(epoch)) return null;
+  return { chance: loss.chance, nClasses: loss.nClasses, recent: loss.recent };
+}
+
+/** {layers, findings} for one epoch under thresholds `th`. */
+export function buildReport(store, epoch, th) {
+  const layers = layerViews(store, epoch, th);
+  const chunk = store.chunks.get(epoch);
+  const consts = { categories: store.meta.categories,
+    float32ExpLimit: store.meta.float32_exp_limit };
+  const found = diagnose(layers, lossView(store, epoch), th, chunk ? chunk.fixed : [], consts);
+  // like SpikeProfiler.report: a layer finding of a one-epoch report is located there
+  const findings = found.map((p) => (p.epoch === null && p.layer !== "loss" ? { ...p, epoch } : p));
+  return { epoch, layers, findings };
+}
+
+/**
+ * Dead and saturated fractions of every layer in every epoch, for the trend lines:
+ * {epochs, series: [{name, dead: Float64Array, sat: Float64Array}]} (NaN: not recorded).
+ */
+export function trends(store, th) {
+  const epochs = store.epochs;
+  const series = store.layers.map((l) => ({ name: l.name,
+    dead: new Float64Array(epochs.length).fill(NaN),
+    sat: new Float64Array(epochs.length).fill(NaN) }));
+  epochs.forEach((e, j) => {
+    const chunk = store.chunks.get(e);
+    if (!chunk) return;
+    chunk.layers.forEach((entry, i) => {
+      if (!entry || !series[i]) return;
+      const { dead, sat } = layerClasses(entry, th);
+      series[i].dead[j] = dead / entry.rates.length;
+      series[i].sat[j] = sat / entry.rates.length;
+    });
+  });
+  return { epochs, series };
+}
+
+/**
+ * For each finding of the report of `epoch`, the first epoch (up to `epoch`) whose own
+ * report names the same category at the same layer: "since epoch N" in the table.
+ */
+export function firstSeen(store, epoch, th, findings) {
+  const pending = new Map(findings.map((p) => [`${p.category}\u0000${p.layer}`, epoch]));
+  const open = new Set(pending.keys());
+  for (const e of store.epochs) {
+    if (e >= epoch || open.size === 0) break;
+    for (const p of buildReport(store, e, th).findings) {
+      const key = `${p.category}\u0000${p.layer}`;
+      if (open.has(key)) {
+        pending.set(key, e);
+        open.delete(key);
+      }
+    }
+  }
+  return findings.map((p) => pending.get(`${p.category}\u0000${p.layer}`));
+}

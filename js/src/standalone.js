@@ -1,0 +1,34 @@
+// The static page's entry (spikewidget/static/standalone.js, an IIFE: window.SpikeWidget):
+// the same render() over a model that lives in the page, with no kernel behind it.
+import { render } from "./widget.js";
+
+/** A model with anywidget's interface over a plain object; send() goes nowhere. */
+export function localModel(state) {
+  const values = { ...state };
+  const listeners = new Map();
+  return {
+    get: (name) => values[name],
+    set(name, value) {
+      values[name] = value;
+      for (const fn of listeners.get(`change:${name}`) || []) fn();
+    },
+    save_changes() {},
+    send() {},
+    on(ev, fn) {
+      if (!listeners.has(ev)) listeners.set(ev, new Set());
+      listeners.get(ev).add(fn);
+    },
+    off(ev, fn) {
+      if (listeners.has(ev)) listeners.get(ev).delete(fn);
+    },
+  };
+}
+
+/** Render a widget state (as written by spikewidget/export.py) into element `el`. */
+export function mount(el, state) {
+  const model = localModel(state);
+  const cleanup = render({ model, el });
+  return { model, cleanup };
+}
+
+export { render };

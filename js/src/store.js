@@ -1,0 +1,113 @@
+// The browser's copy of what the profiler recorded, built from the messages of
+// spikewidget/payload.py: a base message replaces everything, an update patches it.
+// One store per model (not per view), so every view of a widget shows the same data.
+
+import { decodeArray } from "./codec.js";
+import { ratesOf } from "./rules.js";
+
+export function createStore() {
+  return {
+    seq: -1,
+    meta: null,
+    layers: [], // [{name, n_neurons, shape}]
+    epochs: [],
+    chunks: new Map(), // epoch -> {layers: [entry | undefined], fixed: [finding]}
+    loss: { nClasses: null, chance: null, epochs: new Int32Array(0),
+      means: new Float64Array(0), recent: new Float64Array(0) },
+    raster: [], // per layer: {n, rowBytes, bits, steps, epochs, frames}
+    version: 0, // bumped on every change (caches key on it)
+  };
+}
+
+function decodeScalars(enc, fields) {
+  const arr = decodeArray(enc);
+  const out = {};
+  fields.forEach((name, i) => { out[name] = arr[i]; });
+  return out;
+}
+
+function applyChunk(store, chunk) {
+  const fields = store.meta.scalar_fields;
+  const layers = [];
+  for (const l of chunk.layers) {
+    const counts = decodeArray(l.counts);
+    const s = decodeScalars(l.scalars, fields);
+    const activity = l.activity ? ratesOf(decodeArray(l.activity), s.count_samples) : null;
+    layers[l.index] = { index: l.index, role: l.role, graded: l.graded, counts, s,
+      rates: ratesOf(counts, s.n_obs), activity };
+  }
+  store.chunks.set(chunk.epoch, { layers, fixed: chunk.fixed || [] });
+}
+
+function applyLoss(store, loss) {
+  store.loss = {
+    nClasses: loss.n_classes,
+    chance: loss.chance,
+    epochs: decodeArray(loss.epochs),
+    means: decodeArray(loss.means),
+    recent: decodeArray(loss.recent),
+  };
+}
+
+function concat(Type, a, b) {
+  const out = new Type(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Append (or replace with) packed raster frames, keeping the last `cap` frames. */
+export function applyRaster(store, r) {
+  const rowBytes = Math.ceil(r.n / 8);
+  const bits = decodeArray(r.bits);
+  const steps = decodeArray(r.steps);
+  const epochs = decodeArray(r.epochs);
+  let cur = store.raster[r.layer];
+  if (r.reset || !cur) {
+    cur = { n: r.n, rowBytes, bits: bits.slice(), steps: steps.slice(), epochs: epochs.slice() };
+  } else {
+    const last = cur.steps.length ? cur.steps[cur.steps.length - 1] : -Infinity;
+    let from = 0;
+    while (from < steps.length && steps[from] <= last) from++;
+    cur = {
+      n: r.n, rowBytes,
+      bits: concat(Uint8Array, cur.bits, bits.subarray(from * rowBytes)),
+      steps: concat(Int32Array, cur.steps, steps.subarray(from)),
+      epochs: concat(Int32Array, cur.epochs, epochs.subarray(from)),
+    };
+  }
+  const cap = store.meta.raster_window || cur.steps.length;
+  const frames = cur.steps.length;
+  if (frames > cap) {
+    const drop = frames - cap;
+    cur.bits = cur.bits.slice(drop * rowBytes);
+    cur.steps = cur.steps.slice(drop);
+    cur.epochs = cur.epochs.slice(drop);
+  }
+  cur.frames = cur.steps.length;
+  store.raster[r.layer] = cur;
+}
+
+/**
+ * Apply one message. Returns "applied", "stale" (already included) or "gap" (an update
+ * was missed: applied as far as possible; the caller should ask Python for a base).
+ */
+export function applyMessage(store, msg) {
+  if (!msg || msg.seq === undefined) return "stale";
+  if (!msg.base && msg.seq <= store.seq) return "stale";
+  const gap = !msg.base && msg.prev !== store.seq;
+  if (msg.base) {
+    const fresh = createStore();
+    Object.assign(store, fresh, { version: store.version });
+    store.meta = msg.meta;
+  }
+  if (!store.meta) return "gap"; // an update before any base: nothing to patch
+  if (msg.layers) store.layers = msg.layers;
+  if (msg.epochs) store.epochs = msg.epochs;
+  for (const c of msg.chunks || []) applyChunk(store, c);
+  if (msg.loss) applyLoss(store, msg.loss);
+  for (const r of msg.raster || []) applyRaster(store, r);
+  store.seq = msg.seq;
+  store.version += 1;
+  return gap ? "gap" : "applied";
+}

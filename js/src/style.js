@@ -1,0 +1,86 @@
+// The widget's stylesheet. Colours come from JupyterLab's theme variables when they exist
+// (so light/dark follow the Lab theme), with fallbacks for a static page.
+
+export const CSS = `
+.sw-root {
+  --sw-fg: var(--jp-ui-font-color1, #1f2328);
+  --sw-fg2: var(--jp-ui-font-color2, #57606a);
+  --sw-bg: var(--jp-layout-color0, #ffffff);
+  --sw-bg2: var(--jp-layout-color2, #f3f4f6);
+  --sw-border: var(--jp-border-color2, #d0d7de);
+  --sw-dead: #5b7fd6; --sw-healthy: #3fa45b; --sw-sat: #e07b39;
+  --sw-critical: #d1242f; --sw-warning: #b07a00; --sw-info: #0969da;
+  font-family: var(--jp-ui-font-family, system-ui, -apple-system, "Segoe UI", sans-serif);
+  font-size: 12px; line-height: 1.35; color: var(--sw-fg); background: var(--sw-bg);
+  max-width: 1100px; padding: 6px; box-sizing: border-box;
+}
+.sw-standalone .sw-root { margin: 0 auto; }
+@media (prefers-color-scheme: dark) {
+  .sw-standalone { background: #0d1117; }
+  .sw-standalone .sw-root {
+    --sw-fg: #e6edf3; --sw-fg2: #9da7b3; --sw-bg: #0d1117; --sw-bg2: #161b22;
+    --sw-border: #30363d; --sw-critical: #ff6b6b; --sw-warning: #e3b341; --sw-info: #58a6ff;
+  }
+}
+.sw-root * { box-sizing: border-box; }
+.sw-header { display: flex; gap: 12px; align-items: baseline; flex-wrap: wrap; margin-bottom: 6px; }
+.sw-title { font-weight: 600; font-size: 13px; }
+.sw-status { color: var(--sw-fg2); }
+.sw-controls { display: flex; gap: 14px; align-items: center; flex-wrap: wrap; margin-bottom: 6px; }
+.sw-controls label { display: inline-flex; gap: 4px; align-items: center; }
+.sw-root select, .sw-root input, .sw-root button {
+  font: inherit; color: var(--sw-fg); background: var(--sw-bg2); border: 1px solid var(--sw-border);
+  border-radius: 3px;
+}
+.sw-root button { cursor: pointer; padding: 1px 8px; }
+.sw-scrub { width: 220px; }
+.sw-grid { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 8px; }
+.sw-panel { border: 1px solid var(--sw-border); border-radius: 4px; padding: 6px; position: relative;
+  min-width: 0; }
+.sw-panel h4 { margin: 0 0 4px 0; font-size: 12px; font-weight: 600; overflow: hidden;
+  text-overflow: ellipsis; white-space: nowrap; }
+.sw-caption { color: var(--sw-fg2); font-size: 11px; margin-top: 2px; }
+.sw-wide { grid-column: 1 / -1; }
+.sw-canvas { display: block; cursor: crosshair; }
+.sw-tip { position: absolute; pointer-events: none; background: var(--sw-bg2);
+  border: 1px solid var(--sw-border); padding: 3px 6px; border-radius: 3px; white-space: pre;
+  font-size: 11px; z-index: 2; }
+.sw-legend { display: flex; gap: 10px; flex-wrap: wrap; font-size: 11px; color: var(--sw-fg2); }
+.sw-key { display: inline-block; width: 10px; height: 10px; margin-right: 3px; vertical-align: -1px; }
+.sw-bar-row { display: grid; grid-template-columns: minmax(60px, 160px) minmax(80px, 1fr) auto;
+  gap: 8px; align-items: center; margin: 2px 0; }
+.sw-bar-name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.sw-bar { display: flex; height: 12px; border: 1px solid var(--sw-border); }
+.sw-seg { height: 100%; }
+.sw-dead { background: var(--sw-dead); } .sw-healthy { background: var(--sw-healthy); }
+.sw-saturated { background: var(--sw-sat); }
+.sw-bar-text { color: var(--sw-fg2); font-size: 11px; white-space: nowrap; }
+.sw-table { border-collapse: collapse; width: 100%; }
+.sw-table th { text-align: left; border-bottom: 1px solid var(--sw-border); padding: 3px 6px;
+  font-weight: 600; }
+.sw-table td { border-bottom: 1px solid var(--sw-border); padding: 3px 6px; vertical-align: top; }
+.sw-table tr.sw-row-critical td:first-child { border-left: 3px solid var(--sw-critical); }
+.sw-table tr.sw-row-warning td:first-child { border-left: 3px solid var(--sw-warning); }
+.sw-table tr.sw-row-info td:first-child { border-left: 3px solid var(--sw-info); }
+.sw-badge { font-weight: 600; white-space: nowrap; }
+.sw-badge.sw-critical { color: var(--sw-critical); } .sw-badge.sw-warning { color: var(--sw-warning); }
+.sw-badge.sw-info { color: var(--sw-info); }
+.sw-cat, .sw-layer { white-space: nowrap; }
+.sw-fix { color: var(--sw-fg2); }
+.sw-ok, .sw-empty { color: var(--sw-fg2); padding: 6px; }
+.sw-thresholds summary { cursor: pointer; font-weight: 600; margin: 6px 0; }
+.sw-sliders { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap: 2px 16px; }
+.sw-slider { display: grid; grid-template-columns: 190px minmax(60px, 1fr) 72px; gap: 6px;
+  align-items: center; }
+.sw-number { width: 72px; }
+`;
+
+/** Put the stylesheet into the document once (or into a shadow root / element). */
+export function injectStyle(el) {
+  const host = el.getRootNode && el.getRootNode() !== document ? el.getRootNode() : document.head;
+  if (host.querySelector && host.querySelector("style[data-spikewidget]")) return;
+  const style = document.createElement("style");
+  style.dataset.spikewidget = "1";
+  style.textContent = CSS;
+  host.appendChild(style);
+}

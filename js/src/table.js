@@ -1,0 +1,38 @@
+// The pathology table: severity as a coloured badge *and* a word, then what, where,
+// the message, the fix, and when it first appeared. All user text goes in as text.
+
+import { clear, h } from "./dom.js";
+
+const ICON = { critical: "\u25CF", warning: "\u25B2", info: "\u2139" };
+export const COLUMNS = ["Severity", "Pathology", "Layer", "Message", "Fix", "Where"];
+
+function since(p, first) {
+  if (p.step !== null && p.step !== undefined) return `epoch ${p.epoch}, step ${p.step}`;
+  if (first !== undefined && first !== null && first !== p.epoch) return `since epoch ${first}`;
+  return p.epoch === null || p.epoch === undefined ? "" : `epoch ${p.epoch}`;
+}
+
+/** Re-draw the table of `findings` (first[i]: epoch finding i first appeared). */
+export function renderTable(el, findings, first = []) {
+  clear(el);
+  if (findings.length === 0) {
+    el.appendChild(h("div", "sw-ok", "\u2713 No pathologies detected at these thresholds."));
+    return;
+  }
+  const head = h("tr");
+  for (const c of COLUMNS) head.appendChild(h("th", null, c));
+  const body = h("tbody");
+  findings.forEach((p, i) => {
+    const sev = h("span", `sw-badge sw-${p.severity}`, `${ICON[p.severity] || ""} ${p.severity.toUpperCase()}`);
+    const tr = h("tr", `sw-row-${p.severity}`, null,
+      h("td", null, null, sev),
+      h("td", "sw-cat", p.category),
+      h("td", "sw-layer", p.layer),
+      h("td", "sw-msg", p.message),
+      h("td", "sw-fix", p.fix),
+      h("td", "sw-since", since(p, first[i])));
+    tr.dataset.severity = p.severity;
+    body.appendChild(tr);
+  });
+  el.appendChild(h("table", "sw-table", null, h("thead", null, null, head), body));
+}

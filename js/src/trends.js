@@ -1,0 +1,122 @@
+// Trends over epochs: dead (solid) and saturated (dashed) fractions per layer, and the
+// loss per epoch with the ln C chance line when a loss was recorded.
+
+import { sizeCanvas, tick } from "./canvas.js";
+
+function frame(ctx, colours, width, height, pad, yLabel) {
+  ctx.fillStyle = colours.bg;
+  ctx.fillRect(0, 0, width, height);
+  ctx.strokeStyle = colours.grid;
+  ctx.lineWidth = 1;
+  ctx.strokeRect(pad.l, pad.t, width - pad.l - pad.r, height - pad.t - pad.b);
+  ctx.fillStyle = colours.fg2;
+  ctx.font = "10px sans-serif";
+  ctx.textAlign = "left";
+  ctx.fillText(yLabel, pad.l + 4, pad.t + 11);
+}
+
+function line(ctx, xs, ys, xOf, yOf) {
+  ctx.beginPath();
+  let pen = false;
+  for (let i = 0; i < xs.length; i++) {
+    const y = ys[i];
+    if (!Number.isFinite(y)) {
+      pen = false;
+      continue;
+    }
+    const [px, py] = [xOf(xs[i]), yOf(y)];
+    if (pen) ctx.lineTo(px, py);
+    else ctx.moveTo(px, py);
+    pen = true;
+    if (xs.length === 1 || !Number.isFinite(ys[i - 1]) && !Number.isFinite(ys[i + 1])) {
+      ctx.fillRect(px - 2, py - 2, 4, 4);
+    }
+  }
+  ctx.stroke();
+}
+
+function xAxis(ctx, epochs, colours, width, height, pad, current) {
+  const lo = epochs[0];
+  const hi = epochs[epochs.length - 1];
+  const w = width - pad.l - pad.r;
+  const xOf = (e) => pad.l + (hi === lo ? w / 2 : ((e - lo) / (hi - lo)) * w);
+  ctx.fillStyle = colours.fg2;
+  ctx.textAlign = "center";
+  const step = Math.max(1, Math.ceil(epochs.length / 8));
+  epochs.forEach((e, i) => {
+    if (i % step === 0 || i === epochs.length - 1) ctx.fillText(String(e), xOf(e), height - 6);
+  });
+  if (current !== null) {
+    ctx.strokeStyle = colours.fg2;
+    ctx.setLineDash([2, 2]);
+    ctx.beginPath();
+    ctx.moveTo(xOf(current), pad.t);
+    ctx.lineTo(xOf(current), height - pad.b);
+    ctx.stroke();
+    ctx.setLineDash([]);
+  }
+  return xOf;
+}
+
+/** Dead/saturated fraction lines of every layer (trend from report.js trends()). */
+export function drawClassTrends(canvas, trend, colours, width, height, current) {
+  const ctx = sizeCanvas(canvas, width, height);
+  const pad = { l: 34, r: 8, t: 6, b: 18 };
+  frame(ctx, colours, width, height, pad, "dead — / saturated - -");
+  if (trend.epochs.length === 0) return;
+  const xOf = xAxis(ctx, trend.epochs, colours, width, height, pad, current);
+  const h = height - pad.t - pad.b;
+  const yOf = (v) => pad.t + h - v * h;
+  ctx.textAlign = "right";
+  ctx.fillText("1", pad.l - 4, pad.t + 8);
+  ctx.fillText("0", pad.l - 4, pad.t + h);
+  ctx.lineWidth = 1.5;
+  trend.series.forEach((s, i) => {
+    const c = colours.layers[i % colours.layers.length];
+    ctx.strokeStyle = c;
+    ctx.fillStyle = c;
+    line(ctx, trend.epochs, s.dead, xOf, yOf);
+    ctx.setLineDash([5, 3]);
+    line(ctx, trend.epochs, s.sat, xOf, yOf);
+    ctx.setLineDash([]);
+  });
+}
+
+/** Mean loss per epoch and the ln C chance line; returns false when no loss exists. */
+export function drawLoss(canvas, loss, colours, width, height, current) {
+  if (!loss || loss.epochs.length === 0) return false;
+  const ctx = sizeCanvas(canvas, width, height);
+  const pad = { l: 34, r: 8, t: 6, b: 18 };
+  frame(ctx, colours, width, height, pad, "loss per epoch");
+  const epochs = Array.from(loss.epochs);
+  const xOf = xAxis(ctx, epochs, colours, width, height, pad, current);
+  const vals = Array.from(loss.means).filter(Number.isFinite);
+  if (loss.chance !== null) vals.push(loss.chance);
+  let lo = Math.min(...vals, 0);
+  let hi = Math.max(...vals, 1e-9);
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) [lo, hi] = [0, 1];
+  hi += (hi - lo) * 0.1;
+  const h = height - pad.t - pad.b;
+  const yOf = (v) => pad.t + h - ((v - lo) / (hi - lo)) * h;
+  ctx.textAlign = "right";
+  ctx.fillText(tick(hi), pad.l - 4, pad.t + 8);
+  ctx.fillText(tick(lo), pad.l - 4, pad.t + h);
+  if (loss.chance !== null) {
+    ctx.strokeStyle = colours.saturated;
+    ctx.setLineDash([6, 3]);
+    ctx.beginPath();
+    ctx.moveTo(pad.l, yOf(loss.chance));
+    ctx.lineTo(width - pad.r, yOf(loss.chance));
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = colours.saturated;
+    ctx.textAlign = "right";
+    ctx.fillText(`chance ln ${loss.nClasses} = ${loss.chance.toFixed(3)}`, width - pad.r - 4,
+      yOf(loss.chance) - 3);
+  }
+  ctx.strokeStyle = colours.fg;
+  ctx.fillStyle = colours.fg;
+  ctx.lineWidth = 1.5;
+  line(ctx, epochs, loss.means, xOf, yOf);
+  return true;
+}

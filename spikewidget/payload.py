@@ -1,0 +1,293 @@
+"""Python → JavaScript data for the widget: what a profiler recorded, as binary arrays.
+
+A *message* is a dict of small JSON values and encoded arrays (:func:`encode_array`:
+``{"dtype", "shape", "data": memoryview}``; ipywidgets sends each memoryview as a binary
+buffer, never as a JSON list). The first message (``"base": True``) carries everything;
+:meth:`PayloadBuilder.update` then carries only what changed: the per-neuron spike counts
+of epochs that received steps, new raster frames, the loss when it moved.
+
+The browser re-applies thresholds to these statistics (``js/src/rules.js``); it never
+recomputes them. Spike counts travel as the smallest unsigned integer type that holds
+them exactly, so that ``count / n_obs`` is the same float64 in both languages.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .raster import RasterSnapshot
+from .rules import CATEGORIES, FLOAT32_EXP_LIMIT
+from .stats import LayerStats
+from .thresholds import Thresholds
+
+VERSION = 1
+
+SCALAR_FIELDS: tuple[str, ...] = (
+    "n_steps", "n_obs", "max_value", "min_value", "is_binary", "has_count_range",
+    "count_lo", "count_hi", "has_voltages", "voltage_mean", "voltage_std",
+    "gradient_steps", "gradient_norm_mean", "gradient_norm_max", "count_samples",
+)
+"""Per layer and epoch, one float64 each (NaN-safe, unlike JSON)."""
+
+FIXED_CATEGORIES: frozenset[str] = frozenset(
+    {"non_binary_spikes", "count_valued_input", "non_finite_values"})
+"""Rules no threshold changes: their findings are sent ready-made."""
+
+ORDER_CONSTRAINTS: tuple[tuple[str, str, bool], ...] = (
+    ("dead_warning_fraction", "dead_critical_fraction", False),
+    ("output_count_warning", "output_count_critical", False),
+    ("dead_rate", "saturated_rate", True),
+)
+"""(low, high, strict) pairs that :class:`Thresholds` enforces; the sliders keep them."""
+
+_UINTS = (np.uint8, np.uint16, np.uint32)
+
+
+# ------------------------------------------------------------------- the codec
+def encode_array(a: np.ndarray) -> dict[str, Any]:
+    """``{"dtype", "shape", "data"}`` with ``data`` a little-endian memoryview."""
+    a = np.ascontiguousarray(a)
+    if a.dtype == np.bool_:
+        a = a.view(np.uint8)
+    a = a.astype(a.dtype.newbyteorder("<"), copy=False)
+    return {"dtype": a.dtype.name, "shape": list(a.shape), "data": memoryview(a).cast("B")}
+
+
+def encode_counts(spike_sum: np.ndarray) -> dict[str, Any]:
+    """Per-neuron spike sums in the smallest exact dtype (uint8/16/32, else float64)."""
+    s = np.asarray(spike_sum, dtype=np.float64)
+    if s.size and np.all(np.isfinite(s)):
+        lo, hi = float(s.min()), float(s.max())
+        if lo >= 0 and np.array_equal(s, np.floor(s)):
+            for t in _UINTS:
+                if hi <= np.iinfo(t).max:
+                    return encode_array(s.astype(t))
+    return encode_array(s)
+
+
+def decode_array(enc: dict[str, Any]) -> np.ndarray:
+    """Inverse of :func:`encode_array` (also accepts ``{"b64": ...}`` data)."""
+    data = enc["data"]
+    raw = base64.b64decode(data["b64"]) if isinstance(data, dict) else bytes(data)
+    dtype = np.dtype(enc["dtype"]).newbyteorder("<")
+    return np.frombuffer(raw, dtype=dtype).reshape(enc["shape"])
+
+
+def to_jsonable(msg: Any) -> Any:
+    """A copy with every memoryview as ``{"b64": ...}`` and non-finite floats as None."""
+    if isinstance(msg, dict):
+        return {k: to_jsonable(v) for k, v in msg.items()}
+    if isinstance(msg, (list, tuple)):
+        return [to_jsonable(v) for v in msg]
+    if isinstance(msg, (memoryview, bytes, bytearray)):
+        return {"b64": base64.b64encode(bytes(msg)).decode("ascii")}
+    if isinstance(msg, float) and not math.isfinite(msg):
+        return None
+    return msg
+
+
+def message_bytes(msg: Any) -> int:
+    """Bytes a message costs on the wire: its binary buffers plus its JSON."""
+    buffers = 0
+
+    def strip(v: Any) -> Any:
+        nonlocal buffers
+        if isinstance(v, dict):
+            return {k: strip(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [strip(x) for x in v]
+        if isinstance(v, (memoryview, bytes, bytearray)):
+            buffers += memoryview(v).nbytes
+            return None
+        return v
+
+    text = json.dumps(strip(msg))
+    return buffers + len(text)
+
+
+# ------------------------------------------------------------------ the pieces
+def layer_scalars(st: LayerStats) -> np.ndarray:
+    """The :data:`SCALAR_FIELDS` of one layer, as float64."""
+    lo, hi = st.spike_count_range if st.spike_count_range is not None else (math.nan,) * 2
+    values = {
+        "n_steps": st.n_steps, "n_obs": st.n_observations, "max_value": st.max_value,
+        "min_value": st.min_value, "is_binary": st.is_binary,
+        "has_count_range": st.spike_count_range is not None, "count_lo": lo, "count_hi": hi,
+        "has_voltages": st.has_voltages, "voltage_mean": st.voltage_mean,
+        "voltage_std": st.voltage_std, "gradient_steps": st.gradient_steps,
+        "gradient_norm_mean": st.gradient_norm_mean, "gradient_norm_max": st.gradient_norm_max,
+        "count_samples": st.count_samples,
+    }
+    return np.array([float(values[k]) for k in SCALAR_FIELDS], dtype=np.float64)
+
+
+def finding_dict(p: Any) -> dict[str, Any]:
+    """A :class:`Pathology` as the table shows it (``metric_value`` left out)."""
+    return {"severity": p.severity.value, "category": p.category, "layer": p.layer,
+            "message": p.message, "fix": p.suggestion, "epoch": p.epoch, "step": p.step}
+
+
+def pack_raster(layer: int, snap: RasterSnapshot, after_step: int | None) -> dict | None:
+    """The frames of ``snap`` newer than ``after_step`` (all if None), bits packed.
+
+    ``reset`` tells the browser to drop what it holds (the frames do not continue it).
+    Returns None when there is nothing new.
+    """
+    steps = snap.steps
+    if len(steps) == 0:
+        return None
+    reset = after_step is None or int(steps[0]) > after_step + 1 or int(steps[-1]) < after_step
+    keep = slice(None) if reset else steps > after_step
+    spikes = snap.spikes[keep]
+    if len(spikes) == 0:
+        return None
+    bits = np.packbits(spikes, axis=1, bitorder="little")
+    return {"layer": layer, "n": int(snap.spikes.shape[1]), "reset": bool(reset),
+            "bits": encode_array(bits), "steps": encode_array(steps[keep].astype(np.int32)),
+            "epochs": encode_array(snap.epochs[keep].astype(np.int32))}
+
+
+def meta(raster_window: int) -> dict[str, Any]:
+    """What never changes while a widget lives: slider specs, rule order, constants."""
+    return {
+        "sliders": Thresholds.slider_specs(),
+        "order": [list(c) for c in ORDER_CONSTRAINTS],
+        "categories": list(CATEGORIES),
+        "scalar_fields": list(SCALAR_FIELDS),
+        "float32_exp_limit": FLOAT32_EXP_LIMIT,
+        "raster_window": raster_window,
+    }
+
+
+# ----------------------------------------------------------------- the builder
+class PayloadBuilder:
+    """Turns a :class:`SpikeProfiler` into a first full message, then into updates.
+
+    Only the public API of the profiler is used (``layers``, ``epochs``,
+    ``report(epoch=...)``, ``raster(layer)``). Not thread-safe: one caller at a time.
+    """
+
+    def __init__(self, profiler: Any) -> None:
+        self.profiler = profiler
+        self.seq = 0
+        self._layers: list[dict[str, Any]] = []
+        self._index: dict[str, int] = {}
+        self._epoch_sig: dict[int, tuple] = {}
+        self._latest: int | None = None
+        self._loss_sig: tuple | None = None
+        self._raster_step: dict[str, int] = {}
+
+    # -- public -----------------------------------------------------------------
+    def full(self, raster_layers: Iterable[str] | None = None) -> dict[str, Any]:
+        """Everything (``"base": True``); rasters of ``raster_layers`` (default all)."""
+        self._layers, self._index = [], {}
+        self._epoch_sig, self._raster_step, self._loss_sig = {}, {}, None
+        epochs = self.profiler.epochs
+        chunks = [c for c in (self._chunk(e) for e in epochs) if c is not None]
+        self._latest = epochs[-1] if epochs else None
+        names = self.profiler.layers if raster_layers is None else list(raster_layers)
+        self.seq += 1
+        return {"base": True, "v": VERSION, "seq": self.seq, "prev": None,
+                "meta": meta(getattr(self.profiler, "raster_window", 0)),
+                "layers": list(self._layers), "epochs": epochs, "chunks": chunks,
+                "loss": self._loss(force=True), "raster": self._rasters(names)}
+
+    def update(self, raster_layers: Iterable[str] = ()) -> dict[str, Any] | None:
+        """What changed since the last message, or None if nothing did.
+
+        Returns a full message instead when the profiler was reset.
+        """
+        names = self.profiler.layers
+        known = [d["name"] for d in self._layers]
+        epochs = self.profiler.epochs
+        if names[:len(known)] != known or any(e not in epochs for e in self._epoch_sig):
+            return self.full(raster_layers)
+        todo = {e for e in epochs if e not in self._epoch_sig}
+        if epochs:
+            todo.add(epochs[-1])
+        if self._latest is not None and self._latest in epochs:
+            todo.add(self._latest)
+        n_layers = len(self._layers)
+        chunks = [c for c in (self._chunk(e) for e in sorted(todo)) if c is not None]
+        for name in names:  # recorded only into an epoch we did not look at
+            if name not in self._index:
+                self._add_layer(self.profiler.report(epoch="all", layers=[name])
+                                .layer_stats[name])
+        self._latest = epochs[-1] if epochs else None
+        loss = self._loss(force=False)
+        rasters = self._rasters(raster_layers)
+        if not chunks and loss is None and not rasters and n_layers == len(self._layers):
+            return None
+        prev, self.seq = self.seq, self.seq + 1
+        msg: dict[str, Any] = {"base": False, "v": VERSION, "seq": self.seq, "prev": prev,
+                               "epochs": epochs, "chunks": chunks, "raster": rasters}
+        if n_layers != len(self._layers):
+            msg["layers"] = list(self._layers)
+        if loss is not None:
+            msg["loss"] = loss
+        return msg
+
+    # -- pieces -----------------------------------------------------------------
+    def _add_layer(self, st: LayerStats) -> int:
+        if st.name not in self._index:
+            self._index[st.name] = len(self._layers)
+            self._layers.append({"name": st.name, "n_neurons": st.n_neurons,
+                                 "shape": list(st.neuron_shape)})
+        return self._index[st.name]
+
+    def _chunk(self, epoch: int) -> dict[str, Any] | None:
+        rep = self.profiler.report(epoch=epoch)
+        sig = tuple((name, st.n_steps) for name, st in rep.layer_stats.items())
+        loss_n = rep.loss.count if rep.loss is not None else 0
+        sig = (*sig, ("loss", loss_n))
+        if self._epoch_sig.get(epoch) == sig:
+            return None
+        self._epoch_sig[epoch] = sig
+        layers = [{"index": self._add_layer(st), "role": st.role, "graded": st.graded,
+                   "counts": encode_counts(st.per_neuron_spikes),
+                   # output layers: in how many samples each neuron fired (dead rule)
+                   "activity": (None if st.active_samples is None
+                                else encode_counts(st.active_samples)),
+                   "scalars": encode_array(layer_scalars(st))}
+                  for st in rep.layer_stats.values()]
+        fixed = [finding_dict(p) for p in rep.pathologies if p.category in FIXED_CATEGORIES]
+        return {"epoch": epoch, "layers": layers, "fixed": fixed}
+
+    def _loss(self, *, force: bool) -> dict[str, Any] | None:
+        loss = self.profiler.report(epoch="all", layers=[]).loss
+        if loss is None:
+            sig: tuple = (0, None)
+        else:
+            sig = (loss.count, loss.n_classes, len(loss.recent),
+                   float(loss.recent[-1]) if len(loss.recent) else None)
+        if sig == self._loss_sig and not force:
+            return None
+        self._loss_sig = sig
+        if loss is None:
+            return {"n_classes": None, "chance": None,
+                    "epochs": encode_array(np.zeros(0, np.int32)),
+                    "means": encode_array(np.zeros(0)), "recent": encode_array(np.zeros(0))}
+        eps = sorted(loss.epoch_means)
+        return {"n_classes": loss.n_classes, "chance": loss.chance_level,
+                "epochs": encode_array(np.array(eps, dtype=np.int32)),
+                "means": encode_array(np.array([loss.epoch_means[e] for e in eps],
+                                               dtype=np.float64)),
+                "recent": encode_array(np.asarray(loss.recent, dtype=np.float64))}
+
+    def _rasters(self, names: Iterable[str]) -> list[dict[str, Any]]:
+        out = []
+        for name in names:
+            if name not in self._index:
+                continue
+            snap = self.profiler.raster(name)
+            packed = pack_raster(self._index[name], snap, self._raster_step.get(name))
+            if packed is not None:
+                out.append(packed)
+                self._raster_step[name] = int(snap.steps[-1])
+        return out

@@ -1,0 +1,186 @@
+"""ProfilerWidget: a live notebook view of a :class:`SpikeProfiler`.
+
+``ProfilerWidget(profiler)`` (or ``profiler.widget()``) in a cell shows the spike raster,
+per-layer neuron classes, the pathology table, trends over epochs and a firing-rate
+histogram, and keeps them current while training runs in the same cell or a thread.
+
+How data travels (see ``docs/internals.md``): a background thread looks at the profiler
+at most every ``interval`` seconds and, when something changed, sets the ``_update`` trait
+to what changed (spike counts as binary arrays, new raster frames). Threshold sliders
+re-diagnose in the browser; their values come back as :attr:`ProfilerWidget.thresholds`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from .payload import PayloadBuilder
+from .report import Report
+from .thresholds import Thresholds
+
+_STATIC = Path(__file__).parent / "static"
+_log = logging.getLogger(__name__)
+
+
+def bundle_path(name: str = "widget.js") -> Path:
+    """Path of a built front-end file; raises with the build command if it is missing."""
+    path = _STATIC / name
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the widget's front end is not built ({path} is missing); run `make setup` "
+            f"or `cd js && npm ci && npm run build` in the spikewidget checkout")
+    return path
+
+
+class ProfilerWidget(anywidget.AnyWidget):
+    """Live view of a :class:`SpikeProfiler`; display it in a notebook cell.
+
+    Args:
+        profiler: the profiler to show (it keeps recording as usual).
+        thresholds: starting slider values (a :class:`Thresholds` or overrides of the
+            profiler's); default the profiler's.
+        layer: the layer whose raster and histogram are shown; default the first.
+        epoch: show this epoch (turns live mode off); default: live, the newest epoch.
+        interval: seconds between looks at the profiler (at most ``1/interval``
+            updates per second); ``0`` or ``None`` turns automatic updates off
+            (call :meth:`refresh`). The looking starts when the widget is displayed
+            (or on :meth:`start`).
+    """
+
+    _esm = _STATIC / "widget.js"
+
+    threshold_values = traitlets.Dict().tag(sync=True)
+    """The sliders' values by constant name (see :attr:`thresholds`)."""
+    epoch = traitlets.Int(-1).tag(sync=True)
+    """The epoch chosen with the scrubber (used when ``live`` is False)."""
+    live = traitlets.Bool(True).tag(sync=True)
+    """Follow the newest epoch."""
+    layer = traitlets.Unicode("").tag(sync=True)
+    """The layer shown in the raster and the histogram."""
+    _base = traitlets.Dict().tag(sync=True)
+    _update = traitlets.Dict().tag(sync=True)
+
+    def __init__(self, profiler: Any, *, thresholds: Thresholds | Mapping[str, float] | None = None,
+                 layer: str | None = None, epoch: int | None = None,
+                 interval: float | None = 0.5, **kwargs: Any) -> None:
+        bundle_path()
+        th = Thresholds.coerce(thresholds, profiler.thresholds)
+        self._lock = threading.Lock()
+        self._builder = PayloadBuilder(profiler)
+        layers = profiler.layers
+        super().__init__(
+            _base=self._builder.full(), threshold_values=th.to_dict(),
+            layer=layer if layer is not None else (layers[0] if layers else ""),
+            live=epoch is None, epoch=-1 if epoch is None else int(epoch), **kwargs)
+        self.profiler = profiler
+        self.interval = interval
+        self.updates_sent = 0
+        self.last_error: BaseException | None = None
+        self.on_msg(self._on_msg)
+        self.observe(self._on_layer, names="layer")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        self.start()  # a widget that is never displayed (to_html, tests) needs no thread
+        return super()._repr_mimebundle_(**kwargs)
+
+    def start(self) -> None:
+        """Start looking at the profiler every ``interval`` seconds (displaying does)."""
+        if self.interval and self._thread is None and not self._stop.is_set():
+            self._thread = threading.Thread(target=self._poll, name="spikewidget-refresh",
+                                            daemon=True)
+            self._thread.start()
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def thresholds(self) -> Thresholds:
+        """The constants the sliders show now (moved in the browser or set here)."""
+        return Thresholds.from_dict(self.threshold_values)
+
+    @thresholds.setter
+    def thresholds(self, value: Thresholds | Mapping[str, float]) -> None:
+        self.threshold_values = Thresholds.coerce(value, self.thresholds).to_dict()
+
+    @property
+    def shown_epoch(self) -> int | None:
+        """The epoch every view shows: the newest in live mode, else the chosen one
+        (or the recorded epoch nearest to it); None before anything is recorded."""
+        epochs = self.profiler.epochs
+        if not epochs:
+            return None
+        if self.live:
+            return epochs[-1]
+        if self.epoch in epochs:
+            return self.epoch
+        return min(epochs, key=lambda e: (abs(e - self.epoch), e))
+
+    def report(self) -> Report:
+        """The diagnosis on screen: the shown epoch under the sliders' thresholds."""
+        epoch = self.shown_epoch
+        if epoch is None:
+            return self.profiler.report(thresholds=self.thresholds)
+        return self.profiler.report(thresholds=self.thresholds, epoch=epoch)
+
+    # ----------------------------------------------------------------- updating
+    def refresh(self) -> bool:
+        """Send what changed since the last update now; False if nothing had."""
+        with self._lock:
+            msg = self._builder.update(self._raster_layers())
+            if msg is None:
+                return False
+            if msg["base"]:
+                self._base = msg
+            else:
+                self._update = msg
+            self.updates_sent += 1
+            return True
+
+    def resync(self) -> None:
+        """Send everything again (a browser that missed an update asks for this)."""
+        with self._lock:
+            self._base = self._builder.full()
+
+    def close(self) -> None:
+        """Stop the refresh thread and close the widget."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
+        super().close()
+
+    def to_html(self, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
+        """Write a self-contained HTML file of this view (works offline, no kernel)."""
+        from .export import write_html
+
+        return write_html(self, path, title=title)
+
+    # ------------------------------------------------------------------ private
+    def _raster_layers(self) -> list[str]:
+        layers = self.profiler.layers
+        if self.layer in layers:
+            return [self.layer]
+        return layers[:1]
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.refresh()
+            except Exception as exc:  # keep the thread alive; the next look may succeed
+                if self.last_error is None:
+                    _log.warning("spikewidget: refresh failed: %r", exc)
+                self.last_error = exc
+
+    def _on_layer(self, change: dict[str, Any]) -> None:
+        self.refresh()
+
+    def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "resync":
+            self.resync()

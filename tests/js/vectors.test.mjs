@@ -1,0 +1,54 @@
+// The browser's rules against the Python core: every vector in tests/shared_vectors/
+// was produced by Python (make_vectors.py); the JS port must give the same answers.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { decodeArray } from "../../js/src/codec.js";
+import { pyFormat } from "../../js/src/pyformat.js";
+import { buildReport } from "../../js/src/report.js";
+import { classifyRate, countClasses } from "../../js/src/rules.js";
+import { applyMessage, createStore } from "../../js/src/store.js";
+
+const path = process.env.SPIKEWIDGET_VECTORS ||
+  new URL("../shared_vectors/vectors.json", import.meta.url);
+const vectors = JSON.parse(readFileSync(path, "utf8"));
+const num = (v) => (typeof v === "string" ? Number(v.replace("nan", "NaN").replace("inf", "Infinity")) : v);
+
+test("numbers in messages read as Python formats them", () => {
+  const wrong = vectors.format
+    .map(([v, spec, want]) => [v, spec, want, pyFormat(num(v), spec)])
+    .filter(([, , want, got]) => want !== got);
+  assert.deepEqual(wrong, [], `${wrong.length} of ${vectors.format.length} formats differ`);
+});
+
+test("neurons are classed dead / healthy / saturated exactly as in Python", () => {
+  for (const c of vectors.classify) {
+    const rates = decodeArray(c.rates);
+    const want = decodeArray(c.classes);
+    const got = Uint8Array.from(rates, (r) => classifyRate(r, c.thresholds));
+    assert.deepEqual(got, want, JSON.stringify(c.thresholds));
+    const counts = countClasses(rates, c.thresholds);
+    assert.equal(counts.dead, want.filter((x) => x === 1).length);
+    assert.equal(counts.sat, want.filter((x) => x === 2).length);
+  }
+});
+
+test("every report (epoch x thresholds) matches Python's, finding for finding", () => {
+  const store = createStore();
+  assert.equal(applyMessage(store, vectors.payload), "applied");
+  assert.ok(vectors.reports.length > 20);
+  for (const c of vectors.reports) {
+    const rep = buildReport(store, c.epoch, c.thresholds);
+    const counts = Object.fromEntries(rep.layers.map((l) => [l.name, [l.deadCount, l.satCount]]));
+    assert.deepEqual(counts, c.counts, `counts, epoch ${c.epoch}`);
+    assert.deepEqual(rep.findings, c.findings, `findings, epoch ${c.epoch}, ${JSON.stringify(c.thresholds)}`);
+  }
+});
+
+test("the vectors exercise every rule the browser re-runs", () => {
+  const seen = new Set(vectors.reports.flatMap((c) => c.findings.map((p) => p.category)));
+  for (const cat of ["dead_neurons", "saturated_neurons", "silent_network", "voltage_collapse",
+    "gradient_explosion", "gradient_vanishing", "output_overflow", "loss_at_chance"]) {
+    assert.ok(seen.has(cat), cat);
+  }
+});

@@ -1,0 +1,159 @@
+"""Build the test vectors that Python and JavaScript share (vectors.json beside this file).
+
+Everything expected here comes from the Python core itself (``SpikeProfiler.report``,
+``format``), so the browser's classification and rule port are checked against the
+real thing: ``tests/js/vectors.test.mjs`` replays them in node, and
+``tests/test_widget_vectors.py`` checks that the committed file is current.
+
+Run ``python tests/shared_vectors/make_vectors.py`` after changing a rule or a message.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spikewidget import SpikeProfiler, Thresholds
+from spikewidget.payload import PayloadBuilder, encode_array, finding_dict, to_jsonable
+
+HERE = Path(__file__).parent
+VECTORS = HERE / "vectors.json"
+
+FORMAT_SPECS = ("g", ".2g", ".3g", ".4g", ".2e", ".0e", ".0f", ".3f", ".1f", ".0%", ".1%")
+
+
+def _num(x: float) -> Any:
+    return x if math.isfinite(x) else repr(x)  # "nan", "inf", "-inf"
+
+
+def format_cases() -> list[list[Any]]:
+    """[value, spec, Python's format(value, spec)]: ties, tiny, huge, negative, specials."""
+    rng = random.Random(7)
+    values = [0.0, -0.0, 1.0, 0.5, 0.125, 0.25, 2.5, 0.015, 0.045, 1e-5, 1e-6, 1e-12, 9.995,
+              99.95, 0.00012345, 123456789.0, 1234567.0, 1e16, 2.0**-30, 88.72283935546875,
+              -3.25, 0.1 + 0.2, 1 / 3, 2 / 3, 5e-324, math.nan, math.inf, -math.inf]
+    values += [rng.choice([1, -1]) * 10 ** rng.uniform(-9, 9) for _ in range(60)]
+    values += [k / 240 for k in range(0, 241, 7)]
+    return [[_num(v), spec, format(v, spec)] for v in values for spec in FORMAT_SPECS]
+
+
+def classify_cases() -> list[dict[str, Any]]:
+    """Per-neuron classes (0 healthy, 1 dead, 2 saturated) at and around the cut-offs."""
+    out = []
+    for dead, sat in ((0.01, 0.95), (0.0125, 0.5), (1e-5, 0.05), (0.3, 0.3000001)):
+        edge = [dead, sat, np.nextafter(dead, 0), np.nextafter(dead, 1), np.nextafter(sat, 0),
+                np.nextafter(sat, 2)]
+        rates = np.array([*edge, 0.0, 1.0, 2.5, math.nan, *np.linspace(0, 1, 41),
+                          *(np.arange(0, 241) / 240)], dtype=np.float64)
+        classes = np.where(rates < dead, 1, np.where(rates > sat, 2, 0)).astype(np.uint8)
+        out.append({"thresholds": {"dead_rate": dead, "saturated_rate": sat},
+                    "rates": to_jsonable(encode_array(rates)),
+                    "classes": to_jsonable(encode_array(classes))})
+    return out
+
+
+def scenario() -> SpikeProfiler:
+    """Three epochs of a small network that trips every rule somewhere."""
+    rng = np.random.default_rng(3)
+    p = SpikeProfiler(raster_window=64)
+    p.declare_layer("in", role="input")
+    p.declare_layer("out<b>&\"x\"", role="output")
+    t, b = 10, 2
+    for epoch in range(3):
+        if epoch:
+            p.next_epoch()
+        for step in range(12):
+            counts_in = rng.poisson(0.3 + epoch, size=(t, b, 16)).astype(np.float32)
+            p.record_step("in", counts_in)
+            # conv: rates spread over a log range, a collapsed voltage, one gradient spike
+            probs = np.logspace(-3.5, 0, 32).reshape(2, 4, 4)
+            spikes = (rng.random((t, b, 2, 4, 4)) < probs).astype(np.float32)
+            volt = 0.5 + 1e-8 * rng.standard_normal((t, b, 2, 4, 4))
+            grad = rng.standard_normal((t, b, 2, 4, 4)) * (1e-1 if step == 5 else 1e-4)
+            p.record_step("conv", spikes, volt, grad, neuron_axes=3)
+            # hidden: mostly dead, tiny gradients (vanishing against the output)
+            hid = (rng.random((t, b, 50)) < np.r_[np.zeros(40), np.full(10, 0.2)]).astype(
+                np.float32)
+            p.record_step("hidden", hid, gradients=rng.standard_normal((t, b, 50)) * 1e-5)
+            # saturated share grows with the epoch
+            sat = (rng.random((t, b, 40)) < np.where(np.arange(40) < 10 * (epoch + 1), 0.99,
+                                                      0.3)).astype(np.float32)
+            p.record_step("sat", sat)
+            p.record_step("silent", np.zeros((t, b, 20), np.float32))
+            # output: large (non-binary in epoch 2) counts, NaN voltage once in epoch 1
+            scale = (1.0, 6.0, 12.0)[epoch]
+            out = rng.poisson(scale * 0.9, size=(t, b, 10)).astype(np.float32)
+            if epoch < 2:
+                out = np.minimum(out, 1)
+            v = rng.standard_normal((t, b, 10))
+            if epoch == 1 and step == 3:
+                v[0, 0, 0] = np.nan
+            p.record_step("out<b>&\"x\"", out, v, rng.standard_normal((t, b, 10)))
+            p.record_loss(math.log(10) * (1 + 0.01 * rng.standard_normal()), n_classes=10)
+    return p
+
+
+def threshold_draws(n: int, seed: int) -> list[Thresholds]:
+    """Random constants within the sliders' ranges (order constraints respected)."""
+    rng = random.Random(seed)
+    specs = Thresholds.slider_specs()
+    out = []
+    while len(out) < n:
+        values = {}
+        for s in specs:
+            if s["log"]:
+                v = math.exp(rng.uniform(math.log(s["min"]), math.log(s["max"])))
+            else:
+                v = rng.uniform(s["min"], s["max"])
+            values[s["name"]] = round(v) if s["integer"] else float(f"{v:.3g}")
+        for low, high in (("dead_warning_fraction", "dead_critical_fraction"),
+                          ("output_count_warning", "output_count_critical")):
+            if values[low] > values[high]:
+                values[low], values[high] = values[high], values[low]
+        if values["dead_rate"] >= values["saturated_rate"]:
+            continue
+        out.append(Thresholds.from_dict(values))
+    return out
+
+
+def report_cases(p: SpikeProfiler) -> list[dict[str, Any]]:
+    """[thresholds, epoch] -> the findings and class counts Python reports."""
+    th_list = [Thresholds(), Thresholds(dead_rate=float(3 / 240), saturated_rate=0.95,
+                                        dead_warning_fraction=0.0, voltage_collapse_min_steps=12)]
+    th_list += threshold_draws(14, seed=11)
+    cases = []
+    for e in p.epochs:
+        for th in th_list:
+            rep = p.report(thresholds=th, epoch=e)
+            cases.append({
+                "epoch": e, "thresholds": th.to_dict(),
+                "findings": [finding_dict(x) for x in rep.pathologies],
+                "counts": {name: [st.dead_neuron_count, st.saturated_neuron_count]
+                           for name, st in rep.layer_stats.items()},
+            })
+    return cases
+
+
+def build_vectors() -> dict[str, Any]:
+    p = scenario()
+    return {
+        "about": "generated by tests/shared_vectors/make_vectors.py from the Python core",
+        "format": format_cases(),
+        "classify": classify_cases(),
+        "payload": to_jsonable(PayloadBuilder(p).full()),
+        "reports": report_cases(p),
+    }
+
+
+def dumps(vectors: dict[str, Any]) -> str:
+    return json.dumps(vectors, indent=None, separators=(",", ":"), allow_nan=False) + "\n"
+
+
+if __name__ == "__main__":
+    VECTORS.write_text(dumps(build_vectors()), encoding="utf-8")
+    print(f"wrote {VECTORS}")
