@@ -182,12 +182,16 @@ class PayloadBuilder:
         self._latest: int | None = None
         self._loss_sig: tuple | None = None
         self._raster_step: dict[str, int] = {}
+        self._version: int | None = None  # the profiler's version at the last message
+        self._raster_seen: dict[str, int | None] = {}  # version when a raster was last sent
 
     # -- public -----------------------------------------------------------------
     def full(self, raster_layers: Iterable[str] | None = None) -> dict[str, Any]:
         """Everything (``"base": True``); rasters of ``raster_layers`` (default all)."""
+        self._version = getattr(self.profiler, "version", None)
         self._layers, self._index = [], {}
         self._epoch_sig, self._raster_step, self._loss_sig = {}, {}, None
+        self._raster_seen = {}
         epochs = self.profiler.epochs
         chunks = [c for c in (self._chunk(e) for e in epochs) if c is not None]
         self._latest = epochs[-1] if epochs else None
@@ -203,6 +207,13 @@ class PayloadBuilder:
 
         Returns a full message instead when the profiler was reset.
         """
+        version = getattr(self.profiler, "version", None)
+        wanted = list(raster_layers)
+        if version is not None and version == self._version and all(
+                self._raster_seen.get(n, -1) == version for n in wanted):
+            return None  # nothing recorded since: no report needs building
+        self._version = version
+        raster_layers = wanted
         names = self.profiler.layers
         known = [d["name"] for d in self._layers]
         epochs = self.profiler.epochs
@@ -286,6 +297,7 @@ class PayloadBuilder:
             if name not in self._index:
                 continue
             snap = self.profiler.raster(name)
+            self._raster_seen[name] = self._version
             packed = pack_raster(self._index[name], snap, self._raster_step.get(name))
             if packed is not None:
                 out.append(packed)

@@ -122,6 +122,13 @@ class SpikeProfiler:
         self._declared: dict[str, dict[str, Any]] = {}
         self._loss = LossTracker()
         self._epoch = 0
+        self._version = 0
+
+    @property
+    def version(self) -> int:
+        """A counter that grows whenever anything recorded or declared changes (for
+        readers such as the widget that poll for changes without building reports)."""
+        return self._version
 
     # ------------------------------------------------------------ configuration
     @property
@@ -132,6 +139,7 @@ class SpikeProfiler:
     @thresholds.setter
     def thresholds(self, value: Thresholds | Mapping[str, float]) -> None:
         self._thresholds = Thresholds.coerce(value, self._thresholds)
+        self._version += 1
 
     @property
     def dead_threshold(self) -> float:
@@ -172,6 +180,7 @@ class SpikeProfiler:
                     f"layer {name!r}: already recorded with neuron_axes="
                     f"{info.neuron_axes} (neuron shape {info.neuron_shape}); "
                     f"cannot change it to {neuron_axes}")
+            self._version += 1
             decl = self._declared.setdefault(name, {})
             for key, value in (("role", role), ("graded", graded),
                                ("neuron_axes", neuron_axes)):
@@ -190,6 +199,7 @@ class SpikeProfiler:
         """Start a new epoch; returns its number."""
         with self._lock:
             self._epoch += 1
+            self._version += 1
             return self._epoch
 
     def record_step(self, layer: str, spikes: Any, voltages: Any = None,
@@ -274,6 +284,7 @@ class SpikeProfiler:
             info.steps += 1
             info.last_epoch = ep
             self._epoch = ep
+            self._version += 1
 
     def record_gradients(self, layer: str, gradients: Any, *,
                          epoch: int | None = None) -> None:
@@ -306,6 +317,7 @@ class SpikeProfiler:
                 add_gradients(acc, g2, step=step)
             else:
                 acc.add_gradients(g2, step=step)
+            self._version += 1
 
     def record_loss(self, loss: Any, n_classes: int | None = None, *,
                     epoch: int | None = None) -> None:
@@ -317,6 +329,7 @@ class SpikeProfiler:
             ep = self._epoch if epoch is None else _check_epoch(epoch)
             self._loss.record(loss, ep, n_classes)
             self._epoch = ep
+            self._version += 1
 
     def reset(self) -> None:
         """Forget everything recorded (declarations and thresholds stay)."""
@@ -324,6 +337,7 @@ class SpikeProfiler:
             self._layers.clear()
             self._loss = LossTracker()
             self._epoch = 0
+            self._version += 1
 
     # ---------------------------------------------------------------- reading
     @property
@@ -513,6 +527,7 @@ class SpikeProfiler:
             for name, decl in their_declared.items():
                 self._declared.setdefault(name, {}).update(decl)
             self._epoch = max(self._epoch, their_epoch)
+            self._version += 1
 
     # ------------------------------------------------------------ persistence
     def to_bytes(self) -> bytes:

@@ -194,3 +194,21 @@ def test_raster_window_keeps_the_latest_frames_of_the_first_sample(rng):
     expected = np.concatenate([s[:, 0] for s in seqs])[-10:] != 0
     np.testing.assert_array_equal(snap.spikes, expected)
     np.testing.assert_array_equal(snap.steps, [1, 1, 2, 2, 2, 2, 3, 3, 3, 3])
+
+
+def test_version_grows_with_every_change_and_only_then(rng):
+    p = SpikeProfiler()
+    seen = [p.version]
+    for act in (lambda: p.record_step("h", np.ones((2, 3))),
+                lambda: p.record_loss(1.0),
+                lambda: p.next_epoch(),
+                lambda: p.declare_layer("h", graded=True),
+                lambda: p.record_gradients("h", np.ones((2, 3))),
+                lambda: setattr(p, "thresholds", {"dead_rate": 0.02}),
+                lambda: p.reset()):
+        act()
+        seen.append(p.version)
+    assert seen == sorted(set(seen))  # strictly increasing
+    p.report()
+    p.raster("h") if "h" in p.layers else None
+    assert p.version == seen[-1]  # reading changes nothing
