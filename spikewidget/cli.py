@@ -21,34 +21,69 @@ def _parser() -> argparse.ArgumentParser:
         description="Find out why a spiking neural network will not train.",
         epilog="Exit codes: 0 no critical finding, 1 critical finding, 2 error.")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="record a small buggy network and print its diagnosis")
-    demo.add_argument("--out", default="out", help="folder for the saved profile (default: out)")
-    demo.add_argument("--steps", type=int, default=12, help="training steps to simulate")
+    demo = sub.add_parser(
+        "demo", help="replay the debugging story: train the story's snnTorch network buggy, "
+                     "fixed step by step, then healthy, and print each diagnosis")
+    demo.add_argument("--out", default="out",
+                      help="folder for profiles, HTML dashboards and PNGs (default: out)")
+    demo.add_argument("--quick", action="store_true",
+                      help="a seconds-long NumPy-only demo instead of the full story")
     for name, text in (("summary", "print the text report of a saved profile"),
-                       ("report", "diagnose a saved profile")):
+                       ("report", "diagnose a saved profile; optionally write HTML/PNG")):
         p = sub.add_parser(name, help=text)
         p.add_argument("profile", help="a file written by SpikeProfiler.save()")
         p.add_argument("--epoch", type=int, default=None,
                        help="report one epoch (negative counts from the latest)")
+        if name == "report":
+            p.add_argument("--html", metavar="OUT", help="write the offline HTML dashboard")
+            p.add_argument("--png", metavar="OUT", help="write a PNG of the dashboard views")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "demo":
-        from .demo import run_demo
-
-        result = run_demo(steps=args.steps, out_dir=args.out)
-        return EXIT_CRITICAL if result.report.has_critical else EXIT_OK
+        return _demo(args)
     from .profiler import SpikeProfiler
 
     try:
-        report = SpikeProfiler.load(args.profile).report(epoch=args.epoch)
+        profiler = SpikeProfiler.load(args.profile)
+        report = profiler.report(epoch=args.epoch)
     except (SpikeWidgetError, OSError) as exc:
         print(f"spikewidget: {exc}", file=sys.stderr)
         return EXIT_ERROR
     print(report.summary())
+    if getattr(args, "html", None):
+        epoch = None if args.epoch is None else report.epochs[0]
+        profiler.to_html(args.html, epoch=epoch)
+        print(f"HTML dashboard written to {args.html}")
+    if getattr(args, "png", None):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        report.plot(profiler=profiler).savefig(args.png, dpi=110)
+        print(f"PNG written to {args.png}")
     return EXIT_CRITICAL if report.has_critical else EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """The story with torch and snnTorch; the NumPy demo with --quick or without them."""
+    if not args.quick:
+        try:
+            import snntorch  # noqa: F401
+            import torch  # noqa: F401
+        except ImportError:
+            print("spikewidget: torch and snnTorch are not installed; running the quick "
+                  "NumPy demo instead (make setup installs them)", file=sys.stderr)
+        else:
+            from .story import run_story
+
+            run_story(out_dir=args.out)  # finding the planted bugs is its job: exit 0
+            return EXIT_OK
+    from .demo import run_demo
+
+    run_demo(out_dir=args.out)
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -600,9 +600,12 @@ class SpikeProfiler:
 
         return ProfilerWidget(self, **kwargs)
 
-    def to_html(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
-        """Write a self-contained offline HTML dashboard to ``path``."""
-        self.widget(**kwargs).to_html(path)
+    def to_html(self, path: str | os.PathLike[str], **kwargs: Any) -> Any:
+        """Write a self-contained offline HTML dashboard to ``path``; returns its Path.
+
+        ``kwargs`` go to :class:`ProfilerWidget` (``epoch=``, ``layer=``, ``thresholds=``).
+        """
+        return self.widget(interval=None, **kwargs).to_html(path)
 
     def __repr__(self) -> str:
         return (f"SpikeProfiler(layers={self.layers}, epoch={self._epoch}, "

@@ -23,11 +23,11 @@ def test_the_demo_names_every_bug_it_planted(tmp_path):
 
 
 def test_python_dash_m_demo_runs_and_prints_the_report(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "spikewidget", "demo", "--steps", "3",
+    out = subprocess.run([sys.executable, "-m", "spikewidget", "demo", "--quick",
                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "non_binary_spikes @ lif1" in out.stdout
-    assert "recording step 3/3" in out.stdout
+    assert "recording step 12/12" in out.stdout
     assert (tmp_path / "demo-profile.npz").exists()
 
 
@@ -46,3 +46,14 @@ def test_summary_exit_codes_gate_on_critical_findings(tmp_path, capsys):
     assert main(["summary", str(tmp_path / "junk.npz")]) == EXIT_ERROR
     assert "junk.npz" in capsys.readouterr().err
     assert main(["summary", str(tmp_path / "missing.npz")]) == EXIT_ERROR
+
+
+def test_report_writes_html_and_png(tmp_path, capsys):
+    p = SpikeProfiler()
+    p.record_step("hidden", np.zeros((8, 10)))
+    p.save(tmp_path / "run.npz")
+    html, png = tmp_path / "run.html", tmp_path / "run.png"
+    code = main(["report", str(tmp_path / "run.npz"), "--html", str(html), "--png", str(png)])
+    assert code == EXIT_CRITICAL
+    assert "dead_neurons" in html.read_text() and html.stat().st_size > 10_000
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
