@@ -1,0 +1,118 @@
+"""What does ``profiler.watch(model)`` cost a training step?
+
+The story's network in snnTorch: 700 inputs -> Linear -> Leaky(256) -> Linear ->
+Leaky(20), looped over T time steps inside ``forward``, batch 128, Adam, cross
+entropy on the output spike counts. Identical copies of the model train side by
+side in one process: unwatched, watched, and watched with gradients and input,
+their steps interleaved (rotating order) so that drift hits all alike; the median
+step time of each is compared with the unwatched one in the same run.
+
+    python benchmarks/bench_watch.py                 # T=100 (the story), CPU
+    python benchmarks/bench_watch.py --time-steps 25 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import time
+from collections.abc import Callable
+
+import snntorch as snn
+import torch
+from torch import nn
+
+from spikewidget import SpikeProfiler
+
+
+class Net(nn.Module):
+    def __init__(self, n_in: int = 700, n_hidden: int = 256, n_out: int = 20) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(n_in, n_hidden)
+        self.lif1 = snn.Leaky(beta=0.95)
+        self.fc2 = nn.Linear(n_hidden, n_out)
+        self.lif2 = snn.Leaky(beta=0.95)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mem1, mem2 = self.lif1.init_leaky(), self.lif2.init_leaky()
+        out = []
+        for t in range(x.shape[0]):
+            spk1, mem1 = self.lif1(self.fc1(x[t]), mem1)
+            spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
+            out.append(spk2)
+        return torch.stack(out)  # (T, batch, 20)
+
+
+def make_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor,
+              prof: SpikeProfiler | None) -> Callable[[], None]:
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+
+    def step() -> None:
+        loss = nn.functional.cross_entropy(net(x).sum(0), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if prof is not None:
+            prof.record_loss(loss, n_classes=20)
+
+    return step
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--time-steps", type=int, default=100)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=15, help="timed steps per variant")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
+    torch.manual_seed(0)
+    x = (torch.rand(args.time_steps, args.batch, 700) < 0.05).float().to(dev)
+    y = torch.randint(0, 20, (args.batch,)).to(dev)
+    base = Net().to(dev)
+
+    variants: dict[str, Callable[[], None]] = {}
+    handles = []
+    variants["unwatched"] = make_step(base, x, y, None)
+    for label, kwargs in (("watch(model)", {}),
+                          ("watch(model, input=True)", {"input": True}),
+                          ("watch(model, gradients=True)", {"gradients": True})):
+        net, prof = copy.deepcopy(base), SpikeProfiler()
+        handles.append(prof.watch(net, **kwargs))
+        variants[label] = make_step(net, x, y, prof)
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    names = list(variants)
+    for r in range(args.warmup + args.repeats):
+        order = names[r % len(names):] + names[:r % len(names)]  # rotate who goes first
+        for name in order:
+            sync()
+            t0 = time.perf_counter()
+            variants[name]()
+            sync()
+            if r >= args.warmup:
+                times[name].append(time.perf_counter() - t0)
+    for h in handles:
+        h.remove()
+
+    base_ms = statistics.median(times["unwatched"]) * 1e3
+    print(f"watch() overhead: snnTorch 700-256-20, T={args.time_steps}, batch={args.batch}, "
+          f"device={dev}, threads={torch.get_num_threads()}, median of {args.repeats} "
+          f"interleaved training steps")
+    print(f"{'variant':<44}{'ms/step':>10}{'slowdown':>11}")
+    for name in names:
+        ms = statistics.median(times[name]) * 1e3
+        print(f"{name:<44}{ms:>10.2f}{(ms / base_ms - 1) * 100:>+10.1f}%")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""The threshold sweep predicts real forward passes, leaves the model alone, recommends."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from spikewidget import InvalidInputError, SpikeProfiler
+from spikewidget.datasets import count_frames, shd_like
+from spikewidget.story_model import StoryNet
+
+from .conftest import fingerprint
+
+
+@pytest.fixture(scope="module")
+def story_batch() -> torch.Tensor:
+    data = shd_like(32, seed=3)
+    frames = torch.from_numpy(count_frames(data, 30)).transpose(0, 1).contiguous()
+    return (frames > 0).float()  # (time, batch, 700), binarised
+
+
+def real_forward_report(model, batch, layers, threshold) -> SpikeProfiler:
+    from spikewidget import adapters
+
+    for name in layers:
+        adapters.set_threshold(dict(model.named_modules())[name], threshold)
+    prof = SpikeProfiler(raster_window=0)
+    with torch.no_grad(), prof.watch(model, input=True):
+        model(batch)
+    return prof
+
+
+def test_each_row_equals_a_real_forward_pass_of_the_modified_model(story_batch):
+    net = StoryNet(1.0)
+    result = SpikeProfiler().threshold_sweep(net, story_batch, layer=["lif1", "lif2"],
+                                             thresholds=[2.0, 15.0, 60.0])
+    assert result.thresholds == [2.0, 15.0, 60.0]
+    for row in result.rows:
+        real = real_forward_report(StoryNet(1.0), story_batch, ["lif1", "lif2"],
+                                   row.threshold).report()
+        for name in ("input", "lif1", "lif2"):
+            a, b = row.report.layer_stats[name], real.layer_stats[name]
+            np.testing.assert_array_equal(a.firing_rates, b.firing_rates)
+            assert (a.max_value, a.nonbinary_count, a.spike_count_range) == \
+                (b.max_value, b.nonbinary_count, b.spike_count_range)
+        assert [p.category for p in row.report.pathologies] == \
+            [p.category for p in real.pathologies]
+        assert row.max_per_step == max(real.layer_stats[n].max_value for n in ("lif1", "lif2"))
+
+
+def test_the_model_and_the_profiler_are_left_exactly_as_they_were(story_batch):
+    net = StoryNet(1.0)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    prof = SpikeProfiler()
+    prof.record_step("hidden", np.ones((4, 3)))
+    snapshot = fingerprint(prof)
+    prof.threshold_sweep(net, story_batch, layer="lif1", n=5)
+    after = net.state_dict()
+    assert before.keys() == after.keys()
+    for k in before:
+        assert torch.equal(before[k], after[k]), k
+    assert float(net.lif1.threshold) == 1.0
+    assert fingerprint(prof) == snapshot
+    assert not net._forward_hooks and not net.lif1._forward_hooks  # no hook left behind
+
+
+def test_the_story_table_and_its_recommendation(story_batch):
+    result = SpikeProfiler().threshold_sweep(StoryNet(1.0), story_batch,
+                                             layer=["lif1", "lif2"], n=24)
+    low, high = result.rows[0], result.rows[-1]
+    assert low.verdict == "non-binary" and low.max_per_step > 100
+    assert high.verdict == "silent" and high.output_count_range == (0.0, 0.0)
+    assert result.recommended is not None
+    lo, hi = result.recommended
+    assert lo <= result.best <= hi
+    chosen = result.row(result.best)
+    assert chosen.verdict == "ok" and chosen.max_per_step == 1.0
+    assert chosen.output_count_range[1] <= 50
+    text = result.table()
+    assert "does not retrain" in text and "Recommended threshold" in text
+    assert "does not retrain" in result._repr_html_()
+
+
+def test_grid_defaults_to_log_spacing_over_the_membrane_range(story_batch):
+    result = SpikeProfiler().threshold_sweep(StoryNet(1.0), story_batch, layer="lif1", n=10)
+    th = np.array(result.thresholds)
+    assert len(th) == 10 and th[0] <= 1.0
+    ratios = th[1:] / th[:-1]
+    np.testing.assert_allclose(ratios, ratios[0], rtol=1e-9)
+    assert result.rows[-1].dead_fraction["lif1"] == 1.0  # the top of the range is silent
+
+
+def test_bad_sweep_requests_say_what_is_wrong(story_batch):
+    prof, net = SpikeProfiler(), StoryNet(1.0)
+    with pytest.raises(InvalidInputError, match="'lif3'.*lif1"):
+        prof.threshold_sweep(net, story_batch, layer="lif3")
+    with pytest.raises(InvalidInputError, match="'fc1'.*no known firing threshold"):
+        prof.threshold_sweep(net, story_batch, layer="fc1")
+    with pytest.raises(InvalidInputError, match="thresholds"):
+        prof.threshold_sweep(net, story_batch, layer="lif1", thresholds=[0.0, 1.0])
+
+
+def test_spikingjelly_and_norse_thresholds_are_swept_too():
+    from norse.torch import LIFBoxCell
+    from spikingjelly.activation_based import neuron
+
+    torch.manual_seed(0)
+    x = torch.rand(20, 8, 30) * 3
+
+    class SJ(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(30, 40)
+            self.lif = neuron.LIFNode(step_mode="m")
+
+        def forward(self, x):
+            self.lif.reset()
+            return self.lif(self.fc(x))
+
+    sj = SJ()
+    result = SpikeProfiler().threshold_sweep(sj, x, layer="lif", thresholds=[0.1, 1.0, 50.0])
+    rates = [r.report.layer_stats["lif"].firing_rates.mean() for r in result.rows]
+    assert rates[0] > rates[1] > rates[2] == 0.0
+    assert sj.lif.v_threshold == 1.0
+
+    class NorseNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(30, 40)
+            self.cell = LIFBoxCell()
+
+        def forward(self, x):
+            state, out = None, []
+            for t in range(x.shape[0]):
+                z, state = self.cell(self.fc(x[t]), state)
+                out.append(z)
+            return torch.stack(out)
+
+    nn_ = NorseNet()
+    result = SpikeProfiler().threshold_sweep(nn_, x, layer="cell",
+                                             thresholds=[0.05, 0.5, 50.0])
+    rates = [r.report.layer_stats["cell"].firing_rates.mean() for r in result.rows]
+    assert rates[0] > rates[1] > rates[2] == 0.0
