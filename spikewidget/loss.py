@@ -1,7 +1,8 @@
 """Loss tracking: per-epoch aggregates plus a bounded window of recent values.
 
-Device tensors are kept as they are and copied to the host in one batch when a
-report asks (or every ``_FLUSH_EVERY`` records), never once per step.
+Device tensors stay on their device (stacked into one tensor every
+``_STACK_EVERY`` records, a device-side op) and are copied to the host in one
+batch when a report asks: recording a loss never synchronises with the device.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .epoch_stats import NO_STEP, first_step
 from .errors import InvalidInputError, InvalidTypeError
 
 RECENT = 1024
-_FLUSH_EVERY = 256
+_STACK_EVERY = 256  # pending device scalars are stacked (on the device) this often
 
 
 @dataclass(slots=True)
@@ -68,16 +69,19 @@ class LossTracker:
     recent: deque = field(default_factory=lambda: deque(maxlen=RECENT))  # (index, epoch, value)
     n_classes: int | None = None
     count: int = 0
-    _pending: list = field(default_factory=list)  # (index, epoch, device tensor)
+    _pending: list = field(default_factory=list)  # (index, epoch, 0-d device tensor)
+    _stacked: list = field(default_factory=list)  # (indices, epochs, 1-d device tensor)
 
-    def record(self, loss: Any, epoch: int, n_classes: int | None) -> None:
-        """Add one loss value (a number or a one-element tensor on any device)."""
+    def record(self, loss: Any, epoch: int, n_classes: int | None,
+               keep_tensor: bool = False) -> None:
+        """Add one loss value (a number or a one-element tensor on any device);
+        ``keep_tensor`` keeps CPU tensors as tensors too (the device code path)."""
         if n_classes is not None and (
                 isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer))
                 or n_classes < 2):
             raise InvalidInputError(
                     f"record_loss: n_classes must be a whole number >= 2, got {n_classes!r}")
-        value = _scalar(loss)
+        value = _scalar(loss, keep_tensor)
         if n_classes is not None:
             self.n_classes = int(n_classes)
         index = self.count
@@ -86,8 +90,8 @@ class LossTracker:
             self._add(index, epoch, value)
         else:
             self._pending.append((index, epoch, value))
-            if len(self._pending) >= _FLUSH_EVERY:
-                self.flush()
+            if len(self._pending) >= _STACK_EVERY:
+                self._stack()
 
     def _add(self, index: int, epoch: int, value: float) -> None:
         self.epochs.setdefault(epoch, EpochLoss()).add(index, value)
@@ -103,19 +107,35 @@ class LossTracker:
         if self.n_classes is None:
             self.n_classes = other.n_classes
 
-    def flush(self) -> None:
-        """Copy pending device values to the host (one transfer)."""
-        if not self._pending:
-            return
+    def _stack(self) -> None:
+        """Fold pending 0-d device tensors into one 1-d device tensor (no sync)."""
         torch = torch_module()
         pending, self._pending = self._pending, []
-        values = torch.stack([t for _, _, t in pending]).double().cpu().tolist()
-        for (index, epoch, _), value in zip(pending, values, strict=True):
+        self._stacked.append(([i for i, _, _ in pending], [e for _, e, _ in pending],
+                              torch.stack([t for _, _, t in pending])))
+
+    @property
+    def pending_epochs(self) -> set[int]:
+        """Epochs of values still on a device."""
+        return {e for _, e, _ in self._pending} | {e for _, es, _ in self._stacked for e in es}
+
+    def flush(self) -> None:
+        """Copy every value still on a device to the host (one transfer)."""
+        if self._pending:
+            self._stack()
+        if not self._stacked:
+            return
+        torch = torch_module()
+        stacked, self._stacked = self._stacked, []
+        values = torch.cat([t.reshape(-1).double() for _, _, t in stacked]).cpu().tolist()
+        indices = [i for ids, _, _ in stacked for i in ids]
+        epochs = [e for _, es, _ in stacked for e in es]
+        for index, epoch, value in zip(indices, epochs, values, strict=True):
             self._add(index, epoch, float(value))
 
 
-def _scalar(loss: Any) -> Any:
-    """A float, or a detached 0-d device tensor (kept on its device)."""
+def _scalar(loss: Any, keep_tensor: bool) -> Any:
+    """A float, or a detached 0-d float64 tensor kept on its device."""
     torch = torch_module()
     if torch is not None and isinstance(loss, torch.Tensor):
         if loss.numel() != 1:
@@ -125,7 +145,9 @@ def _scalar(loss: Any) -> Any:
         if loss.is_complex() or not (loss.is_floating_point() or loss.dtype != torch.bool):
             raise InvalidTypeError(f"record_loss: loss must be a real number, got {loss.dtype}")
         loss = loss.detach().reshape(())
-        return float(loss) if loss.device.type == "cpu" else loss
+        if loss.device.type == "cpu" and not keep_tensor:
+            return float(loss)
+        return loss.double()
     if isinstance(loss, np.ndarray):
         if loss.size != 1 or loss.dtype.kind not in "iuf":
             raise InvalidInputError(

@@ -189,6 +189,15 @@ class SpikeProfiler:
                     if info is not None and key != "neuron_axes":
                         setattr(info, key, value)
 
+    def neuron_axes(self, name: str) -> int | None:
+        """How many trailing axes index neurons in layer ``name``: as recorded, else as
+        declared, else None."""
+        with self._lock:
+            info = self._layers.get(name)
+            if info is not None:
+                return info.neuron_axes
+            return self._declared.get(name, {}).get("neuron_axes")
+
     # ---------------------------------------------------------------- recording
     @property
     def epoch(self) -> int:
@@ -327,7 +336,7 @@ class SpikeProfiler:
         """
         with self._lock:
             ep = self._epoch if epoch is None else _check_epoch(epoch)
-            self._loss.record(loss, ep, n_classes)
+            self._loss.record(loss, ep, n_classes, keep_tensor=self.backend == "torch")
             self._epoch = ep
             self._version += 1
 
@@ -353,7 +362,7 @@ class SpikeProfiler:
             return self._all_epochs()
 
     def _all_epochs(self) -> list[int]:
-        found = set(self._loss.epochs) | {e for _, _, e in self._loss._pending}
+        found = set(self._loss.epochs) | self._loss.pending_epochs
         for info in self._layers.values():
             found.update(info.epochs)
         return sorted(found)

@@ -20,6 +20,7 @@ import numpy as np
 from .epoch_stats import NO_STEP, EpochStats
 
 _EXACT_FLOAT32_LIMIT = 2 ** 24  # a float32 dot of more 0/1 values may round
+_BLOCK = 65_536  # elements per block of the voltage deviations: stays in cache
 
 
 def reduce_step(acc: EpochStats, x2: np.ndarray, v2: np.ndarray | None,
@@ -135,12 +136,24 @@ def _voltage_moments(v2: np.ndarray) -> tuple[int, float, float, int]:
             return 0, 0.0, 0.0, nonfinite
         total = float(v2.sum())
     mean = total / n
-    d = v2 - v2.dtype.type(mean)
-    m2 = float(np.vdot(d, d))
+    m2 = _squared_deviations(v2, mean)
     if not math.isfinite(m2):  # float32 squares overflowed: redo in float64
-        d = v2.astype(np.float64) - mean
-        m2 = float(np.vdot(d, d))
+        m2 = _squared_deviations(v2.astype(np.float64), mean)
     return n, mean, m2, nonfinite
+
+
+def _squared_deviations(v: np.ndarray, mean: float) -> float:
+    """Sum of (v - mean)**2, in cache-sized blocks of rows (no full-size temporary)."""
+    m = v.dtype.type(mean)
+    if v.ndim == 1 or v.size <= _BLOCK:
+        d = v - m
+        return float(np.vdot(d, d))
+    rows = max(1, _BLOCK // v.shape[1])
+    total = 0.0
+    for i in range(0, v.shape[0], rows):
+        d = v[i:i + rows] - m
+        total += float(np.vdot(d, d))
+    return total
 
 
 def _gradient_norm(g2: np.ndarray) -> tuple[float, int]:

@@ -280,7 +280,7 @@ class WatchHandle:
     def _neuron_axes(self, name: str, ndim: int, time_axis: bool) -> int:
         """The layer's neuron axes: as recorded or declared, else all but
         ``(time, batch)`` or ``(batch,)``."""
-        known = _known_neuron_axes(self.profiler, name)
+        known = self.profiler.neuron_axes(name)
         if known is not None:
             return known
         return max(ndim - (2 if time_axis else 1), 1)
@@ -378,15 +378,6 @@ def _read_input(module: Any, x: Any) -> Reading:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"the model's first input is a {type(x).__name__}, not a tensor")
     return Reading(x, None, x.ndim >= 3)
-
-
-def _known_neuron_axes(profiler: Any, name: str) -> int | None:
-    """neuron_axes of a layer already recorded or declared in ``profiler``."""
-    info = getattr(profiler, "_layers", {}).get(name)
-    if info is not None:
-        return int(info.neuron_axes)
-    axes = getattr(profiler, "_declared", {}).get(name, {}).get("neuron_axes")
-    return None if axes is None else int(axes)
 
 
 def _output_hook(tap: _Tap) -> Callable[..., None]:

@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 import numpy as np
+import pytest
 import snntorch as snn
 import torch
 from torch import nn
@@ -157,3 +158,20 @@ def test_the_spy_sees_host_reads_where_they_are_meant_to_happen() -> None:
     host, spy = SpikeProfiler(backend="numpy"), SyncSpy()
     train(host, spy, steps=1)  # the host path reads every step, by design
     assert any(c.startswith("numpy") for c in spy.calls)
+
+
+def test_recording_many_losses_on_the_device_path_never_syncs() -> None:
+    prof, spy = SpikeProfiler(backend="torch"), SyncSpy()
+    values = torch.linspace(3.0, 1.0, 700)
+    with spy:
+        for i, v in enumerate(values):
+            prof.record_loss(v.clone(), n_classes=20)
+            if i == 350:
+                prof.next_epoch()
+        prof.record_loss(torch.tensor(float("nan")))
+    assert spy.calls == [], spy.calls
+    loss = prof.report().loss
+    assert loss.count == 701 and loss.nonfinite is not None
+    assert loss.mean == pytest.approx(float(values.double().mean()))
+    assert loss.recent[-2] == pytest.approx(1.0)
+    assert sorted(loss.epoch_means) == [0, 1]
