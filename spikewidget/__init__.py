@@ -23,6 +23,16 @@ from .thresholds import Thresholds
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    """``ProfilerWidget`` is imported on first use: anywidget stays optional."""
+    if name == "ProfilerWidget":
+        from .widget import ProfilerWidget
+
+        return ProfilerWidget
+    raise AttributeError(f"module 'spikewidget' has no attribute {name!r}")
+
+
 __all__ = [
     "RULES",
     "InvalidInputError",
@@ -33,6 +43,7 @@ __all__ = [
     "Pathology",
     "ProfileFormatError",
     "ProfileReport",
+    "ProfilerWidget",
     "RasterSnapshot",
     "Report",
     "Severity",

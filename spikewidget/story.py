@@ -69,6 +69,7 @@ class StoryConfig:
     healthy_steps: int = 60
     sweep_points: int = 30
     lr: float = 2e-3
+    steps_per_epoch: int = 10  # an "epoch" of the replay: the widget's trends need several
     seed: int = 0
 
 
@@ -88,6 +89,8 @@ def train_act(title: str, frames: torch.Tensor, labels: torch.Tensor, *, thresho
     losses = []
     with prof.watch(net, input=True, gradients=True):
         for step in range(steps):
+            if step and step % cfg.steps_per_epoch == 0:
+                prof.next_epoch()
             idx = torch.randint(0, n_train, (cfg.batch,), generator=gen)
             x = frames[idx].transpose(0, 1)  # (time, batch, 700)
             if binarise:
@@ -196,7 +199,7 @@ def _write_pictures(result: StoryResult, out_dir: str, log: Callable[[str], None
             import matplotlib
 
             matplotlib.use("Agg")
-            fig = act.report.plot()
+            fig = act.report.plot(profiler=act.profiler)
             png = os.path.join(out_dir, f"story-act{i}.png")
             fig.savefig(png, dpi=110)
             written.append(png)
