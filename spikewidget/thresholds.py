@@ -22,6 +22,14 @@ def _spec(default: float, label: str, lo: float, hi: float, *, log: bool = False
         "label": label, "min": lo, "max": hi, "log": log, "integer": integer})
 
 
+ORDER: tuple[tuple[str, str, bool], ...] = (
+    ("dead_warning_fraction", "dead_critical_fraction", False),
+    ("output_count_warning", "output_count_critical", False),
+    ("dead_rate", "saturated_rate", True),
+)
+"""(low, high, strict): constants that must stay in order (sliders keep them too)."""
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Rule constants. Rates are spikes per observation (per time step per sample)."""
@@ -71,9 +79,8 @@ class Thresholds:
                 raise InvalidInputError(
                     f"Thresholds.{name} is a fraction of neurons in [0, 1], "
                     f"got {getattr(self, name)!r}")
-        self._ordered("dead_warning_fraction", "dead_critical_fraction")
-        self._ordered("output_count_warning", "output_count_critical")
-        self._ordered("dead_rate", "saturated_rate", strict=True)
+        for low, high, strict in ORDER:
+            self._ordered(low, high, strict=strict)
 
     def _ordered(self, low: str, high: str, *, strict: bool = False) -> None:
         a, b = getattr(self, low), getattr(self, high)
