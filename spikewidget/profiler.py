@@ -24,7 +24,7 @@ from .errors import InvalidInputError, InvalidTypeError, UnknownLayerError
 from .loss import LossTracker
 from .pathology import Pathology
 from .raster import RasterSnapshot, RasterWindow
-from .reduce_numpy import add_gradients, reduce_step
+from .reduce_numpy import add_gradients, apply_step, compute_step
 from .report import Report
 from .rules import diagnose, output_layers
 from .stats import (
@@ -233,52 +233,56 @@ class SpikeProfiler:
         recorded and reported, never rejected.
         """
         _check_name(layer)
-        with self._lock:
+        with self._lock:  # a snapshot of what validation needs; reductions run unlocked
             info = self._layers.get(layer)
             ep = self._epoch if epoch is None else _check_epoch(epoch)
-            decl = self._declared.get(layer, {})
-            axes = neuron_axes if neuron_axes is not None else (
-                info.neuron_axes if info is not None else decl.get("neuron_axes", 1))
-            if info is not None:
-                device = info.device
-            elif self.backend == "torch" or (self.backend == "auto"
-                                             and is_device_tensor(spikes)):
-                device = _device_of(spikes)
-            else:
-                device = None
-            x = _prepare(spikes, layer, "spikes", device)
-            shape = tuple(x.shape)
-            _check_neuron_axes(layer, axes, len(shape))
-            split = len(shape) - axes
-            lead, nshape = shape[:split], shape[split:]
-            if info is not None and nshape != info.neuron_shape:
-                raise InvalidInputError(
-                    f"layer {layer!r}: spikes has shape {shape}, i.e. neuron shape "
-                    f"{nshape} ({math.prod(nshape)} neurons), but this layer was first "
-                    f"recorded with neuron shape {info.neuron_shape} "
-                    f"({info.n_neurons} neurons); expected (..., "
-                    f"{', '.join(map(str, info.neuron_shape))})")
-            v = _prepare(voltages, layer, "voltages", device, shape)
-            g = _prepare(gradients, layer, "gradients", device, shape)
-
-            n = math.prod(nshape)
-            m = math.prod(lead)
-            x2 = x.reshape(m, n)
-            time_steps = lead[0] if len(lead) >= 2 else None
+            decl = dict(self._declared.get(layer, {}))
             last = next(reversed(self._layers), None)
-            role = info.role if info is not None else decl.get("role", infer_role(layer))
-            want_counts = role == "output" or (
-                role != "input" and (info is None or last == layer))
+        axes = neuron_axes if neuron_axes is not None else (
+            info.neuron_axes if info is not None else decl.get("neuron_axes", 1))
+        if info is not None:
+            device = info.device
+        elif self.backend == "torch" or (self.backend == "auto" and is_device_tensor(spikes)):
+            device = _device_of(spikes)
+        else:
+            device = None
+        x = _prepare(spikes, layer, "spikes", device)
+        shape = tuple(x.shape)
+        _check_neuron_axes(layer, axes, len(shape))
+        split = len(shape) - axes
+        lead, nshape = shape[:split], shape[split:]
+        if info is not None:
+            _check_neuron_shape(layer, shape, nshape, info)
+        v = _prepare(voltages, layer, "voltages", device, shape)
+        g = _prepare(gradients, layer, "gradients", device, shape)
+        n, m = math.prod(nshape), math.prod(lead)
+        x2 = x.reshape(m, n)
+        v2 = None if v is None else v.reshape(m, n)
+        g2 = None if g is None else g.reshape(m, n)
+        time_steps = lead[0] if len(lead) >= 2 else None
+        role = info.role if info is not None else decl.get("role", infer_role(layer))
+        want_counts = role == "output" or (role != "input" and (info is None or last == layer))
+        frames = x2[:1] if time_steps is None else x2.reshape(time_steps, -1, n)[:, 0]
+        # host data: the reductions (the costly part) run without the lock, so readers
+        # (a report, the widget's refresh thread) are never kept waiting for long
+        result = None if device is not None else compute_step(
+            x2, v2, g2, time_steps=time_steps, want_counts=want_counts)
+        with self._lock:
+            now = self._layers.get(layer)
+            if now is not None and now is not info:  # created by another thread meanwhile
+                _check_neuron_shape(layer, shape, nshape, now)
+                if (now.device is None) != (device is None):
+                    raise InvalidInputError(
+                        f"layer {layer!r} was first recorded concurrently from another "
+                        f"device; record each layer from one device")
+            info = now
             acc = info.epochs.get(ep) if info is not None else None
             if acc is None:
-                acc = (EpochStats(n) if device is None else _device_stats(n, device))
+                acc = EpochStats(n) if device is None else _device_stats(n, device)
             step = info.steps if info is not None else 0
-            v2 = None if v is None else v.reshape(m, n)
-            g2 = None if g is None else g.reshape(m, n)
-            if device is None:
-                reduce_step(acc, x2, v2, g2, step=step, time_steps=time_steps,
-                            want_counts=want_counts)
-            else:
+            if result is not None:
+                apply_step(acc, result, step=step)
+            else:  # device tensors: asynchronous kernels, queued under the lock
                 acc.reduce_step(x2, v2, g2, step=step, time_steps=time_steps,
                                 want_counts=want_counts)
             # ---- commit: the step is in; now file it ----
@@ -287,8 +291,6 @@ class SpikeProfiler:
                               device, self.raster_window)
                 self._layers[layer] = info
             info.epochs[ep] = acc
-            frames = (x2[:1] if time_steps is None
-                      else x2.reshape(time_steps, -1, n)[:, 0])
             info.raster.push(frames, step, ep)
             info.steps += 1
             info.last_epoch = ep
@@ -640,6 +642,16 @@ def _check_neuron_axes(layer: str, axes: Any, ndim: int | None) -> None:
     if ndim is not None and axes > ndim:
         raise InvalidInputError(
             f"layer {layer!r}: neuron_axes={axes} but spikes has only {ndim} axes")
+
+
+def _check_neuron_shape(layer: str, shape: tuple[int, ...], nshape: tuple[int, ...],
+                        info: _Layer) -> None:
+    if nshape != info.neuron_shape:
+        raise InvalidInputError(
+            f"layer {layer!r}: spikes has shape {shape}, i.e. neuron shape {nshape} "
+            f"({math.prod(nshape)} neurons), but this layer was first recorded with neuron "
+            f"shape {info.neuron_shape} ({info.n_neurons} neurons); expected (..., "
+            f"{', '.join(map(str, info.neuron_shape))})")
 
 
 def _device_of(x: Any) -> Any:

@@ -1,19 +1,21 @@
 """Per-step reductions of host arrays into an :class:`EpochStats` (the hot path).
 
-``record_step`` calls :func:`reduce_step` once per layer per training step, so the
+``record_step`` reduces each layer once per training step, so the
 common case (finite, binary spikes) costs a row sum, a max and one dot product
 for the spikes, a row sum, a subtraction and a dot product for the voltages, and
 one dot product for the gradients. Anything unusual (NaN, Inf, float32 overflow,
 non-binary values) drops to an exact slower path: pathological data is measured,
 never rejected.
 
-Every result is computed into locals first and written into the accumulator at
-the end, so an exception part-way leaves the accumulator as it was.
+:func:`compute_step` reduces a step without touching any accumulator (so the
+profiler runs it outside its lock); :func:`apply_step` then adds the result in a
+few scalar operations that cannot fail part-way.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,62 +25,72 @@ _EXACT_FLOAT32_LIMIT = 2 ** 24  # a float32 dot of more 0/1 values may round
 _BLOCK = 65_536  # elements per block of the voltage deviations: stays in cache
 
 
-def reduce_step(acc: EpochStats, x2: np.ndarray, v2: np.ndarray | None,
-                g2: np.ndarray | None, *, step: int, time_steps: int | None,
-                want_counts: bool) -> None:
-    """Fold one step into ``acc``.
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """The reductions of one step, ready to be added to an :class:`EpochStats`."""
+
+    n_obs: int
+    spike_sum: np.ndarray
+    spike_max: float
+    spike_min: float
+    nonbinary: int
+    nf_spikes: int
+    counts: tuple[float, float, np.ndarray, int] | None  # max, min, active per neuron, samples
+    voltages: tuple[int, float, float, int] | None  # count, mean, M2, non-finite count
+    gradient: tuple[float, int] | None  # norm, non-finite count
+
+
+def compute_step(x2: np.ndarray, v2: np.ndarray | None, g2: np.ndarray | None, *,
+                 time_steps: int | None, want_counts: bool) -> StepResult:
+    """Reduce one step; pure (touches no accumulator), so it can run unlocked.
 
     Args:
-        acc: the layer's statistics for the current epoch (updated in place).
         x2: spikes as ``(observations, n_neurons)``.
         v2, g2: voltages and gradients of the same shape as ``x2``, or None.
-        step: the layer's step index (for "first non-finite at step ...").
         time_steps: length of the leading time axis when the spikes had one
             (``observations = time_steps * samples``), else None.
         want_counts: also measure per-sample spike counts summed over time.
     """
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected, not warned
-        _reduce_step(acc, x2, v2, g2, step, time_steps, want_counts)
+        s, mx, mn, nonbinary, nf_x, x2 = _spikes(x2)
+        counts = None
+        if want_counts and time_steps is not None:
+            c = x2.reshape(time_steps, -1, x2.shape[1]).sum(axis=0)
+            counts = (float(c.max()), float(c.min()), np.count_nonzero(c, axis=0), len(c))
+        vm = _voltage_moments(v2) if v2 is not None else None
+        gn = _gradient_norm(g2) if g2 is not None else None
+    return StepResult(x2.shape[0], s, mx, mn, nonbinary, nf_x, counts, vm, gn)
 
 
-def _reduce_step(acc: EpochStats, x2: np.ndarray, v2: np.ndarray | None,
-                 g2: np.ndarray | None, step: int, time_steps: int | None,
-                 want_counts: bool) -> None:
-    """:func:`reduce_step`'s work: compute everything, then commit."""
-    s, mx, mn, nonbinary, nf_x, x2 = _spikes(x2)
-    counts = None
-    if want_counts and time_steps is not None:
-        c = x2.reshape(time_steps, -1, x2.shape[1]).sum(axis=0)
-        counts = (float(c.max()), float(c.min()), np.count_nonzero(c, axis=0), len(c))
-    vm = _voltage_moments(v2) if v2 is not None else None
-    gn = _gradient_norm(g2) if g2 is not None else None
-
-    # ---- commit (no exception can happen below) ----
+def apply_step(acc: EpochStats, r: StepResult, *, step: int) -> None:
+    """Add a computed step to ``acc`` (cannot fail part-way); ``step`` is the layer's
+    step index, for "first non-finite at step ..."."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        acc.spike_sum += r.spike_sum
     acc.n_steps += 1
-    acc.n_obs += x2.shape[0]
-    acc.spike_sum += s
-    acc.spike_max = max(acc.spike_max, mx)
-    acc.spike_min = min(acc.spike_min, mn)
-    acc.nonbinary += nonbinary
-    if nf_x:
-        acc.nf_spikes += nf_x
+    acc.n_obs += r.n_obs
+    acc.spike_max = max(acc.spike_max, r.spike_max)
+    acc.spike_min = min(acc.spike_min, r.spike_min)
+    acc.nonbinary += r.nonbinary
+    if r.nf_spikes:
+        acc.nf_spikes += r.nf_spikes
         if acc.first_nf_spikes == NO_STEP:
             acc.first_nf_spikes = step
-    if counts is not None:
+    if r.counts is not None:
         acc.count_steps += 1
-        acc.count_max = max(acc.count_max, counts[0])
-        acc.count_min = min(acc.count_min, counts[1])
-        acc.active_samples += counts[2]
-        acc.count_samples += counts[3]
-    if vm is not None:
-        n, mean, m2, nf_v = vm
+        acc.count_max = max(acc.count_max, r.counts[0])
+        acc.count_min = min(acc.count_min, r.counts[1])
+        acc.active_samples += r.counts[2]
+        acc.count_samples += r.counts[3]
+    if r.voltages is not None:
+        n, mean, m2, nf_v = r.voltages
         acc.add_voltage_moments(n, mean, m2)
         if nf_v:
             acc.nf_voltages += nf_v
             if acc.first_nf_voltages == NO_STEP:
                 acc.first_nf_voltages = step
-    if gn is not None:
-        _commit_gradient(acc, gn, step)
+    if r.gradient is not None:
+        _commit_gradient(acc, r.gradient, step)
 
 
 def _spikes(x2: np.ndarray) -> tuple[np.ndarray, float, float, int, int, np.ndarray]:

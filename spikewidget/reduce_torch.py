@@ -49,7 +49,8 @@ class DeviceEpochStats:
 
     def reduce_step(self, x2: Any, v2: Any, g2: Any, *, step: int,
                     time_steps: int | None, want_counts: bool) -> None:
-        """Fold one step in; same meaning as :func:`reduce_numpy.reduce_step`."""
+        """Fold one step in; same meaning as :func:`reduce_numpy.compute_step` followed
+        by :func:`reduce_numpy.apply_step`."""
         torch = torch_module()
         i = _SCALARS.index
         new = self.s.clone()

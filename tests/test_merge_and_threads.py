@@ -94,3 +94,46 @@ def test_reports_from_another_thread_while_training_records(rng):
     assert not errors
     assert len(seen) > 3 and seen == sorted(seen)
     assert p.report().layer_stats["hidden"].n_steps == steps
+
+
+def test_threads_recording_the_same_layer_lose_no_step(rng):
+    p = SpikeProfiler()
+    xs = [bernoulli(rng, (16, 50), 0.3) for _ in range(4)]
+
+    def worker(x):
+        for _ in range(300):
+            p.record_step("shared", x, voltages=x, gradients=x)
+
+    threads = [threading.Thread(target=worker, args=(x,)) for x in xs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    st = p.report().layer_stats["shared"]
+    assert st.n_steps == 1200 and st.gradient_steps == 1200
+    expected = sum(x.astype(np.float64).sum(axis=0) for x in xs) * 300 / (1200 * 16)
+    np.testing.assert_allclose(st.firing_rates, expected, rtol=1e-12)
+    assert p.raster("shared").steps[-1] == 1199
+
+
+def test_a_layer_created_by_two_threads_at_once_keeps_one_shape():
+    errors: list[BaseException] = []
+    for _ in range(20):
+        p = SpikeProfiler()
+        barrier = threading.Barrier(2)
+
+        def worker(n, p=p, barrier=barrier):
+            barrier.wait()
+            try:
+                p.record_step("new", np.zeros((4, n)))
+            except InvalidInputError as exc:
+                errors.append(exc)
+
+        ts = [threading.Thread(target=worker, args=(n,)) for n in (10, 11)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        st = p.report().layer_stats["new"]
+        assert st.n_steps == 1 and st.n_neurons in (10, 11)
+    assert len(errors) == 20 and all("'new'" in str(e) for e in errors)
