@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ import numpy as np
 from .raster import RasterSnapshot
 from .rules import CATEGORIES, FLOAT32_EXP_LIMIT
 from .stats import LayerStats
+from .sweep import HONESTY, SweepResult
 from .thresholds import Thresholds
 
 VERSION = 1
@@ -153,6 +154,55 @@ def pack_raster(layer: int, snap: RasterSnapshot, after_step: int | None) -> dic
             "epochs": encode_array(snap.epochs[keep].astype(np.int32))}
 
 
+def layer_entry(st: LayerStats, index: int) -> dict[str, Any]:
+    """One layer of a report as the browser's rules read it: per-neuron spike sums,
+    per-sample activity (output layers) and the :data:`SCALAR_FIELDS`."""
+    return {"index": index, "role": st.role, "graded": st.graded,
+            "counts": encode_counts(st.per_neuron_spikes),
+            # output layers: in how many samples each neuron fired (dead rule)
+            "activity": (None if st.active_samples is None
+                         else encode_counts(st.active_samples)),
+            "scalars": encode_array(layer_scalars(st))}
+
+
+def report_chunk(rep: Any, index_of: Callable[[LayerStats], int]) -> dict[str, Any]:
+    """``{"layers", "fixed"}`` of a :class:`Report`: every layer (``index_of`` gives
+    its place in the message's layer list) and the findings no threshold changes."""
+    layers = [layer_entry(st, index_of(st)) for st in rep.layer_stats.values()]
+    fixed = [finding_dict(p) for p in rep.pathologies if p.category in FIXED_CATEGORIES]
+    return {"layers": layers, "fixed": fixed}
+
+
+def sweep_message(result: SweepResult, key: str, raster_window: int = 0) -> dict[str, Any]:
+    """A :class:`~spikewidget.sweep.SweepResult` for the browser's sweep slider.
+
+    Per candidate threshold: its report encoded as a chunk (:func:`report_chunk`, the
+    same per-layer arrays as a recorded epoch), so the browser re-judges it under the
+    rule sliders; plus the grid, ``best``, ``recommended`` and why. ``key`` names the
+    sweep (its swept layers joined by " + ").
+    """
+    layers: list[dict[str, Any]] = []
+    index: dict[str, int] = {}
+
+    def index_of(st: LayerStats) -> int:
+        if st.name not in index:
+            index[st.name] = len(layers)
+            layers.append({"name": st.name, "n_neurons": st.n_neurons,
+                           "shape": list(st.neuron_shape)})
+        return index[st.name]
+
+    candidates = [{"threshold": float(r.threshold), "verdict": r.verdict,
+                   **report_chunk(r.report, index_of)} for r in result.rows]
+    rec = result.recommended
+    return {"v": VERSION, "key": key, "swept": list(result.layers),
+            "original": float(result.original_threshold),
+            "grid": encode_array(np.array(result.thresholds, dtype=np.float64)),
+            "best": None if result.best is None else float(result.best),
+            "recommended": None if rec is None else [float(rec[0]), float(rec[1])],
+            "reason": result.reason, "note": HONESTY,
+            "meta": meta(raster_window), "layers": layers, "candidates": candidates}
+
+
 def meta(raster_window: int) -> dict[str, Any]:
     """What never changes while a widget lives: slider specs, rule order, constants."""
     return {
@@ -260,15 +310,7 @@ class PayloadBuilder:
         if self._epoch_sig.get(epoch) == sig:
             return None
         self._epoch_sig[epoch] = sig
-        layers = [{"index": self._add_layer(st), "role": st.role, "graded": st.graded,
-                   "counts": encode_counts(st.per_neuron_spikes),
-                   # output layers: in how many samples each neuron fired (dead rule)
-                   "activity": (None if st.active_samples is None
-                                else encode_counts(st.active_samples)),
-                   "scalars": encode_array(layer_scalars(st))}
-                  for st in rep.layer_stats.values()]
-        fixed = [finding_dict(p) for p in rep.pathologies if p.category in FIXED_CATEGORIES]
-        return {"epoch": epoch, "layers": layers, "fixed": fixed}
+        return {"epoch": epoch, **report_chunk(rep, self._add_layer)}
 
     def _loss(self, *, force: bool) -> dict[str, Any] | None:
         loss = self.profiler.report(epoch="all", layers=[]).loss

@@ -9,6 +9,16 @@ table (largest value per step, share of binary spikes, output spike counts per
 sample, dead and saturated fractions per layer, a verdict) and a recommended
 interval. The batch is held fixed and nothing is retrained: the table predicts
 the first forward passes at each threshold, not where training will go.
+
+Batched candidates (``batched=True``). Where every swept threshold may be a tensor
+(snnTorch ``threshold``, Norse ``p.v_th``; not SpikingJelly, whose kernels want a
+float), K candidates run in one forward: the batch is repeated K times along its
+batch axis and each swept layer's threshold becomes a per-sample tensor of shape
+``(K*B, 1, ...)`` that broadcasts against the membrane. The watch hooks record into
+a :class:`_SplitProfiler` that hands each candidate's slice of the batch to its own
+profiler, so every statistic is computed exactly as in the sequential path. Anything
+unexpected (a layer whose batch is not K*B, a threshold that does not broadcast)
+falls back to one forward per candidate.
 """
 
 from __future__ import annotations
@@ -64,6 +74,8 @@ class SweepResult:
     recommended: tuple[float, float] | None
     best: float | None
     reason: str
+    batched: bool = False
+    """True when the candidates ran K at a time in one forward (see the module doc)."""
 
     @property
     def layer(self) -> str:
@@ -152,7 +164,8 @@ def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
                     thresholds: Iterable[float] | None = None, n: int = 30,
                     forward: Callable[[Any, Any], Any] | None = None,
                     watch_input: bool = True,
-                    progress: Callable[[int, int], None] | None = None) -> SweepResult:
+                    progress: Callable[[int, int], None] | None = None,
+                    batched: bool = False, chunk: int | None = None) -> SweepResult:
     """Sweep the firing threshold of ``layer`` over ``thresholds``.
 
     Args:
@@ -165,7 +178,15 @@ def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
             layer's membrane range when it never fires.
         forward: how to run the model (default ``model(batch)``).
         watch_input: also record the input (count-valued frames are named).
-        progress: called as ``progress(done, total)`` after each candidate.
+        progress: called as ``progress(done, total)`` after each candidate (or
+            each chunk of candidates when batched).
+        batched: run several candidates per forward pass where the framework allows
+            (snnTorch, Norse; the batch a tensor and no custom ``forward``); else, or
+            when anything does not fit, one forward per candidate. Same results.
+            Off by default: on a 2-core CPU it is not faster
+            (``benchmarks/bench_sweep.py``).
+        chunk: candidates per batched forward; default as many as keep the repeated
+            input under ``2**25`` elements (128 MiB of float32).
     """
     import torch
 
@@ -207,18 +228,176 @@ def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
     # very low thresholds drive membranes through subnormal floats, which are ~20x
     # slower on CPUs; flushing them changes no spike and no statistic we report
     torch.set_flush_denormal(True)
+    used_batches = False
     try:
+        probe = None
         if thresholds is None:
-            grid = _auto_grid(measure(_NEVER_FIRES), swept, original, n)
-        rows = []
-        for i, th in enumerate(grid):
-            rows.append(_row(th, measure(th), swept))
+            probe = measure(_NEVER_FIRES)
+            grid = _auto_grid(probe, swept, original, n)
+        reports: list[Report] = []
+        if batched and len(grid) > 1 and forward is None and _can_batch(modules, swept, batch):
+            if probe is None:  # the first candidate, as usual, tells the layers' shapes
+                reports.append(measure(grid[0]))
+                probe = reports[0]
+                if progress is not None:
+                    progress(1, len(grid))
+            plan = _BatchPlan.make(profiler, swept, batch, probe, chunk)
+            if plan is not None:
+                done = len(reports)  # measured one at a time
+                for axis in plan.axes:  # the first chunk finds the batch axis
+                    try:
+                        while len(reports) < len(grid):
+                            todo = grid[len(reports):len(reports) + plan.chunk]
+                            got = plan.measure(model, todo, axis, watch_input, profiler)
+                            if any(list(r.layer_stats) != list(probe.layer_stats)
+                                   for r in got):
+                                raise _CannotBatch("the batched forward recorded other layers")
+                            reports.extend(got)
+                            if progress is not None:
+                                progress(len(reports), len(grid))
+                        used_batches = True
+                        break
+                    except _CannotBatch:
+                        if len(reports) > done:
+                            del reports[done:]  # a later chunk failed: no more tries
+                            break
+                # else (or after a failure): one forward per candidate from here on
+        for th in grid[len(reports):]:
+            reports.append(measure(th))
             if progress is not None:
-                progress(i + 1, len(grid))
+                progress(len(reports), len(grid))
+        rows = [_row(th, rep, swept) for th, rep in zip(grid, reports, strict=True)]
     finally:
         torch.set_flush_denormal(False)
     recommended, best, reason = _recommend(rows, " + ".join(swept))
-    return SweepResult(swept, original, rows, recommended, best, reason)
+    return SweepResult(swept, original, rows, recommended, best, reason, used_batches)
+
+
+# ------------------------------------------------------------- batched candidates
+_BATCH_ELEMENTS = 2 ** 25  # the repeated input of one batched forward stays below this
+
+
+class _CannotBatch(Exception):
+    """The batched forward did not record what one forward per candidate would."""
+
+
+def _can_batch(modules: dict[str, Any], swept: tuple[str, ...], batch: Any) -> bool:
+    """Every swept threshold may be a tensor, and the batch is one tensor."""
+    from . import adapters
+
+    torch = sys.modules["torch"]
+    if not isinstance(batch, torch.Tensor) or batch.ndim < 1:
+        return False
+    return all(adapters.threshold_attribute(modules[name]) in ("threshold", "p.v_th",
+                                                                "p.lif.v_th")
+               for name in swept)
+
+
+class _SplitProfiler:
+    """What :func:`torch_hooks.watch` needs of a profiler, handing each candidate's
+    slice of the batch axis to that candidate's own profiler."""
+
+    def __init__(self, profilers: list[SpikeProfiler], batch_size: int) -> None:
+        self.profilers = profilers
+        self.batch_size = batch_size
+        self.error: BaseException | None = None
+
+    def declare_layer(self, name: str, **kwargs: Any) -> None:
+        for p in self.profilers:
+            p.declare_layer(name, **kwargs)
+
+    def neuron_axes(self, name: str) -> int | None:
+        return self.profilers[0].neuron_axes(name)
+
+    def record_step(self, layer: str, spikes: Any, voltages: Any = None, *,
+                    neuron_axes: int | None = None) -> None:
+        try:
+            axes = neuron_axes if neuron_axes is not None else 1
+            axis = spikes.ndim - axes - 1  # (batch, ...) or (time, batch, ...)
+            k, b = len(self.profilers), self.batch_size
+            if axis < 0 or spikes.shape[axis] != k * b:
+                raise _CannotBatch(f"layer {layer!r}: batch axis of {tuple(spikes.shape)} "
+                                   f"is not {k} x {b}")
+            for i, p in enumerate(self.profilers):
+                v = None if voltages is None else voltages.narrow(axis, i * b, b)
+                p.record_step(layer, spikes.narrow(axis, i * b, b), v,
+                              neuron_axes=neuron_axes)
+        except BaseException as exc:  # the hooks would only warn: remember it
+            self.error = self.error or exc
+            raise
+
+    def record_gradients(self, layer: str, gradients: Any) -> None:  # never: no_grad
+        self.error = self.error or _CannotBatch("gradients in a sweep")
+
+
+@dataclass(frozen=True)
+class _BatchPlan:
+    """How to run candidates K at a time: the input's possible batch axes (the one
+    ``watch`` assumes for the input, then 0), the number of neuron axes of each swept
+    layer (from a forward of one candidate) and K."""
+
+    swept: tuple[str, ...]
+    batch: Any
+    axes: tuple[int, ...]
+    neuron_axes: dict[str, int]
+    chunk: int
+
+    @classmethod
+    def make(cls, profiler: SpikeProfiler, swept: tuple[str, ...], batch: Any,
+             probe: Report, chunk: int | None) -> _BatchPlan | None:
+        declared = profiler.neuron_axes("input")
+        axes = declared if declared is not None else (batch.ndim - 2 if batch.ndim >= 3
+                                                      else batch.ndim - 1)
+        guess = batch.ndim - axes - 1  # the input's batch axis, as watch reads it
+        tries = tuple(dict.fromkeys(a for a in (guess, 0) if 0 <= a < batch.ndim))
+        shapes = {}
+        for name in swept:
+            st = probe.layer_stats.get(name)
+            if st is None:
+                return None
+            shapes[name] = len(st.neuron_shape)
+        per = max(int(batch.numel()), 1)
+        k = chunk if chunk is not None else max(1, _BATCH_ELEMENTS // per)
+        if k < 2 or not tries:
+            return None
+        return cls(swept, batch, tries, shapes, int(k))
+
+    def measure(self, model: Any, thresholds: list[float], axis: int, watch_input: bool,
+                profiler: SpikeProfiler) -> list[Report]:
+        """Reports of ``thresholds``, all from one forward pass of the batch repeated
+        along ``axis``; raises :class:`_CannotBatch` if that is not what the model
+        and every recorded layer take as the batch axis."""
+        import warnings
+
+        import torch
+
+        from . import adapters
+        from .torch_hooks import watch
+
+        k, b = len(thresholds), int(self.batch.shape[axis])
+        work = copy.deepcopy(model)
+        named = dict(work.named_modules())
+        values = torch.tensor(thresholds, dtype=torch.float64).repeat_interleave(b)
+        try:
+            for name in self.swept:
+                adapters.set_threshold(
+                    named[name], values.reshape((k * b,) + (1,) * self.neuron_axes[name]))
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise _CannotBatch(str(exc)) from exc
+        repeated = torch.cat([self.batch] * k, dim=axis) if k > 1 else self.batch
+        profs = [_fresh_like(profiler) for _ in thresholds]
+        split = _SplitProfiler(profs, b)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                with torch.no_grad(), watch(split, work, input=watch_input):
+                    work(repeated)
+        except Exception as exc:  # e.g. a threshold that does not broadcast
+            raise _CannotBatch(str(exc)) from exc
+        if split.error is not None or any("spikewidget.watch" in str(w.message)
+                                          for w in caught):
+            raise _CannotBatch(str(split.error or caught[0].message))
+        return [p.report() for p in profs]
 
 
 def _fresh_like(profiler: SpikeProfiler) -> SpikeProfiler:

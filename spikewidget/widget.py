@@ -8,22 +8,27 @@ How data travels (see ``docs/internals.md``): a background thread looks at the p
 at most every ``interval`` seconds and, when something changed, sets the ``_update`` trait
 to what changed (spike counts as binary arrays, new raster frames). Threshold sliders
 re-diagnose in the browser; their values come back as :attr:`ProfilerWidget.thresholds`.
+A threshold sweep (``sweep=`` or :meth:`ProfilerWidget.show_sweep`) adds a neuron-threshold
+slider whose choice comes back as :attr:`ProfilerWidget.sweep_threshold`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import anywidget
 import traitlets
 
-from .payload import PayloadBuilder
+from .errors import InvalidInputError, InvalidTypeError
+from .payload import PayloadBuilder, sweep_message
 from .report import Report
+from .sweep import SweepResult, SweepRow
 from .thresholds import Thresholds
 
 _STATIC = Path(__file__).parent / "static"
@@ -53,6 +58,8 @@ class ProfilerWidget(anywidget.AnyWidget):
             updates per second); ``0`` or ``None`` turns automatic updates off
             (call :meth:`refresh`). The looking starts when the widget is displayed
             (or on :meth:`start`).
+        sweep: a :class:`~spikewidget.sweep.SweepResult` (or several) to show with a
+            neuron-threshold slider and the predicted views (see :meth:`show_sweep`).
     """
 
     _esm = _STATIC / "widget.js"
@@ -65,12 +72,18 @@ class ProfilerWidget(anywidget.AnyWidget):
     """Follow the newest epoch."""
     layer = traitlets.Unicode("").tag(sync=True)
     """The layer shown in the raster and the histogram."""
+    sweep_thresholds = traitlets.Dict().tag(sync=True)
+    """The neuron threshold chosen on each sweep slider, by sweep key (the swept layers
+    joined by " + "); always a value of that sweep's grid."""
     _base = traitlets.Dict().tag(sync=True)
     _update = traitlets.Dict().tag(sync=True)
+    _sweeps = traitlets.List().tag(sync=True)
 
     def __init__(self, profiler: Any, *, thresholds: Thresholds | Mapping[str, float] | None = None,
                  layer: str | None = None, epoch: int | None = None,
-                 interval: float | None = 0.5, **kwargs: Any) -> None:
+                 interval: float | None = 0.5,
+                 sweep: SweepResult | Sequence[SweepResult] | None = None,
+                 **kwargs: Any) -> None:
         bundle_path()
         th = Thresholds.coerce(thresholds, profiler.thresholds)
         self._lock = threading.Lock()
@@ -88,6 +101,10 @@ class ProfilerWidget(anywidget.AnyWidget):
         self.observe(self._on_layer, names="layer")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._sweep_results: dict[str, SweepResult] = {}
+        for result in ([] if sweep is None else
+                       [sweep] if isinstance(sweep, SweepResult) else list(sweep)):
+            self.show_sweep(result)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         self.start()  # a widget that is never displayed (to_html, tests) needs no thread
@@ -129,6 +146,75 @@ class ProfilerWidget(anywidget.AnyWidget):
         if epoch is None:
             return self.profiler.report(thresholds=self.thresholds)
         return self.profiler.report(thresholds=self.thresholds, epoch=epoch)
+
+    # -------------------------------------------------------------------- sweeps
+    def show_sweep(self, result: SweepResult) -> str:
+        """Show a threshold sweep: a neuron-threshold slider that snaps to its grid,
+        marks the recommended interval, and shows the bars, histogram and pathology
+        table predicted at the chosen threshold (judged in the browser under the rule
+        sliders). A sweep of the same layers replaces the one shown. Returns its key.
+        """
+        if not isinstance(result, SweepResult):
+            raise InvalidTypeError(f"show_sweep expects a SweepResult (from "
+                                   f"profiler.threshold_sweep), got {type(result).__name__}")
+        if not result.rows:
+            raise InvalidInputError("show_sweep: the sweep has no rows")
+        key = result.layer
+        msg = sweep_message(result, key, getattr(self.profiler, "raster_window", 0))
+        start = result.best if result.best is not None else result.original_threshold
+        with self._lock:
+            self._sweep_results[key] = result
+            self._sweeps = [m for m in self._sweeps if m["key"] != key] + [msg]
+            if key not in self.sweep_thresholds:
+                self.sweep_thresholds = {**self.sweep_thresholds,
+                                         key: result.row(start).threshold}
+        return key
+
+    @property
+    def sweeps(self) -> dict[str, SweepResult]:
+        """The sweeps shown, by key."""
+        return dict(self._sweep_results)
+
+    @property
+    def sweep_threshold(self) -> float | None:
+        """The neuron threshold on the (last shown) sweep's slider; None without a sweep.
+        Setting it moves that slider to the nearest grid value."""
+        if not self._sweep_results:
+            return None
+        key = list(self._sweep_results)[-1]
+        value = self.sweep_thresholds.get(key)
+        return None if value is None else float(value)
+
+    @sweep_threshold.setter
+    def sweep_threshold(self, value: float) -> None:
+        if not self._sweep_results:
+            raise InvalidInputError("no sweep is shown; call show_sweep(result) first")
+        key = list(self._sweep_results)[-1]
+        self.set_sweep_threshold(key, value)
+
+    def set_sweep_threshold(self, key: str, value: float) -> None:
+        """Move the slider of sweep ``key`` to the grid value nearest ``value``."""
+        if key not in self._sweep_results:
+            raise InvalidInputError(f"no sweep {key!r}; shown: {list(self._sweep_results)}")
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            v = math.nan
+        if isinstance(value, bool) or not (math.isfinite(v) and v > 0):
+            raise InvalidInputError(f"a neuron threshold must be a number > 0, got {value!r}")
+        snapped = self._sweep_results[key].row(v).threshold
+        self.sweep_thresholds = {**self.sweep_thresholds, key: snapped}
+
+    def sweep_row(self, key: str | None = None) -> SweepRow | None:
+        """The sweep row at the chosen neuron threshold (its ``report`` is the
+        predicted diagnosis under the sweep's own rule constants)."""
+        if not self._sweep_results:
+            return None
+        key = list(self._sweep_results)[-1] if key is None else key
+        if key not in self._sweep_results:
+            raise InvalidInputError(f"no sweep {key!r}; shown: {list(self._sweep_results)}")
+        result = self._sweep_results[key]
+        return result.row(float(self.sweep_thresholds.get(key, result.rows[0].threshold)))
 
     # ----------------------------------------------------------------- updating
     def refresh(self) -> bool:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
+
 import numpy as np
 import pytest
+import snntorch as snn
 import torch
 
 from spikewidget import InvalidInputError, SpikeProfiler
 from spikewidget.datasets import count_frames, shd_like
 from spikewidget.story_model import StoryNet
 
-from .conftest import fingerprint
+from .conftest import _canon, fingerprint
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +146,113 @@ def test_spikingjelly_and_norse_thresholds_are_swept_too():
                                              thresholds=[0.05, 0.5, 50.0])
     rates = [r.report.layer_stats["cell"].firing_rates.mean() for r in result.rows]
     assert rates[0] > rates[1] > rates[2] == 0.0
+
+
+# ------------------------------------------------------------- batched candidates
+def assert_same_sweep(a, b) -> None:
+    """Every statistic, finding and verdict of two sweeps is identical."""
+    assert a.thresholds == b.thresholds
+    assert (a.recommended, a.best, a.reason) == (b.recommended, b.best, b.reason)
+    for ra, rb in zip(a.rows, b.rows, strict=True):
+        assert ra.verdict == rb.verdict and ra.output_count_range == rb.output_count_range
+        assert list(ra.report.layer_stats) == list(rb.report.layer_stats)
+        for name, st in ra.report.layer_stats.items():
+            assert _canon(dataclasses.astuple(st)) == \
+                _canon(dataclasses.astuple(rb.report.layer_stats[name])), (ra.threshold, name)
+        assert [(p.severity, p.category, p.layer, p.message) for p in ra.report.pathologies] \
+            == [(p.severity, p.category, p.layer, p.message) for p in rb.report.pathologies]
+
+
+def test_batched_candidates_equal_one_forward_each_in_snntorch(story_batch):
+    grid = [2.0, 8.0, 15.0, 20.0, 30.0, 200.0]  # non-binary to silent
+    kw = {"layer": ["lif1", "lif2"], "thresholds": grid}
+    seq = SpikeProfiler().threshold_sweep(StoryNet(1.0), story_batch, **kw)
+    done = []
+    bat = SpikeProfiler().threshold_sweep(StoryNet(1.0), story_batch, batched=True, chunk=3,
+                                          progress=lambda i, n: done.append(i), **kw)
+    assert bat.batched and not seq.batched
+    assert done == [1, 4, 6]  # the first alone (shapes), then chunks of 3 (the last short)
+    assert_same_sweep(seq, bat)
+    assert {r.verdict for r in bat.rows} >= {"non-binary", "silent"}
+    # the automatic grid too, and feature maps: a (K*B, 1, 1, 1) threshold per sample
+    conv = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), snn.Leaky(beta=0.9, init_hidden=True))
+    torch.manual_seed(1)
+    images = torch.rand(6, 1, 8, 8) * 2
+    a = SpikeProfiler().threshold_sweep(conv, images, layer="1", n=5, watch_input=False)
+    b = SpikeProfiler().threshold_sweep(conv, images, layer="1", n=5, watch_input=False,
+                                        batched=True)
+    assert b.batched
+    assert_same_sweep(a, b)
+
+
+def _norse_and_spikingjelly():
+    from norse.torch import LIFBoxCell
+    from spikingjelly.activation_based import neuron
+
+    class NorseNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.fc = torch.nn.Linear(30, 40)
+            self.cell = LIFBoxCell()
+
+        def forward(self, x):
+            state, out = None, []
+            for t in range(x.shape[0]):
+                z, state = self.cell(self.fc(x[t]), state)
+                out.append(z)
+            return torch.stack(out)
+
+    class SJ(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.fc = torch.nn.Linear(30, 40)
+            self.cell = neuron.LIFNode(step_mode="m")
+
+        def forward(self, x):
+            self.cell.reset()
+            return self.cell(self.fc(x))
+
+    return NorseNet, SJ
+
+
+def test_batched_candidates_equal_one_forward_each_in_norse_and_sj_falls_back():
+    norse_net, sj_net = _norse_and_spikingjelly()
+    torch.manual_seed(0)
+    x = torch.rand(20, 8, 30) * 3
+    kw = {"layer": "cell", "thresholds": [0.05, 0.3, 0.5, 1.0, 50.0]}
+    seq = SpikeProfiler().threshold_sweep(norse_net(), x, **kw)
+    bat = SpikeProfiler().threshold_sweep(norse_net(), x, batched=True, **kw)
+    assert bat.batched
+    assert_same_sweep(seq, bat)
+    # SpikingJelly's kernels want a float threshold: one forward per candidate
+    seq = SpikeProfiler().threshold_sweep(sj_net(), x, **kw)
+    bat = SpikeProfiler().threshold_sweep(sj_net(), x, batched=True, **kw)
+    assert not bat.batched
+    assert_same_sweep(seq, bat)
+
+
+def test_a_model_whose_batch_axis_is_not_the_inputs_falls_back_to_one_forward_each():
+    class BatchFirst(torch.nn.Module):  # x is (batch, time, n): watch reads (time, batch)
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.fc = torch.nn.Linear(30, 40)
+            self.lif = snn.Leaky(beta=0.9)
+
+        def forward(self, x):
+            mem, out = self.lif.init_leaky(), []
+            for t in range(x.shape[1]):
+                spk, mem = self.lif(self.fc(x[:, t]), mem)
+                out.append(spk)
+            return torch.stack(out)
+
+    torch.manual_seed(0)
+    x = torch.rand(8, 20, 30) * 3
+    kw = {"layer": "lif", "thresholds": [0.1, 1.0, 5.0]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing leaks from the attempt
+        bat = SpikeProfiler().threshold_sweep(BatchFirst(), x, batched=True, **kw)
+    assert not bat.batched
+    assert_same_sweep(SpikeProfiler().threshold_sweep(BatchFirst(), x, **kw), bat)

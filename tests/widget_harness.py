@@ -62,7 +62,8 @@ function makeModel(state) {
   };
 }
 window.mount = (state) => {
-  const views = { _base: toViews(state._base), _update: toViews(state._update) };
+  const views = { _base: toViews(state._base), _update: toViews(state._update),
+    _sweeps: toViews(state._sweeps || []) };
   window.model = makeModel({ ...state, ...views });
   window.cleanup = widget.render({ model: window.model, el: document.getElementById("root") });
   return true;

@@ -26,7 +26,8 @@ function decodeScalars(enc, fields) {
   return out;
 }
 
-function applyChunk(store, chunk) {
+/** Decode one chunk (an epoch, or a sweep candidate) into `store.chunks`. */
+export function applyChunk(store, chunk) {
   const fields = store.meta.scalar_fields;
   const layers = [];
   for (const l of chunk.layers) {

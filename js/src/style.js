@@ -73,6 +73,21 @@ export const CSS = `
 .sw-slider { display: grid; grid-template-columns: 190px minmax(60px, 1fr) 72px; gap: 6px;
   align-items: center; }
 .sw-number { width: 72px; }
+.sw-sweeps { display: grid; gap: 8px; margin-top: 8px; }
+.sw-sweep-control { display: grid; grid-template-columns: 200px minmax(140px, 1fr) minmax(150px, auto);
+  gap: 8px; align-items: center; }
+.sw-sweep-range { width: 100%; margin: 0; display: block; }
+.sw-sweep-band-row { position: relative; height: 7px; margin: 1px 8px 0 8px; background: var(--sw-bg2); }
+.sw-sweep-band { position: absolute; top: 0; height: 100%; background: var(--sw-healthy);
+  border-radius: 2px; }
+.sw-sweep-ends { display: flex; justify-content: space-between; font-size: 10px; color: var(--sw-fg2); }
+.sw-sweep-value { font-weight: 600; white-space: nowrap; }
+.sw-sweep-rec { margin: 4px 0 2px 0; font-weight: 600; }
+.sw-sweep-note { font-style: italic; }
+.sw-sweep .sw-pred-title { margin-top: 8px; }
+.sw-pred-grid { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 8px;
+  margin-bottom: 6px; }
+.sw-pred-table-title { font-weight: 600; margin: 4px 0; }
 `;
 
 /** Put the stylesheet into the document once (or into a shadow root / element). */

@@ -12,6 +12,8 @@ import { CLASS_NAMES, classifyRate } from "./rules.js";
 import { renderSliders } from "./sliders.js";
 import { applyMessage, createStore } from "./store.js";
 import { injectStyle } from "./style.js";
+import { decodeSweep, nearestIndex, predict } from "./sweep.js";
+import { createSweepPanel } from "./sweeppanel.js";
 import { renderTable } from "./table.js";
 import { drawClassTrends, drawLoss } from "./trends.js";
 
@@ -72,6 +74,8 @@ function buildDom(root) {
     grid.appendChild(p);
   }
   root.appendChild(grid);
+  d.sweeps = h("div", "sw-sweeps");
+  root.appendChild(d.sweeps);
   d.sliders = h("div", "sw-sliders");
   d.defaults = h("button", "sw-defaults", "defaults");
   d.thresholds = h("details", "sw-thresholds", null,
@@ -134,6 +138,40 @@ export function render({ model, el }) {
     model.save_changes();
     draw(false);
   });
+
+  // ---- threshold sweeps: one neuron-threshold slider and prediction per sweep -------
+  let sweeps = []; // [{sweep, panel}]
+  function chosenIndex(sweep) {
+    const chosen = (model.get("sweep_thresholds") || {})[sweep.key];
+    if (typeof chosen === "number" && chosen > 0) return nearestIndex(sweep.grid, chosen);
+    return sweep.bestIndex !== null ? sweep.bestIndex : nearestIndex(sweep.grid, sweep.original);
+  }
+  function drawSweep(entry, colours = themeColours(root)) {
+    const t0 = performance.now();
+    const li = layerIndex();
+    const name = li >= 0 ? store.layers[li].name : null;
+    entry.panel.render(predict(entry.sweep, entry.panel.index, th), colours, name, th,
+      current ? current.report : null);
+    stats.lastSweepMs = performance.now() - t0;
+  }
+  function loadSweeps() {
+    clear(d.sweeps);
+    sweeps = (model.get("_sweeps") || []).map((msg) => {
+      const sweep = decodeSweep(msg);
+      const entry = { sweep };
+      entry.panel = createSweepPanel(sweep, chosenIndex(sweep), {
+        onInput() { drawSweep(entry); },
+        onCommit(i) {
+          model.set("sweep_thresholds", { ...(model.get("sweep_thresholds") || {}),
+            [sweep.key]: sweep.grid[i] });
+          model.save_changes();
+        },
+      });
+      d.sweeps.appendChild(entry.panel.el);
+      return entry;
+    });
+  }
+  loadSweeps();
 
   const epochs = () => store.epochs;
   function shownEpoch() {
@@ -311,6 +349,7 @@ export function render({ model, el }) {
     d.loss.hidden = !drawLoss(d.loss, store.loss, colours, tw, 110, epoch);
     const first = epoch === null ? [] : firstSeen(store, epoch, th, report.findings);
     renderTable(d.table, report.findings, first);
+    for (const entry of sweeps) drawSweep(entry, colours);
     const crit = report.findings.filter((p) => p.severity === "critical").length;
     const warn = report.findings.filter((p) => p.severity === "warning").length;
     d.status.textContent = epoch === null ? "waiting for the first recorded step"
@@ -371,6 +410,16 @@ export function render({ model, el }) {
       th = { ...th, ...model.get("threshold_values") };
       sliders.set(th);
       schedule();
+    },
+    "change:_sweeps": () => { loadSweeps(); schedule(); },
+    "change:sweep_thresholds": () => {
+      for (const entry of sweeps) {
+        const i = chosenIndex(entry.sweep);
+        if (i !== entry.panel.index) {
+          entry.panel.set(i);
+          drawSweep(entry);
+        }
+      }
     },
     "change:epoch": schedule,
     "change:live": schedule,
