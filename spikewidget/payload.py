@@ -25,7 +25,7 @@ from .raster import RasterSnapshot
 from .rules import CATEGORIES, FLOAT32_EXP_LIMIT
 from .stats import LayerStats
 from .sweep import HONESTY, SweepResult
-from .thresholds import Thresholds
+from .thresholds import ORDER, Thresholds
 
 VERSION = 1
 
@@ -40,11 +40,7 @@ FIXED_CATEGORIES: frozenset[str] = frozenset(
     {"non_binary_spikes", "count_valued_input", "non_finite_values"})
 """Rules no threshold changes: their findings are sent ready-made."""
 
-ORDER_CONSTRAINTS: tuple[tuple[str, str, bool], ...] = (
-    ("dead_warning_fraction", "dead_critical_fraction", False),
-    ("output_count_warning", "output_count_critical", False),
-    ("dead_rate", "saturated_rate", True),
-)
+ORDER_CONSTRAINTS = ORDER
 """(low, high, strict) pairs that :class:`Thresholds` enforces; the sliders keep them."""
 
 _UINTS = (np.uint8, np.uint16, np.uint32)
