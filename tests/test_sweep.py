@@ -256,3 +256,20 @@ def test_a_model_whose_batch_axis_is_not_the_inputs_falls_back_to_one_forward_ea
         bat = SpikeProfiler().threshold_sweep(BatchFirst(), x, batched=True, **kw)
     assert not bat.batched
     assert_same_sweep(SpikeProfiler().threshold_sweep(BatchFirst(), x, **kw), bat)
+
+
+def test_the_sweep_draws_as_a_matplotlib_figure(story_batch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    result = SpikeProfiler().threshold_sweep(StoryNet(1.0), story_batch,
+                                             layer=["lif1", "lif2"], n=12)
+    ax = result.plot()
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["max spikes / step",
+                                                     "max output count / sample"]
+    np.testing.assert_allclose(lines[0].get_xdata(), result.thresholds)
+    np.testing.assert_allclose(lines[0].get_ydata(), [r.max_per_step for r in result.rows])
+    assert ax.get_xscale() == "log"
+    if result.recommended is not None:
+        assert any(p.get_label() == "recommended" for p in ax.patches)
