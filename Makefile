@@ -44,8 +44,11 @@ test: setup browser
 lint: setup
 	$(BIN)/ruff check .
 
-bench: setup
+bench: setup browser
 	$(BIN)/python benchmarks/bench_record.py
+	$(BIN)/python benchmarks/bench_sweep.py
+	$(BIN)/python benchmarks/bench_watch.py --threads 2
+	$(BIN)/python benchmarks/bench_widget.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info js/node_modules $(JS_BUNDLE)
