@@ -458,7 +458,8 @@ class SpikeProfiler:
         wanted = [layers] if isinstance(layers, str) else list(layers)
         for name in wanted:
             self._layer(name)
-        return [n for n in self._layers if n in set(wanted)]
+        chosen = set(wanted)
+        return [n for n in self._layers if n in chosen]
 
     def _select_epochs(self, epoch: Any) -> list[int]:
         recorded = self._all_epochs()
