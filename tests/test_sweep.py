@@ -17,6 +17,26 @@ from spikewidget.story_model import StoryNet
 from .conftest import _canon, fingerprint
 
 
+class NorseNet(torch.nn.Module):
+    """A Norse LIF cell looped over time: (time, batch, 30) -> (time, batch, 40)."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        from norse.torch import LIFBoxCell
+
+        super().__init__()
+        if seed is not None:
+            torch.manual_seed(seed)
+        self.fc = torch.nn.Linear(30, 40)
+        self.cell = LIFBoxCell()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        state, out = None, []
+        for t in range(x.shape[0]):
+            z, state = self.cell(self.fc(x[t]), state)
+            out.append(z)
+        return torch.stack(out)
+
+
 @pytest.fixture(scope="module")
 def story_batch() -> torch.Tensor:
     data = shd_like(32, seed=3)
@@ -106,7 +126,6 @@ def test_bad_sweep_requests_say_what_is_wrong(story_batch):
 
 
 def test_spikingjelly_and_norse_thresholds_are_swept_too():
-    from norse.torch import LIFBoxCell
     from spikingjelly.activation_based import neuron
 
     torch.manual_seed(0)
@@ -127,19 +146,6 @@ def test_spikingjelly_and_norse_thresholds_are_swept_too():
     rates = [r.report.layer_stats["lif"].firing_rates.mean() for r in result.rows]
     assert rates[0] > rates[1] > rates[2] == 0.0
     assert sj.lif.v_threshold == 1.0
-
-    class NorseNet(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc = torch.nn.Linear(30, 40)
-            self.cell = LIFBoxCell()
-
-        def forward(self, x):
-            state, out = None, []
-            for t in range(x.shape[0]):
-                z, state = self.cell(self.fc(x[t]), state)
-                out.append(z)
-            return torch.stack(out)
 
     nn_ = NorseNet()
     result = SpikeProfiler().threshold_sweep(nn_, x, layer="cell",
@@ -185,23 +191,8 @@ def test_batched_candidates_equal_one_forward_each_in_snntorch(story_batch):
     assert_same_sweep(a, b)
 
 
-def _norse_and_spikingjelly():
-    from norse.torch import LIFBoxCell
+def _spikingjelly_net():
     from spikingjelly.activation_based import neuron
-
-    class NorseNet(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            torch.manual_seed(0)
-            self.fc = torch.nn.Linear(30, 40)
-            self.cell = LIFBoxCell()
-
-        def forward(self, x):
-            state, out = None, []
-            for t in range(x.shape[0]):
-                z, state = self.cell(self.fc(x[t]), state)
-                out.append(z)
-            return torch.stack(out)
 
     class SJ(torch.nn.Module):
         def __init__(self):
@@ -214,16 +205,16 @@ def _norse_and_spikingjelly():
             self.cell.reset()
             return self.cell(self.fc(x))
 
-    return NorseNet, SJ
+    return SJ
 
 
 def test_batched_candidates_equal_one_forward_each_in_norse_and_sj_falls_back():
-    norse_net, sj_net = _norse_and_spikingjelly()
+    sj_net = _spikingjelly_net()
     torch.manual_seed(0)
     x = torch.rand(20, 8, 30) * 3
     kw = {"layer": "cell", "thresholds": [0.05, 0.3, 0.5, 1.0, 50.0]}
-    seq = SpikeProfiler().threshold_sweep(norse_net(), x, **kw)
-    bat = SpikeProfiler().threshold_sweep(norse_net(), x, batched=True, **kw)
+    seq = SpikeProfiler().threshold_sweep(NorseNet(seed=0), x, **kw)
+    bat = SpikeProfiler().threshold_sweep(NorseNet(seed=0), x, batched=True, **kw)
     assert bat.batched
     assert_same_sweep(seq, bat)
     # SpikingJelly's kernels want a float threshold: one forward per candidate

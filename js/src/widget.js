@@ -259,12 +259,12 @@ export function render({ model, el }) {
   };
   const onPrev = () => stepEpoch(-1);
   const onNext = () => stepEpoch(1);
-  d.layer.addEventListener("change", onLayerPick);
-  d.scrub.addEventListener("input", onScrub);
-  d.prev.addEventListener("click", onPrev);
-  d.next.addEventListener("click", onNext);
-  d.play.addEventListener("click", onPlay);
-  d.live.addEventListener("change", onLive);
+  // every DOM listener is listed once: added here, removed by the cleanup below
+  const listeners = [
+    [d.layer, "change", onLayerPick], [d.scrub, "input", onScrub], [d.prev, "click", onPrev],
+    [d.next, "click", onNext], [d.play, "click", onPlay], [d.live, "change", onLive],
+  ];
+  for (const [el, ev, fn] of listeners) el.addEventListener(ev, fn);
 
   // ---- drawing -----------------------------------------------------------------
   function width(panel) {
@@ -399,6 +399,7 @@ export function render({ model, el }) {
     d.tip.style.top = `${ev.clientY - pr.top + 12}px`;
   };
   const onLeave = () => { d.tip.hidden = true; };
+  listeners.push([d.raster, "mousemove", onMove], [d.raster, "mouseleave", onLeave]);
   d.raster.addEventListener("mousemove", onMove);
   d.raster.addEventListener("mouseleave", onLeave);
 
@@ -452,14 +453,7 @@ export function render({ model, el }) {
     stopPlay();
     for (const [ev, fn] of Object.entries(handlers)) model.off(ev, fn);
     for (const o of observers) o.disconnect();
-    d.raster.removeEventListener("mousemove", onMove);
-    d.raster.removeEventListener("mouseleave", onLeave);
-    d.layer.removeEventListener("change", onLayerPick);
-    d.scrub.removeEventListener("input", onScrub);
-    d.prev.removeEventListener("click", onPrev);
-    d.next.removeEventListener("click", onNext);
-    d.play.removeEventListener("click", onPlay);
-    d.live.removeEventListener("change", onLive);
+    for (const [el, ev, fn] of listeners) el.removeEventListener(ev, fn);
     root.remove();
   };
 }
