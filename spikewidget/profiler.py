@@ -13,7 +13,7 @@ import dataclasses
 import math
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -24,7 +24,7 @@ from .errors import InvalidInputError, InvalidTypeError, UnknownLayerError
 from .loss import LossTracker
 from .pathology import Pathology
 from .raster import RasterSnapshot, RasterWindow
-from .reduce_numpy import add_gradients, apply_step, compute_step
+from .reduce_numpy import StepResult, add_gradients, apply_step, compute_step
 from .report import Report
 from .rules import diagnose, output_layers
 from .stats import (
@@ -261,12 +261,52 @@ class SpikeProfiler:
         g2 = None if g is None else g.reshape(m, n)
         time_steps = lead[0] if len(lead) >= 2 else None
         role = info.role if info is not None else decl.get("role", infer_role(layer))
-        want_counts = role == "output" or (role != "input" and (info is None or last == layer))
+        want_counts = _wants_counts(layer, role, info, last)
         frames = x2[:1] if time_steps is None else x2.reshape(time_steps, -1, n)[:, 0]
         # host data: the reductions (the costly part) run without the lock, so readers
         # (a report, the widget's refresh thread) are never kept waiting for long
-        result = None if device is not None else compute_step(
-            x2, v2, g2, time_steps=time_steps, want_counts=want_counts)
+        if device is None:
+            result = compute_step(x2, v2, g2, time_steps=time_steps, want_counts=want_counts)
+
+            def fold(acc: Any, step: int) -> None:
+                apply_step(acc, result, step=step)
+        else:
+            def fold(acc: Any, step: int) -> None:  # asynchronous kernels, queued locked
+                acc.reduce_step(x2, v2, g2, step=step, time_steps=time_steps,
+                                want_counts=want_counts)
+        self._file(layer, info, ep, decl, role, axes, shape, device, fold, frames)
+
+    def _record_reduced(self, layer: str, shape: tuple[int, ...], neuron_axes: int,
+                        compute: Callable[[bool], StepResult], frames: Any) -> None:
+        """Record one host step whose reductions were made elsewhere (the folded
+        sequences of :mod:`torch_hooks`). ``shape``: the step's ``(time, batch,
+        *neurons)``; ``compute(want_counts)`` gives its :class:`StepResult`;
+        ``frames``: ``(time, n_neurons)`` of the first sample, for the raster."""
+        with self._lock:
+            info = self._layers.get(layer)
+            ep = self._epoch
+            decl = dict(self._declared.get(layer, {}))
+            last = next(reversed(self._layers), None)
+        nshape = shape[len(shape) - neuron_axes:]
+        if info is not None:
+            _check_neuron_shape(layer, shape, nshape, info)
+            if info.device is not None:
+                raise InvalidInputError(f"layer {layer!r} is recorded on {info.device}; "
+                                        f"record each layer from one device")
+        role = info.role if info is not None else decl.get("role", infer_role(layer))
+        result = compute(_wants_counts(layer, role, info, last))
+
+        def fold(acc: Any, step: int) -> None:
+            apply_step(acc, result, step=step)
+
+        self._file(layer, info, ep, decl, role, neuron_axes, shape, None, fold, frames)
+
+    def _file(self, layer: str, info: _Layer | None, ep: int, decl: dict[str, Any],
+              role: str, axes: int, shape: tuple[int, ...], device: Any,
+              fold: Callable[[Any, int], None], frames: Any) -> None:
+        """Fold a validated step into its layer's epoch statistics and raster (``info``
+        is the layer as seen before validation, None if it was new then)."""
+        nshape = shape[len(shape) - axes:]
         with self._lock:
             now = self._layers.get(layer)
             if now is not None and now is not info:  # created by another thread meanwhile
@@ -278,13 +318,10 @@ class SpikeProfiler:
             info = now
             acc = info.epochs.get(ep) if info is not None else None
             if acc is None:
-                acc = EpochStats(n) if device is None else _device_stats(n, device)
+                acc = EpochStats(math.prod(nshape)) if device is None \
+                    else _device_stats(math.prod(nshape), device)
             step = info.steps if info is not None else 0
-            if result is not None:
-                apply_step(acc, result, step=step)
-            else:  # device tensors: asynchronous kernels, queued under the lock
-                acc.reduce_step(x2, v2, g2, step=step, time_steps=time_steps,
-                                want_counts=want_counts)
+            fold(acc, step)
             # ---- commit: the step is in; now file it ----
             if info is None:
                 info = _Layer(layer, role, bool(decl.get("graded", False)), axes, nshape,
@@ -653,6 +690,12 @@ def _check_neuron_shape(layer: str, shape: tuple[int, ...], nshape: tuple[int, .
             f"({math.prod(nshape)} neurons), but this layer was first recorded with neuron "
             f"shape {info.neuron_shape} ({info.n_neurons} neurons); expected (..., "
             f"{', '.join(map(str, info.neuron_shape))})")
+
+
+def _wants_counts(layer: str, role: str, info: _Layer | None, last: str | None) -> bool:
+    """Measure per-sample counts for output layers, and for a new or the latest
+    layer while roles may still change (the last hidden layer reads as the output)."""
+    return role == "output" or (role != "input" and (info is None or last == layer))
 
 
 def _device_of(x: Any) -> Any:

@@ -6,10 +6,11 @@ membrane potentials under their module path, in the model's order.
 
 Time steps. A sequence module (SpikingJelly ``step_mode='m'``, Norse ``LIF``)
 returns ``(time, batch, *neurons)``: one record per call. A per-step layer
-returns ``(batch, *neurons)`` once per time step; its frames are copied as they
-come into a per-layer buffer, recorded as one ``(time, batch, *neurons)`` step
-when the watched model's forward returns (the model loops over time inside), or
-every ``time_steps`` calls when given (the model is called once per time step).
+returns ``(batch, *neurons)`` once per time step; its frames wait in a
+:class:`~spikewidget.sequence.Sequence` (kept, or folded into counts as they come)
+and are recorded as one ``(time, batch, *neurons)`` step when the watched model's
+forward returns (the model loops over time inside), or every ``time_steps`` calls
+when given (the model is called once per time step).
 Either way a rate is spikes per time step per sample, and output layers get
 per-sample spike counts summed over time.
 
@@ -25,16 +26,15 @@ from __future__ import annotations
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from . import adapters
 from .adapters import Neuron, Reading
 from .errors import InvalidInputError, InvalidTypeError
-
-if TYPE_CHECKING:
-    from .profiler import SpikeProfiler
+from .profiler import SpikeProfiler
+from .sequence import Sequence
 
 Extract = Callable[[Any], Any]
 _TENSOR_HOOKS_KEPT = 4096  # recent tensor-hook handles kept to remove on detach
@@ -75,100 +75,65 @@ class _Tap:
         self.module = module
         self.neuron = neuron
         self.neuron_axes: int | None = None
-        self.store: list[Any] = [None, None]  # (time, *frame) buffers: spikes, voltages
-        self.count = 0  # frames of the current sequence in the buffers
-        self.sig: tuple[Any, ...] = ()  # their (shape, dtype, device, with voltages)
+        self.frames = handle._sequence(name)  # the current sequence's frames
+        self.signature: tuple[Any, ...] = ()  # their (shape, dtype, device, voltages?)
         self.group: _GradGroup | None = None  # gradients of the pending frames
         self.waiting: deque[_GradGroup] = deque()  # recorded, awaiting gradients
         self.failed = False
 
     # ------------------------------------------------------------ forward
-    def on_output(self, output: Any) -> None:
+    def hook(self, module: Any, args: Any, output: Any) -> None:
+        """The forward hook: runs on every call of the layer (kept lean)."""
         if self.failed or not self.handle.active:
             return
         try:
-            reading = self.neuron.read(self.module, output)
-            if reading.spikes is not None:
-                self._take(reading)
+            spikes, voltages, time_axis = self.neuron.read(self.module, output)
+            if spikes is not None:
+                self._take(spikes, voltages, time_axis)
         except Exception as exc:  # never crash training: warn once, stop this layer
             self.fail(exc, "read the output of")
 
-    def _take(self, r: Reading) -> None:
-        spikes, handle = r.spikes, self.handle
+    def _take(self, spikes: Any, voltages: Any, time_axis: bool) -> None:
+        handle = self.handle
         if not isinstance(spikes, torch.Tensor):
             raise TypeError(f"its spikes are a {type(spikes).__name__}, not a tensor")
-        if self.neuron_axes is None:
-            self.neuron_axes = handle._neuron_axes(self.name, spikes.ndim, r.time_axis)
-        lead = spikes.ndim - self.neuron_axes
+        axes = self.neuron_axes
+        if axes is None:
+            axes = self.neuron_axes = handle._neuron_axes(self.name, spikes.ndim, time_axis)
+        lead = spikes.ndim - axes
         if lead < 0:
             raise ValueError(f"its spikes have shape {tuple(spikes.shape)}, fewer axes than "
-                             f"the layer's {self.neuron_axes} neuron axes")
-        voltages = None if r.voltages is None else r.voltages.detach()
+                             f"the layer's {axes} neuron axes")
         want_grad = handle.gradients and spikes.requires_grad
         if lead >= 2 or (handle.time_steps is None and handle._depth == 0):
             self.flush()  # a whole sequence, or a call outside the model: record it now
-            handle._record(self.name, spikes.detach(), voltages, self.neuron_axes)
+            handle._record(self.name, spikes.detach(),
+                           None if voltages is None else voltages.detach(), axes)
             if want_grad:
                 handle._hook_tensor(spikes, self._direct_grad)
             return
-        self._append(spikes.detach(), voltages)
+        # one frame of a sequence (values as of this call, see :mod:`sequence`); a frame
+        # unlike the others (e.g. a smaller last batch) starts a new sequence
+        signature = (spikes.shape, spikes.dtype, spikes.device, voltages is None)
+        if signature != self.signature:
+            self.flush()
+            self.signature = signature
+        frames = self.frames
+        frames.add(spikes.detach(), voltages, lead == 1)
         if want_grad:
             group = self.group = self.group or _GradGroup()
             group.hooked += 1
             handle._hook_tensor(spikes, lambda g: self._grouped_grad(group, g, lead))
-        if handle.time_steps is not None and self.count >= handle.time_steps:
+        if handle.time_steps is not None and len(frames) >= handle.time_steps:
             self.flush()
-
-    def _append(self, spikes: Any, voltages: Any) -> None:
-        """Copy one frame into the layer's sequence buffers (values as of this call,
-        whatever the model does to its tensors later). The buffers are kept for the
-        next sequence: no allocation per training step once they have grown."""
-        sig = (spikes.shape, spikes.dtype, spikes.device, voltages is not None)
-        k = self.count
-        if k == 0 or sig != self.sig:
-            if k:
-                self.flush()  # e.g. a smaller last batch: close the sequence so far
-                k = 0
-            self.sig = sig
-            self._fit(0, spikes)
-            if voltages is not None:
-                self._fit(1, voltages)
-        elif k == self.store[0].shape[0]:  # full: double the time capacity
-            self._grow(0, k)
-            if voltages is not None:
-                self._grow(1, k)
-        self.store[0][k] = spikes
-        if voltages is not None:
-            self.store[1][k] = voltages
-        self.count = k + 1
-
-    def _fit(self, i: int, frame: Any) -> None:
-        """Make buffer ``i`` hold frames like ``frame`` (kept if it already does)."""
-        buf = self.store[i]
-        if buf is None or buf.shape[1:] != frame.shape or buf.dtype != frame.dtype \
-                or buf.device != frame.device:
-            size = 1 if buf is None else buf.shape[0]  # as long as the last sequence
-            self.store[i] = torch.empty((size, *frame.shape), dtype=frame.dtype,
-                                        device=frame.device)
-
-    def _grow(self, i: int, k: int) -> None:
-        old = self.store[i]
-        new = old.new_empty((2 * k, *old.shape[1:]))
-        new[:k] = old[:k]
-        self.store[i] = new
 
     def flush(self) -> None:
         """Record the pending per-step frames as one ``(time, batch, ...)`` step."""
-        k, self.count = self.count, 0
         group, self.group = self.group, None
-        if k == 0 or self.failed:
+        if not len(self.frames) or self.failed:
             return
         try:
-            spikes = self.store[0][:k] if k > 1 else self.store[0][0]  # one call: no time axis
-            voltages = None
-            if self.sig[3]:
-                voltages = self.store[1][:k] if k > 1 else self.store[1][0]
-            self.handle._record(self.name, spikes, voltages, self.neuron_axes)
+            self.frames.record(self.handle.profiler, self.neuron_axes or 1)
         except Exception as exc:
             self.fail(exc, "record")
             return
@@ -210,7 +175,8 @@ class _Tap:
 
     def fail(self, exc: BaseException, what: str) -> None:
         self.failed = True
-        self.store, self.count, self.group, self.waiting = [None, None], 0, None, deque()
+        self.frames.clear()
+        self.group, self.waiting = None, deque()
         hint = ("pass the spikes as the model's first positional argument"
                 if self.neuron.framework == "input" else
                 f"name it in watch(..., extract={{{self.name!r}: fn}}) with fn(output) -> "
@@ -264,7 +230,7 @@ class WatchHandle:
         self._hooks.clear()
         self._tensor_hooks.clear()
         for tap in self._taps:
-            tap.store = [None, None]  # free the sequence buffers
+            tap.frames = self._sequence(tap.name)  # free the buffers
 
     def __enter__(self) -> WatchHandle:
         return self
@@ -287,6 +253,10 @@ class WatchHandle:
 
     def _record(self, name: str, spikes: Any, voltages: Any, axes: int | None) -> None:
         self.profiler.record_step(name, spikes, voltages, neuron_axes=axes)
+
+    def _sequence(self, name: str) -> Sequence:
+        # a stand-in profiler (the sweep's) records whole steps only: no folding
+        return Sequence(name, may_fold=isinstance(self.profiler, SpikeProfiler))
 
     def _hook_tensor(self, t: Any, fn: Callable[[Any], None]) -> None:
         self._tensor_hooks.append(t.register_hook(fn))
@@ -367,7 +337,7 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
         tap = _Tap(handle, name, module, neuron)
         handle._taps.append(tap)
         handle.layers.append(name)
-        handle._hooks.append(module.register_forward_hook(_output_hook(tap)))
+        handle._hooks.append(module.register_forward_hook(tap.hook))
     # registered last, so that it runs after the layers' hooks on the model itself
     handle._hooks.append(model.register_forward_hook(handle._exit, always_call=True))
     return handle
@@ -380,17 +350,10 @@ def _read_input(module: Any, x: Any) -> Reading:
     return Reading(x, None, x.ndim >= 3)
 
 
-def _output_hook(tap: _Tap) -> Callable[..., None]:
-    def hook(module: Any, args: Any, output: Any) -> None:
-        tap.on_output(output)
-
-    return hook
-
-
 def _input_hook(tap: _Tap) -> Callable[..., None]:
     def hook(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         first = args[0] if args else next(iter(kwargs.values()), None)
-        tap.on_output(first)
+        tap.hook(module, args, first)
 
     return hook
 
