@@ -42,7 +42,8 @@ _GROUPS_WAITING = 64  # recorded sequences per layer whose gradients may still c
 
 
 class _GradGroup:
-    """Per-neuron sums of squared gradients over the frames of one grouped record."""
+    """Sums of squared gradients over the frames of one grouped record, per sample
+    and neuron (the norm of a record is the root of their total)."""
 
     __slots__ = ("closed", "hooked", "received", "sq")
 
@@ -52,13 +53,16 @@ class _GradGroup:
         self.closed = False  # the frames are recorded: no more will join
         self.sq: Any = None
 
-    def add(self, g: Any, lead: int) -> None:
-        """Add one frame's gradient ``(batch, *neurons)``: squares summed over the
-        batch in float64 (a gradient above ~1e19 squares to Inf: non-finite)."""
+    def add(self, g: Any) -> None:
+        """Add one frame's gradient: one in-place op per frame (a gradient above
+        ~1e19 squares to Inf in float32 and is reported as non-finite)."""
         g = g.detach()
-        s = torch.sum(g * g, dim=tuple(range(lead)), dtype=torch.float64) if lead \
-            else (g * g).double()
-        self.sq = s if self.sq is None else self.sq.add_(s)
+        if g.dtype not in (torch.float32, torch.float64):  # half precision: square in float
+            g = g.float()
+        if self.sq is None:
+            self.sq = g * g
+        else:
+            self.sq.addcmul_(g, g)
         self.received += 1
 
     @property
@@ -123,7 +127,7 @@ class _Tap:
         if want_grad:
             group = self.group = self.group or _GradGroup()
             group.hooked += 1
-            handle._hook_tensor(spikes, lambda g: self._grouped_grad(group, g, lead))
+            handle._hook_tensor(spikes, lambda g: self._grouped_grad(group, g))
         if handle.time_steps is not None and len(frames) >= handle.time_steps:
             self.flush()
 
@@ -151,13 +155,13 @@ class _Tap:
         except Exception as exc:
             self.fail(exc, "record the gradient of")
 
-    def _grouped_grad(self, group: _GradGroup, g: Any, lead: int) -> None:
+    def _grouped_grad(self, group: _GradGroup, g: Any) -> None:
         if self.failed or not self.handle.active:
             return
         try:
             if group is self.group:  # backward before the sequence was closed
                 self.handle._flush_all()
-            group.add(g, lead)
+            group.add(g)
             self.settle()
         except Exception as exc:
             self.fail(exc, "record the gradient of")
@@ -255,8 +259,11 @@ class WatchHandle:
         self.profiler.record_step(name, spikes, voltages, neuron_axes=axes)
 
     def _sequence(self, name: str) -> Sequence:
-        # a stand-in profiler (the sweep's) records whole steps only: no folding
-        return Sequence(name, may_fold=isinstance(self.profiler, SpikeProfiler))
+        # a stand-in profiler (the sweep's) records whole steps only, and a profiler
+        # with backend="torch" keeps every statistic as a tensor: no folding
+        prof = self.profiler
+        return Sequence(name, may_fold=isinstance(prof, SpikeProfiler)
+                        and prof.backend != "torch")
 
     def _hook_tensor(self, t: Any, fn: Callable[[Any], None]) -> None:
         self._tensor_hooks.append(t.register_hook(fn))

@@ -1,0 +1,219 @@
+"""How watch() holds a layer's frames until their sequence is recorded.
+
+Large float32 frames on the CPU are folded into per-sample counts as they come
+(see ``spikewidget.sequence``); whatever the way, a user must get what hand-written
+``record_step`` calls on the whole sequence give: exactly for spikes (binary or not,
+finite or not), and voltages from every ``VOLTAGE_STRIDE``-th time step and the last.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import snntorch as snn
+import torch
+from torch import nn
+
+from spikewidget import SpikeProfiler
+from spikewidget.sequence import FOLD_MIN_VALUES, VOLTAGE_STRIDE
+from spikewidget.story_model import MultiSpikeLeaky
+
+T, B, N_IN, HIDDEN, N_OUT = 40, 64, 30, 256, 6
+SAMPLED = sorted(set(range(0, T, VOLTAGE_STRIDE)) | {T - 1})
+
+
+class BigLoop(nn.Module):
+    """A model looping over time with a hidden layer large enough to be folded; keeps
+    every step's tensors for the hand-written reference."""
+
+    def __init__(self, lif1: nn.Module, gain: float = 2.0) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc1 = nn.Linear(N_IN, HIDDEN)
+        self.lif1 = lif1
+        self.fc2 = nn.Linear(HIDDEN, N_OUT)
+        self.lif2 = snn.Leaky(beta=0.9)
+        with torch.no_grad():
+            self.fc1.weight.mul_(gain)
+        self.keep: list[tuple[torch.Tensor, ...]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mem1, mem2 = self.lif1.init_leaky(), self.lif2.init_leaky()
+        out = []
+        for t in range(x.shape[0]):
+            spk1, mem1 = self.lif1(self.fc1(x[t]), mem1)
+            spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
+            self.keep.append(tuple(a.detach().clone() for a in (spk1, mem1, spk2, mem2)))
+            out.append(spk2)
+        return torch.stack(out)
+
+
+def train(net: BigLoop, prof: SpikeProfiler, steps: int = 3) -> SpikeProfiler:
+    """Train ``steps`` steps watched; returns the hand-written reference profiler."""
+    opt = torch.optim.SGD(net.parameters(), lr=0.05)
+    ref = SpikeProfiler()
+    g = torch.Generator().manual_seed(1)
+    with prof.watch(net):
+        for _ in range(steps):
+            net.keep.clear()
+            x = (torch.rand(T, B, N_IN, generator=g) < 0.3).float()
+            loss = net(x).sum(0).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            stacked = [torch.stack([k[i] for k in net.keep]) for i in range(4)]
+            ref.record_step("lif1", stacked[0], stacked[1])
+            ref.record_step("lif2", stacked[2], stacked[3])
+    return ref
+
+
+def assert_same_spike_statistics(got: SpikeProfiler, ref: SpikeProfiler) -> None:
+    a, b = got.report(), ref.report()
+    assert list(a.layer_stats) == list(b.layer_stats) == ["lif1", "lif2"]
+    for name in ("lif1", "lif2"):
+        s, r = a.layer_stats[name], b.layer_stats[name]
+        np.testing.assert_array_equal(s.per_neuron_spikes, r.per_neuron_spikes)
+        assert (s.n_steps, s.n_observations) == (r.n_steps, r.n_observations)
+        assert (s.max_value, s.min_value) == (r.max_value, r.min_value)
+        assert (s.is_binary, s.nonbinary_count) == (r.is_binary, r.nonbinary_count)
+        assert s.spike_count_range == r.spike_count_range
+        # spikes exactly; voltages where they first went non-finite (counts are sampled)
+        assert [f for f in s.nonfinite if f.source == "spikes"] \
+            == [f for f in r.nonfinite if f.source == "spikes"]
+        assert [(f.source, f.step) for f in s.nonfinite] \
+            == [(f.source, f.step) for f in r.nonfinite]
+    assert [(p.category, p.layer) for p in a.pathologies] \
+        == [(p.category, p.layer) for p in b.pathologies]
+    np.testing.assert_array_equal(a.layer_stats["lif2"].active_samples,
+                                  b.layer_stats["lif2"].active_samples)
+
+
+def test_binary_frames_folded_as_they_come_give_exact_spike_statistics() -> None:
+    assert B * HIDDEN >= FOLD_MIN_VALUES  # lif1's frames are folded, lif2's kept
+    net, prof = BigLoop(snn.Leaky(beta=0.9)), SpikeProfiler()
+    ref = train(net, prof)
+    assert_same_spike_statistics(prof, ref)
+    lif1 = prof.report().layer_stats["lif1"]
+    assert lif1.is_binary and 0 < lif1.firing_rates.mean() < 1
+    raster = prof.raster("lif1")
+    np.testing.assert_array_equal(  # the last sequence's first sample, in time order
+        raster.spikes[-T:], np.stack([k[0][0].numpy() != 0 for k in net.keep]))
+
+
+def test_folded_voltages_come_from_every_stride_th_step_and_the_last() -> None:
+    net, prof = BigLoop(snn.Leaky(beta=0.9)), SpikeProfiler()
+    train(net, prof, steps=1)
+    mem = np.stack([net.keep[t][1].numpy() for t in SAMPLED]).astype(np.float64)
+    st = prof.report().layer_stats["lif1"]
+    assert st.voltage_mean == pytest.approx(mem.mean(), rel=1e-6)
+    assert st.voltage_std == pytest.approx(mem.std(), rel=1e-5)
+    all_mem = np.stack([k[1].numpy() for k in net.keep])  # the sample tells the whole
+    assert st.voltage_mean == pytest.approx(all_mem.mean(), rel=0.2, abs=0.05)
+    small = prof.report().layer_stats["lif2"]  # kept frames: every step
+    mem2 = np.stack([k[3].numpy() for k in net.keep]).astype(np.float64)
+    assert small.voltage_mean == pytest.approx(mem2.mean(), rel=1e-6)
+
+
+def test_multi_spike_counts_are_measured_exactly_when_folded() -> None:
+    net, prof = BigLoop(MultiSpikeLeaky(beta=0.9, threshold=0.25), gain=4.0), SpikeProfiler()
+    ref = train(net, prof)
+    assert_same_spike_statistics(prof, ref)
+    st = prof.report().layer_stats["lif1"]
+    assert st.max_value >= 2 and st.nonbinary_count > 0
+    assert "non_binary_spikes" in {p.category for p in prof.report().pathologies}
+
+
+def test_fractional_spikes_are_measured_exactly_when_folded() -> None:
+    net = BigLoop(snn.Leaky(beta=0.9, graded_spikes_factor=0.5))
+    prof = SpikeProfiler()
+    ref = train(net, prof)
+    ref.declare_layer("lif1", graded=True)
+    assert_same_spike_statistics(prof, ref)
+    st = prof.report().layer_stats["lif1"]
+    assert st.max_value == 0.5 and st.nonbinary_count > 0 and st.graded
+
+
+class Leaking(snn.Leaky):
+    """A Leaky whose spikes turn NaN at one time step of the second sequence."""
+
+    def __init__(self) -> None:
+        super().__init__(beta=0.9)
+        self.calls = 0
+
+    def fire(self, mem: torch.Tensor) -> torch.Tensor:
+        spk = super().fire(mem)
+        self.calls += 1
+        if self.calls == T + 7:
+            spk = spk.clone()
+            spk[3, :10] = float("nan")
+        return spk
+
+
+def test_non_finite_spikes_are_located_exactly_when_folded() -> None:
+    net, prof = BigLoop(Leaking()), SpikeProfiler()
+    ref = train(net, prof)
+    assert_same_spike_statistics(prof, ref)
+    found = prof.report().layer_stats["lif1"].first_nonfinite
+    assert found is not None and found.count == 10 and found.step == 1
+
+
+def test_a_profiler_on_torch_statistics_watches_large_layers_too() -> None:
+    net, prof = BigLoop(snn.Leaky(beta=0.9)), SpikeProfiler(backend="torch")
+    ref = train(net, prof, steps=2)
+    got, want = prof.report().layer_stats, ref.report().layer_stats
+    for name in ("lif1", "lif2"):
+        np.testing.assert_array_equal(got[name].per_neuron_spikes,
+                                      want[name].per_neuron_spikes)
+        assert got[name].voltage_mean == pytest.approx(want[name].voltage_mean, rel=1e-5)
+
+
+class StartsMutating(nn.Module):
+    """Thresholds; from ``mutate = True`` on, zeroes its previous output in place."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mutate = False
+        self.last: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mutate and self.last is not None:
+            self.last.zero_()
+        self.last = (x > 0.5).float()
+        return self.last
+
+
+def test_a_layer_that_starts_changing_its_outputs_in_place_is_named_then_copied() -> None:
+    layer = StartsMutating()
+    seq = nn.Sequential(layer)
+
+    class Loop(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = seq
+
+        def forward(self, x: torch.Tensor) -> None:
+            for t in range(x.shape[0]):
+                self.body(x[t])
+
+    loop, prof = Loop(), SpikeProfiler()
+    g = torch.Generator().manual_seed(0)
+    xs = [torch.rand(T, B, N_IN, generator=g) for _ in range(3)]
+    with torch.no_grad(), prof.watch(loop, layers=["body.0"]):
+        loop(xs[0])  # first sequence: copied, and found not to change its outputs
+        layer.mutate = True
+        with pytest.warns(RuntimeWarning, match=r"'body.0'.*in place.*copied from now on"):
+            loop(xs[1])  # kept by reference: changed before it was recorded
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            loop(xs[2])  # copied: recorded as returned, no warning
+    third = SpikeProfiler()
+    third.record_step("body.0", (xs[2] > 0.5).float())
+    got = prof.report(epoch=0).layer_stats["body.0"].per_neuron_spikes
+    first_two = SpikeProfiler()
+    first_two.record_step("body.0", (xs[0] > 0.5).float())
+    want = third.report().layer_stats["body.0"].per_neuron_spikes \
+        + first_two.report().layer_stats["body.0"].per_neuron_spikes
+    lost = (xs[1] > 0.5).float()[-1].sum(0).numpy()  # only its last frame kept its values
+    np.testing.assert_allclose(got, want + lost)
