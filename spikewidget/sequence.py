@@ -60,7 +60,6 @@ class Sequence:
         self.voltage_versions: list[int] = []  # and the last voltage frame
         self.last_version = 0
         self.last_sampled = True
-        self.signature: tuple[Any, ...] = ()
         self.fold: _Fold | None = None  # set while the current sequence is folded
         self.copying: bool | None = None  # copy frames? None: copy, and find out
         self._originals: list[tuple[Any, int]] = []  # (tensor, version) while finding out
