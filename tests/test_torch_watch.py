@@ -24,13 +24,15 @@ T, B, N_IN, N_HID, N_OUT = 12, 6, 40, 24, 5
 
 
 class LoopNet(nn.Module):
-    """The snnTorch tutorial shape: the model loops over time inside forward."""
+    """The snnTorch tutorial shape: the model loops over time inside forward, keeping
+    every step's ``(spk1, mem1, spk2, mem2)`` in ``keep``."""
 
-    def __init__(self, gain: float = 1.0, graded: float = 1.0) -> None:
+    def __init__(self, gain: float = 1.0, graded: float = 1.0, *, n_in: int = N_IN,
+                 n_hidden: int = N_HID, lif1: nn.Module | None = None) -> None:
         super().__init__()
-        self.fc1 = nn.Linear(N_IN, N_HID)
-        self.lif1 = snn.Leaky(beta=0.9)
-        self.fc2 = nn.Linear(N_HID, N_OUT)
+        self.fc1 = nn.Linear(n_in, n_hidden)
+        self.lif1 = snn.Leaky(beta=0.9) if lif1 is None else lif1
+        self.fc2 = nn.Linear(n_hidden, N_OUT)
         self.lif2 = snn.Leaky(beta=0.9, graded_spikes_factor=graded)
         with torch.no_grad():
             self.fc1.weight.mul_(gain)

@@ -20,37 +20,19 @@ from spikewidget import SpikeProfiler
 from spikewidget.sequence import FOLD_MIN_VALUES, VOLTAGE_STRIDE
 from spikewidget.story_model import MultiSpikeLeaky
 
-T, B, N_IN, HIDDEN, N_OUT = 40, 64, 30, 256, 6
+from .test_torch_watch import LoopNet
+
+T, B, N_IN, HIDDEN = 40, 64, 30, 256
 SAMPLED = sorted(set(range(0, T, VOLTAGE_STRIDE)) | {T - 1})
 
 
-class BigLoop(nn.Module):
-    """A model looping over time with a hidden layer large enough to be folded; keeps
-    every step's tensors for the hand-written reference."""
-
-    def __init__(self, lif1: nn.Module, gain: float = 2.0) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.fc1 = nn.Linear(N_IN, HIDDEN)
-        self.lif1 = lif1
-        self.fc2 = nn.Linear(HIDDEN, N_OUT)
-        self.lif2 = snn.Leaky(beta=0.9)
-        with torch.no_grad():
-            self.fc1.weight.mul_(gain)
-        self.keep: list[tuple[torch.Tensor, ...]] = []
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mem1, mem2 = self.lif1.init_leaky(), self.lif2.init_leaky()
-        out = []
-        for t in range(x.shape[0]):
-            spk1, mem1 = self.lif1(self.fc1(x[t]), mem1)
-            spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
-            self.keep.append(tuple(a.detach().clone() for a in (spk1, mem1, spk2, mem2)))
-            out.append(spk2)
-        return torch.stack(out)
+def big_loop(lif1: nn.Module, gain: float = 2.0) -> LoopNet:
+    """A tutorial-shaped model whose hidden layer is large enough to be folded."""
+    torch.manual_seed(0)
+    return LoopNet(gain, n_in=N_IN, n_hidden=HIDDEN, lif1=lif1)
 
 
-def train(net: BigLoop, prof: SpikeProfiler, steps: int = 3) -> SpikeProfiler:
+def train(net: LoopNet, prof: SpikeProfiler, steps: int = 3) -> SpikeProfiler:
     """Train ``steps`` steps watched; returns the hand-written reference profiler."""
     opt = torch.optim.SGD(net.parameters(), lr=0.05)
     ref = SpikeProfiler()
@@ -63,7 +45,7 @@ def train(net: BigLoop, prof: SpikeProfiler, steps: int = 3) -> SpikeProfiler:
             opt.zero_grad()
             loss.backward()
             opt.step()
-            stacked = [torch.stack([k[i] for k in net.keep]) for i in range(4)]
+            stacked = [torch.stack([k[i] for k in net.keep]).detach() for i in range(4)]
             ref.record_step("lif1", stacked[0], stacked[1])
             ref.record_step("lif2", stacked[2], stacked[3])
     return ref
@@ -92,32 +74,32 @@ def assert_same_spike_statistics(got: SpikeProfiler, ref: SpikeProfiler) -> None
 
 def test_binary_frames_folded_as_they_come_give_exact_spike_statistics() -> None:
     assert B * HIDDEN >= FOLD_MIN_VALUES  # lif1's frames are folded, lif2's kept
-    net, prof = BigLoop(snn.Leaky(beta=0.9)), SpikeProfiler()
+    net, prof = big_loop(snn.Leaky(beta=0.9)), SpikeProfiler()
     ref = train(net, prof)
     assert_same_spike_statistics(prof, ref)
     lif1 = prof.report().layer_stats["lif1"]
     assert lif1.is_binary and 0 < lif1.firing_rates.mean() < 1
     raster = prof.raster("lif1")
     np.testing.assert_array_equal(  # the last sequence's first sample, in time order
-        raster.spikes[-T:], np.stack([k[0][0].numpy() != 0 for k in net.keep]))
+        raster.spikes[-T:], np.stack([k[0][0].detach().numpy() != 0 for k in net.keep]))
 
 
 def test_folded_voltages_come_from_every_stride_th_step_and_the_last() -> None:
-    net, prof = BigLoop(snn.Leaky(beta=0.9)), SpikeProfiler()
+    net, prof = big_loop(snn.Leaky(beta=0.9)), SpikeProfiler()
     train(net, prof, steps=1)
-    mem = np.stack([net.keep[t][1].numpy() for t in SAMPLED]).astype(np.float64)
+    mem = np.stack([net.keep[t][1].detach().numpy() for t in SAMPLED]).astype(np.float64)
     st = prof.report().layer_stats["lif1"]
     assert st.voltage_mean == pytest.approx(mem.mean(), rel=1e-6)
     assert st.voltage_std == pytest.approx(mem.std(), rel=1e-5)
-    all_mem = np.stack([k[1].numpy() for k in net.keep])  # the sample tells the whole
+    all_mem = np.stack([k[1].detach().numpy() for k in net.keep])  # the sample tells the whole
     assert st.voltage_mean == pytest.approx(all_mem.mean(), rel=0.2, abs=0.05)
     small = prof.report().layer_stats["lif2"]  # kept frames: every step
-    mem2 = np.stack([k[3].numpy() for k in net.keep]).astype(np.float64)
+    mem2 = np.stack([k[3].detach().numpy() for k in net.keep]).astype(np.float64)
     assert small.voltage_mean == pytest.approx(mem2.mean(), rel=1e-6)
 
 
 def test_multi_spike_counts_are_measured_exactly_when_folded() -> None:
-    net, prof = BigLoop(MultiSpikeLeaky(beta=0.9, threshold=0.25), gain=4.0), SpikeProfiler()
+    net, prof = big_loop(MultiSpikeLeaky(beta=0.9, threshold=0.25), gain=4.0), SpikeProfiler()
     ref = train(net, prof)
     assert_same_spike_statistics(prof, ref)
     st = prof.report().layer_stats["lif1"]
@@ -126,7 +108,7 @@ def test_multi_spike_counts_are_measured_exactly_when_folded() -> None:
 
 
 def test_fractional_spikes_are_measured_exactly_when_folded() -> None:
-    net = BigLoop(snn.Leaky(beta=0.9, graded_spikes_factor=0.5))
+    net = big_loop(snn.Leaky(beta=0.9, graded_spikes_factor=0.5))
     prof = SpikeProfiler()
     ref = train(net, prof)
     ref.declare_layer("lif1", graded=True)
@@ -152,7 +134,7 @@ class Leaking(snn.Leaky):
 
 
 def test_non_finite_spikes_are_located_exactly_when_folded() -> None:
-    net, prof = BigLoop(Leaking()), SpikeProfiler()
+    net, prof = big_loop(Leaking()), SpikeProfiler()
     ref = train(net, prof)
     assert_same_spike_statistics(prof, ref)
     found = prof.report().layer_stats["lif1"].first_nonfinite
@@ -160,7 +142,7 @@ def test_non_finite_spikes_are_located_exactly_when_folded() -> None:
 
 
 def test_a_profiler_on_torch_statistics_watches_large_layers_too() -> None:
-    net, prof = BigLoop(snn.Leaky(beta=0.9)), SpikeProfiler(backend="torch")
+    net, prof = big_loop(snn.Leaky(beta=0.9)), SpikeProfiler(backend="torch")
     ref = train(net, prof, steps=2)
     got, want = prof.report().layer_stats, ref.report().layer_stats
     for name in ("lif1", "lif2"):
