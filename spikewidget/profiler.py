@@ -233,11 +233,8 @@ class SpikeProfiler:
         recorded and reported, never rejected.
         """
         _check_name(layer)
-        with self._lock:  # a snapshot of what validation needs; reductions run unlocked
-            info = self._layers.get(layer)
-            ep = self._epoch if epoch is None else _check_epoch(epoch)
-            decl = dict(self._declared.get(layer, {}))
-            last = next(reversed(self._layers), None)
+        ep = self._epoch if epoch is None else _check_epoch(epoch)
+        info, decl, last = self._snapshot(layer)
         axes = neuron_axes if neuron_axes is not None else (
             info.neuron_axes if info is not None else decl.get("neuron_axes", 1))
         if info is not None:
@@ -282,11 +279,8 @@ class SpikeProfiler:
         sequences of :mod:`torch_hooks`). ``shape``: the step's ``(time, batch,
         *neurons)``; ``compute(want_counts)`` gives its :class:`StepResult`;
         ``frames``: ``(time, n_neurons)`` of the first sample, for the raster."""
-        with self._lock:
-            info = self._layers.get(layer)
-            ep = self._epoch
-            decl = dict(self._declared.get(layer, {}))
-            last = next(reversed(self._layers), None)
+        ep = self._epoch
+        info, decl, last = self._snapshot(layer)
         nshape = shape[len(shape) - neuron_axes:]
         if info is not None:
             _check_neuron_shape(layer, shape, nshape, info)
@@ -300,6 +294,13 @@ class SpikeProfiler:
             apply_step(acc, result, step=step)
 
         self._file(layer, info, ep, decl, role, neuron_axes, shape, None, fold, frames)
+
+    def _snapshot(self, layer: str) -> tuple[_Layer | None, dict[str, Any], str | None]:
+        """What validating a step of ``layer`` needs: the layer as recorded so far (or
+        None), its declarations and the latest recorded layer (reductions run unlocked)."""
+        with self._lock:
+            return (self._layers.get(layer), dict(self._declared.get(layer, {})),
+                    next(reversed(self._layers), None))
 
     def _file(self, layer: str, info: _Layer | None, ep: int, decl: dict[str, Any],
               role: str, axes: int, shape: tuple[int, ...], device: Any,

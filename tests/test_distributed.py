@@ -73,6 +73,7 @@ def _worker(rank: int, port: int, out: str) -> None:
         Path(out, f"rank{rank}.txt").write_text("merged" if merged is not None else "none")
         if merged is not None:
             Path(out, "merged.bin").write_bytes(merged.to_bytes())
+        dist.barrier()  # both ranks done before either tears gloo down (else SIGABRT, rarely)
     finally:
         dist.destroy_process_group()
 
@@ -104,8 +105,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_gather_over_gloo_equals_one_process_that_saw_all_the_data(tmp_path: Path) -> None:
-    ctx = mp.start_processes(_worker, args=(free_port(), str(tmp_path)), nprocs=WORLD,
+def run_ranks(out: Path) -> None:
+    """Run the two ranks to the end, writing into ``out``."""
+    ctx = mp.start_processes(_worker, args=(free_port(), str(out)), nprocs=WORLD,
                              join=False, start_method="spawn")
     deadline = time.monotonic() + TIMEOUT_S
     try:
@@ -115,6 +117,20 @@ def test_gather_over_gloo_equals_one_process_that_saw_all_the_data(tmp_path: Pat
         for p in ctx.processes:
             if p.is_alive():
                 p.kill()
+
+
+def test_gather_over_gloo_equals_one_process_that_saw_all_the_data(tmp_path: Path) -> None:
+    try:
+        run_ranks(tmp_path)
+    except mp.ProcessExitedException as exc:
+        # About one run in 20 a rank aborts in gloo's C++ code ("terminate called without
+        # an active exception"; measured 1 in 20 both before and after the watch rewrite):
+        # run once more. A Python error in a rank is no signal and fails at once.
+        if exc.signal_name is None:
+            raise
+        tmp_path = tmp_path / "again"
+        tmp_path.mkdir()
+        run_ranks(tmp_path)
     assert [Path(tmp_path, f"rank{r}.txt").read_text() for r in range(WORLD)] == \
         ["merged", "none"]
     merged = SpikeProfiler.from_bytes(Path(tmp_path, "merged.bin").read_bytes()).report()
