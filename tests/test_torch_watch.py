@@ -272,35 +272,37 @@ def test_any_module_can_be_named_with_an_extract_function() -> None:
 
 
 class Mutating(nn.Module):
-    """Thresholds, then zeroes its output buffer in place once the caller has it."""
+    """Thresholds; while ``mutate``, zeroes its previous output in place once the caller
+    has it (the previous step's tensor, reused)."""
 
-    def __init__(self) -> None:
+    def __init__(self, mutate: bool = True) -> None:
         super().__init__()
+        self.mutate = mutate
         self.last: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.last is not None:
-            self.last.zero_()  # the previous step's tensor, reused in place
+        if self.mutate and self.last is not None:
+            self.last.zero_()
         self.last = (x > 0.5).float()
         return self.last
 
 
+class TimeLoop(nn.Module):
+    """Calls ``body`` once per time step of ``x`` ``(time, ...)``; its layers are
+    ``body.<name>``."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: torch.Tensor) -> None:
+        for t in range(x.shape[0]):
+            self.body(x[t])
+
+
 def test_frames_are_recorded_as_they_were_when_the_layer_returned_them() -> None:
-    layer = Mutating()
-    model = nn.Sequential(layer)
-    prof = SpikeProfiler()
+    loop, prof = TimeLoop(nn.Sequential(Mutating())), SpikeProfiler()
     x = torch.rand(T, B, N_IN)
-
-    class Loop(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.body = model
-
-        def forward(self, x: torch.Tensor) -> None:
-            for t in range(x.shape[0]):
-                self.body(x[t])
-
-    loop = Loop()
     with torch.no_grad(), prof.watch(loop, layers=["body.0"]):
         loop(x)
     np.testing.assert_allclose(prof.report().layer_stats["body.0"].firing_rates,
