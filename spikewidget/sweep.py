@@ -217,7 +217,7 @@ def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
         for name in swept:
             adapters.set_threshold(named[name], threshold)
         prof = _fresh_like(profiler)
-        with torch.no_grad(), prof.watch(work, input=watch_input):
+        with torch.no_grad(), prof.watch(work, input=watch_input, sample_voltages=False):
             run(work, batch)
         return prof.report()
 

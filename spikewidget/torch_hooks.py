@@ -34,7 +34,7 @@ from . import adapters
 from .adapters import Neuron, Reading
 from .errors import InvalidInputError, InvalidTypeError
 from .profiler import SpikeProfiler
-from .sequence import Sequence
+from .sequence import VOLTAGE_STRIDE, Sequence
 
 Extract = Callable[[Any], Any]
 _TENSOR_HOOKS_KEPT = 4096  # recent tensor-hook handles kept to remove on detach
@@ -123,7 +123,7 @@ class _Tap:
             self.flush()
             self.signature = signature
         frames = self.frames
-        frames.add(spikes.detach(), voltages, lead == 1)
+        frames.add(spikes, voltages, lead == 1)
         if want_grad:
             group = self.group = self.group or _GradGroup()
             group.hooked += 1
@@ -200,11 +200,12 @@ class WatchHandle:
     """
 
     def __init__(self, profiler: SpikeProfiler, model: Any, *, gradients: bool,
-                 time_steps: int | None) -> None:
+                 time_steps: int | None, sample_voltages: bool = True) -> None:
         self.profiler = profiler
         self.model = model
         self.gradients = gradients
         self.time_steps = time_steps
+        self.sample_voltages = sample_voltages
         self.layers: list[str] = []
         self.skipped: dict[str, str] = {}
         self.active = True
@@ -263,7 +264,8 @@ class WatchHandle:
         # with backend="torch" keeps every statistic as a tensor: no folding
         prof = self.profiler
         return Sequence(name, may_fold=isinstance(prof, SpikeProfiler)
-                        and prof.backend != "torch")
+                        and prof.backend != "torch",
+                        voltage_stride=VOLTAGE_STRIDE if self.sample_voltages else 1)
 
     def _hook_tensor(self, t: Any, fn: Callable[[Any], None]) -> None:
         self._tensor_hooks.append(t.register_hook(fn))
@@ -284,7 +286,7 @@ class WatchHandle:
 def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
           input: bool | str = False, layers: Iterable[str | Any] | None = None,
           extract: Extract | Mapping[str, Extract] | None = None,
-          time_steps: int | None = None) -> WatchHandle:
+          time_steps: int | None = None, sample_voltages: bool = True) -> WatchHandle:
     """Record every spiking layer of ``model`` on each forward call.
 
     Args:
@@ -308,6 +310,10 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
         time_steps: the model is called once per time step: group this many calls
             into one ``(time, batch, ...)`` record (gives per-sample spike counts over
             time). Default: the calls made within one forward of ``model`` are grouped.
+        sample_voltages: on CPU, layers whose per-step frames hold at least
+            ``sequence.FOLD_MIN_VALUES`` values measure the voltages of every
+            ``sequence.VOLTAGE_STRIDE``-th step and of the last (spike statistics
+            stay exact); False measures every step's voltages, at some cost per step.
 
     Returns a :class:`WatchHandle`; ``with profiler.watch(model): ...`` removes it.
     Leaky integrators (Norse ``LI``/``LICell``, snnTorch ``StateLeaky(output=False)``)
@@ -320,7 +326,8 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
                                    or not isinstance(time_steps, int) or time_steps < 1):
         raise InvalidInputError(f"time_steps must be a whole number >= 1, got {time_steps!r}")
     model = _unwrap(model)
-    handle = WatchHandle(profiler, model, gradients=bool(gradients), time_steps=time_steps)
+    handle = WatchHandle(profiler, model, gradients=bool(gradients), time_steps=time_steps,
+                         sample_voltages=bool(sample_voltages))
     chosen = _choose(model, layers, extract)
 
     input_name = input if isinstance(input, str) else ("input" if input else None)

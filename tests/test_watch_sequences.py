@@ -151,21 +151,26 @@ def test_a_profiler_on_torch_statistics_watches_large_layers_too() -> None:
         assert got[name].voltage_mean == pytest.approx(want[name].voltage_mean, rel=1e-5)
 
 
-def test_a_layer_that_starts_changing_its_outputs_in_place_is_named_then_copied() -> None:
+@pytest.mark.parametrize("n", [8, N_IN], ids=["kept", "folded"])
+def test_a_layer_that_starts_changing_its_outputs_in_place_is_named_then_copied(n) -> None:
+    folded = B * n >= FOLD_MIN_VALUES
+    assert folded == (n == N_IN)
     layer = Mutating(mutate=False)
     loop, prof = TimeLoop(nn.Sequential(layer)), SpikeProfiler()
     g = torch.Generator().manual_seed(0)
-    xs = [torch.rand(T, B, N_IN, generator=g) for _ in range(3)]
+    xs = [torch.rand(T, B, n, generator=g) for _ in range(3)]
     with torch.no_grad(), prof.watch(loop, layers=["body.0"]):
         loop(xs[0])  # first sequence: copied, and found not to change its outputs
         layer.mutate = True
         with pytest.warns(RuntimeWarning, match=r"'body.0'.*in place.*copied from now on"):
-            loop(xs[1])  # kept by reference: changed before it was recorded
+            loop(xs[1])  # not copied: changed before it was recorded
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             loop(xs[2])  # copied: recorded as returned, no warning
     got = prof.report().layer_stats["body.0"].per_neuron_spikes
     spikes = [(x > 0.5).float() for x in xs]
-    want = spikes[0].sum((0, 1)) + spikes[2].sum((0, 1)) \
-        + spikes[1][-1].sum(0)  # of the second sequence only its last frame kept its values
+    # folded frames were counted when returned; of a kept second sequence only the
+    # last frame kept its values
+    second = spikes[1].sum((0, 1)) if folded else spikes[1][-1].sum(0)
+    want = spikes[0].sum((0, 1)) + second + spikes[2].sum((0, 1))
     np.testing.assert_allclose(got, want.numpy())
