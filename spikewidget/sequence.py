@@ -40,7 +40,7 @@ from .reduce_numpy import StepResult, compute_step, voltage_moments
 if TYPE_CHECKING:
     from .profiler import SpikeProfiler
 
-FOLD_MIN_VALUES = 1_024
+FOLD_MIN_VALUES = 16_384
 """Frames with fewer values are kept: per-call ops would cost more than one stack."""
 VOLTAGE_STRIDE = 16
 """Folded layers measure the voltages of every this many-th frame, and of the last."""

@@ -151,10 +151,10 @@ def test_a_profiler_on_torch_statistics_watches_large_layers_too() -> None:
         assert got[name].voltage_mean == pytest.approx(want[name].voltage_mean, rel=1e-5)
 
 
-@pytest.mark.parametrize("n", [8, N_IN], ids=["kept", "folded"])
+@pytest.mark.parametrize("n", [8, HIDDEN], ids=["kept", "folded"])
 def test_a_layer_that_starts_changing_its_outputs_in_place_is_named_then_copied(n) -> None:
     folded = B * n >= FOLD_MIN_VALUES
-    assert folded == (n == N_IN)
+    assert folded == (n == HIDDEN)
     layer = Mutating(mutate=False)
     loop, prof = TimeLoop(nn.Sequential(layer)), SpikeProfiler()
     g = torch.Generator().manual_seed(0)
