@@ -4,26 +4,28 @@ A per-step layer returns one ``(batch, *neurons)`` frame per call, and
 :mod:`torch_hooks` records a sequence of them as one ``(time, batch, *neurons)``
 step. Waiting costs the training step, so frames wait in one of two ways:
 
-- **kept**: the frame tensors themselves (a reference, not a copy) are stacked once
-  when the sequence is recorded, then reduced exactly by ``record_step``. On a GPU
-  that is one stack and a few kernels per sequence instead of work per call.
+- **kept**: the frame tensors themselves (the layer's own, alive for backward anyway:
+  no copy, no new object) are stacked once when the sequence is recorded. On a GPU
+  they are reduced by ``record_step`` with a few kernels per sequence, nothing per call.
 - **folded** (CPU, float32, frames of at least :data:`FOLD_MIN_VALUES` values):
   each frame is added into per-sample spike counts and OR-ed, as 32-bit patterns,
-  into a screen while it is still in cache - two in-place ops per call. When the
+  into a screen while it is still in cache - two NumPy ufuncs per call. When the
   screen holds only the patterns of 0.0 and 1.0 and every count is whole, the
   counts give every spike statistic exactly (sums, rates, per-sample counts, max,
   min, binary). Otherwise the kept frames are stacked and measured exactly, as
   ``record_step`` would. (The screen lets through 0 and powers of two up to 1; whole
   counts rule those out unless they add up to whole numbers in every neuron and
-  sample, or are below float32 resolution beside a 1.) Voltage statistics come
-  from every :data:`VOLTAGE_STRIDE`-th frame and the last one (or from every frame,
-  with ``voltage_stride=1``).
+  sample, or are below float32 resolution beside a 1.)
+
+On the CPU (float32 or float64 frames) spikes are measured exactly either way, and
+voltage statistics come from every :data:`VOLTAGE_STRIDE`-th frame and the last one
+(``voltage_stride=1``: every frame). Elsewhere every frame's voltages are measured.
 
 Frames are values as of the call that returned them. The first sequence of a layer
 is copied, and the originals' version counters tell whether the layer changes the
 tensors it returned in place; if it does, its frames are always copied, else they
 are kept by reference. A layer that starts doing so later gets a warning naming it
-(that sequence has the changed values) and is copied from then on.
+(that sequence may have the changed values) and is copied from then on.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
 FOLD_MIN_VALUES = 16_384
 """Frames with fewer values are kept: per-call ops would cost more than one stack."""
 VOLTAGE_STRIDE = 16
-"""Folded layers measure the voltages of every this many-th frame, and of the last."""
+"""On the CPU, the voltages of every this many-th frame, and of the last, are measured."""
 _ONE_BITS = 0x3F800000  # float32 1.0
 
 
@@ -62,6 +64,7 @@ class Sequence:
         self.voltage_versions: list[int] = []  # and the last voltage frame
         self.last_version = 0
         self.last_sampled = True
+        self.host = False  # the current sequence is reduced here, on the host (CPU)
         self.fold: _Fold | None = None  # set while the current sequence is folded
         self.copying: bool | None = None  # copy frames? None: copy, and find out
         self._originals: list[tuple[Any, int]] = []  # (tensor, version) while finding out
@@ -80,13 +83,15 @@ class Sequence:
         k = len(self.spikes)
         fold = self.fold
         if k == 0:
-            fold = self.fold = self._fold_for(spikes, batched)
+            self.host = self.may_fold and _on_host(spikes) and (
+                voltages is None or _on_host(voltages))
+            fold = self.fold = self._fold_for(spikes, batched) if self.host else None
         if fold is not None:
             fold.add(spikes, k)
         self.spikes.append(spikes)
         self.versions.append(spikes._version)
         if voltages is not None:
-            self.last_sampled = fold is None or k % self.voltage_stride == 0
+            self.last_sampled = not self.host or k % self.voltage_stride == 0
             if self.last_sampled:
                 self.voltages.append(voltages)
                 self.voltage_versions.append(voltages._version)
@@ -102,15 +107,15 @@ class Sequence:
 
     def clear(self) -> None:
         self.spikes, self.voltages, self.versions, self.voltage_versions = [], [], [], []
-        self.last_voltage, self.fold, self._originals = None, None, []
+        self.last_voltage, self.fold, self.host, self._originals = None, None, False, []
 
     def record(self, profiler: SpikeProfiler, neuron_axes: int) -> None:
         """Record the frames taken so far as one step, then forget them."""
         try:
             certified = self.fold is not None and self.fold.certified()
             self._check_versions(certified)
-            if self.fold is not None:
-                self._record_folded(profiler, neuron_axes, self.fold, certified)
+            if self.host:
+                self._record_host(profiler, neuron_axes, self.fold, certified)
             else:
                 self._record_kept(profiler, neuron_axes)
         finally:
@@ -118,8 +123,7 @@ class Sequence:
 
     # ------------------------------------------------------------ internals
     def _fold_for(self, x: Any, batched: bool) -> _Fold | None:
-        if not self.may_fold or x.dtype != torch.float32 or x.device.type != "cpu" \
-                or x.numel() < FOLD_MIN_VALUES:
+        if x.dtype != torch.float32 or x.numel() < FOLD_MIN_VALUES:
             return None
         folds = self._folds
         if folds is None or folds.acc.shape != x.shape or folds.batched != batched:
@@ -161,21 +165,23 @@ class Sequence:
             return torch.stack(frames, out=out)
 
     def _record_kept(self, profiler: SpikeProfiler, neuron_axes: int) -> None:
+        """Every frame and voltage, as one ``record_step`` (a GPU's kernels)."""
         spikes = self._stack(0, self.spikes)
         voltages = None
         if self.voltages and len(self.voltages) == len(self.spikes):
             voltages = self._stack(1, self.voltages)
         profiler.record_step(self.name, spikes, voltages, neuron_axes=neuron_axes)
 
-    def _record_folded(self, profiler: SpikeProfiler, neuron_axes: int, fold: _Fold,
-                       certified: bool) -> None:
+    def _record_host(self, profiler: SpikeProfiler, neuron_axes: int, fold: _Fold | None,
+                     certified: bool) -> None:
+        """Spikes exactly (from the fold's counts when ``certified``, else from the
+        stacked frames), voltages of the sampled frames."""
         frame = self.spikes[0]
         t = len(self.spikes)
         samples = frame.shape[:frame.ndim - neuron_axes]  # () or (batch,)
         m = int(np.prod(samples))
         n = frame.numel() // m
         shape = (t, *frame.shape) if t > 1 else tuple(frame.shape)
-        counts = fold.acc.reshape(m, n)
         if not certified:
             exact = self._stack(0, self.spikes).numpy().reshape(t * m, n)
         vm = None
@@ -192,10 +198,12 @@ class Sequence:
                 r = compute_step(exact, None, None, time_steps=time_steps,
                                  want_counts=want_counts)
                 return dataclasses.replace(r, voltages=vm)
-            return _certified_result(counts, t, want_counts and time_steps is not None, vm)
+            return _certified_result(fold.acc.reshape(m, n), t,
+                                     want_counts and time_steps is not None, vm)
 
         window = min(profiler.raster_window, t)
-        raster = fold.rows[t - window:t].reshape(window, n)
+        raster = (fold.rows[t - window:t].reshape(window, n) if fold is not None
+                  else exact.reshape(t, m, n)[t - window:, 0])
         profiler._record_reduced(self.name, shape, neuron_axes, compute, raster)
 
 
@@ -230,6 +238,11 @@ class _Fold:
         if screen not in (0, _ONE_BITS):
             return False
         return bool(np.array_equal(self.acc, np.trunc(self.acc)))
+
+
+def _on_host(x: Any) -> bool:
+    """A CPU tensor NumPy reads as it is."""
+    return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
 
 
 def _certified_result(counts: np.ndarray, t: int, with_counts: bool,

@@ -310,10 +310,10 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
         time_steps: the model is called once per time step: group this many calls
             into one ``(time, batch, ...)`` record (gives per-sample spike counts over
             time). Default: the calls made within one forward of ``model`` are grouped.
-        sample_voltages: on CPU, layers whose per-step frames hold at least
-            ``sequence.FOLD_MIN_VALUES`` values measure the voltages of every
-            ``sequence.VOLTAGE_STRIDE``-th step and of the last (spike statistics
-            stay exact); False measures every step's voltages, at some cost per step.
+        sample_voltages: on the CPU, per-step layers measure the voltages of every
+            ``sequence.VOLTAGE_STRIDE``-th (16th) time step and of the last (spike
+            statistics stay exact); False measures every step's voltages, at some
+            cost per training step.
 
     Returns a :class:`WatchHandle`; ``with profiler.watch(model): ...`` removes it.
     Leaky integrators (Norse ``LI``/``LICell``, snnTorch ``StateLeaky(output=False)``)

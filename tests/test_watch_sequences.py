@@ -32,12 +32,12 @@ def big_loop(lif1: nn.Module, gain: float = 2.0) -> LoopNet:
     return LoopNet(gain, n_in=N_IN, n_hidden=HIDDEN, lif1=lif1)
 
 
-def train(net: LoopNet, prof: SpikeProfiler, steps: int = 3) -> SpikeProfiler:
+def train(net: LoopNet, prof: SpikeProfiler, steps: int = 3, **watch) -> SpikeProfiler:
     """Train ``steps`` steps watched; returns the hand-written reference profiler."""
     opt = torch.optim.SGD(net.parameters(), lr=0.05)
     ref = SpikeProfiler()
     g = torch.Generator().manual_seed(1)
-    with prof.watch(net):
+    with prof.watch(net, **watch):
         for _ in range(steps):
             net.keep.clear()
             x = (torch.rand(T, B, N_IN, generator=g) < 0.3).float()
@@ -84,18 +84,27 @@ def test_binary_frames_folded_as_they_come_give_exact_spike_statistics() -> None
         raster.spikes[-T:], np.stack([k[0][0].detach().numpy() != 0 for k in net.keep]))
 
 
-def test_folded_voltages_come_from_every_stride_th_step_and_the_last() -> None:
+def test_cpu_voltages_come_from_every_stride_th_step_and_the_last() -> None:
     net, prof = big_loop(snn.Leaky(beta=0.9)), SpikeProfiler()
     train(net, prof, steps=1)
-    mem = np.stack([net.keep[t][1].detach().numpy() for t in SAMPLED]).astype(np.float64)
-    st = prof.report().layer_stats["lif1"]
-    assert st.voltage_mean == pytest.approx(mem.mean(), rel=1e-6)
-    assert st.voltage_std == pytest.approx(mem.std(), rel=1e-5)
+    for name, i in (("lif1", 1), ("lif2", 3)):  # a folded and a kept layer alike
+        mem = np.stack([net.keep[t][i].detach().numpy() for t in SAMPLED]).astype(np.float64)
+        st = prof.report().layer_stats[name]
+        assert st.voltage_mean == pytest.approx(mem.mean(), rel=1e-6)
+        assert st.voltage_std == pytest.approx(mem.std(), rel=1e-5)
     all_mem = np.stack([k[1].detach().numpy() for k in net.keep])  # the sample tells the whole
-    assert st.voltage_mean == pytest.approx(all_mem.mean(), rel=0.2, abs=0.05)
-    small = prof.report().layer_stats["lif2"]  # kept frames: every step
-    mem2 = np.stack([k[3].detach().numpy() for k in net.keep]).astype(np.float64)
-    assert small.voltage_mean == pytest.approx(mem2.mean(), rel=1e-6)
+    lif1 = prof.report().layer_stats["lif1"]
+    assert lif1.voltage_mean == pytest.approx(all_mem.mean(), rel=0.2, abs=0.05)
+
+
+def test_sample_voltages_false_measures_every_step() -> None:
+    net, prof = big_loop(snn.Leaky(beta=0.9)), SpikeProfiler()
+    train(net, prof, steps=1, sample_voltages=False)
+    for name, i in (("lif1", 1), ("lif2", 3)):
+        mem = np.stack([k[i].detach().numpy() for k in net.keep]).astype(np.float64)
+        st = prof.report().layer_stats[name]
+        assert st.voltage_mean == pytest.approx(mem.mean(), rel=1e-6)
+        assert st.voltage_std == pytest.approx(mem.std(), rel=1e-5)
 
 
 def test_multi_spike_counts_are_measured_exactly_when_folded() -> None:
