@@ -55,10 +55,13 @@ class Sequence:
     def __init__(self, name: str, *, may_fold: bool = True,
                  voltage_stride: int = VOLTAGE_STRIDE) -> None:
         self.name = name
-        self.may_fold = may_fold  # False: always keep (a profiler that records only steps)
-        self.voltage_stride = voltage_stride  # folded: measure every this many-th voltage
+        # may_fold=False: whole steps go to record_step only (the sweep's stand-in
+        # profiler, backend="torch"); on the host every voltage_stride-th frame's
+        # voltages are measured
+        self.may_fold = may_fold
+        self.voltage_stride = voltage_stride
         self.spikes: list[Any] = []
-        self.voltages: list[Any] = []  # every frame's (kept) or sampled (folded)
+        self.voltages: list[Any] = []  # every frame's, or on the host the sampled ones
         self.last_voltage: Any = None
         self.versions: list[int] = []  # version counters when taken: spikes, voltages,
         self.voltage_versions: list[int] = []  # and the last voltage frame
