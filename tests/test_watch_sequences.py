@@ -84,27 +84,19 @@ def test_binary_frames_folded_as_they_come_give_exact_spike_statistics() -> None
         raster.spikes[-T:], np.stack([k[0][0].detach().numpy() != 0 for k in net.keep]))
 
 
-def test_cpu_voltages_come_from_every_stride_th_step_and_the_last() -> None:
+@pytest.mark.parametrize("sample", [True, False], ids=["sampled", "every step"])
+def test_cpu_voltages_come_from_every_stride_th_step_and_the_last(sample: bool) -> None:
     net, prof = big_loop(snn.Leaky(beta=0.9)), SpikeProfiler()
-    train(net, prof, steps=1)
+    train(net, prof, steps=1, sample_voltages=sample)
+    steps = SAMPLED if sample else range(T)
     for name, i in (("lif1", 1), ("lif2", 3)):  # a folded and a kept layer alike
-        mem = np.stack([net.keep[t][i].detach().numpy() for t in SAMPLED]).astype(np.float64)
+        mem = np.stack([net.keep[t][i].detach().numpy() for t in steps]).astype(np.float64)
         st = prof.report().layer_stats[name]
         assert st.voltage_mean == pytest.approx(mem.mean(), rel=1e-6)
         assert st.voltage_std == pytest.approx(mem.std(), rel=1e-5)
     all_mem = np.stack([k[1].detach().numpy() for k in net.keep])  # the sample tells the whole
     lif1 = prof.report().layer_stats["lif1"]
     assert lif1.voltage_mean == pytest.approx(all_mem.mean(), rel=0.2, abs=0.05)
-
-
-def test_sample_voltages_false_measures_every_step() -> None:
-    net, prof = big_loop(snn.Leaky(beta=0.9)), SpikeProfiler()
-    train(net, prof, steps=1, sample_voltages=False)
-    for name, i in (("lif1", 1), ("lif2", 3)):
-        mem = np.stack([k[i].detach().numpy() for k in net.keep]).astype(np.float64)
-        st = prof.report().layer_stats[name]
-        assert st.voltage_mean == pytest.approx(mem.mean(), rel=1e-6)
-        assert st.voltage_std == pytest.approx(mem.std(), rel=1e-5)
 
 
 def test_multi_spike_counts_are_measured_exactly_when_folded() -> None:
