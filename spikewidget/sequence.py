@@ -7,12 +7,14 @@ step. Waiting costs the training step, so frames wait in one of two ways:
 - **kept**: the frame tensors themselves (the layer's own, alive for backward anyway:
   no copy, no new object) are stacked once when the sequence is recorded. On a GPU
   they are reduced by ``record_step`` with a few kernels per sequence, nothing per call.
-- **folded** (CPU, float32, frames of at least :data:`FOLD_MIN_VALUES` values):
-  each frame is added into per-sample spike counts and OR-ed, as 32-bit patterns,
-  into a screen while it is still in cache - two NumPy ufuncs per call. When the
-  screen holds only the patterns of 0.0 and 1.0 and every count is whole, the
-  counts give every spike statistic exactly (sums, rates, per-sample counts, max,
-  min, binary). Otherwise the kept frames are stacked and measured exactly, as
+- **folded** (CPU, float32, frames of at least :data:`FOLD_MIN_VALUES` values): when
+  the sequence is recorded, its frames are added one by one into per-sample spike
+  counts and OR-ed, as 32-bit patterns, into a screen - two NumPy ufuncs per frame, no
+  stacked copy. (Folding each frame in its hook, while it is in cache, cost more in
+  training: between calls PyTorch's own work evicts the accumulators and our code.)
+  When the screen holds only the patterns of 0.0 and 1.0 and every count is whole,
+  the counts give every spike statistic exactly (sums, rates, per-sample counts, max,
+  min, binary). Otherwise the frames are stacked and measured exactly, as
   ``record_step`` would. (The screen lets through 0 and powers of two up to 1; whole
   counts rule those out unless they add up to whole numbers in every neuron and
   sample, or are below float32 resolution beside a 1.)
@@ -84,13 +86,10 @@ class Sequence:
         if self.copying is not False:
             spikes, voltages = self._copy(spikes, voltages)
         k = len(self.spikes)
-        fold = self.fold
         if k == 0:
             self.host = self.may_fold and _on_host(spikes) and (
                 voltages is None or _on_host(voltages))
-            fold = self.fold = self._fold_for(spikes, batched) if self.host else None
-        if fold is not None:
-            fold.add(spikes, k)
+            self.fold = self._fold_for(spikes, batched) if self.host else None
         self.spikes.append(spikes)
         self.versions.append(spikes._version)
         if voltages is not None:
@@ -115,10 +114,13 @@ class Sequence:
     def record(self, profiler: SpikeProfiler, neuron_axes: int) -> None:
         """Record the frames taken so far as one step, then forget them."""
         try:
-            certified = self.fold is not None and self.fold.certified()
-            self._check_versions(certified)
+            self._check_versions()
+            fold = self.fold
+            if fold is not None:
+                fold.run(self.spikes, min(profiler.raster_window, len(self.spikes)))
+            certified = fold is not None and fold.certified()
             if self.host:
-                self._record_host(profiler, neuron_axes, self.fold, certified)
+                self._record_host(profiler, neuron_axes, fold, certified)
             else:
                 self._record_kept(profiler, neuron_axes)
         finally:
@@ -133,16 +135,15 @@ class Sequence:
             folds = self._folds = _Fold(x, batched)
         return folds
 
-    def _check_versions(self, certified: bool) -> None:
+    def _check_versions(self) -> None:
         """Decide whether to copy frames (first sequence), or warn if a kept frame
         changed since it was taken (and copy from now on)."""
         if self.copying is None:
             self.copying = any(t._version != v for t, v in self._originals)
             self._originals = []
             return
-        spikes = self.spikes[:1] if certified else self.spikes  # else read when taken
-        now = [t._version for t in spikes + self.voltages]
-        changed = now != self.versions[:len(spikes)] + self.voltage_versions or (
+        now = [t._version for t in self.spikes + self.voltages]
+        changed = now != self.versions + self.voltage_versions or (
             self.last_voltage is not None and self.last_voltage._version != self.last_version)
         if not changed or self.copying:
             return
@@ -205,14 +206,14 @@ class Sequence:
                                      want_counts and time_steps is not None, vm)
 
         window = min(profiler.raster_window, t)
-        raster = (fold.rows[t - window:t].reshape(window, n) if fold is not None
+        raster = (fold.rows[:window].reshape(window, n) if fold is not None
                   else exact.reshape(t, m, n)[t - window:, 0])
         profiler._record_reduced(self.name, shape, neuron_axes, compute, raster)
 
 
 class _Fold:
     """Per-sample spike counts over time, the OR of every value's bit pattern, and
-    the first sample of every frame (the raster's rows). NumPy arrays: its ufuncs
+    the first sample of the last frames (the raster's rows). NumPy arrays: its ufuncs
     cost about a microsecond less per call than torch's."""
 
     def __init__(self, like: Any, batched: bool) -> None:
@@ -220,20 +221,25 @@ class _Fold:
         self.batched = batched
         self.acc = np.empty(shape, dtype=np.float32)
         self.bits = np.empty(shape, dtype=np.int32)
-        self.rows = np.empty((64, *(shape[1:] if batched else shape)), dtype=np.float32)
+        self.rows = np.empty((0, *(shape[1:] if batched else shape)), dtype=np.float32)
 
-    def add(self, frame: Any, k: int) -> None:
-        """Fold in frame ``k`` (float32, CPU; ``k == 0`` starts over)."""
-        x = frame.detach().numpy()
-        if k:
-            np.add(self.acc, x, out=self.acc)
-            np.bitwise_or(self.bits, x.view(np.int32), out=self.bits)
-        else:
-            np.copyto(self.acc, x)
-            np.copyto(self.bits, x.view(np.int32))
-        if k == len(self.rows):
-            self.rows = np.concatenate([self.rows, np.empty_like(self.rows)])
-        self.rows[k] = x[0] if self.batched else x
+    def run(self, frames: list[Any], window: int) -> None:
+        """Fold ``frames`` (float32 CPU tensors of this shape) in, starting over, and
+        copy the first sample of the last ``window`` of them into ``rows``."""
+        if len(self.rows) < window:
+            self.rows = np.empty((window, *self.rows.shape[1:]), dtype=np.float32)
+        acc, bits, rows = self.acc, self.bits, self.rows
+        first = len(frames) - window
+        for k, frame in enumerate(frames):
+            x = frame.detach().numpy()
+            if k:
+                np.add(acc, x, out=acc)
+                np.bitwise_or(bits, x.view(np.int32), out=bits)
+            else:
+                np.copyto(acc, x)
+                np.copyto(bits, x.view(np.int32))
+            if k >= first:
+                rows[k - first] = x[0] if self.batched else x
 
     def certified(self) -> bool:
         """Every value was 0.0 or 1.0 (see the module docstring)."""
