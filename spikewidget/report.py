@@ -8,6 +8,7 @@ from typing import Any
 
 from .errors import UnknownLayerError
 from .pathology import Pathology, Severity
+from .rules import output_layers
 from .stats import LayerStats, LossStats
 from .thresholds import Thresholds
 
@@ -61,8 +62,11 @@ class Report:
               f"epochs {self.epochs[0]}-{self.epochs[-1]}" if self.epochs else "no data")
         lines = [f"SpikeProfiler Report: {self.total_steps} steps, {self.total_neurons} "
                  f"neurons, {self.total_spikes:.0f} total spikes ({ep})", ""]
+        # the rules read the last non-input layer as the output when none is declared
+        outputs = {s.name for s in output_layers(list(self.layer_stats.values()))}
         for name, st in self.layer_stats.items():
-            line = (f"  {name} [{st.role}]: {st.n_neurons}n, "
+            role = "output" if name in outputs else st.role
+            line = (f"  {name} [{role}]: {st.n_neurons}n, "
                     f"rate={float(st.firing_rates.mean()):.3f}, "
                     f"dead={st.dead_neuron_count} ({st.dead_neuron_fraction:.0%}), "
                     f"sat={st.saturated_neuron_count} ({st.saturated_neuron_fraction:.0%}), "

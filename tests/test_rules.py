@@ -211,6 +211,9 @@ def test_output_overflow_uses_the_last_layer_when_none_is_declared(rng):
     p.record_step("lif2", np.ones((100, 4, 20)))
     [f] = findings(p, "output_overflow")
     assert f.layer == "lif2" and f.metric_value == 100
+    # the summary names the layer the rules read as the output
+    text = p.report().summary()
+    assert "lif1 [hidden]" in text and "lif2 [output]" in text
 
 
 def test_loss_at_chance_needs_the_last_n_losses_near_ln_c():
