@@ -11,6 +11,11 @@ shared, and single steps vary by a few percent).
 
     python benchmarks/bench_watch.py                 # T=100 (the story), CPU
     python benchmarks/bench_watch.py --time-steps 25 --device cuda
+    python benchmarks/bench_watch.py --floor         # + no-op hooks on the same layers
+
+``--floor`` adds a copy whose two LIF layers carry forward hooks that do nothing: the
+cost of PyTorch's hook dispatch alone (``Module.__call__`` takes its slow path for a
+module with hooks), which any hook-based recorder pays before recording anything.
 """
 
 from __future__ import annotations
@@ -69,6 +74,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    ap.add_argument("--floor", action="store_true",
+                    help="also time no-op forward hooks on the LIF layers (dispatch alone)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -81,6 +88,11 @@ def main() -> None:
     variants: dict[str, Callable[[], None]] = {}
     handles = []
     variants["unwatched"] = make_step(base, x, y, None)
+    if args.floor:
+        net = copy.deepcopy(base)
+        for layer in (net.lif1, net.lif2):
+            handles.append(layer.register_forward_hook(lambda module, args, output: None))
+        variants["no-op hooks (floor)"] = make_step(net, x, y, None)
     for label, kwargs in (("watch(model)", {}),
                           ("watch(model, input=True)", {"input": True}),
                           ("watch(model, gradients=True)", {"gradients": True})):
