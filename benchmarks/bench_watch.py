@@ -3,11 +3,11 @@
 The story's network in snnTorch: 700 inputs -> Linear -> Leaky(256) -> Linear ->
 Leaky(20), looped over T time steps inside ``forward``, batch 128, Adam, cross
 entropy on the output spike counts. Identical copies of the model train side by
-side in one process: unwatched, watched, and watched with gradients and input,
-their steps interleaved (rotating order) so that drift hits all alike. Each round
-times one step of every variant; the slowdown is the median over rounds of each
-round's ratio to the unwatched step (with the interquartile range: this machine is
-shared, and single steps vary by a few percent).
+side in one process: unwatched, watched (every step, and one step in four), and
+watched with gradients and input, their steps interleaved (rotating order) so that
+drift hits all alike. Each round times one step of every variant; the slowdown is
+the median over rounds of each round's ratio to the unwatched step (with the
+interquartile range: this machine is shared, and single steps vary by a few percent).
 
     python benchmarks/bench_watch.py                 # T=100 (the story), CPU
     python benchmarks/bench_watch.py --time-steps 25 --device cuda
@@ -94,6 +94,7 @@ def main() -> None:
             handles.append(layer.register_forward_hook(lambda module, args, output: None))
         variants["no-op hooks (floor)"] = make_step(net, x, y, None)
     for label, kwargs in (("watch(model)", {}),
+                          ("watch(model, every=4)", {"every": 4}),
                           ("watch(model, input=True)", {"input": True}),
                           ("watch(model, gradients=True)", {"gradients": True})):
         net, prof = copy.deepcopy(base), SpikeProfiler()

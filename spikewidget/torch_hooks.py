@@ -88,7 +88,7 @@ class _Tap:
     # ------------------------------------------------------------ forward
     def hook(self, module: Any, args: Any, output: Any) -> None:
         """The forward hook: runs on every call of the layer (kept lean)."""
-        if self.failed or not self.handle.active:
+        if self.failed or not self.handle.recording:
             return
         try:
             spikes, voltages, time_axis = self.neuron.read(self.module, output)
@@ -200,15 +200,19 @@ class WatchHandle:
     """
 
     def __init__(self, profiler: SpikeProfiler, model: Any, *, gradients: bool,
-                 time_steps: int | None, sample_voltages: bool = True) -> None:
+                 time_steps: int | None, sample_voltages: bool = True,
+                 every: int = 1) -> None:
         self.profiler = profiler
         self.model = model
         self.gradients = gradients
         self.time_steps = time_steps
         self.sample_voltages = sample_voltages
+        self.every = every
         self.layers: list[str] = []
         self.skipped: dict[str, str] = {}
         self.active = True
+        self.recording = True  # active, and the current forward is one to record
+        self._forwards = 0  # forward calls of the model so far
         self._taps: list[_Tap] = []
         self._hooks: list[Any] = []
         self._tensor_hooks: deque[Any] = deque(maxlen=_TENSOR_HOOKS_KEPT)
@@ -227,7 +231,7 @@ class WatchHandle:
         if not self.active:
             return
         self.flush()
-        self.active = False
+        self.active = self.recording = False
         for h in self._hooks:
             h.remove()
         for h in self._tensor_hooks:
@@ -275,18 +279,25 @@ class WatchHandle:
             tap.flush()
 
     def _enter(self, module: Any, args: Any) -> None:
+        if self._depth == 0 and self.active:  # one of every `every` forwards (sequences
+            calls = self._forwards  # of `time_steps` forwards) is recorded
+            self._forwards += 1
+            self.recording = calls // (self.time_steps or 1) % self.every == 0
         self._depth += 1
 
     def _exit(self, module: Any, args: Any, output: Any) -> None:
         self._depth = max(self._depth - 1, 0)
-        if self._depth == 0 and self.time_steps is None and self.active:
-            self._flush_all()
+        if self._depth == 0 and self.active:
+            if self.time_steps is None:
+                self._flush_all()
+            self.recording = True  # a layer called outside the model is recorded
 
 
 def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
           input: bool | str = False, layers: Iterable[str | Any] | None = None,
           extract: Extract | Mapping[str, Extract] | None = None,
-          time_steps: int | None = None, sample_voltages: bool = True) -> WatchHandle:
+          time_steps: int | None = None, sample_voltages: bool = True,
+          every: int = 1) -> WatchHandle:
     """Record every spiking layer of ``model`` on each forward call.
 
     Args:
@@ -314,6 +325,10 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
             ``sequence.VOLTAGE_STRIDE``-th (16th) time step and of the last (spike
             statistics stay exact); False measures every step's voltages, at some
             cost per training step.
+        every: record one of every ``every`` forward calls of ``model`` (with
+            ``time_steps``: one of every ``every`` sequences of calls), each exactly;
+            the others cost only PyTorch's hook dispatch. Like a logger's
+            "log every n steps": a report then covers a sample of the training steps.
 
     Returns a :class:`WatchHandle`; ``with profiler.watch(model): ...`` removes it.
     Leaky integrators (Norse ``LI``/``LICell``, snnTorch ``StateLeaky(output=False)``)
@@ -325,9 +340,12 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
     if time_steps is not None and (isinstance(time_steps, bool)
                                    or not isinstance(time_steps, int) or time_steps < 1):
         raise InvalidInputError(f"time_steps must be a whole number >= 1, got {time_steps!r}")
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise InvalidInputError(f"watch: every must be a whole number >= 1 (record one of "
+                                f"every so many forward calls), got {every!r}")
     model = _unwrap(model)
     handle = WatchHandle(profiler, model, gradients=bool(gradients), time_steps=time_steps,
-                         sample_voltages=bool(sample_voltages))
+                         sample_voltages=bool(sample_voltages), every=every)
     chosen = _choose(model, layers, extract)
 
     input_name = input if isinstance(input, str) else ("input" if input else None)

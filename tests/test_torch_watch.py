@@ -132,6 +132,55 @@ def test_time_steps_groups_per_step_calls_into_sequences_with_counts() -> None:
     assert st.spike_count_range == (counts.min(), counts.max())
 
 
+def test_every_records_one_forward_in_n_exactly_and_the_rest_not_at_all() -> None:
+    torch.manual_seed(0)
+    net, prof = LoopNet(gain=3.0), SpikeProfiler()
+    xs = [spikes_in(seed) for seed in range(6)]
+    recorded = []
+    with prof.watch(net, every=3, gradients=True) as h:
+        for i, x in enumerate(xs):
+            net.keep.clear()
+            net(x).sum().backward()
+            if i % 3 == 0:
+                recorded.append(keep_stacked(net, 0))
+        assert h.every == 3
+    st = prof.report().layer_stats["lif1"]
+    assert st.n_steps == 2 and st.gradient_steps == 2  # forwards 0 and 3
+    np.testing.assert_array_equal(st.per_neuron_spikes,
+                                  sum(r.reshape(-1, N_HID).sum(0) for r in recorded))
+    direct = SpikeProfiler()
+    with direct.watch(net, every=5):
+        net(xs[0])  # recorded
+        net(xs[1])  # not
+        net.lif1(torch.ones(B, N_HID), torch.zeros(B, N_HID))  # outside the model: recorded
+    assert direct.report().layer_stats["lif1"].n_steps == 2
+
+
+def test_every_counts_sequences_when_the_model_is_called_per_time_step() -> None:
+    torch.manual_seed(0)
+    net, prof = step_net(), SpikeProfiler()
+    x = torch.cat([spikes_in(s, rate=0.6) for s in range(4)])  # four samples of T steps
+    seen = []
+    with prof.watch(net, time_steps=T, every=2):
+        for t in range(4 * T):
+            if t % T == 0:
+                snn_utils.reset(net)
+            seen.append(net(x[t])[0].detach().numpy())
+    st = prof.report().layer_stats["3"]
+    spk = np.stack(seen)
+    kept = np.concatenate([spk[:T], spk[2 * T:3 * T]])  # sequences 0 and 2
+    assert st.n_steps == 2
+    np.testing.assert_allclose(st.firing_rates, kept.reshape(-1, N_OUT).mean(0))
+
+
+@pytest.mark.parametrize("every", [0, -2, 1.5, True, "2"])
+def test_every_must_be_a_whole_number_of_at_least_one(every) -> None:
+    prof = SpikeProfiler()
+    with pytest.raises(ValueError, match=r"every must be a whole number >= 1.*got"):
+        prof.watch(LoopNet(), every=every)
+    assert prof.layers == []
+
+
 def test_synaptic_and_init_hidden_outputs_give_spikes_and_membrane() -> None:
     torch.manual_seed(0)
     syn = snn.Synaptic(alpha=0.8, beta=0.9)  # (spk, syn, mem)
