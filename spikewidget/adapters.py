@@ -52,8 +52,13 @@ class Reading(NamedTuple):
     time_axis: bool = False
 
 
-Reader = Callable[[Any, Any], Reading]
-"""``reader(module, output) -> Reading``."""
+Frame = tuple[Any, Any, bool]
+"""``(spikes, voltages, time_axis)``, as in a :class:`Reading` (which is one). The
+framework readers run on every call of a layer and return plain tuples: a
+NamedTuple costs a Python-level ``__new__`` per call."""
+
+Reader = Callable[[Any, Any], Frame]
+"""``reader(module, output) -> Reading`` or a plain :data:`Frame` tuple."""
 
 
 @dataclass(frozen=True)
@@ -142,10 +147,10 @@ def _snntorch_sequence() -> tuple[type, ...]:
 def _snntorch_reader(sequence: bool, voltages_only: bool) -> Reader:
     tensor = _torch().Tensor
 
-    def read(module: Any, output: Any) -> Reading:
+    def read(module: Any, output: Any) -> Frame:
         if isinstance(output, tensor):
             if voltages_only:  # StateLeaky(output=False) returns mem alone
-                return Reading(None, output, sequence)
+                return (None, output, sequence)
             mem = getattr(module, "mem", None)
         elif isinstance(output, tuple) and output and isinstance(output[0], tensor):
             output, mem = output[0], output[-1]  # (spk, mem) or (spk, syn, mem)
@@ -154,7 +159,7 @@ def _snntorch_reader(sequence: bool, voltages_only: bool) -> Reader:
                             f"or (spk, syn, mem)")
         if not (isinstance(mem, tensor) and mem.shape == output.shape) or mem is output:
             mem = None
-        return Reading(output, mem, sequence)
+        return (output, mem, sequence)
 
     return read
 
@@ -183,7 +188,7 @@ def _detect_snntorch(module: Any) -> Neuron | None:
 _SJ = "spikingjelly.activation_based.neuron"
 
 
-def _read_spikingjelly(module: Any, output: Any) -> Reading:
+def _read_spikingjelly(module: Any, output: Any) -> Frame:
     if not _is_tensor(output):
         raise TypeError(f"its output is {_describe(output)}; expected a tensor of spikes")
     multi = getattr(module, "step_mode", "s") == "m"
@@ -193,13 +198,13 @@ def _read_spikingjelly(module: Any, output: Any) -> Reading:
             voltages = _same_shape(getattr(module, "v_seq", None), output)
     else:
         voltages = _same_shape(getattr(module, "v", None), output)  # a float before forward
-    return Reading(output, voltages, multi)
+    return (output, voltages, multi)
 
 
-def _read_spikingjelly_integrator(module: Any, output: Any) -> Reading:
+def _read_spikingjelly_integrator(module: Any, output: Any) -> Frame:
     if not _is_tensor(output):
         raise TypeError(f"its output is {_describe(output)}; expected a tensor of voltages")
-    return Reading(None, output, getattr(module, "step_mode", "m") == "m")
+    return (None, output, getattr(module, "step_mode", "m") == "m")
 
 
 def _detect_spikingjelly(module: Any) -> Neuron | None:
@@ -223,14 +228,14 @@ def _state_voltage(state: Any) -> Any:
 
 
 def _norse_reader(sequence: bool, integrator: bool) -> Reader:
-    def read(module: Any, output: Any) -> Reading:
+    def read(module: Any, output: Any) -> Frame:
         if not (isinstance(output, (tuple, list)) and output and _is_tensor(output[0])):
             raise TypeError(f"its output is {_describe(output)}; expected (z, state)")
         if integrator:
-            return Reading(None, output[0], sequence)
+            return (None, output[0], sequence)
         z = output[0]
         state = output[1] if len(output) > 1 else None
-        return Reading(z, _same_shape(_state_voltage(state), z), sequence)
+        return (z, _same_shape(_state_voltage(state), z), sequence)
 
     return read
 

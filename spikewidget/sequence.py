@@ -85,11 +85,16 @@ class Sequence:
         are the layer's own tensors (alive for backward anyway): no new objects."""
         if self.copying is not False:
             spikes, voltages = self._copy(spikes, voltages)
-        k = len(self.spikes)
-        if k == 0:
+        if not self.spikes:
             self.host = self.may_fold and _on_host(spikes) and (
                 voltages is None or _on_host(voltages))
             self.fold = self._fold_for(spikes, batched) if self.host else None
+        self.append(spikes, voltages)
+
+    def append(self, spikes: Any, voltages: Any) -> None:
+        """Take a frame like the first of the sequence, with nothing to copy (the
+        hooks' short path: a reference and a version counter per tensor)."""
+        k = len(self.spikes)
         self.spikes.append(spikes)
         self.versions.append(spikes._version)
         if voltages is not None:

@@ -81,18 +81,32 @@ class _Tap:
         self.neuron_axes: int | None = None
         self.frames = handle._sequence(name)  # the current sequence's frames
         self.signature: tuple[Any, ...] = ()  # their (shape, dtype, device, voltages?)
+        self.steady: tuple[Any, ...] | None = None  # that, while frames take the short path
         self.group: _GradGroup | None = None  # gradients of the pending frames
         self.waiting: deque[_GradGroup] = deque()  # recorded, awaiting gradients
         self.failed = False
 
     # ------------------------------------------------------------ forward
     def hook(self, module: Any, args: Any, output: Any) -> None:
-        """The forward hook: runs on every call of the layer (kept lean)."""
+        """The forward hook: runs on every call of the layer. A frame like the one
+        before it in the sequence (shape, dtype, device, voltages or not), with
+        nothing to copy and no gradient to hook, takes the short path: its
+        per-call cost is most of what watching costs a training step."""
         if self.failed or not self.handle.recording:
             return
         try:
             spikes, voltages, time_axis = self.neuron.read(self.module, output)
-            if spikes is not None:
+            if spikes is None:
+                return
+            steady = self.steady
+            if steady is not None and spikes.__class__ is torch.Tensor and (
+                    spikes.shape, spikes.dtype, spikes.device, voltages is None) == steady:
+                frames = self.frames
+                frames.append(spikes, voltages)
+                steps = self.handle.time_steps
+                if steps is not None and len(frames) >= steps:
+                    self.flush()
+            else:
                 self._take(spikes, voltages, time_axis)
         except Exception as exc:  # never crash training: warn once, stop this layer
             self.fail(exc, "read the output of")
@@ -124,6 +138,8 @@ class _Tap:
             self.signature = signature
         frames = self.frames
         frames.add(spikes, voltages, lead == 1)
+        # the next frames like this one take the short path (see hook)
+        self.steady = None if handle.gradients or frames.copying is not False else signature
         if want_grad:
             group = self.group = self.group or _GradGroup()
             group.hooked += 1
@@ -133,7 +149,7 @@ class _Tap:
 
     def flush(self) -> None:
         """Record the pending per-step frames as one ``(time, batch, ...)`` step."""
-        group, self.group = self.group, None
+        group, self.group, self.steady = self.group, None, None
         if not len(self.frames) or self.failed:
             return
         try:
