@@ -1,7 +1,7 @@
 """How watch() holds a layer's frames until their sequence is recorded.
 
-Large float32 frames on the CPU are folded into per-sample counts as they come
-(see ``spikewidget.sequence``); whatever the way, a user must get what hand-written
+Large float32 frames on the CPU are folded into per-sample counts when their
+sequence is recorded (see ``spikewidget.sequence``); whatever the way, a user must get what hand-written
 ``record_step`` calls on the whole sequence give: exactly for spikes (binary or not,
 finite or not), and voltages from every ``VOLTAGE_STRIDE``-th time step and the last.
 """
@@ -72,7 +72,7 @@ def assert_same_spike_statistics(got: SpikeProfiler, ref: SpikeProfiler) -> None
                                   b.layer_stats["lif2"].active_samples)
 
 
-def test_binary_frames_folded_as_they_come_give_exact_spike_statistics() -> None:
+def test_binary_frames_folded_give_exact_spike_statistics() -> None:
     assert B * HIDDEN >= FOLD_MIN_VALUES  # lif1's frames are folded, lif2's kept
     net, prof = big_loop(snn.Leaky(beta=0.9)), SpikeProfiler()
     ref = train(net, prof)
@@ -82,6 +82,35 @@ def test_binary_frames_folded_as_they_come_give_exact_spike_statistics() -> None
     raster = prof.raster("lif1")
     np.testing.assert_array_equal(  # the last sequence's first sample, in time order
         raster.spikes[-T:], np.stack([k[0][0].detach().numpy() != 0 for k in net.keep]))
+
+
+class Frames(nn.Module):
+    """Calls ``body`` on each tensor of a list: frames of any shape and dtype."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(Mutating(mutate=False))
+
+    def forward(self, xs: list[torch.Tensor]) -> None:
+        for x in xs:
+            self.body(x)
+
+
+@pytest.mark.parametrize("n", [8, HIDDEN], ids=["kept", "folded"])
+def test_a_frame_unlike_the_one_before_starts_a_new_sequence(n) -> None:
+    g = torch.Generator().manual_seed(0)
+    xs = ([torch.rand(B, n, generator=g) for _ in range(5)]
+          + [torch.rand(B - 2, n, generator=g) for _ in range(3)]  # a smaller batch
+          + [torch.rand(B, n, generator=g, dtype=torch.float64) for _ in range(2)])
+    model, prof = Frames(), SpikeProfiler()
+    with torch.no_grad(), prof.watch(model, layers=["body.0"]):
+        model(xs)
+        model(xs[:4])
+    st = prof.report().layer_stats["body.0"]
+    assert st.n_steps == 4  # 5 + 3 + 2 frames, then 4
+    assert st.n_observations == 5 * B + 3 * (B - 2) + 2 * B + 4 * B
+    want = sum((x > 0.5).double().sum(0) for x in xs + xs[:4])
+    np.testing.assert_array_equal(st.per_neuron_spikes, want.numpy())
 
 
 @pytest.mark.parametrize("sample", [True, False], ids=["sampled", "every step"])
