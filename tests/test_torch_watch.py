@@ -137,7 +137,7 @@ def test_every_records_one_forward_in_n_exactly_and_the_rest_not_at_all() -> Non
     net, prof = LoopNet(gain=3.0), SpikeProfiler()
     xs = [spikes_in(seed) for seed in range(6)]
     recorded = []
-    with prof.watch(net, every=3, gradients=True) as h:
+    with prof.watch(net, every=3, gradients=True, input=True) as h:
         for i, x in enumerate(xs):
             net.keep.clear()
             net(x).sum().backward()
@@ -146,6 +146,8 @@ def test_every_records_one_forward_in_n_exactly_and_the_rest_not_at_all() -> Non
         assert h.every == 3
     st = prof.report().layer_stats["lif1"]
     assert st.n_steps == 2 and st.gradient_steps == 2  # forwards 0 and 3
+    np.testing.assert_array_equal(prof.report().layer_stats["input"].per_neuron_spikes,
+                                  (xs[0] + xs[3]).sum((0, 1)).numpy())
     np.testing.assert_array_equal(st.per_neuron_spikes,
                                   sum(r.reshape(-1, N_HID).sum(0) for r in recorded))
     direct = SpikeProfiler()
