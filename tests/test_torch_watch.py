@@ -114,18 +114,25 @@ def test_model_called_once_per_time_step_gives_the_same_rates() -> None:
     assert st.spike_count_range is None  # a single step has no time axis to sum over
 
 
-def test_time_steps_groups_per_step_calls_into_sequences_with_counts() -> None:
+def run_samples_per_step(prof: SpikeProfiler, seeds: list[int], **watch) -> np.ndarray:
+    """Feed one sample of T steps per seed to a model called once per time step
+    (reset between samples), watched; returns the output spikes ``(steps, B, N_OUT)``."""
     torch.manual_seed(0)
-    net, prof = step_net(), SpikeProfiler()
-    x = torch.cat([spikes_in(4, rate=0.6), spikes_in(5, rate=0.6)])  # two samples of T steps
+    net = step_net()
+    x = torch.cat([spikes_in(s, rate=0.6) for s in seeds])
     seen = []
-    with prof.watch(net, time_steps=T):
-        for t in range(2 * T):
+    with prof.watch(net, time_steps=T, **watch):
+        for t in range(len(x)):
             if t % T == 0:
                 snn_utils.reset(net)
             seen.append(net(x[t])[0].detach().numpy())
+    return np.stack(seen)
+
+
+def test_time_steps_groups_per_step_calls_into_sequences_with_counts() -> None:
+    prof = SpikeProfiler()
+    spk = run_samples_per_step(prof, [4, 5])  # two samples of T steps
     st = prof.report().layer_stats["3"]
-    spk = np.stack(seen)
     assert st.n_steps == 2 and st.n_observations == 2 * T * B
     np.testing.assert_allclose(st.firing_rates, spk.reshape(-1, N_OUT).mean(0))
     counts = np.concatenate([spk[:T].sum(0), spk[T:].sum(0)])
@@ -159,17 +166,9 @@ def test_every_records_one_forward_in_n_exactly_and_the_rest_not_at_all() -> Non
 
 
 def test_every_counts_sequences_when_the_model_is_called_per_time_step() -> None:
-    torch.manual_seed(0)
-    net, prof = step_net(), SpikeProfiler()
-    x = torch.cat([spikes_in(s, rate=0.6) for s in range(4)])  # four samples of T steps
-    seen = []
-    with prof.watch(net, time_steps=T, every=2):
-        for t in range(4 * T):
-            if t % T == 0:
-                snn_utils.reset(net)
-            seen.append(net(x[t])[0].detach().numpy())
+    prof = SpikeProfiler()
+    spk = run_samples_per_step(prof, [0, 1, 2, 3], every=2)  # four samples of T steps
     st = prof.report().layer_stats["3"]
-    spk = np.stack(seen)
     kept = np.concatenate([spk[:T], spk[2 * T:3 * T]])  # sequences 0 and 2
     assert st.n_steps == 2
     np.testing.assert_allclose(st.firing_rates, kept.reshape(-1, N_OUT).mean(0))

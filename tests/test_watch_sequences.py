@@ -1,9 +1,10 @@
 """How watch() holds a layer's frames until their sequence is recorded.
 
 Large float32 frames on the CPU are folded into per-sample counts when their
-sequence is recorded (see ``spikewidget.sequence``); whatever the way, a user must get what hand-written
-``record_step`` calls on the whole sequence give: exactly for spikes (binary or not,
-finite or not), and voltages from every ``VOLTAGE_STRIDE``-th time step and the last.
+sequence is recorded (see ``spikewidget.sequence``); whatever the way, a user must
+get what hand-written ``record_step`` calls on the whole sequence give: exactly for
+spikes (binary or not, finite or not), and voltages from every ``VOLTAGE_STRIDE``-th
+time step and the last.
 """
 
 from __future__ import annotations
