@@ -612,7 +612,8 @@ class SpikeProfiler:
 
     # ------------------------------------------------------------ integrations
     def watch(self, model: Any, **kwargs: Any) -> Any:
-        """Record every spiking layer of a torch model on each forward call.
+        """Record every spiking layer of a torch model on each forward call (or one
+        call in ``every``).
 
         See :func:`spikewidget.torch_hooks.watch`; returns a handle whose
         ``remove()`` detaches every hook (also a context manager).

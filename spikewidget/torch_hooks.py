@@ -314,7 +314,7 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
           extract: Extract | Mapping[str, Extract] | None = None,
           time_steps: int | None = None, sample_voltages: bool = True,
           every: int = 1) -> WatchHandle:
-    """Record every spiking layer of ``model`` on each forward call.
+    """Record every spiking layer of ``model`` on each forward call (or one in ``every``).
 
     Args:
         profiler: where the statistics go.
