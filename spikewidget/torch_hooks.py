@@ -265,7 +265,9 @@ class WatchHandle:
 
     def __repr__(self) -> str:
         state = "active" if self.active else "removed"
-        return f"WatchHandle({state}, layers={self.layers}, skipped={list(self.skipped)})"
+        every = f", every={self.every}" if self.every != 1 else ""
+        return (f"WatchHandle({state}, layers={self.layers}, skipped={list(self.skipped)}"
+                f"{every})")
 
     # ------------------------------------------------------------ internals
     def _neuron_axes(self, name: str, ndim: int, time_axis: bool) -> int:

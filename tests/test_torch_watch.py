@@ -150,7 +150,7 @@ def test_every_records_one_forward_in_n_exactly_and_the_rest_not_at_all() -> Non
             net(x).sum().backward()
             if i % 3 == 0:
                 recorded.append(keep_stacked(net, 0))
-        assert h.every == 3
+        assert h.every == 3 and "every=3" in repr(h)
     st = prof.report().layer_stats["lif1"]
     assert st.n_steps == 2 and st.gradient_steps == 2  # forwards 0 and 3
     np.testing.assert_array_equal(prof.report().layer_stats["input"].per_neuron_spikes,
