@@ -81,7 +81,7 @@ class _Tap:
         self.neuron_axes: int | None = None
         self.frames = handle._sequence(name)  # the current sequence's frames
         self.signature: tuple[Any, ...] = ()  # their (shape, dtype, device, voltages?)
-        self.steady: tuple[Any, ...] | None = None  # that, while frames take the short path
+        self.steady = False  # frames like the last one take the short path (see hook)
         self.group: _GradGroup | None = None  # gradients of the pending frames
         self.waiting: deque[_GradGroup] = deque()  # recorded, awaiting gradients
         self.failed = False
@@ -98,9 +98,9 @@ class _Tap:
             spikes, voltages, time_axis = self.neuron.read(self.module, output)
             if spikes is None:
                 return
-            steady = self.steady
-            if steady is not None and spikes.__class__ is torch.Tensor and (
-                    spikes.shape, spikes.dtype, spikes.device, voltages is None) == steady:
+            if self.steady and spikes.__class__ is torch.Tensor and (
+                    spikes.shape, spikes.dtype, spikes.device, voltages is None
+            ) == self.signature:
                 frames = self.frames
                 frames.append(spikes, voltages)
                 steps = self.handle.time_steps
@@ -139,7 +139,7 @@ class _Tap:
         frames = self.frames
         frames.add(spikes, voltages, lead == 1)
         # the next frames like this one take the short path (see hook)
-        self.steady = None if handle.gradients or frames.copying is not False else signature
+        self.steady = not handle.gradients and frames.copying is False
         if want_grad:
             group = self.group = self.group or _GradGroup()
             group.hooked += 1
@@ -149,7 +149,7 @@ class _Tap:
 
     def flush(self) -> None:
         """Record the pending per-step frames as one ``(time, batch, ...)`` step."""
-        group, self.group, self.steady = self.group, None, None
+        group, self.group, self.steady = self.group, None, False
         if not len(self.frames) or self.failed:
             return
         try:
