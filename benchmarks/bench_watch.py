@@ -6,12 +6,14 @@ entropy on the output spike counts. Identical copies of the model train side by
 side in one process: unwatched, watched (every step, and one step in four), and
 watched with gradients and input, their steps interleaved (rotating order) so that
 drift hits all alike. Each round times one step of every variant; the slowdown is
-the median over rounds of each round's ratio to the unwatched step (with the
-interquartile range: this machine is shared, and single steps vary by a few percent).
+the median over rounds of each round's ratio to the unwatched step, with its
+standard error (bootstrap) and the interquartile range: this machine is shared, and
+single steps vary by a few percent. Fewer variants give more rounds in the same time.
 
     python benchmarks/bench_watch.py                 # T=100 (the story), CPU
     python benchmarks/bench_watch.py --time-steps 25 --device cuda
     python benchmarks/bench_watch.py --floor         # + no-op hooks on the same layers
+    python benchmarks/bench_watch.py --floor --variants watch --repeats 201  # +-0.5 pt
 
 ``--floor`` adds a copy whose two LIF layers carry forward hooks that do nothing: the
 cost of PyTorch's hook dispatch alone (``Module.__call__`` takes its slow path for a
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -51,6 +54,21 @@ class Net(nn.Module):
         return torch.stack(out)  # (T, batch, 20)
 
 
+VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
+    "watch": ("watch(model)", {}),
+    "every4": ("watch(model, every=4)", {"every": 4}),
+    "input": ("watch(model, input=True)", {"input": True}),
+    "gradients": ("watch(model, gradients=True)", {"gradients": True}),
+}
+
+
+def median_error(ratios: list[float], resamples: int = 2000) -> float:
+    """Standard error of the median of ``ratios``, by bootstrap (seeded)."""
+    rng = random.Random(0)
+    meds = [statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(resamples)]
+    return statistics.stdev(meds)
+
+
 def make_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor,
               prof: SpikeProfiler | None) -> Callable[[], None]:
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
@@ -76,6 +94,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     ap.add_argument("--floor", action="store_true",
                     help="also time no-op forward hooks on the LIF layers (dispatch alone)")
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help=f"watched variants to time, comma-separated from {','.join(VARIANTS)} "
+                         f"(fewer variants: more rounds in the same time)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -93,10 +114,12 @@ def main() -> None:
         for layer in (net.lif1, net.lif2):
             handles.append(layer.register_forward_hook(lambda module, args, output: None))
         variants["no-op hooks (floor)"] = make_step(net, x, y, None)
-    for label, kwargs in (("watch(model)", {}),
-                          ("watch(model, every=4)", {"every": 4}),
-                          ("watch(model, input=True)", {"input": True}),
-                          ("watch(model, gradients=True)", {"gradients": True})):
+    chosen = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = sorted(set(chosen) - set(VARIANTS))
+    if unknown:
+        ap.error(f"--variants: unknown {', '.join(unknown)}; expected some of "
+                 f"{', '.join(VARIANTS)}")
+    for label, kwargs in (VARIANTS[v] for v in chosen):
         net, prof = copy.deepcopy(base), SpikeProfiler()
         handles.append(prof.watch(net, **kwargs))
         variants[label] = make_step(net, x, y, prof)
@@ -123,13 +146,18 @@ def main() -> None:
     print(f"watch() overhead: snnTorch 700-256-20, T={args.time_steps}, batch={args.batch}, "
           f"device={dev}, threads={torch.get_num_threads()}, {args.repeats} interleaved "
           f"rounds of one training step per variant")
-    print(f"{'variant':<32}{'ms/step':>9}{'slowdown':>10}{'middle half of rounds':>24}")
+    print(f"{'variant':<32}{'ms/step':>9}{'slowdown':>10}{'+-':>7}{'middle half of rounds':>24}")
     for name in names:
         ratios = [t / b - 1 for t, b in zip(times[name], base, strict=True)]
-        q1, med, q3 = statistics.quantiles(ratios, n=4)
         ms = statistics.median(times[name]) * 1e3
-        spread = "" if name == "unwatched" else f"{q1 * 100:+.1f}% .. {q3 * 100:+.1f}%"
-        print(f"{name:<32}{ms:>9.2f}{med * 100:>+9.1f}%{spread:>24}")
+        if name == "unwatched":
+            print(f"{name:<32}{ms:>9.2f}{0:>+9.1f}%")
+            continue
+        q1, med, q3 = statistics.quantiles(ratios, n=4)
+        err = median_error(ratios)
+        spread = f"{q1 * 100:+.1f}% .. {q3 * 100:+.1f}%"
+        print(f"{name:<32}{ms:>9.2f}{med * 100:>+9.1f}%{err * 100:>6.1f}%{spread:>24}")
+    print("+-: standard error of the median slowdown (bootstrap over rounds)")
 
 
 if __name__ == "__main__":
