@@ -13,7 +13,7 @@ single steps vary by a few percent. Fewer variants give more rounds in the same 
     python benchmarks/bench_watch.py                 # T=100 (the story), CPU
     python benchmarks/bench_watch.py --time-steps 25 --device cuda
     python benchmarks/bench_watch.py --floor         # + no-op hooks on the same layers
-    python benchmarks/bench_watch.py --floor --variants watch --repeats 201  # +-0.5 pt
+    python benchmarks/bench_watch.py --floor --variants watch --repeats 201  # +-0.6 pt
 
 ``--floor`` adds a copy whose two LIF layers carry forward hooks that do nothing: the
 cost of PyTorch's hook dispatch alone (``Module.__call__`` takes its slow path for a
@@ -148,11 +148,11 @@ def main() -> None:
           f"rounds of one training step per variant")
     print(f"{'variant':<32}{'ms/step':>9}{'slowdown':>10}{'+-':>7}{'middle half of rounds':>24}")
     for name in names:
-        ratios = [t / b - 1 for t, b in zip(times[name], base, strict=True)]
         ms = statistics.median(times[name]) * 1e3
         if name == "unwatched":
             print(f"{name:<32}{ms:>9.2f}{0:>+9.1f}%")
             continue
+        ratios = [t / b - 1 for t, b in zip(times[name], base, strict=True)]
         q1, med, q3 = statistics.quantiles(ratios, n=4)
         err = median_error(ratios)
         spread = f"{q1 * 100:+.1f}% .. {q3 * 100:+.1f}%"
