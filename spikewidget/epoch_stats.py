@@ -19,6 +19,10 @@ NO_STEP = -1
 VECTORS = ("spike_sum", "active_samples")
 """The per-neuron fields (everything else is a scalar)."""
 
+LATER_FIELDS = frozenset({"fractional"})
+"""Scalars added after the first file format: a file without them loads with their
+defaults (what "not measured" means for each)."""
+
 
 @dataclass(slots=True)
 class EpochStats:
@@ -38,6 +42,8 @@ class EpochStats:
     spike_max: float = -np.inf
     spike_min: float = np.inf
     nonbinary: int = 0
+    fractional: int = 0
+    """How many recorded spike values were not whole numbers (analog, not counts)."""
     count_steps: int = 0
     count_samples: int = 0
     active_samples: np.ndarray = dataclasses.field(default=None)  # type: ignore[assignment]
@@ -107,6 +113,7 @@ class EpochStats:
         out.spike_max = max(out.spike_max, other.spike_max)
         out.spike_min = min(out.spike_min, other.spike_min)
         out.nonbinary += other.nonbinary
+        out.fractional += other.fractional
         out.count_steps += other.count_steps
         out.count_samples += other.count_samples
         out.active_samples += other.active_samples
@@ -132,11 +139,11 @@ class EpochStats:
     def from_parts(cls, scalars: dict[str, float | int],
                    vectors: dict[str, np.ndarray]) -> EpochStats:
         names = {f.name for f in dataclasses.fields(cls)} - set(VECTORS)
-        missing = names - set(scalars)
+        missing = names - set(scalars) - LATER_FIELDS
         if missing:
             raise KeyError(f"missing fields {sorted(missing)}")
         return cls(**{k: np.asarray(vectors[k], dtype=np.float64) for k in VECTORS},
-                   **{k: scalars[k] for k in names})
+                   **{k: scalars[k] for k in names if k in scalars})
 
 
 def first_step(a: int, b: int) -> int:

@@ -24,7 +24,9 @@ class Pathology:
     """One finding: what (``category``), where (``layer``), how bad, and the fix.
 
     ``metric_value`` is the number the rule compared with its threshold;
-    ``epoch`` and ``step`` say where it first appeared when that is known.
+    ``epoch`` and ``step`` say where it first appeared when that is known;
+    ``cause`` names the finding this one follows from (``"category @ layer"``),
+    in which case ``suggestion`` points there instead of offering a second fix.
     """
 
     severity: Severity
@@ -35,3 +37,4 @@ class Pathology:
     metric_value: float = 0.0
     epoch: int | None = None
     step: int | None = None
+    cause: str | None = None

@@ -127,7 +127,8 @@ def layer_scalars(st: LayerStats) -> np.ndarray:
 def finding_dict(p: Any) -> dict[str, Any]:
     """A :class:`Pathology` as the table shows it (``metric_value`` left out)."""
     return {"severity": p.severity.value, "category": p.category, "layer": p.layer,
-            "message": p.message, "fix": p.suggestion, "epoch": p.epoch, "step": p.step}
+            "message": p.message, "fix": p.suggestion, "epoch": p.epoch, "step": p.step,
+            "cause": p.cause}
 
 
 def pack_raster(layer: int, snap: RasterSnapshot, after_step: int | None) -> dict | None:
@@ -319,15 +320,25 @@ class PayloadBuilder:
             return None
         self._loss_sig = sig
         if loss is None:
+            empty = encode_array(np.zeros(0))
             return {"n_classes": None, "chance": None,
-                    "epochs": encode_array(np.zeros(0, np.int32)),
-                    "means": encode_array(np.zeros(0)), "recent": encode_array(np.zeros(0))}
+                    "epochs": encode_array(np.zeros(0, np.int32)), "means": empty,
+                    "counts": empty, "maxes": empty, "nonfinite": empty, "recent": empty,
+                    "recent_epochs": encode_array(np.zeros(0, np.int32))}
         eps = sorted(loss.epoch_means)
+        per_epoch = [self.profiler.report(epoch=e, layers=[]).loss for e in eps]
         return {"n_classes": loss.n_classes, "chance": loss.chance_level,
                 "epochs": encode_array(np.array(eps, dtype=np.int32)),
                 "means": encode_array(np.array([loss.epoch_means[e] for e in eps],
                                                dtype=np.float64)),
-                "recent": encode_array(np.asarray(loss.recent, dtype=np.float64))}
+                # per epoch, what the overflow rule says of the recorded loss
+                "counts": encode_array(np.array([x.count for x in per_epoch], np.float64)),
+                "maxes": encode_array(np.array([x.max for x in per_epoch], np.float64)),
+                "nonfinite": encode_array(np.array(
+                    [0 if x.nonfinite is None else x.nonfinite.count for x in per_epoch],
+                    np.float64)),
+                "recent": encode_array(np.asarray(loss.recent, dtype=np.float64)),
+                "recent_epochs": encode_array(np.asarray(loss.recent_epochs, np.int32))}
 
     def _rasters(self, names: Iterable[str]) -> list[dict[str, Any]]:
         out = []

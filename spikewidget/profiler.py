@@ -26,11 +26,13 @@ from .pathology import Pathology
 from .raster import RasterSnapshot, RasterWindow
 from .reduce_numpy import StepResult, add_gradients, apply_step, compute_step
 from .report import Report
-from .rules import diagnose, output_layers
+from .rules import diagnose
 from .stats import (
     ROLES,
+    EpochHealth,
     LayerStats,
     LossStats,
+    epoch_health,
     judge_output_by_samples,
     layer_stats,
     loss_stats,
@@ -53,6 +55,29 @@ def infer_role(name: str) -> str:
     return "hidden"
 
 
+def resolve_role(name: str, decl: Mapping[str, Any]) -> str:
+    """A layer's role: as declared, else as :func:`watch` saw the model use it
+    (``"watch_role"``), else from its name."""
+    return decl.get("role") or decl.get("watch_role") or infer_role(name)
+
+
+def output_names(roles: list[tuple[str, str, bool]]) -> set[str]:
+    """The layers whose spikes are the model's output, from ``(name, role, known)``
+    in recording order (``known``: declared, or seen by :func:`watch`).
+
+    Layers whose role is ``output``; if there are none, the last non-input layer,
+    unless its role is known (a hidden layer in front of a non-spiking readout:
+    then no layer is read as the output).
+    """
+    chosen = {name for name, role, _ in roles if role == "output"}
+    if chosen:
+        return chosen
+    candidates = [(name, known) for name, role, known in roles if role != "input"]
+    if candidates and not candidates[-1][1]:
+        return {candidates[-1][0]}
+    return set()
+
+
 class _Layer:
     """Everything recorded for one layer."""
 
@@ -60,6 +85,7 @@ class _Layer:
         "device",
         "epochs",
         "graded",
+        "health",
         "last_epoch",
         "n_neurons",
         "name",
@@ -80,6 +106,7 @@ class _Layer:
         self.n_neurons = math.prod(neuron_shape)
         self.device = device  # None: host (NumPy) statistics; else a torch.device
         self.epochs: dict[int, Any] = {}
+        self.health: dict[int, tuple[Any, EpochHealth]] = {}  # epoch -> (key, health)
         self.raster = RasterWindow(self.n_neurons, raster_window)
         self.steps = 0
         self.last_epoch = 0
@@ -189,6 +216,19 @@ class SpikeProfiler:
                     if info is not None and key != "neuron_axes":
                         setattr(info, key, value)
 
+    def _note_model_output(self, watched: list[str], output: str | None) -> None:
+        """What :func:`watch` saw: ``output`` is the watched layer whose spikes the
+        model returns, or None when a non-spiking readout (``nn.Linear``, a leaky
+        integrator) follows every watched layer. Declarations still win."""
+        with self._lock:
+            for name in watched:
+                decl = self._declared.setdefault(name, {})
+                decl["watch_role"] = "output" if name == output else "hidden"
+                info = self._layers.get(name)
+                if info is not None:
+                    info.role = resolve_role(name, decl)
+            self._version += 1
+
     def neuron_axes(self, name: str) -> int | None:
         """How many trailing axes index neurons in layer ``name``: as recorded, else as
         declared, else None."""
@@ -257,7 +297,7 @@ class SpikeProfiler:
         v2 = None if v is None else v.reshape(m, n)
         g2 = None if g is None else g.reshape(m, n)
         time_steps = lead[0] if len(lead) >= 2 else None
-        role = info.role if info is not None else decl.get("role", infer_role(layer))
+        role = info.role if info is not None else resolve_role(layer, decl)
         want_counts = _wants_counts(layer, role, info, last)
         frames = x2[:1] if time_steps is None else x2.reshape(time_steps, -1, n)[:, 0]
         # host data: the reductions (the costly part) run without the lock, so readers
@@ -287,7 +327,7 @@ class SpikeProfiler:
             if info.device is not None:
                 raise InvalidInputError(f"layer {layer!r} is recorded on {info.device}; "
                                         f"record each layer from one device")
-        role = info.role if info is not None else decl.get("role", infer_role(layer))
+        role = info.role if info is not None else resolve_role(layer, decl)
         result = compute(_wants_counts(layer, role, info, last))
 
         def fold(acc: Any, step: int) -> None:
@@ -433,9 +473,10 @@ class SpikeProfiler:
         found = self._locate_first_epochs(found, selected, names, th)
         return Report({s.name: s for s in stats}, found, th, tuple(selected), loss)
 
-    def _statistics(self, selected: list[int], names: list[str], th: Thresholds
-                    ) -> tuple[list[LayerStats], LossStats | None]:
-        """Merged statistics of the chosen epochs and layers (call under the lock)."""
+    def _statistics(self, selected: list[int], names: list[str], th: Thresholds,
+                    history: bool = True) -> tuple[list[LayerStats], LossStats | None]:
+        """Merged statistics of the chosen epochs and layers (call under the lock);
+        ``history``: also each layer's health in every epoch up to the last chosen."""
         stats = []
         for name in names:
             info = self._layers[name]
@@ -449,18 +490,40 @@ class SpikeProfiler:
                     name, info.role, info.graded, info.neuron_shape, merged,
                     tuple(e for e, _ in per_epoch), per_epoch, th))
         self._loss.flush()
+        chosen = set(selected)
+        recent = [(e, v) for _, e, v in self._loss.recent if e in chosen]
         loss = loss_stats(
             [(e, self._loss.epochs[e]) for e in selected if e in self._loss.epochs],
-            np.array([v for _, _, v in self._loss.recent], dtype=np.float64),
-            self._loss.n_classes)
-        outputs = {s.name for s in output_layers(stats)}
+            np.array([v for _, v in recent], dtype=np.float64),
+            self._loss.n_classes, np.array([e for e, _ in recent], dtype=np.int64))
+        outputs = output_names([
+            (n, info.role, _role_known(self._declared.get(n, {})))
+            for n, info in self._layers.items()])
         for s in stats:  # counts are measured for output layers only
             if s.name in outputs:
+                s.role = "output"
                 judge_output_by_samples(s, th)
             else:
                 s.spike_count_range = None
                 s.active_samples = None
+            if history:
+                s.per_epoch = self._history(self._layers[s.name], max(selected),
+                                            s.name in outputs, th)
         return stats, loss
+
+    def _history(self, info: _Layer, until: int, by_samples: bool, th: Thresholds
+                 ) -> tuple[EpochHealth, ...]:
+        """The layer's health in every recorded epoch up to ``until`` (call under the
+        lock); cached per epoch while that epoch receives no new step."""
+        out = []
+        for e in sorted(x for x in info.epochs if x <= until):
+            acc = info.epochs[e]
+            key = (acc.n_steps, th.dead_rate, by_samples)
+            hit = info.health.get(e)
+            if hit is None or hit[0] != key:
+                hit = info.health[e] = (key, epoch_health(e, _host_stats(acc), by_samples, th))
+            out.append(hit[1])
+        return tuple(out) if len(out) > 1 else ()
 
     def _locate_first_epochs(self, found: list[Pathology], selected: list[int],
                              names: list[str], th: Thresholds) -> list[Pathology]:
@@ -475,7 +538,7 @@ class SpikeProfiler:
             if not missing:
                 break
             with self._lock:
-                stats, _ = self._statistics([e], names, th)
+                stats, _ = self._statistics([e], names, th, history=False)
             for p in diagnose(stats, None, th):
                 key = (p.category, p.layer)
                 if key in missing:
@@ -692,6 +755,10 @@ def _check_neuron_shape(layer: str, shape: tuple[int, ...], nshape: tuple[int, .
             f"({math.prod(nshape)} neurons), but this layer was first recorded with neuron "
             f"shape {info.neuron_shape} ({info.n_neurons} neurons); expected (..., "
             f"{', '.join(map(str, info.neuron_shape))})")
+
+
+def _role_known(decl: Mapping[str, Any]) -> bool:
+    return "role" in decl or "watch_role" in decl
 
 
 def _wants_counts(layer: str, role: str, info: _Layer | None, last: str | None) -> bool:

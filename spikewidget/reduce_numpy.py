@@ -36,6 +36,7 @@ class StepResult:
     spike_min: float
     nonbinary: int
     nf_spikes: int
+    fractional: int  # values that are not whole numbers
     counts: tuple[float, float, np.ndarray, int] | None  # max, min, active per neuron, samples
     voltages: tuple[int, float, float, int] | None  # count, mean, M2, non-finite count
     gradient: tuple[float, int] | None  # norm, non-finite count
@@ -53,14 +54,14 @@ def compute_step(x2: np.ndarray, v2: np.ndarray | None, g2: np.ndarray | None, *
         want_counts: also measure per-sample spike counts summed over time.
     """
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected, not warned
-        s, mx, mn, nonbinary, nf_x, x2 = _spikes(x2)
+        s, mx, mn, nonbinary, fractional, nf_x, x2 = _spikes(x2)
         counts = None
         if want_counts and time_steps is not None:
             c = x2.reshape(time_steps, -1, x2.shape[1]).sum(axis=0)
             counts = (float(c.max()), float(c.min()), np.count_nonzero(c, axis=0), len(c))
         vm = voltage_moments(v2) if v2 is not None else None
         gn = _gradient_norm(g2) if g2 is not None else None
-    return StepResult(x2.shape[0], s, mx, mn, nonbinary, nf_x, counts, vm, gn)
+    return StepResult(x2.shape[0], s, mx, mn, nonbinary, nf_x, fractional, counts, vm, gn)
 
 
 def apply_step(acc: EpochStats, r: StepResult, *, step: int) -> None:
@@ -73,6 +74,7 @@ def apply_step(acc: EpochStats, r: StepResult, *, step: int) -> None:
     acc.spike_max = max(acc.spike_max, r.spike_max)
     acc.spike_min = min(acc.spike_min, r.spike_min)
     acc.nonbinary += r.nonbinary
+    acc.fractional += r.fractional
     if r.nf_spikes:
         acc.nf_spikes += r.nf_spikes
         if acc.first_nf_spikes == NO_STEP:
@@ -94,13 +96,14 @@ def apply_step(acc: EpochStats, r: StepResult, *, step: int) -> None:
         _commit_gradient(acc, r.gradient, step)
 
 
-def _spikes(x2: np.ndarray) -> tuple[np.ndarray, float, float, int, int, np.ndarray]:
-    """(per-neuron sum, max, min, non-binary count, non-finite count, cleaned x2)."""
+def _spikes(x2: np.ndarray) -> tuple[np.ndarray, float, float, int, int, int, np.ndarray]:
+    """(per-neuron sum, max, min, non-binary count, count of values that are not whole
+    numbers, non-finite count, cleaned x2)."""
     kind = x2.dtype.kind
     if kind == "b":
         s = column_sums(x2)
         tot = int(s.sum())
-        return s, float(tot > 0), float(tot == x2.size), 0, 0, x2
+        return s, float(tot > 0), float(tot == x2.size), 0, 0, 0, x2
     s = column_sums(x2) if x2.shape[0] > 1 else x2[0]
     tot = float(s.sum(dtype=np.float64))
     mx = float(x2.max())
@@ -114,13 +117,16 @@ def _spikes(x2: np.ndarray) -> tuple[np.ndarray, float, float, int, int, np.ndar
         maybe_nonbinary = float(np.vdot(x2, x2)) != tot  # x*x == x only for 0 and 1
     else:
         maybe_nonbinary = kind == "f" or mx > 1 or float(x2.min()) < 0
+    fractional = 0
     if maybe_nonbinary:
         nonbinary = x2.size - int(np.count_nonzero(x2 == 0)) - int(np.count_nonzero(x2 == 1))
         mn = float(x2.min())
+        if nonbinary and kind == "f":
+            fractional = int(np.count_nonzero(x2 != np.floor(x2)))
     else:
         nonbinary = 0
         mn = 1.0 if tot == x2.size else 0.0
-    return s, mx, mn, nonbinary, nonfinite, x2
+    return s, mx, mn, nonbinary, fractional, nonfinite, x2
 
 
 def column_sums(a: np.ndarray) -> np.ndarray:

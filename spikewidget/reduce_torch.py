@@ -16,7 +16,7 @@ import numpy as np
 from .arrays import torch_module
 from .epoch_stats import NO_STEP, EpochStats
 
-_SCALARS = ("spike_max", "spike_min", "nonbinary", "count_max", "count_min", "v_n",
+_SCALARS = ("spike_max", "spike_min", "nonbinary", "fractional", "count_max", "count_min", "v_n",
             "v_mean", "v_m2", "g_n", "g_sum", "g_max", "g_min", "nf_spikes",
             "nf_voltages", "nf_gradients", "first_nf_spikes", "first_nf_voltages",
             "first_nf_gradients")
@@ -24,7 +24,7 @@ _INITIAL = {"spike_max": -np.inf, "spike_min": np.inf, "count_max": -np.inf,
             "count_min": np.inf, "g_max": -np.inf, "g_min": np.inf,
             "first_nf_spikes": NO_STEP, "first_nf_voltages": NO_STEP,
             "first_nf_gradients": NO_STEP}
-_INTEGERS = frozenset({"nonbinary", "v_n", "g_n", "nf_spikes", "nf_voltages",
+_INTEGERS = frozenset({"nonbinary", "fractional", "v_n", "g_n", "nf_spikes", "nf_voltages",
                        "nf_gradients", "first_nf_spikes", "first_nf_voltages",
                        "first_nf_gradients"})
 
@@ -62,6 +62,7 @@ class DeviceEpochStats:
         new[i("spike_max")] = torch.maximum(new[i("spike_max")], xc.amax().double())
         new[i("spike_min")] = torch.minimum(new[i("spike_min")], xc.amin().double())
         new[i("nonbinary")] += ((xc != 0) & (xc != 1)).sum().double()
+        new[i("fractional")] += (xc != xc.floor()).sum().double()
         _count_nonfinite(torch, new, "spikes", nf, step)
         counted = want_counts and time_steps is not None
         if counted:

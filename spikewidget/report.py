@@ -8,7 +8,6 @@ from typing import Any
 
 from .errors import UnknownLayerError
 from .pathology import Pathology, Severity
-from .rules import output_layers
 from .stats import LayerStats, LossStats
 from .thresholds import Thresholds
 
@@ -62,12 +61,8 @@ class Report:
               f"epochs {self.epochs[0]}-{self.epochs[-1]}" if self.epochs else "no data")
         lines = [f"SpikeProfiler Report: {self.total_steps} steps, {self.total_neurons} "
                  f"neurons, {self.total_spikes:.0f} total spikes ({ep})", ""]
-        # the rules read the last non-input layer as the output when none is declared
-        outputs = {s.name for s in output_layers(list(self.layer_stats.values()))}
         for name, st in self.layer_stats.items():
-            role = "output" if name in outputs else st.role
-            line = (f"  {name} [{role}]: {st.n_neurons}n, "
-                    f"rate={float(st.firing_rates.mean()):.3f}, "
+            line = (f"  {name} [{st.role}]: {st.n_neurons}n, {_activity(st)}, "
                     f"dead={st.dead_neuron_count} ({st.dead_neuron_fraction:.0%}), "
                     f"sat={st.saturated_neuron_count} ({st.saturated_neuron_fraction:.0%}), "
                     f"max/step={st.max_value:g}{'' if st.is_binary else ' (non-binary)'}")
@@ -104,6 +99,15 @@ class Report:
 
     def __str__(self) -> str:
         return self.summary()
+
+
+def _activity(st: LayerStats) -> str:
+    """The mean firing rate; above 1 per observation it is not a rate but a count."""
+    mean = float(st.firing_rates.mean())
+    if st.is_binary or mean <= 1:
+        return f"rate={mean:.3f}"
+    why = "graded" if st.graded else "non-binary: see non_binary_spikes"
+    return f"mean {mean:.4g} per step ({why})"
 
 
 ProfileReport = Report

@@ -8,10 +8,12 @@ tensors. :data:`RULES` is the one source of the rule table: the README's table,
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .fmt import share
 from .pathology import Pathology, Severity
 from .stats import LayerStats, LossStats
 from .thresholds import Thresholds
@@ -34,12 +36,9 @@ class Rule:
 
 
 def output_layers(layers: list[LayerStats]) -> list[LayerStats]:
-    """Layers declared as outputs; if none is, the last non-input layer."""
-    declared = [s for s in layers if s.role == "output"]
-    if declared:
-        return declared
-    hidden = [s for s in layers if s.role != "input"]
-    return hidden[-1:]
+    """The layers read as the model's output (the report resolves roles:
+    :func:`spikewidget.profiler.output_names`)."""
+    return [s for s in layers if s.role == "output"]
 
 
 def _finding(sev: Severity, rule: str, st: LayerStats | str, message: str, fix: str,
@@ -58,22 +57,93 @@ def check_dead(layers: list[LayerStats], loss: LossStats | None,
                th: Thresholds) -> list[Pathology]:
     out = []
     for st in layers:
-        if st.role == "input":
+        sev = _dead_severity(st, th)
+        if sev is None or _chance_explains_dead(st, th) is not None:
             continue
-        frac = st.dead_neuron_fraction
-        if frac > th.dead_critical_fraction:
-            sev, fix = Severity.CRITICAL, FIX_DEAD_CRITICAL
-        elif frac > th.dead_warning_fraction:
-            sev, fix = Severity.WARNING, FIX_DEAD_WARNING
-        else:
-            continue
+        fix = FIX_DEAD_CRITICAL if sev is Severity.CRITICAL else FIX_DEAD_WARNING
         what = (f"fire in fewer than {th.dead_rate:.0%} of the samples"
                 if st.sample_activity is not None else
                 f"fire at a rate below {th.dead_rate:g} spikes per step")
         out.append(_finding(
-            sev, "dead_neurons", st,
-            f"{st.dead_neuron_count}/{st.n_neurons} neurons ({frac:.0%}) {what}", fix, frac))
+            sev, "dead_neurons", st, f"{st.dead_neuron_count}/{st.n_neurons} neurons "
+            f"({st.dead_neuron_fraction:.0%}) {what}", fix, st.dead_neuron_fraction))
     return out
+
+
+def _dead_severity(st: LayerStats, th: Thresholds) -> Severity | None:
+    if st.role == "input":
+        return None
+    if st.dead_neuron_fraction > th.dead_critical_fraction:
+        return Severity.CRITICAL
+    if st.dead_neuron_fraction > th.dead_warning_fraction:
+        return Severity.WARNING
+    return None
+
+
+CHANCE_MARGIN = 3.0
+"""Standard deviations above the chance expectation before low counts mean dead."""
+
+
+def _chance_explains_dead(st: LayerStats, th: Thresholds
+                          ) -> tuple[int, float, float, str] | None:
+    """``(n, p, q, unit)`` when the dead count is what chance predicts: ``n``
+    observations (or samples) per neuron at the layer's mean rate ``p`` leave a share
+    ``q`` of neurons below ``dead_rate`` by chance alone (each neuron firing in each
+    observation with probability ``p``); else None."""
+    activity = st.sample_activity
+    if activity is not None:
+        n, p, unit = st.count_samples, float(activity.mean()), "samples"
+    else:
+        n, p, unit = st.n_observations, float(st.firing_rates.mean()), "observations"
+    if not (th.dead_rate <= p < 1) or n <= 0:
+        return None  # a layer whose mean rate is below dead_rate is dead as a whole
+    q = binomial_below(n, p, th.dead_rate * n)
+    expected = st.n_neurons * q
+    if st.dead_neuron_count > expected + CHANCE_MARGIN * math.sqrt(expected * (1 - q)) + 1:
+        return None
+    return n, p, q, unit
+
+
+def check_few_observations(layers: list[LayerStats], loss: LossStats | None,
+                           th: Thresholds) -> list[Pathology]:
+    """Info instead of ``dead_neurons`` when too few observations were seen to tell."""
+    out = []
+    for st in layers:
+        if _dead_severity(st, th) is None:
+            continue
+        seen = _chance_explains_dead(st, th)
+        if seen is None:
+            continue
+        n, p, q, unit = seen
+        need = math.ceil(math.log(1e-3) / math.log1p(-p))
+        out.append(_finding(
+            Severity.INFO, "too_few_observations", st,
+            f"{st.dead_neuron_count}/{st.n_neurons} neurons ({st.dead_neuron_fraction:.0%}) "
+            f"look dead after only {n} {unit} each, but at this layer's mean rate "
+            f"({p:.2g}) chance alone leaves about {q:.0%} of neurons that low: too few "
+            f"{unit} to call them dead",
+            f"Record more steps before judging: about {need} {unit} per neuron tell a dead "
+            f"neuron from a quiet one at this rate", st.dead_neuron_fraction))
+    return out
+
+
+def binomial_below(n: int, p: float, limit: float) -> float:
+    """P(X < limit) for X ~ Binomial(n, p): exact up to 1,000 terms, else normal."""
+    k_max = math.ceil(limit) - 1
+    if k_max < 0:
+        return 0.0
+    if k_max >= n:
+        return 1.0
+    if k_max > 1000:
+        sd = math.sqrt(n * p * (1 - p))
+        return 0.5 * math.erfc(-((k_max + 0.5) - n * p) / (sd * math.sqrt(2)))
+    log_term = n * math.log1p(-p)  # log P(X = 0)
+    step = math.log(p) - math.log1p(-p)
+    total = 0.0
+    for k in range(k_max + 1):
+        total += math.exp(log_term)
+        log_term += math.log((n - k) / (k + 1)) + step
+    return min(total, 1.0)
 
 
 def check_saturated(layers: list[LayerStats], loss: LossStats | None,
@@ -147,7 +217,7 @@ def check_non_binary(layers: list[LayerStats], loss: LossStats | None,
         out.append(_finding(
             Severity.CRITICAL, "non_binary_spikes", st,
             f"Spikes are not binary: values up to {st.max_value:g} in one step{neg} "
-            f"({1 - st.binary_fraction:.1%} of values are neither 0 nor 1)",
+            f"({share(1 - st.binary_fraction)} of values are neither 0 nor 1)",
             "Raise the firing threshold so that at most one spike fits in a step, check "
             "the reset (subtract or zero) and that the layer outputs spikes rather than "
             "membrane potentials; if graded spikes are intended, declare the layer "
@@ -155,17 +225,25 @@ def check_non_binary(layers: list[LayerStats], loss: LossStats | None,
     return out
 
 
+def is_count_valued(st: LayerStats) -> bool:
+    """Non-negative whole numbers, some above 1: event counts per bin (tonic's
+    ``ToFrame``). Real-valued input (pixels, voxel grids, time surfaces) is direct
+    encoding, and signed values are not counts either."""
+    return (not st.is_binary and st.fractional_count == 0 and st.min_value >= 0
+            and st.max_value > 1)
+
+
 def check_count_input(layers: list[LayerStats], loss: LossStats | None,
                       th: Thresholds) -> list[Pathology]:
     out = []
     for st in layers:
-        if st.role != "input" or st.graded or st.is_binary:
+        if st.role != "input" or st.graded or not is_count_valued(st):
             continue
-        share = 1 - st.binary_fraction
         out.append(_finding(
             Severity.WARNING, "count_valued_input", st,
-            f"Input carries counts, not spikes: values up to {st.max_value:g} per bin "
-            f"({share:.1%} of values are neither 0 nor 1), as tonic's ToFrame produces",
+            f"Input carries counts, not spikes: whole numbers up to {st.max_value:g} per "
+            f"bin ({share(1 - st.binary_fraction)} of values are above 1), as tonic's "
+            "ToFrame produces",
             "Binarise the frames before the network: x = (x > 0).float()", st.max_value))
     return out
 
@@ -208,29 +286,46 @@ def check_output_overflow(layers: list[LayerStats], loss: LossStats | None,
             sev = Severity.WARNING
         else:
             continue
-        effect = (f"exp({top:g}) overflows float32 (above {FLOAT32_EXP_LIMIT:.1f}), so a "
-                  "softmax over these counts gives Inf/NaN" if top > FLOAT32_EXP_LIMIT
+        effect = (f"exp() of counts above {FLOAT32_EXP_LIMIT:.1f} overflows float32, and "
+                  "even a log-softmax (torch's cross_entropy) is saturated by them, so "
+                  "its gradients vanish" if top > FLOAT32_EXP_LIMIT
                   else "a softmax over these counts saturates and its gradients vanish")
         out.append(_finding(
             sev, "output_overflow", st,
-            f"Output spike counts per sample reach {top:g} (range [{lo:g}, {hi:g}]); used as "
-            f"logits, {effect}",
+            f"Output spike counts per sample reach {top:g} (range [{lo:g}, {hi:g}]). "
+            f"Used as logits, {effect}{_loss_seen(loss)}",
             "Fix the cause, not the symptom: binarise the input and raise the thresholds "
             "that feed this layer so counts stay within about [0, 50] (log1p, clipping or "
             "weight decay only hide it)", top))
     return out
 
 
+def _loss_seen(loss: LossStats | None) -> str:
+    """What the recorded loss showed, beside what the counts would do."""
+    if loss is None or loss.count == 0:
+        return ""
+    if loss.nonfinite is not None:
+        return "; the recorded loss did become NaN/Inf"
+    return f"; the recorded loss stayed finite (up to {loss.max:.3g})"
+
+
 def check_loss_at_chance(layers: list[LayerStats], loss: LossStats | None,
                          th: Thresholds) -> list[Pathology]:
     if loss is None or loss.chance_level is None:
         return []
-    window = loss.recent[-th.loss_chance_window:]
+    values = loss.recent
+    window = values[-th.loss_chance_window:]
     if len(window) < th.loss_chance_window:
         return []
     chance = loss.chance_level
-    if not all(abs(v - chance) <= th.loss_chance_tolerance * chance for v in window):
+    near = [abs(v - chance) <= th.loss_chance_tolerance * chance for v in values]
+    if not all(near[-len(window):]):
         return []
+    start = len(near)  # the at-chance run that ends the record began here
+    while start > 0 and near[start - 1]:
+        start -= 1
+    since = int(loss.recent_epochs[start]) if len(loss.recent_epochs) == len(values) \
+        else None
     mean = float(sum(window) / len(window))
     return [_finding(
         Severity.WARNING, "loss_at_chance", "loss",
@@ -238,7 +333,40 @@ def check_loss_at_chance(layers: list[LayerStats], loss: LossStats | None,
         f"ln {loss.n_classes} = {chance:.3f} (chance), for the last {len(window)} records: "
         "the outputs carry no class information",
         "Check that the output layer is neither silent nor saturated and that the loss "
-        "reads its spike counts; fix dead or non-binary layers first", mean)]
+        "reads its spike counts; fix dead or non-binary layers first", mean, since)]
+
+
+def check_layer_died(layers: list[LayerStats], loss: LossStats | None,
+                     th: Thresholds) -> list[Pathology]:
+    """A layer that was alive in an earlier epoch (at most ``dead_critical_fraction``
+    dead, not silent) and has been dead or silent in every epoch since (an average over
+    all epochs would hide it)."""
+    out = []
+    for st in layers:
+        if st.role == "input" or len(st.per_epoch) < 2:
+            continue
+        gone = [h.dead_fraction > th.dead_critical_fraction
+                or h.max_rate < th.silent_max_rate for h in st.per_epoch]
+        if not gone[-1]:
+            continue
+        onset = len(gone) - 1
+        while onset > 0 and gone[onset - 1]:
+            onset -= 1
+        if onset == 0:
+            continue  # dead from the start: dead_neurons / silent_network say so
+        was, died, last = st.per_epoch[onset - 1], st.per_epoch[onset], st.per_epoch[-1]
+        state = ("silent" if last.max_rate < th.silent_max_rate
+                 else f"{last.dead_fraction:.0%} dead")
+        out.append(_finding(
+            Severity.CRITICAL, "layer_died", st,
+            f"Alive in epoch {was.epoch} ({was.dead_fraction:.0%} dead), dead since "
+            f"epoch {died.epoch} ({died.dead_fraction:.0%} dead); {state} in epoch "
+            f"{last.epoch}",
+            f"Look at what changed in epoch {died.epoch}: a learning-rate step, or a "
+            f"gradient spike in this or an earlier layer; resume from a checkpoint of "
+            f"epoch {was.epoch} with a lower learning rate or gradient clipping",
+            died.dead_fraction, died.epoch))
+    return out
 
 
 def check_gradient_vanishing(layers: list[LayerStats], loss: LossStats | None,
@@ -259,6 +387,81 @@ def check_gradient_vanishing(layers: list[LayerStats], loss: LossStats | None,
         f"than at '{last.name}' ({b:.3g}): the input-side layers barely learn",
         "Add skip connections, use an adaptive or wider surrogate gradient, normalise "
         "layers, or make the network shallower", ratio)]
+
+
+# ------------------------------------------------------------------ causes
+CAUSES: dict[str, tuple[tuple[str, str], ...]] = {
+    # effect: (cause category, where: "same" layer, "earlier" layer, or "any" layer)
+    "dead_neurons": (("layer_died", "same"), ("silent_network", "same"),
+                     ("silent_network", "earlier")),
+    "silent_network": (("layer_died", "same"), ("silent_network", "earlier")),
+    "layer_died": (("layer_died", "earlier"),),
+    "saturated_neurons": (("non_binary_spikes", "same"),),
+    "output_overflow": (("count_valued_input", "any"), ("non_binary_spikes", "any")),
+    "gradient_vanishing": (("silent_network", "any"), ("layer_died", "any"),
+                           ("dead_neurons", "any")),
+    "loss_at_chance": (("silent_network", "any"), ("layer_died", "any"),
+                       ("output_overflow", "any"), ("dead_neurons", "any")),
+}
+"""Which finding explains which: an effect names its cause and gives no second fix.
+A ``dead_neurons`` cause counts only when critical."""
+
+
+def link_causes(found: list[Pathology], order: dict[str, int]) -> list[Pathology]:
+    """Mark each finding that another explains (``cause``, a pointer as its fix) and
+    order them: each root cause leads, what follows from it comes right after."""
+    def pos(p: Pathology) -> int:
+        return order.get(p.layer, len(order))
+
+    def key(p: Pathology) -> tuple[int, int, int]:
+        return (p.severity.rank, pos(p), CATEGORIES.index(p.category))
+
+    def cause_of(p: Pathology) -> Pathology | None:
+        for category, where in CAUSES.get(p.category, ()):
+            for c in sorted(found, key=key):
+                if c is p or c.category != category or c.layer == "loss":
+                    continue
+                if category == "dead_neurons" and c.severity is not Severity.CRITICAL:
+                    continue
+                if ((where == "same" and c.layer == p.layer)
+                        or (where == "earlier" and pos(c) < pos(p))
+                        or where == "any"):
+                    return c
+        return None
+
+    parent = {id(p): cause_of(p) for p in found}
+
+    def root(p: Pathology) -> Pathology:
+        seen = {id(p)}
+        while (c := parent[id(p)]) is not None and id(c) not in seen:
+            seen.add(id(c))
+            p = c
+        return p
+
+    linked = []
+    for p in found:
+        c = parent[id(p)]
+        if c is None or root(c) is p:  # no cause, or a cycle back to itself
+            linked.append((p, p))
+            continue
+        r = root(p)
+        linked.append((dataclasses.replace(
+            p, cause=f"{c.category} @ {c.layer}",
+            suggestion=f"Follows from {c.category} at '{c.layer}': fix that first"), r))
+    groups: dict[int, list[Pathology]] = {}
+    roots: dict[int, Pathology] = {}
+    for p, r in linked:
+        groups.setdefault(id(r), []).append(p)
+        roots[id(r)] = r
+    def group_key(rid: int) -> tuple[int, tuple[int, int, int]]:
+        return (min(m.severity.rank for m in groups[rid]), key(roots[rid]))
+
+    out = []
+    for rid in sorted(groups, key=group_key):
+        members = groups[rid]
+        lead = [m for m in members if m.cause is None]
+        out += lead + sorted((m for m in members if m.cause is not None), key=key)
+    return out
 
 
 RULES: tuple[Rule, ...] = (
@@ -282,7 +485,8 @@ RULES: tuple[Rule, ...] = (
     Rule("non_binary_spikes", "critical", "a spike layer emits values other than 0/1",
          "Raise threshold, check the reset; declare graded=True if intended",
          check_non_binary),
-    Rule("count_valued_input", "warning", "the input layer carries counts, not 0/1",
+    Rule("count_valued_input", "warning", "the input holds whole-number counts above 1 "
+         "(never real-valued or signed input)",
          "x = (x > 0).float()", check_count_input),
     Rule("non_finite_values", "critical", "NaN/Inf in spikes, voltages, gradients or loss",
          "Fix the overflow's cause (input, thresholds, learning rate)", check_non_finite),
@@ -292,6 +496,13 @@ RULES: tuple[Rule, ...] = (
     Rule("loss_at_chance", "warning", "last {loss_chance_window} losses within "
          "{loss_chance_tolerance:.0%} of ln C", "Fix silent/saturated outputs first",
          check_loss_at_chance),
+    Rule("layer_died", "critical", "alive in an earlier epoch, dead (> "
+         "{dead_critical_fraction:.0%}) or silent in every epoch since",
+         "See what changed that epoch; resume from before it with a lower LR",
+         check_layer_died),
+    Rule("too_few_observations", "info", "as many neurons look dead as chance predicts "
+         "for the observations seen", "Record more steps before judging",
+         check_few_observations),
 )
 
 CATEGORIES: tuple[str, ...] = tuple(r.category for r in RULES)
@@ -299,11 +510,11 @@ CATEGORIES: tuple[str, ...] = tuple(r.category for r in RULES)
 
 def diagnose(layers: list[LayerStats], loss: LossStats | None,
              th: Thresholds) -> list[Pathology]:
-    """Run every rule; findings sorted by severity, then layer order, then rule order."""
+    """Run every rule; each root cause leads what follows from it (:func:`link_causes`),
+    groups sorted by severity, then layer order, then rule order."""
     order = {s.name: i for i, s in enumerate(layers)}
     found = [p for rule in RULES for p in rule.check(layers, loss, th)]
-    return sorted(found, key=lambda p: (p.severity.rank, order.get(p.layer, len(order)),
-                                        CATEGORIES.index(p.category)))
+    return link_causes(found, order)
 
 
 def rule_table(th: Thresholds | None = None) -> list[dict[str, str]]:

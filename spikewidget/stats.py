@@ -29,6 +29,17 @@ class NonFinite:
     count: int
 
 
+@dataclass(frozen=True)
+class EpochHealth:
+    """One layer in one epoch: the share of its neurons judged dead (output layers: by
+    samples), its highest firing rate and its observations per neuron."""
+
+    epoch: int
+    dead_fraction: float
+    max_rate: float
+    n_observations: int
+
+
 @dataclass
 class LayerStats:
     """What one layer did over the selected epochs.
@@ -71,6 +82,10 @@ class LayerStats:
     gradient_norm_max: float
     gradient_norm_min: float
     nonfinite: list[NonFinite] = field(default_factory=list)
+    fractional_count: int = 0
+    """How many recorded values were not whole numbers (analog input, not counts)."""
+    per_epoch: tuple[EpochHealth, ...] = ()
+    """The layer's health in each selected epoch, oldest first (see :class:`EpochHealth`)."""
 
     @property
     def binary_fraction(self) -> float:
@@ -121,6 +136,7 @@ def layer_stats(name: str, role: str, graded: bool, neuron_shape: tuple[int, ...
         gradient_norm_max=merged.g_max if g_n else math.nan,
         gradient_norm_min=merged.g_min if g_n else math.nan,
         nonfinite=_nonfinite(per_epoch),
+        fractional_count=merged.fractional,
     )
 
 
@@ -140,8 +156,8 @@ def _nonfinite(per_epoch: list[tuple[int, EpochStats]]) -> list[NonFinite]:
 class LossStats:
     """The recorded loss over the selected epochs.
 
-    ``recent`` holds the last values recorded (up to 1,024, oldest first) whatever
-    the selection; ``epoch_means`` maps each selected epoch to its mean loss.
+    ``recent`` holds the last values recorded (up to 1,024, oldest first) in the
+    selected epochs; ``epoch_means`` maps each selected epoch to its mean loss.
     """
 
     count: int
@@ -153,6 +169,8 @@ class LossStats:
     recent: np.ndarray
     epoch_means: dict[int, float]
     nonfinite: NonFinite | None
+    recent_epochs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """The epoch of each value of ``recent``."""
 
     @property
     def chance_level(self) -> float | None:
@@ -161,7 +179,8 @@ class LossStats:
 
 
 def loss_stats(per_epoch: list[tuple[int, EpochLoss]], recent: np.ndarray,
-               n_classes: int | None) -> LossStats | None:
+               n_classes: int | None, recent_epochs: np.ndarray | None = None
+               ) -> LossStats | None:
     if not per_epoch:
         return None
     n = sum(e.n for _, e in per_epoch)
@@ -177,7 +196,22 @@ def loss_stats(per_epoch: list[tuple[int, EpochLoss]], recent: np.ndarray,
         min=min(e.min for _, e in per_epoch) if n else math.nan,
         max=max(e.max for _, e in per_epoch) if n else math.nan,
         last=per_epoch[-1][1].last, n_classes=n_classes, recent=recent,
-        epoch_means={ep: e.mean for ep, e in per_epoch}, nonfinite=nonfinite)
+        epoch_means={ep: e.mean for ep, e in per_epoch}, nonfinite=nonfinite,
+        recent_epochs=(np.zeros(len(recent), np.int64) if recent_epochs is None
+                       else recent_epochs))
+
+
+def epoch_health(epoch: int, stats: EpochStats, by_samples: bool,
+                 th: Thresholds) -> EpochHealth:
+    """How one layer fared in one epoch (``by_samples``: judged as an output layer)."""
+    rates = stats.spike_sum / max(stats.n_obs, 1)
+    n = max(stats.n_neurons, 1)
+    if by_samples and stats.count_samples:
+        dead = np.count_nonzero(stats.active_samples / stats.count_samples < th.dead_rate)
+    else:
+        dead = np.count_nonzero(rates < th.dead_rate)
+    top = float(rates.max()) if rates.size else 0.0
+    return EpochHealth(epoch, int(dead) / n, top, stats.n_obs)
 
 
 def judge_output_by_samples(st: LayerStats, th: Thresholds) -> None:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import InvalidInputError, InvalidTypeError
+from .fmt import share
 from .pathology import Severity
 from .report import Report
 
@@ -53,9 +54,10 @@ class SweepRow:
 
     threshold: float
     max_per_step: float
-    """Largest value a swept layer emitted in one time step (1 for binary spikes)."""
+    """Largest value a spiking layer emitted in one time step (1 for binary spikes)."""
     binary_fraction: float
-    """Share of the swept layers' values that were exactly 0 or 1 (the lowest)."""
+    """Share of values that were exactly 0 or 1, in the spiking layer with the fewest
+    (the layers the verdict reads: every non-input layer not declared graded)."""
     output_count_range: tuple[float, float] | None
     """(min, max) output spikes per sample summed over time."""
     dead_fraction: dict[str, float]
@@ -101,7 +103,7 @@ class SweepResult:
             counts = ("-" if r.output_count_range is None else
                       f"[{r.output_count_range[0]:g}, {r.output_count_range[1]:g}]")
             lines.append(f"{r.threshold:>10.3g} {r.max_per_step:>9g} "
-                         f"{r.binary_fraction:>7.1%} {counts:>14} "
+                         f"{share(r.binary_fraction):>7} {counts:>14} "
                          + "".join(f"{r.dead_fraction[n]:>14.0%}" for n in layers)
                          + f"  {r.verdict}")
         lines += ["", self.reason, HONESTY]
@@ -125,7 +127,7 @@ class SweepResult:
             style = ' style="font-weight:bold"' if rec else ""
             body.append(
                 f"<tr{style}><td>{r.threshold:.3g}</td><td>{r.max_per_step:g}</td>"
-                f"<td>{r.binary_fraction:.1%}</td><td>{esc(counts)}</td>{dead}"
+                f"<td>{share(r.binary_fraction)}</td><td>{esc(counts)}</td>{dead}"
                 f"<td style=\"color:{colour.get(r.verdict, '#cf222e')}\">"
                 f"{esc(r.verdict)}</td></tr>")
         return (f"<div><b>Threshold sweep of {esc(self.layer)}</b> (was "
@@ -404,10 +406,8 @@ def _fresh_like(profiler: SpikeProfiler) -> SpikeProfiler:
     from .profiler import SpikeProfiler
 
     fresh = SpikeProfiler(thresholds=profiler.thresholds, raster_window=0)
-    with profiler._lock:
-        declared = {k: dict(v) for k, v in profiler._declared.items()}
-    for name, decl in declared.items():
-        fresh.declare_layer(name, **decl)
+    with profiler._lock:  # declarations, and what watch saw of the model's output
+        fresh._declared = {k: dict(v) for k, v in profiler._declared.items()}
     return fresh
 
 
@@ -456,10 +456,11 @@ def _row(threshold: float, report: Report, layers: tuple[str, ...]) -> SweepRow:
     else:
         verdict = "ok"
     spiking = {n: s for n, s in stats.items() if s.role != "input"}
+    judged = [s for s in spiking.values() if not s.graded] or swept  # what the verdict reads
     return SweepRow(
         threshold=threshold,
-        max_per_step=max((s.max_value for s in swept), default=math.nan),
-        binary_fraction=min((s.binary_fraction for s in swept), default=math.nan),
+        max_per_step=max((s.max_value for s in judged), default=math.nan),
+        binary_fraction=min((s.binary_fraction for s in judged), default=math.nan),
         output_count_range=counts,
         dead_fraction={n: s.dead_neuron_fraction for n, s in spiking.items()},
         saturated_fraction={n: s.saturated_neuron_fraction for n, s in spiking.items()},

@@ -34,6 +34,7 @@ from . import adapters
 from .adapters import Neuron, Reading
 from .errors import InvalidInputError, InvalidTypeError
 from .profiler import SpikeProfiler
+from .readout import ReadoutProbe
 from .sequence import VOLTAGE_STRIDE, Sequence
 
 Extract = Callable[[Any], Any]
@@ -233,6 +234,7 @@ class WatchHandle:
         self._hooks: list[Any] = []
         self._tensor_hooks: deque[Any] = deque(maxlen=_TENSOR_HOOKS_KEPT)
         self._depth = 0
+        self._probe: ReadoutProbe | None = None  # until the first forward returns
 
     # ------------------------------------------------------------ public
     def flush(self) -> None:
@@ -248,6 +250,9 @@ class WatchHandle:
             return
         self.flush()
         self.active = self.recording = False
+        if self._probe is not None:
+            self._probe.remove()
+            self._probe = None
         for h in self._hooks:
             h.remove()
         for h in self._tensor_hooks:
@@ -306,9 +311,19 @@ class WatchHandle:
     def _exit(self, module: Any, args: Any, output: Any) -> None:
         self._depth = max(self._depth - 1, 0)
         if self._depth == 0 and self.active:
+            if self._probe is not None:
+                self._note_output(self._probe.finish())
             if self.time_steps is None:
                 self._flush_all()
             self.recording = True  # a layer called outside the model is recorded
+
+    def _note_output(self, output: str | None) -> None:
+        """Tell the profiler which watched layer is the model's output (None: a
+        non-spiking readout follows them all); its declarations still win."""
+        self._probe = None
+        note = getattr(self.profiler, "_note_model_output", None)
+        if note is not None:
+            note([t.name for t in self._taps if t.neuron.framework != "input"], output)
 
 
 def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
@@ -388,6 +403,9 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
         handle._taps.append(tap)
         handle.layers.append(name)
         handle._hooks.append(module.register_forward_hook(tap.hook))
+    taps = {id(t.module): t.name for t in handle._taps if t.neuron.framework != "input"}
+    integrators = {id(module) for _, module, neuron in chosen if neuron.integrator}
+    handle._probe = ReadoutProbe(model, taps, integrators)
     # registered last, so that it runs after the layers' hooks on the model itself
     handle._hooks.append(model.register_forward_hook(handle._exit, always_call=True))
     return handle

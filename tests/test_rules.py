@@ -202,7 +202,30 @@ def test_output_overflow_reads_per_sample_counts_over_time(rng, top, severity):
     [f] = found
     assert f.severity is severity and f.layer == "output"
     assert f.metric_value == pytest.approx(top)
+    # the output emits top/100 per step: not binary, so the overflow follows from that
+    assert f.cause == "non_binary_spikes @ output"
+    assert "non_binary_spikes" in f.suggestion and "log1p" not in f.suggestion
+    cause = findings(p, "non_binary_spikes")[0]
+    assert "threshold" in cause.suggestion
+    order = [q.category for q in p.report().pathologies]
+    assert order.index("non_binary_spikes") < order.index("output_overflow")
+
+
+def test_output_overflow_of_binary_spikes_offers_its_own_fix(rng):
+    out = np.zeros((120, 4, 20), dtype=np.float32)
+    out[:, 1, 7] = 1.0  # binary, but 120 spikes per sample over 120 steps
+    p = SpikeProfiler()
+    p.record_step("hidden", healthy_layer(rng, (120, 4, 50)))
+    p.record_step("output", out)
+    [f] = findings(p, "output_overflow")
+    assert f.cause is None and f.severity is Severity.CRITICAL
     assert "log1p" in f.suggestion  # names the band-aid to avoid
+    p.record_loss(2.5, n_classes=20)
+    [f] = findings(p, "output_overflow")
+    assert "the recorded loss stayed finite (up to 2.5)" in f.message
+    p.record_loss(float("nan"))
+    [f] = findings(p, "output_overflow")
+    assert "the recorded loss did become NaN/Inf" in f.message
 
 
 def test_output_overflow_uses_the_last_layer_when_none_is_declared(rng):

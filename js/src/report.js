@@ -22,16 +22,39 @@ export function layerViews(store, epoch, th) {
       voltageStd: s.voltage_std, gradientSteps: s.gradient_steps,
       gradientNormMean: s.gradient_norm_mean, gradientNormMax: s.gradient_norm_max,
       countRange: s.has_count_range === 1 ? [s.count_lo, s.count_hi] : null,
+      nObs: s.n_obs, countSamples: s.count_samples,
+      perEpoch: history(store, index, epoch, th),
     });
   });
   return out;
 }
 
+/** A layer's health in every epoch up to `epoch` (Python's SpikeProfiler._history). */
+function history(store, index, epoch, th) {
+  const out = [];
+  for (const e of store.epochs) {
+    if (e > epoch) break;
+    const entry = store.chunks.get(e)?.layers[index];
+    if (!entry) continue;
+    if (entry.maxRate === undefined) entry.maxRate = nanMax(entry.rates);
+    out.push({ epoch: e, deadFraction: layerClasses(entry, th).dead / entry.rates.length,
+      maxRate: entry.maxRate });
+  }
+  return out.length > 1 ? out : [];
+}
+
 /** The loss as the rules see it for `epoch` (null when no loss was recorded then). */
 export function lossView(store, epoch) {
   const loss = store.loss;
-  if (!loss.epochs.includes(epoch)) return null;
-  return { chance: loss.chance, nClasses: loss.nClasses, recent: loss.recent };
+  const j = loss.epochs.indexOf(epoch);
+  if (j < 0) return null;
+  // like LossStats: only the recent values recorded in this epoch
+  const keep = [];
+  for (let i = 0; i < loss.recent.length; i++) if (loss.recentEpochs[i] === epoch) keep.push(i);
+  return { chance: loss.chance, nClasses: loss.nClasses,
+    recent: Float64Array.from(keep, (i) => loss.recent[i]),
+    recentEpochs: Int32Array.from(keep, (i) => loss.recentEpochs[i]),
+    count: loss.counts[j], max: loss.maxes[j], nonfinite: loss.nonfinite[j] };
 }
 
 /** {layers, findings} for one epoch under thresholds `th`. */

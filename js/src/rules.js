@@ -68,7 +68,7 @@ export function nanMax(a) {
 const pyMax = (a, b) => (b > a ? b : a);
 
 function finding(severity, category, layer, message, fix, epoch = null, step = null) {
-  return { severity, category, layer, message, fix, epoch, step };
+  return { severity, category, layer, message, fix, epoch, step, cause: null };
 }
 
 const FIX_DEAD_CRITICAL =
@@ -76,21 +76,95 @@ const FIX_DEAD_CRITICAL =
   "scale; check that input reaches this layer";
 const FIX_DEAD_WARNING = "Lower the threshold a little or add noise to the input";
 
+function deadSeverity(st, th) {
+  if (st.role === "input") return null;
+  const frac = st.deadCount / st.n;
+  if (frac > th.dead_critical_fraction) return "critical";
+  if (frac > th.dead_warning_fraction) return "warning";
+  return null;
+}
+
 function checkDead(layers, loss, th) {
   const out = [];
   for (const st of layers) {
-    if (st.role === "input") continue;
+    const sev = deadSeverity(st, th);
+    if (sev === null || chanceExplainsDead(st, th) !== null) continue;
+    const fix = sev === "critical" ? FIX_DEAD_CRITICAL : FIX_DEAD_WARNING;
     const frac = st.deadCount / st.n;
-    let sev;
-    let fix;
-    if (frac > th.dead_critical_fraction) [sev, fix] = ["critical", FIX_DEAD_CRITICAL];
-    else if (frac > th.dead_warning_fraction) [sev, fix] = ["warning", FIX_DEAD_WARNING];
-    else continue;
     const what = st.activity
       ? `fire in fewer than ${f(th.dead_rate, ".0%")} of the samples`
       : `fire at a rate below ${f(th.dead_rate, "g")} spikes per step`;
     out.push(finding(sev, "dead_neurons", st.name,
       `${st.deadCount}/${st.n} neurons (${f(frac, ".0%")}) ${what}`, fix));
+  }
+  return out;
+}
+
+const CHANCE_MARGIN = 3.0;
+
+function mean(a) {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i];
+  return s / a.length;
+}
+
+/** Python's rules._chance_explains_dead: [n, p, q, unit] or null. */
+function chanceExplainsDead(st, th) {
+  let n;
+  let p;
+  let unit;
+  if (st.activity) [n, p, unit] = [st.countSamples, mean(st.activity), "samples"];
+  else [n, p, unit] = [st.nObs, mean(st.rates), "observations"];
+  if (!(th.dead_rate <= p && p < 1) || n <= 0) return null;
+  const q = binomialBelow(n, p, th.dead_rate * n);
+  const expected = st.n * q;
+  if (st.deadCount > expected + CHANCE_MARGIN * Math.sqrt(expected * (1 - q)) + 1) return null;
+  return [n, p, q, unit];
+}
+
+/** P(X < limit) for X ~ Binomial(n, p), as Python's rules.binomial_below. */
+export function binomialBelow(n, p, limit) {
+  const kMax = Math.ceil(limit) - 1;
+  if (kMax < 0) return 0;
+  if (kMax >= n) return 1;
+  if (kMax > 1000) {
+    const sd = Math.sqrt(n * p * (1 - p));
+    return 0.5 * erfc(-((kMax + 0.5) - n * p) / (sd * Math.sqrt(2)));
+  }
+  let logTerm = n * Math.log1p(-p);
+  const step = Math.log(p) - Math.log1p(-p);
+  let total = 0;
+  for (let k = 0; k <= kMax; k++) {
+    total += Math.exp(logTerm);
+    logTerm += Math.log((n - k) / (k + 1)) + step;
+  }
+  return Math.min(total, 1);
+}
+
+/** Complementary error function (Numerical Recipes' erfcc, |error| < 1.2e-7). */
+function erfc(x) {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 +
+    t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 +
+    t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return x >= 0 ? r : 2 - r;
+}
+
+function checkFewObservations(layers, loss, th) {
+  const out = [];
+  for (const st of layers) {
+    if (deadSeverity(st, th) === null) continue;
+    const seen = chanceExplainsDead(st, th);
+    if (seen === null) continue;
+    const [n, p, q, unit] = seen;
+    const need = Math.ceil(Math.log(1e-3) / Math.log1p(-p));
+    out.push(finding("info", "too_few_observations", st.name,
+      `${st.deadCount}/${st.n} neurons (${f(st.deadCount / st.n, ".0%")}) look dead after ` +
+      `only ${n} ${unit} each, but at this layer's mean rate (${f(p, ".2g")}) chance alone ` +
+      `leaves about ${f(q, ".0%")} of neurons that low: too few ${unit} to call them dead`,
+      `Record more steps before judging: about ${need} ${unit} per neuron tell a dead ` +
+      "neuron from a quiet one at this rate"));
   }
   return out;
 }
@@ -179,12 +253,12 @@ function checkOutputOverflow(layers, loss, th, consts) {
     else continue;
     const limit = consts.float32ExpLimit;
     const effect = top > limit
-      ? `exp(${f(top, "g")}) overflows float32 (above ${f(limit, ".1f")}), so a softmax ` +
-        "over these counts gives Inf/NaN"
+      ? `exp() of counts above ${f(limit, ".1f")} overflows float32, and even a log-softmax ` +
+        "(torch's cross_entropy) is saturated by them, so its gradients vanish"
       : "a softmax over these counts saturates and its gradients vanish";
     out.push(finding(sev, "output_overflow", st.name,
       `Output spike counts per sample reach ${f(top, "g")} (range [${f(lo, "g")}, ` +
-      `${f(hi, "g")}]); used as logits, ${effect}`,
+      `${f(hi, "g")}]). Used as logits, ${effect}${lossSeen(loss)}`,
       "Fix the cause, not the symptom: binarise the input and raise the thresholds that " +
       "feed this layer so counts stay within about [0, 50] (log1p, clipping or weight " +
       "decay only hide it)"));
@@ -192,16 +266,23 @@ function checkOutputOverflow(layers, loss, th, consts) {
   return out;
 }
 
+function lossSeen(loss) {
+  if (!loss || !loss.count) return "";
+  if (loss.nonfinite > 0) return "; the recorded loss did become NaN/Inf";
+  return `; the recorded loss stayed finite (up to ${f(loss.max, ".3g")})`;
+}
+
 function checkLossAtChance(layers, loss, th) {
   if (!loss || loss.chance === null || loss.chance === undefined) return [];
   const w = th.loss_chance_window;
   const recent = loss.recent;
   if (recent.length < w) return [];
-  const window = recent.subarray(recent.length - w);
   const chance = loss.chance;
-  for (const v of window) {
-    if (!(Math.abs(v - chance) <= th.loss_chance_tolerance * chance)) return [];
-  }
+  const near = Array.from(recent, (v) => Math.abs(v - chance) <= th.loss_chance_tolerance * chance);
+  for (let i = recent.length - w; i < recent.length; i++) if (!near[i]) return [];
+  let start = near.length;
+  while (start > 0 && near[start - 1]) start--;
+  const window = recent.subarray(recent.length - w);
   let sum = 0;
   for (const v of window) sum += v;
   const mean = sum / window.length;
@@ -210,7 +291,33 @@ function checkLossAtChance(layers, loss, th) {
     `ln ${loss.nClasses} = ${f(chance, ".3f")} (chance), for the last ${window.length} ` +
     "records: the outputs carry no class information",
     "Check that the output layer is neither silent nor saturated and that the loss reads " +
-    "its spike counts; fix dead or non-binary layers first")];
+    "its spike counts; fix dead or non-binary layers first", loss.recentEpochs[start])];
+}
+
+function checkLayerDied(layers, loss, th) {
+  const out = [];
+  for (const st of layers) {
+    const hist = st.perEpoch || [];
+    if (st.role === "input" || hist.length < 2) continue;
+    const gone = hist.map((h) => h.deadFraction > th.dead_critical_fraction ||
+      h.maxRate < th.silent_max_rate);
+    if (!gone[gone.length - 1]) continue;
+    let onset = gone.length - 1;
+    while (onset > 0 && gone[onset - 1]) onset--;
+    if (onset === 0) continue;
+    const was = hist[onset - 1];
+    const died = hist[onset];
+    const last = hist[hist.length - 1];
+    const state = last.maxRate < th.silent_max_rate ? "silent"
+      : `${f(last.deadFraction, ".0%")} dead`;
+    out.push(finding("critical", "layer_died", st.name,
+      `Alive in epoch ${was.epoch} (${f(was.deadFraction, ".0%")} dead), dead since epoch ` +
+      `${died.epoch} (${f(died.deadFraction, ".0%")} dead); ${state} in epoch ${last.epoch}`,
+      `Look at what changed in epoch ${died.epoch}: a learning-rate step, or a gradient spike ` +
+      `in this or an earlier layer; resume from a checkpoint of epoch ${was.epoch} with a ` +
+      "lower learning rate or gradient clipping", died.epoch));
+  }
+  return out;
 }
 
 /** The ported rules by category; the rest come from Python as fixed findings. */
@@ -223,7 +330,80 @@ export const PORTED = {
   gradient_vanishing: checkGradientVanishing,
   output_overflow: checkOutputOverflow,
   loss_at_chance: checkLossAtChance,
+  too_few_observations: checkFewObservations,
+  layer_died: checkLayerDied,
 };
+
+/** Which finding explains which, as Python's rules.CAUSES: [cause, "same"|"earlier"|"any"]. */
+const CAUSES = {
+  dead_neurons: [["layer_died", "same"], ["silent_network", "same"],
+    ["silent_network", "earlier"]],
+  silent_network: [["layer_died", "same"], ["silent_network", "earlier"]],
+  layer_died: [["layer_died", "earlier"]],
+  saturated_neurons: [["non_binary_spikes", "same"]],
+  output_overflow: [["count_valued_input", "any"], ["non_binary_spikes", "any"]],
+  gradient_vanishing: [["silent_network", "any"], ["layer_died", "any"], ["dead_neurons", "any"]],
+  loss_at_chance: [["silent_network", "any"], ["layer_died", "any"], ["output_overflow", "any"],
+    ["dead_neurons", "any"]],
+};
+
+const cmp = (a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+
+/** Python's rules.link_causes: effects name their cause, each root leads its group. */
+export function linkCauses(found, order, categories) {
+  const pos = (p) => (order.has(p.layer) ? order.get(p.layer) : order.size);
+  const key = (p) => [SEVERITY_RANK[p.severity], pos(p), categories.indexOf(p.category)];
+  const sorted = found.slice().sort((a, b) => cmp(key(a), key(b)));
+  const causeOf = (p) => {
+    for (const [category, where] of CAUSES[p.category] || []) {
+      for (const c of sorted) {
+        if (c === p || c.category !== category || c.layer === "loss") continue;
+        if (category === "dead_neurons" && c.severity !== "critical") continue;
+        if ((where === "same" && c.layer === p.layer) || (where === "earlier" && pos(c) < pos(p)) ||
+            where === "any") return c;
+      }
+    }
+    return null;
+  };
+  const parent = new Map(found.map((p) => [p, causeOf(p)]));
+  const root = (p) => {
+    const seen = new Set([p]);
+    let c;
+    while ((c = parent.get(p)) !== null && !seen.has(c)) {
+      seen.add(c);
+      p = c;
+    }
+    return p;
+  };
+  const groups = new Map();
+  for (const p of found) {
+    const c = parent.get(p);
+    let item = p;
+    let r = p;
+    if (c !== null && root(c) !== p) {
+      r = root(p);
+      item = { ...p, cause: `${c.category} @ ${c.layer}`,
+        fix: `Follows from ${c.category} at '${c.layer}': fix that first` };
+    }
+    if (!groups.has(r)) groups.set(r, []);
+    groups.get(r).push(item);
+  }
+  const groupKey = (r) => [Math.min(...groups.get(r).map((m) => SEVERITY_RANK[m.severity])),
+    ...key(r)];
+  const roots = [...groups.keys()].sort((a, b) => {
+    const ka = groupKey(a);
+    const kb = groupKey(b);
+    return ka[0] - kb[0] || ka[1] - kb[1] || ka[2] - kb[2] || ka[3] - kb[3];
+  });
+  const out = [];
+  for (const r of roots) {
+    const members = groups.get(r);
+    out.push(...members.filter((m) => m.cause === null));
+    out.push(...members.filter((m) => m.cause !== null).sort((a, b) => cmp(key(a), key(b))));
+  }
+  return out;
+}
+
 
 /**
  * Diagnose one selection, like rules.diagnose: findings sorted by severity, then layer
@@ -235,13 +415,8 @@ export function diagnose(layers, loss, th, fixed, consts) {
   for (const cat of categories) {
     const check = PORTED[cat];
     if (check) found.push(...check(layers, loss, th, consts));
-    else found.push(...fixed.filter((p) => p.category === cat));
+    else found.push(...fixed.filter((p) => p.category === cat).map((p) => ({ ...p, cause: null })));
   }
   const order = new Map(layers.map((s, i) => [s.name, i]));
-  const key = (p) => [SEVERITY_RANK[p.severity], order.has(p.layer) ? order.get(p.layer)
-    : order.size, categories.indexOf(p.category)];
-  return found
-    .map((p) => [key(p), p])
-    .sort((a, b) => a[0][0] - b[0][0] || a[0][1] - b[0][1] || a[0][2] - b[0][2])
-    .map(([, p]) => p);
+  return linkCauses(found, order, categories);
 }

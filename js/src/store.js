@@ -13,7 +13,9 @@ export function createStore() {
     epochs: [],
     chunks: new Map(), // epoch -> {layers: [entry | undefined], fixed: [finding]}
     loss: { nClasses: null, chance: null, epochs: new Int32Array(0),
-      means: new Float64Array(0), recent: new Float64Array(0) },
+      means: new Float64Array(0), counts: new Float64Array(0), maxes: new Float64Array(0),
+      nonfinite: new Float64Array(0), recent: new Float64Array(0),
+      recentEpochs: new Int32Array(0) },
     raster: [], // per layer: {n, rowBytes, bits, steps, epochs, frames}
     version: 0, // bumped on every change (caches key on it)
   };
@@ -46,7 +48,11 @@ function applyLoss(store, loss) {
     chance: loss.chance,
     epochs: decodeArray(loss.epochs),
     means: decodeArray(loss.means),
+    counts: loss.counts ? decodeArray(loss.counts) : new Float64Array(0),
+    maxes: loss.maxes ? decodeArray(loss.maxes) : new Float64Array(0),
+    nonfinite: loss.nonfinite ? decodeArray(loss.nonfinite) : new Float64Array(0),
     recent: decodeArray(loss.recent),
+    recentEpochs: loss.recent_epochs ? decodeArray(loss.recent_epochs) : new Int32Array(0),
   };
 }
 

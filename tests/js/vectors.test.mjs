@@ -45,10 +45,25 @@ test("every report (epoch x thresholds) matches Python's, finding for finding", 
   }
 });
 
+test("the vectors exercise causes and the start of an at-chance loss", () => {
+  const all = vectors.reports.flatMap((c) => c.findings);
+  const causes = new Set(all.filter((p) => p.cause).map((p) => `${p.category} <- ${p.cause}`));
+  for (const link of ["saturated_neurons <- non_binary_spikes", "dead_neurons <- silent_network",
+    "output_overflow <- count_valued_input"]) {
+    assert.ok([...causes].some((c) => c.startsWith(link)), `${link} in ${[...causes]}`);
+  }
+  // a one-epoch report's at-chance loss began in that epoch (never "since epoch 0")
+  const atChance = vectors.reports.flatMap((c) => c.findings
+    .filter((p) => p.category === "loss_at_chance").map((p) => [c.epoch, p.epoch]));
+  assert.ok(atChance.length > 0 && atChance.some(([e]) => e === 0));
+  for (const [e, since] of atChance) assert.equal(since, e);
+});
+
 test("the vectors exercise every rule the browser re-runs", () => {
   const seen = new Set(vectors.reports.flatMap((c) => c.findings.map((p) => p.category)));
   for (const cat of ["dead_neurons", "saturated_neurons", "silent_network", "voltage_collapse",
-    "gradient_explosion", "gradient_vanishing", "output_overflow", "loss_at_chance"]) {
+    "gradient_explosion", "gradient_vanishing", "output_overflow", "loss_at_chance",
+    "too_few_observations", "layer_died"]) {
     assert.ok(seen.has(cat), cat);
   }
 });

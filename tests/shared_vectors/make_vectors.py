@@ -85,6 +85,11 @@ def scenario() -> SpikeProfiler:
                                                       0.3)).astype(np.float32)
             p.record_step("sat", sat)
             p.record_step("silent", np.zeros((t, b, 20), np.float32))
+            if step == 0:  # too few observations to call 66% of these neurons dead
+                p.record_step("few", (rng.random((1, 8, 30)) < 0.05).astype(np.float32))
+            # healthy in epochs 0-1, dies in epoch 2 (its input stopped)
+            p.record_step("dies", (rng.random((t, b, 30)) < (0.3 if epoch < 2 else 0.0)
+                                   ).astype(np.float32))
             # output: large (non-binary in epoch 2) counts, NaN voltage once in epoch 1
             scale = (1.0, 6.0, 12.0)[epoch]
             out = rng.poisson(scale * 0.9, size=(t, b, 10)).astype(np.float32)
@@ -94,7 +99,10 @@ def scenario() -> SpikeProfiler:
             if epoch == 1 and step == 3:
                 v[0, 0, 0] = np.nan
             p.record_step("out<b>&\"x\"", out, v, rng.standard_normal((t, b, 10)))
-            p.record_loss(math.log(10) * (1 + 0.01 * rng.standard_normal()), n_classes=10)
+            # far from chance for the first records of epoch 0, then at chance
+            at_chance = math.log(10) * (1 + 0.01 * rng.standard_normal())
+            for _ in range(2):
+                p.record_loss(at_chance if epoch or step >= 4 else 5.0, n_classes=10)
     return p
 
 
@@ -124,7 +132,8 @@ def threshold_draws(n: int, seed: int) -> list[Thresholds]:
 def report_cases(p: SpikeProfiler) -> list[dict[str, Any]]:
     """[thresholds, epoch] -> the findings and class counts Python reports."""
     th_list = [Thresholds(), Thresholds(dead_rate=float(3 / 240), saturated_rate=0.95,
-                                        dead_warning_fraction=0.0, voltage_collapse_min_steps=12)]
+                                        dead_warning_fraction=0.0, voltage_collapse_min_steps=12),
+               Thresholds(loss_chance_window=10)]
     th_list += threshold_draws(14, seed=11)
     cases = []
     for e in p.epochs:
