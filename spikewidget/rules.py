@@ -394,7 +394,8 @@ CAUSES: dict[str, tuple[tuple[str, str], ...]] = {
     # effect: (cause category, where: "same" layer, "earlier" layer, or "any" layer)
     "dead_neurons": (("layer_died", "same"), ("silent_network", "same"),
                      ("silent_network", "earlier")),
-    "silent_network": (("layer_died", "same"), ("silent_network", "earlier")),
+    "silent_network": (("layer_died", "same"), ("silent_network", "earlier"),
+                       ("dead_neurons", "earlier")),
     "layer_died": (("layer_died", "earlier"),),
     "saturated_neurons": (("non_binary_spikes", "same"),),
     "output_overflow": (("count_valued_input", "any"), ("non_binary_spikes", "any")),
@@ -409,7 +410,8 @@ A ``dead_neurons`` cause counts only when critical."""
 
 def link_causes(found: list[Pathology], order: dict[str, int]) -> list[Pathology]:
     """Mark each finding that another explains (``cause``, a pointer as its fix) and
-    order them: each root cause leads, what follows from it comes right after."""
+    order them: each root cause leads, what follows from it comes right after; groups
+    by their most severe finding, then upstream first."""
     def pos(p: Pathology) -> int:
         return order.get(p.layer, len(order))
 
@@ -453,8 +455,10 @@ def link_causes(found: list[Pathology], order: dict[str, int]) -> list[Pathology
     for p, r in linked:
         groups.setdefault(id(r), []).append(p)
         roots[id(r)] = r
-    def group_key(rid: int) -> tuple[int, tuple[int, int, int]]:
-        return (min(m.severity.rank for m in groups[rid]), key(roots[rid]))
+    def group_key(rid: int) -> tuple[int, int, int, int]:  # upstream roots first
+        r = roots[rid]
+        return (min(m.severity.rank for m in groups[rid]), pos(r), r.severity.rank,
+                CATEGORIES.index(r.category))
 
     out = []
     for rid in sorted(groups, key=group_key):

@@ -338,7 +338,8 @@ export const PORTED = {
 const CAUSES = {
   dead_neurons: [["layer_died", "same"], ["silent_network", "same"],
     ["silent_network", "earlier"]],
-  silent_network: [["layer_died", "same"], ["silent_network", "earlier"]],
+  silent_network: [["layer_died", "same"], ["silent_network", "earlier"],
+    ["dead_neurons", "earlier"]],
   layer_died: [["layer_died", "earlier"]],
   saturated_neurons: [["non_binary_spikes", "same"]],
   output_overflow: [["count_valued_input", "any"], ["non_binary_spikes", "any"]],
@@ -389,7 +390,7 @@ export function linkCauses(found, order, categories) {
     groups.get(r).push(item);
   }
   const groupKey = (r) => [Math.min(...groups.get(r).map((m) => SEVERITY_RANK[m.severity])),
-    ...key(r)];
+    pos(r), SEVERITY_RANK[r.severity], categories.indexOf(r.category)];
   const roots = [...groups.keys()].sort((a, b) => {
     const ka = groupKey(a);
     const kb = groupKey(b);
