@@ -19,6 +19,11 @@ norm of d(loss)/d(spikes) over one record (all its time steps) to the layer's
 statistics. Hooks never change outputs or gradients, never read tensor values
 on the host (no device synchronisation), and a layer whose output cannot be
 read is reported in a warning naming it and then left alone, never a crash.
+
+Copies. ``copy.deepcopy``, ``pickle`` and ``torch.save`` of a watched model work as
+if it were unwatched: the copy carries inert hooks (loading it needs spikewidget
+importable, as the model's own classes are) and is not recorded; the original
+stays watched.
 """
 
 from __future__ import annotations
@@ -86,6 +91,14 @@ class _Tap:
         self.waiting: deque[_GradGroup] = deque()  # recorded, awaiting gradients
         self.failed = False
 
+    # A copy of the watched model (deepcopy, pickle, torch.save) copies its hooks,
+    # bound methods of this tap: they become methods of a failed tap, which do nothing.
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_inert_tap, ())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Tap:
+        return _inert_tap()
+
     # ------------------------------------------------------------ forward
     def hook(self, module: Any, args: Any, output: Any) -> None:
         """The forward hook: runs on every call of the layer (200 times a training
@@ -110,6 +123,12 @@ class _Tap:
                 self._take(spikes, voltages, time_axis)
         except Exception as exc:  # never crash training: warn once, stop this layer
             self.fail(exc, "read the output of")
+
+    def input_hook(self, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """The model's pre-hook for ``input=True``: its first argument is the frame."""
+        if self.failed:
+            return
+        self.hook(module, args, args[0] if args else next(iter(kwargs.values()), None))
 
     def _take(self, spikes: Any, voltages: Any, time_axis: bool) -> None:
         handle = self.handle
@@ -233,6 +252,13 @@ class WatchHandle:
         self._hooks: list[Any] = []
         self._tensor_hooks: deque[Any] = deque(maxlen=_TENSOR_HOOKS_KEPT)
         self._depth = 0
+
+    # see _Tap.__reduce__: a copy of the watched model is not watched
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_inert_handle, ())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> WatchHandle:
+        return _inert_handle()
 
     # ------------------------------------------------------------ public
     def flush(self) -> None:
@@ -376,7 +402,7 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
     handle._hooks.append(model.register_forward_pre_hook(handle._enter))
     if input_name is not None:
         handle._hooks.append(model.register_forward_pre_hook(
-            _input_hook(handle._taps[0]), with_kwargs=True))
+            handle._taps[0].input_hook, with_kwargs=True))
     for name, module, neuron in chosen:
         if neuron.integrator:
             handle.skipped[name] = ("leaky integrator: outputs voltages, not spikes "
@@ -400,12 +426,25 @@ def _read_input(module: Any, x: Any) -> Reading:
     return Reading(x, None, x.ndim >= 3)
 
 
-def _input_hook(tap: _Tap) -> Callable[..., None]:
-    def hook(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        first = args[0] if args else next(iter(kwargs.values()), None)
-        tap.hook(module, args, first)
+def _inert_handle() -> WatchHandle:
+    """A removed handle without a profiler: the hooks of a copied model, bound to
+    it, do nothing (module-level, so that pickles of the model can name it)."""
+    handle = WatchHandle.__new__(WatchHandle)
+    handle.profiler = handle.model = None
+    handle.gradients, handle.time_steps, handle.sample_voltages, handle.every = (
+        False, None, True, 1)
+    handle.layers, handle.skipped, handle._taps, handle._hooks = [], {}, [], []
+    handle.active = handle.recording = False
+    handle._forwards = handle._depth = 0
+    handle._tensor_hooks = deque()
+    return handle
 
-    return hook
+
+def _inert_tap() -> _Tap:
+    """A failed tap: its hooks return at once (see :func:`_inert_handle`)."""
+    tap = _Tap.__new__(_Tap)
+    tap.handle, tap.failed = _inert_handle(), True
+    return tap
 
 
 def _unwrap(model: Any) -> Any:

@@ -1,0 +1,108 @@
+"""Training workflows that must keep working while a model is watched.
+
+Checkpoints (``torch.save``), EMA copies (``copy.deepcopy``), threshold sweeps of a
+watched model, per-step CSNNs with ``input=True``, padded batches of varying length
+and odd tensor layouts, each with the frameworks' own layers.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import pickle
+
+import norse.torch as norse
+import snntorch as snn
+import torch
+from snntorch import utils as snn_utils
+from spikingjelly.activation_based import functional, neuron
+from torch import nn
+
+from spikewidget import SpikeProfiler
+
+torch.set_num_threads(1)
+
+
+def spikes(shape: tuple[int, ...], seed: int, rate: float = 0.3) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(shape, generator=g) < rate).float()
+
+
+def steps(prof: SpikeProfiler, layer: str) -> int:
+    stats = prof.report().layer_stats
+    return stats[layer].n_steps if layer in stats else 0
+
+
+def sj_net() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(12, 32), neuron.LIFNode(step_mode="m"),
+                         nn.Linear(32, 4), neuron.LIFNode(step_mode="m"))
+
+
+# ------------------------------------------------------------ copies of a watched model
+def test_torch_save_of_a_watched_model_loads_runs_and_is_not_recorded() -> None:
+    """A best-model checkpoint mid-training: the loaded copy gives the model's outputs,
+    records nothing, pickles again; the original keeps recording."""
+    net = sj_net()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    prof = SpikeProfiler()
+    with prof.watch(net, input=True, gradients=True):
+        x = spikes((8, 5, 12), 1)
+        net(x).sum().backward()
+        opt.step()
+        functional.reset_net(net)
+        buf = io.BytesIO()
+        torch.save(net, buf)  # raised TypeError: cannot pickle '_thread.RLock' object
+        buf.seek(0)
+        loaded = torch.load(buf, weights_only=False)
+        assert steps(prof, "1") == 1
+
+        out = loaded(x)
+        functional.reset_net(loaded)
+        assert steps(prof, "1") == 1 and steps(prof, "input") == 1  # not recorded
+        assert torch.equal(out, net(x))  # same weights; the original is recorded
+        functional.reset_net(net)
+        assert steps(prof, "1") == 2 and steps(prof, "input") == 2
+        pickle.loads(pickle.dumps(loaded))(x)  # the copy pickles like any module
+        assert steps(prof, "1") == 2
+    unwatched = sj_net()
+    assert len(pickle.dumps(loaded)) <= len(pickle.dumps(unwatched)) + 600  # no baggage
+
+
+def test_deepcopy_for_ema_while_the_original_keeps_recording() -> None:
+    """An EMA model, deep-copied from the watched one (snnTorch and Norse), is
+    updated and evaluated every step; only the training model is recorded."""
+    torch.manual_seed(0)
+    nets = {
+        "snntorch": nn.Sequential(nn.Linear(12, 32), snn.Leaky(beta=0.9, init_hidden=True),
+                                  nn.Linear(32, 4),
+                                  snn.Leaky(beta=0.9, init_hidden=True, output=True)),
+        "norse": norse.SequentialState(nn.Linear(12, 32), norse.LIF(), nn.Linear(32, 4),
+                                       norse.LIF()),
+    }
+    for framework, net in nets.items():
+        per_step = framework == "snntorch"
+        prof = SpikeProfiler()
+        with prof.watch(net, time_steps=8 if per_step else None) as handle:
+            ema = copy.deepcopy(net)  # raised TypeError (the profiler's lock)
+            for p in ema.parameters():
+                p.requires_grad_(False)
+            for k in range(3):
+                x = spikes((8, 5, 12), k)
+                run(net, x, per_step)
+                with torch.no_grad():
+                    for pe, p in zip(ema.parameters(), net.parameters(), strict=True):
+                        pe.mul_(0.9).add_(p, alpha=0.1)
+                    run(ema, x, per_step)
+                    copy.deepcopy(ema)  # the copy copies too
+            layer = handle.layers[0]
+            assert steps(prof, layer) == 3, framework  # the EMA's 3 passes not among them
+            assert prof.report().layer_stats[layer].n_observations == 3 * 8 * 5
+
+
+def run(net: nn.Module, x: torch.Tensor, per_step: bool) -> torch.Tensor:
+    if not per_step:
+        out = net(x)
+        return out[0] if isinstance(out, tuple) else out
+    snn_utils.reset(net)
+    return torch.stack([net(x[t])[0] for t in range(x.shape[0])])
