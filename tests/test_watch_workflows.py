@@ -106,3 +106,78 @@ def run(net: nn.Module, x: torch.Tensor, per_step: bool) -> torch.Tensor:
         return out[0] if isinstance(out, tuple) else out
     snn_utils.reset(net)
     return torch.stack([net(x[t])[0] for t in range(x.shape[0])])
+
+
+# ------------------------------------------------------------ sweeps of a watched model
+def per_step_net(n_in: int = 30, hidden: int = 40, n_out: int = 5) -> nn.Sequential:
+    """snnTorch tutorial style: hidden state inside the neurons, one call per step."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(n_in, hidden), snn.Leaky(beta=0.9, init_hidden=True),
+                         nn.Linear(hidden, n_out),
+                         snn.Leaky(beta=0.9, init_hidden=True, output=True))
+
+
+def train_per_step(net: nn.Module, x: torch.Tensor) -> None:
+    """One training step with autograd: leaves ``mem`` tensors that are graph nodes."""
+    snn_utils.reset(net)
+    out = torch.stack([net(x[t])[0] for t in range(x.shape[0])])
+    out.sum(0).pow(2).mean().backward()
+
+
+def test_threshold_sweep_of_a_watched_init_hidden_model_after_training_with_autograd(
+) -> None:
+    """Mid-training, the sweep runs on the watched snnTorch model whose membranes are
+    part of the last step's graph; nothing it does reaches the user's profiler."""
+    net = per_step_net()
+    x = spikes((20, 16, 30), 2)
+    prof = SpikeProfiler()
+    with prof.watch(net, input=True, time_steps=20):
+        train_per_step(net, x)
+        assert not net[1].mem.is_leaf  # what deepcopy refused
+        before = {k: v.clone() for k, v in net.state_dict().items()}
+        result = prof.threshold_sweep(net, x, layer="1", thresholds=[0.05, 0.5, 5.0],
+                                      time_steps=20)
+        assert steps(prof, "1") == 1 and steps(prof, "input") == 1  # sweep not recorded
+        train_per_step(net, x)
+        assert steps(prof, "1") == 2  # still watched
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert [r.threshold for r in result.rows] == [0.05, 0.5, 5.0]
+    # the 20 calls make one record: output counts per sample over the 20 steps
+    low, high = result.rows[0].output_count_range, result.rows[-1].output_count_range
+    assert low is not None and high is not None and 1 < low[1] <= 20
+    assert result.rows[0].dead_fraction["1"] < result.rows[-1].dead_fraction["1"]
+
+
+def test_per_step_sweep_measures_output_counts_only_with_time_steps() -> None:
+    """Without time_steps each call is one step: the counts column is empty and the
+    recommendation says they were not measured instead of claiming a range."""
+    x = spikes((20, 16, 30), 3)
+    grid = [0.02, 0.1, 0.5, 2.0]
+    without = SpikeProfiler().threshold_sweep(
+        per_step_net(), x, layer="1", thresholds=grid,
+        forward=lambda m, b: [m(b[t]) for t in range(20)])
+    assert all(r.output_count_range is None for r in without.rows)
+    assert without.recommended is not None
+    assert "not measured" in without.reason and "time_steps" in without.reason
+    assert "stay within" not in without.reason
+    with_t = SpikeProfiler().threshold_sweep(per_step_net(), x, layer="1", thresholds=grid,
+                                             time_steps=20)
+    assert all(r.output_count_range is not None for r in with_t.rows)
+    # the counts equal a hand-made run of the same copy at that threshold
+    ref = per_step_net()
+    ref[1].threshold = torch.tensor(0.1)
+    with torch.no_grad():
+        total = sum(ref(x[t])[0] for t in range(20))
+    # (per sample and output neuron, spikes summed over the 20 steps)
+    assert with_t.row(0.1).output_count_range == (float(total.min()), float(total.max()))
+    assert with_t.recommended is not None and "stay within [" in with_t.reason
+
+
+def test_sweep_time_steps_needs_a_batch_of_that_many_steps() -> None:
+    import pytest
+
+    from spikewidget import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match=r"time_steps=20.*\(time_steps, batch"):
+        SpikeProfiler().threshold_sweep(per_step_net(), spikes((10, 16, 30), 0), layer="1",
+                                        thresholds=[1.0], time_steps=20)
