@@ -10,9 +10,11 @@ sample, dead and saturated fractions per layer, a verdict) and a recommended
 interval. The batch is held fixed and nothing is retrained: the table predicts
 the first forward passes at each threshold, not where training will go.
 
-The copies. A watched model is swept as it is (its copies are not watched), and
-state a layer keeps from the last forward (snnTorch ``init_hidden=True`` membranes,
-part of an autograd graph after training) is copied detached, with its values.
+The copies. A watched model is swept as it is (its copies are not watched). Every
+candidate starts at rest: hidden state a layer keeps from the last forward (snnTorch
+``init_hidden=True`` membranes, part of an autograd graph after training;
+SpikingJelly's ``v``) is copied detached and then reset, as
+``snntorch.utils.reset`` and ``functional.reset_net`` would.
 A model called once per time step needs ``time_steps=T``: the batch
 ``(T, batch, ...)`` is fed one step per call and the calls grouped, so output
 spike counts per sample are measured; without it they are not, and the
@@ -439,17 +441,21 @@ def _default_forward(batch: Any, time_steps: int | None) -> Callable[[Any, Any],
 
 
 def _copy_model(model: Any) -> Any:
-    """A deep copy of ``model`` in which every tensor a module keeps outside its
-    parameters and buffers that is part of an autograd graph (snnTorch
-    ``init_hidden`` state after a forward with gradients; ``deepcopy`` refuses
-    those) is a detached clone with the same values."""
+    """A deep copy of ``model`` with its neurons' hidden state at rest. Tensors that
+    are part of an autograd graph (snnTorch ``init_hidden`` state after a forward
+    with gradients), which ``deepcopy`` refuses, are copied as detached clones."""
+    from . import adapters
+
     memo: dict[int, Any] = {}
     for module in model.modules():
         for value in vars(module).values():
             for t in _tensors(value):
                 if not t.is_leaf:
                     memo[id(t)] = t.detach().clone()
-    return copy.deepcopy(model, memo)
+    work = copy.deepcopy(model, memo)
+    for module in work.modules():
+        adapters.reset_state(module)
+    return work
 
 
 def _tensors(value: Any, depth: int = 2) -> Iterable[Any]:

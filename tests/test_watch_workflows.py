@@ -181,3 +181,19 @@ def test_sweep_time_steps_needs_a_batch_of_that_many_steps() -> None:
     with pytest.raises(InvalidInputError, match=r"time_steps=20.*\(time_steps, batch"):
         SpikeProfiler().threshold_sweep(per_step_net(), spikes((10, 16, 30), 0), layer="1",
                                         thresholds=[1.0], time_steps=20)
+
+
+def test_every_candidate_starts_at_rest_whatever_state_training_left() -> None:
+    """After a training step the membranes hold the last batch's state: the sweep
+    (one forward per candidate or batched) gives what a freshly reset model gives."""
+    x = spikes((20, 16, 30), 4)
+    kw = {"layer": "1", "thresholds": [0.05, 0.3, 2.0], "time_steps": 20}
+    rest = SpikeProfiler().threshold_sweep(per_step_net(), x, **kw)
+    trained_like = per_step_net()
+    snn_utils.reset(trained_like)
+    train_per_step(trained_like, spikes((20, 16, 30), 5))  # same weights, no step
+    for batched in (False, True):
+        got = SpikeProfiler().threshold_sweep(trained_like, x, batched=batched, **kw)
+        assert [(r.output_count_range, r.dead_fraction) for r in got.rows] == [
+            (r.output_count_range, r.dead_fraction) for r in rest.rows]
+    assert got.batched
