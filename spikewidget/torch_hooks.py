@@ -353,7 +353,9 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
         input: watch the model's first input as a layer named ``"input"`` (or this
             name), role ``input``: count-valued frames (tonic ``ToFrame``) are caught.
             Its leading axes are taken as ``(time, batch)`` when it has 3 or more axes,
-            else ``(batch,)``; say otherwise with ``profiler.declare_layer("input",
+            else ``(batch,)``; with ``time_steps`` each call's input is one time step,
+            ``(batch, *features)`` (e.g. ``(batch, C, H, W)`` frames), grouped like the
+            layers. Say otherwise with ``profiler.declare_layer("input",
             neuron_axes=k)`` before watching.
         layers: module paths (as in ``model.named_modules()``) or modules to watch;
             default every snnTorch, SpikingJelly and Norse neuron layer. A module of
@@ -395,7 +397,8 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
     input_name = input if isinstance(input, str) else ("input" if input else None)
     if input_name is not None:
         profiler.declare_layer(input_name, role="input")
-        tap = _Tap(handle, input_name, model, Neuron("input", _read_input))
+        reader = _read_input if time_steps is None else _read_input_step
+        tap = _Tap(handle, input_name, model, Neuron("input", reader))
         handle._taps.append(tap)
         handle.layers.append(input_name)
     # the model's own pre-hook first, so that the input's frames are grouped too
@@ -424,6 +427,13 @@ def _read_input(module: Any, x: Any) -> Reading:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"the model's first input is a {type(x).__name__}, not a tensor")
     return Reading(x, None, x.ndim >= 3)
+
+
+def _read_input_step(module: Any, x: Any) -> Reading:
+    """With ``time_steps``: each call's input is one time step, ``(batch, *features)``."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"the model's first input is a {type(x).__name__}, not a tensor")
+    return Reading(x, None, False)
 
 
 def _inert_handle() -> WatchHandle:

@@ -197,3 +197,45 @@ def test_every_candidate_starts_at_rest_whatever_state_training_left() -> None:
         assert [(r.output_count_range, r.dead_fraction) for r in got.rows] == [
             (r.output_count_range, r.dead_fraction) for r in rest.rows]
     assert got.batched
+
+
+# ------------------------------------------------------------ per-step CSNN, input=True
+class CSNN(nn.Module):
+    """snnTorch tutorial 7: conv layers of init_hidden Leaky neurons, called once per
+    time step on ``(batch, 2, 34, 34)`` event frames (N-MNIST's size)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = nn.Sequential(
+            nn.Conv2d(2, 12, 5), nn.MaxPool2d(2), snn.Leaky(beta=0.5, init_hidden=True),
+            nn.Conv2d(12, 32, 5), nn.MaxPool2d(2), snn.Leaky(beta=0.5, init_hidden=True),
+            nn.Flatten(), nn.Linear(32 * 5 * 5, 10),
+            snn.Leaky(beta=0.5, init_hidden=True, output=True))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.net(x)
+
+
+def test_tutorial7_csnn_groups_the_per_step_input_frames_like_its_layers() -> None:
+    """input=True with time_steps=T: each (batch, C, H, W) frame is one time step of
+    the input, not a (time, batch, H, W) sequence; count-valued frames are named."""
+    T, B = 10, 4
+    g = torch.Generator().manual_seed(0)
+    frames = torch.poisson(torch.full((T, B, 2, 34, 34), 0.4), generator=g)  # ToFrame counts
+    net = CSNN()
+    prof = SpikeProfiler()
+    with prof.watch(net, input=True, time_steps=T):
+        for _ in range(2):  # two batches
+            snn_utils.reset(net)
+            for t in range(T):
+                net(frames[t])
+    stats = prof.report().layer_stats
+    inp = stats["input"]
+    assert inp.neuron_shape == (2, 34, 34) and stats["net.2"].neuron_shape == (12, 15, 15)
+    assert inp.n_steps == stats["net.2"].n_steps == 2
+    assert inp.n_observations == stats["net.2"].n_observations == 2 * T * B
+    np_rates = frames.mean(dim=(0, 1)).reshape(-1).numpy()
+    assert abs(inp.firing_rates - np_rates).max() < 1e-6
+    found = {(p.category, p.layer) for p in prof.report().pathologies}
+    assert ("count_valued_input", "input") in found
