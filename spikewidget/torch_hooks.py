@@ -252,6 +252,13 @@ class WatchHandle:
         self._hooks: list[Any] = []
         self._tensor_hooks: deque[Any] = deque(maxlen=_TENSOR_HOOKS_KEPT)
         self._depth = 0
+        # with time_steps: a trained parameter whose version counter and gradient tell,
+        # at the next forward, that a batch ended (an optimizer step or a backward)
+        self._param = next((p for p in model.parameters() if p.requires_grad), None) \
+            if time_steps is not None else None
+        self._param_mark = self._mark()
+        self._update_calls = 0  # calls of the model when the batch began
+        self._cut_warned = False
 
     # see _Tap.__reduce__: a copy of the watched model is not watched
     def __reduce__(self) -> tuple[Any, ...]:
@@ -262,11 +269,14 @@ class WatchHandle:
 
     # ------------------------------------------------------------ public
     def flush(self) -> None:
-        """Record every pending frame and gradient now (rarely needed: a report
-        reads what was recorded; frames are pending only mid-sequence)."""
+        """Record every pending frame and gradient now: ends the current sequence
+        (with ``time_steps``, the next call starts a new one). Needed after each
+        batch of a per-step model whose batches vary in length when no optimizer step
+        follows (see :func:`watch`); a report reads only what was recorded."""
         self._flush_all()
         for tap in self._taps:
             tap.settle(final=True)
+        self._align()
 
     def remove(self) -> None:
         """Record what is pending, then detach every hook this handle placed."""
@@ -322,9 +332,50 @@ class WatchHandle:
         for tap in self._taps:  # model order, so layers are recorded in that order
             tap.flush()
 
+    def _align(self) -> None:
+        """Count the calls so far as whole sequences of ``time_steps`` (for ``every``)."""
+        steps = self.time_steps
+        if steps is not None and self._forwards % steps:
+            self._forwards += steps - self._forwards % steps
+
+    def _mark(self) -> tuple[int, int, int]:
+        """(version of the parameter, its gradient's id and version): changed by an
+        optimizer step (fused ones leave the version) and by a backward pass."""
+        p = self._param
+        if p is None:
+            return (0, 0, 0)
+        g = p.grad
+        return (p._version, id(g), -1 if g is None else g._version)
+
+    def _cut(self) -> None:
+        """A batch ended (optimizer step or backward) mid-sequence: the pending
+        frames are that batch's; record them as its own, shorter record."""
+        calls = self._forwards - self._update_calls
+        self._flush_all()
+        self._align()
+        if not self._cut_warned:
+            self._cut_warned = True
+            warnings.warn(
+                f"spikewidget.watch: the model was called {calls} times in one training "
+                f"batch (between two backward passes or optimizer steps), not a multiple "
+                f"of time_steps="
+                f"{self.time_steps}: the time steps per batch vary (padded batches, e.g. "
+                f"tonic's PadTensors) or time_steps is not the number of calls per batch. "
+                f"Each batch's pending calls are recorded as their own record when the "
+                f"next batch begins, so no record straddles two training batches; in "
+                f"passes without a backward (validation) call handle.flush() after each "
+                f"batch. "
+                f"Said once.", RuntimeWarning, stacklevel=4)
+
     def _enter(self, module: Any, args: Any) -> None:
         if self._depth == 0 and self.active:  # one of every `every` forwards (sequences
-            calls = self._forwards  # of `time_steps` forwards) is recorded
+            if self._param is not None and (  # of `time_steps` forwards) is recorded
+                    mark := self._mark()) != self._param_mark:
+                self._param_mark = mark
+                if self._forwards % self.time_steps:
+                    self._cut()
+                self._update_calls = self._forwards
+            calls = self._forwards
             self._forwards += 1
             self.recording = calls // (self.time_steps or 1) % self.every == 0
         self._depth += 1
@@ -367,6 +418,12 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
         time_steps: the model is called once per time step: group this many calls
             into one ``(time, batch, ...)`` record (gives per-sample spike counts over
             time). Default: the calls made within one forward of ``model`` are grouped.
+            A record never straddles two training batches: when a batch ended (a
+            backward pass or an optimizer step since the last call) with calls
+            pending, those make a shorter record of their own, with a warning (once).
+            Batches of varying length (tonic's ``PadTensors``): pass the longest;
+            where no backward follows a batch (validation) call ``handle.flush()``
+            after each one.
         sample_voltages: on the CPU, per-step layers measure the voltages of every
             ``sequence.VOLTAGE_STRIDE``-th (16th) time step and of the last (spike
             statistics stay exact); False measures every step's voltages, at some
@@ -446,6 +503,7 @@ def _inert_handle() -> WatchHandle:
     handle.layers, handle.skipped, handle._taps, handle._hooks = [], {}, [], []
     handle.active = handle.recording = False
     handle._forwards = handle._depth = 0
+    handle._param = None
     handle._tensor_hooks = deque()
     return handle
 

@@ -239,3 +239,59 @@ def test_tutorial7_csnn_groups_the_per_step_input_frames_like_its_layers() -> No
     assert abs(inp.firing_rates - np_rates).max() < 1e-6
     found = {(p.category, p.layer) for p in prof.report().pathologies}
     assert ("count_valued_input", "input") in found
+
+
+# ------------------------------------------------------------ padded batches, varying T
+def padded_loader(lengths: list[int], batch: int, n_in: int = 30) -> list[tuple]:
+    """tonic's PadTensors over recordings of varying length: (T_max, batch, n_in)."""
+    from tonic.collation import PadTensors
+
+    collate = PadTensors(batch_first=False)
+    out = []
+    for i, t in enumerate(lengths):  # the longest recording of each batch has t steps
+        samples = [(spikes((t - k % 3, n_in), 100 * i + k), k % 2) for k in range(batch)]
+        out.append(collate(samples))
+    return out
+
+
+def test_padded_batches_of_varying_length_give_one_record_per_training_batch() -> None:
+    """time_steps = the longest batch: each batch's calls make one record (cut at the
+    next batch's first call, after the backward), with one warning saying so."""
+    import pytest
+
+    lengths, B = [12, 20, 15, 9], 6
+    net = per_step_net()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)  # leaves _version
+    prof = SpikeProfiler()
+    counts = []
+    with pytest.warns(RuntimeWarning, match="PadTensors") as caught, \
+            prof.watch(net, time_steps=max(lengths)):
+        for x, _ in padded_loader(lengths, B):
+            snn_utils.reset(net)
+            out = torch.stack([net(x[t])[0] for t in range(x.shape[0])])
+            counts.append(out.detach().sum(0))
+            opt.zero_grad()
+            out.sum(0).pow(2).mean().backward()
+            opt.step()
+    assert sum("PadTensors" in str(w.message) for w in caught) == 1  # said once
+    st = prof.report().layer_stats["3"]
+    assert st.n_steps == len(lengths)  # one record per batch, none straddling two
+    assert st.n_observations == sum(lengths) * B
+    every = torch.cat(counts)
+    assert st.spike_count_range == (float(every.min()), float(every.max()))
+
+
+def test_validation_batches_of_varying_length_are_cut_by_flush() -> None:
+    lengths, B = [12, 7], 6
+    net = per_step_net()
+    prof = SpikeProfiler()
+    with torch.no_grad(), prof.watch(net, time_steps=max(lengths)) as handle:
+        for x, _ in padded_loader(lengths, B):
+            snn_utils.reset(net)
+            for t in range(x.shape[0]):
+                net(x[t])
+            handle.flush()
+        for t in range(12):  # a full batch after the flushes is one record again
+            net(x[t % 7])
+        assert prof.report().layer_stats["1"].n_steps == 3
+    assert prof.report().layer_stats["1"].n_observations == (12 + 7 + 12) * B
