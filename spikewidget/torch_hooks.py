@@ -37,6 +37,7 @@ import torch
 
 from . import adapters
 from .adapters import Neuron, Reading
+from .arrays import strided
 from .errors import InvalidInputError, InvalidTypeError
 from .profiler import SpikeProfiler
 from .sequence import VOLTAGE_STRIDE, Sequence
@@ -134,6 +135,12 @@ class _Tap:
         handle = self.handle
         if not isinstance(spikes, torch.Tensor):
             raise TypeError(f"its spikes are a {type(spikes).__name__}, not a tensor")
+        if spikes.is_meta:  # a pass with no values (shape inference): nothing to record
+            handle._skip_meta(self.name)
+            return
+        sparse = spikes.layout != torch.strided
+        if sparse or spikes.is_nested:  # dense when it fits, else a clear error
+            spikes = strided(spikes, layer=self.name, argument="spikes")
         axes = self.neuron_axes
         if axes is None:
             axes = self.neuron_axes = handle._neuron_axes(self.name, spikes.ndim, time_axis)
@@ -158,7 +165,7 @@ class _Tap:
         frames = self.frames
         frames.add(spikes, voltages, lead == 1)
         # the next frames like this one take the short path (see hook)
-        self.steady = not handle.gradients and frames.copying is False
+        self.steady = not handle.gradients and frames.copying is False and not sparse
         if want_grad:
             group = self.group = self.group or _GradGroup()
             group.hooked += 1
@@ -259,6 +266,7 @@ class WatchHandle:
         self._param_mark = self._mark()
         self._update_calls = 0  # calls of the model when the batch began
         self._cut_warned = False
+        self._meta_warned = False
 
     # see _Tap.__reduce__: a copy of the watched model is not watched
     def __reduce__(self) -> tuple[Any, ...]:
@@ -324,6 +332,15 @@ class WatchHandle:
         return Sequence(name, may_fold=isinstance(prof, SpikeProfiler)
                         and prof.backend != "torch",
                         voltage_stride=VOLTAGE_STRIDE if self.sample_voltages else 1)
+
+    def _skip_meta(self, name: str) -> None:
+        if not self._meta_warned:
+            self._meta_warned = True
+            warnings.warn(
+                f"spikewidget.watch: layer {name!r} returned a meta tensor (a forward pass "
+                f"with no values, e.g. shape inference): such passes are not recorded; "
+                f"recording goes on with the next real one. Said once.",
+                RuntimeWarning, stacklevel=5)
 
     def _hook_tensor(self, t: Any, fn: Callable[[Any], None]) -> None:
         self._tensor_hooks.append(t.register_hook(fn))

@@ -295,3 +295,113 @@ def test_validation_batches_of_varying_length_are_cut_by_flush() -> None:
             net(x[t % 7])
         assert prof.report().layer_stats["1"].n_steps == 3
     assert prof.report().layer_stats["1"].n_observations == (12 + 7 + 12) * B
+
+
+# ------------------------------------------------------------ sparse, nested, meta
+class SparseIn(nn.Module):
+    """Takes tonic's sparse frames and makes them dense itself."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(512, 20)
+        self.lif = snn.Leaky(beta=0.9, init_hidden=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lif(self.fc(x.to_dense().float().flatten(1)))
+
+
+def test_tonic_sparse_tensors_are_recorded_as_their_dense_values() -> None:
+    """tonic's ToSparseTensor per sample, PadTensors per batch: record_step and an
+    input=True watch take the sparse batch as the dense frames it stands for."""
+    import numpy as np
+    import tonic.transforms as tt
+    from tonic.collation import PadTensors
+
+    sensor = (16, 16, 2)
+    dtype = np.dtype([("x", int), ("y", int), ("t", int), ("p", int)])
+    rng = np.random.default_rng(0)
+    to_sparse = tt.ToSparseTensor(sensor_size=sensor, time_window=1000)
+    samples = []
+    for k in range(4):
+        ev = np.zeros(300, dtype=dtype)
+        ev["x"], ev["y"] = rng.integers(0, 16, 300), rng.integers(0, 16, 300)
+        ev["p"], ev["t"] = rng.integers(0, 2, 300), np.sort(rng.integers(0, 8000 + k, 300))
+        samples.append((to_sparse(ev), k))
+    x, _ = PadTensors(batch_first=False)(samples)  # sparse (time, batch, 2, 16, 16)
+    assert x.is_sparse
+    dense = x.to_dense()
+    sparse_prof, dense_prof = SpikeProfiler(), SpikeProfiler()
+    sparse_prof.record_step("input", x, neuron_axes=3)
+    dense_prof.record_step("input", dense, neuron_axes=3)
+    a, b = sparse_prof.report().layer_stats["input"], dense_prof.report().layer_stats["input"]
+    assert a.neuron_shape == (2, 16, 16) and a.n_observations == b.n_observations
+    assert np.array_equal(a.per_neuron_spikes, b.per_neuron_spikes)
+    assert a.spike_count_range == b.spike_count_range
+    # a CSR matrix of (batch, neurons) too
+    csr = dense[0].reshape(4, -1).float().to_sparse_csr()
+    sparse_prof.record_step("flat", csr)
+    assert sparse_prof.report().layer_stats["flat"].total_spikes == float(dense[0].sum())
+    # watched: each sparse frame of a per-step model is one dense time step
+    net = SparseIn()
+    prof = SpikeProfiler()
+    with prof.watch(net, input=True, time_steps=x.shape[0]):
+        for t in range(x.shape[0]):
+            net(x[t])
+    st = prof.report().layer_stats["input"]
+    assert st.neuron_shape == (2, 16, 16) and st.n_steps == 1
+    assert np.array_equal(st.per_neuron_spikes, b.per_neuron_spikes)
+
+
+def test_nested_and_oversized_sparse_tensors_are_refused_naming_layer_and_argument(
+) -> None:
+    import pytest
+
+    from spikewidget import InvalidInputError, InvalidTypeError
+
+    prof = SpikeProfiler()
+    prof.record_step("hidden", spikes((5, 8), 0))
+    ragged = torch.nested.nested_tensor([spikes((3, 8), 1), spikes((5, 8), 2)])
+    with pytest.raises(InvalidTypeError, match=r"layer 'hidden': spikes is a nested"):
+        prof.record_step("hidden", ragged)
+    with pytest.raises(InvalidTypeError, match=r"layer 'hidden': voltages is a nested"):
+        prof.record_step("hidden", spikes((2, 8), 0), voltages=ragged)
+    huge = torch.sparse_coo_tensor(torch.tensor([[0], [3]]), torch.tensor([1.0]),
+                                   size=(100_000, 100_000))  # 10^10 values once dense
+    with pytest.raises(InvalidInputError, match=r"layer 'hidden': spikes is a sparse"):
+        prof.record_step("hidden", huge)
+    assert prof.report().layer_stats["hidden"].n_steps == 1  # intact
+
+
+def test_meta_tensors_are_refused_at_record_time_and_reports_stay_whole() -> None:
+    """Shape inference on the meta device (functional_call with meta weights) through
+    a watched model records nothing and breaks no later report or training step."""
+    import pytest
+
+    from spikewidget import InvalidInputError
+
+    prof = SpikeProfiler()
+    prof.record_step("hidden", spikes((5, 8), 0))
+    meta = torch.empty(5, 8, device="meta")
+    for kwargs in ({"spikes": meta}, {"spikes": spikes((5, 8), 1), "voltages": meta}):
+        with pytest.raises(InvalidInputError, match=r"layer 'hidden': \w+ is a meta"):
+            prof.record_step("hidden", **kwargs)
+    with pytest.raises(InvalidInputError, match="meta"):
+        prof.record_loss(torch.empty((), device="meta"))
+    assert prof.report().layer_stats["hidden"].n_steps == 1
+
+    net = sj_net()
+    watched = SpikeProfiler()
+    with watched.watch(net, input=True) as handle:
+        net(spikes((8, 5, 12), 0))
+        functional.reset_net(net)
+        params = {k: torch.empty_like(v, device="meta") for k, v in net.named_parameters()}
+        with pytest.warns(RuntimeWarning, match="meta tensor"):
+            out = torch.func.functional_call(net, params, (torch.empty(8, 5, 12,
+                                                                       device="meta"),))
+        assert out.is_meta
+        functional.reset_net(net)
+        net(spikes((8, 5, 12), 1))
+    report = watched.report()
+    assert all(report.layer_stats[n].n_steps == 2 for n in handle.layers)
+    report.summary()
