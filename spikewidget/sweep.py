@@ -234,7 +234,7 @@ def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
             adapters.set_threshold(named[name], threshold)
         prof = _fresh_like(profiler)
         with torch.no_grad(), prof.watch(work, input=watch_input, sample_voltages=False,
-                                         time_steps=time_steps):
+                                         time_steps=time_steps, phases=False):
             run(work, batch)
         return prof.report()
 
@@ -411,7 +411,7 @@ class _BatchPlan:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 with torch.no_grad(), watch(split, work, input=watch_input,
-                                            time_steps=time_steps):
+                                            time_steps=time_steps, phases=False):
                     _default_forward(repeated, time_steps)(work, repeated)
         except Exception as exc:  # e.g. a threshold that does not broadcast
             raise _CannotBatch(str(exc)) from exc

@@ -51,9 +51,10 @@ class _GradGroup:
     """Sums of squared gradients over the frames of one grouped record, per sample
     and neuron (the norm of a record is the root of their total)."""
 
-    __slots__ = ("closed", "hooked", "received", "sq")
+    __slots__ = ("closed", "hooked", "profiler", "received", "sq")
 
-    def __init__(self) -> None:
+    def __init__(self, profiler: Any) -> None:
+        self.profiler = profiler  # of the pass the frames came from
         self.hooked = 0  # frames whose spikes carry a tensor hook
         self.received = 0
         self.closed = False  # the frames are recorded: no more will join
@@ -154,7 +155,8 @@ class _Tap:
             handle._record(self.name, spikes.detach(),
                            None if voltages is None else voltages.detach(), axes)
             if want_grad:
-                handle._hook_tensor(spikes, self._direct_grad)
+                prof = handle.profiler  # the pass's phase, whatever runs before backward
+                handle._hook_tensor(spikes, lambda g: self._direct_grad(prof, g))
             return
         # one frame of a sequence (values as of this call, see :mod:`sequence`); a frame
         # unlike the others (e.g. a smaller last batch) starts a new sequence
@@ -167,7 +169,7 @@ class _Tap:
         # the next frames like this one take the short path (see hook)
         self.steady = not handle.gradients and frames.copying is False and not sparse
         if want_grad:
-            group = self.group = self.group or _GradGroup()
+            group = self.group = self.group or _GradGroup(handle.profiler)
             group.hooked += 1
             handle._hook_tensor(spikes, lambda g: self._grouped_grad(group, g))
         if handle.time_steps is not None and len(frames) >= handle.time_steps:
@@ -189,11 +191,11 @@ class _Tap:
             self.settle()
 
     # ------------------------------------------------------------ backward
-    def _direct_grad(self, g: Any) -> None:
+    def _direct_grad(self, profiler: Any, g: Any) -> None:
         if self.failed or not self.handle.active:
             return
         try:
-            self.handle.profiler.record_gradients(self.name, g.detach())
+            profiler.record_gradients(self.name, g.detach())
         except Exception as exc:
             self.fail(exc, "record the gradient of")
 
@@ -217,7 +219,7 @@ class _Tap:
                 return
             self.waiting.popleft()
             if group.sq is not None:
-                self.handle.profiler.record_gradients(self.name, group.sq.sqrt())
+                group.profiler.record_gradients(self.name, group.sq.sqrt())
 
     def fail(self, exc: BaseException, what: str) -> None:
         self.failed = True
@@ -238,13 +240,18 @@ class WatchHandle:
     records what is pending and detaches every one of them.
 
     ``layers``: the recorded layer names in model order (``input`` first when the
-    input is watched); ``skipped``: layers found but not recorded, with the reason.
+    input is watched); ``skipped``: layers found but not recorded, with the reason;
+    ``profiler``: where the current pass is recorded (with ``phases``, the given
+    profiler's ``phase("eval")`` while the model is in eval mode).
     """
 
     def __init__(self, profiler: SpikeProfiler, model: Any, *, gradients: bool,
                  time_steps: int | None, sample_voltages: bool = True,
-                 every: int = 1) -> None:
+                 every: int = 1, phases: bool = False) -> None:
         self.profiler = profiler
+        self.phases = phases
+        self._train_profiler = profiler
+        self._training = True  # the phase of the passes being recorded
         self.model = model
         self.gradients = gradients
         self.time_steps = time_steps
@@ -267,6 +274,7 @@ class WatchHandle:
         self._update_calls = 0  # calls of the model when the batch began
         self._cut_warned = False
         self._meta_warned = False
+        self._eval_warned = False
 
     # see _Tap.__reduce__: a copy of the watched model is not watched
     def __reduce__(self) -> tuple[Any, ...]:
@@ -292,6 +300,7 @@ class WatchHandle:
             return
         self.flush()
         self.active = self.recording = False
+        self.profiler = self._train_profiler
         for h in self._hooks:
             h.remove()
         for h in self._tensor_hooks:
@@ -384,15 +393,35 @@ class WatchHandle:
                 f"batch. "
                 f"Said once.", RuntimeWarning, stacklevel=4)
 
+    def _switch(self, training: bool) -> None:
+        """The model changed mode: record what is pending into the phase it came
+        from; record from now on into the other (``profiler.phase("eval")``)."""
+        self._flush_all()
+        self._align()
+        self._training = training
+        train = self._train_profiler
+        self.profiler = train if training else train.phase("eval")
+        if not training and not self._eval_warned and not train.layers:
+            self._eval_warned = True
+            warnings.warn(
+                "spikewidget.watch: the model is in eval mode (model.training is False): "
+                "its passes are recorded as phase 'eval', apart from the training "
+                "statistics; read them with profiler.report(phase='eval') or "
+                "profiler.widget(phase='eval'), or watch(..., phases=False) to record "
+                "every pass together. Said once.", RuntimeWarning, stacklevel=4)
+
     def _enter(self, module: Any, args: Any) -> None:
-        if self._depth == 0 and self.active:  # one of every `every` forwards (sequences
-            if self._param is not None and (  # of `time_steps` forwards) is recorded
+        if self._depth == 0 and self.active:
+            if self.phases and self.model.training is not self._training:
+                self._switch(self.model.training)
+            if self._param is not None and (  # a batch ended: see _cut
                     mark := self._mark()) != self._param_mark:
                 self._param_mark = mark
                 if self._forwards % self.time_steps:
                     self._cut()
                 self._update_calls = self._forwards
-            calls = self._forwards
+            # one of every `every` forwards (sequences of `time_steps` forwards) is
+            calls = self._forwards  # recorded
             self._forwards += 1
             self.recording = calls // (self.time_steps or 1) % self.every == 0
         self._depth += 1
@@ -409,7 +438,7 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
           input: bool | str = False, layers: Iterable[str | Any] | None = None,
           extract: Extract | Mapping[str, Extract] | None = None,
           time_steps: int | None = None, sample_voltages: bool = True,
-          every: int = 1) -> WatchHandle:
+          every: int = 1, phases: bool = True) -> WatchHandle:
     """Record every spiking layer of ``model`` on each forward call (or one in ``every``).
 
     Args:
@@ -449,6 +478,11 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
             ``time_steps``: one of every ``every`` sequences of calls), each exactly;
             the others cost only PyTorch's hook dispatch. Like a logger's
             "log every n steps": a report then covers a sample of the training steps.
+        phases: follow ``model.training`` at each forward: passes in eval mode
+            (validation) are recorded into ``profiler.phase("eval")``, never mixed
+            into the training statistics that ``profiler.report()`` and the widget
+            show (``report(phase="eval")``, ``widget(phase="eval")`` show them).
+            False: every pass into ``profiler``.
 
     Returns a :class:`WatchHandle`; ``with profiler.watch(model): ...`` removes it.
     Leaky integrators (Norse ``LI``/``LICell``, snnTorch ``StateLeaky(output=False)``)
@@ -465,7 +499,8 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
                                 f"every so many forward calls), got {every!r}")
     model = _unwrap(model)
     handle = WatchHandle(profiler, model, gradients=bool(gradients), time_steps=time_steps,
-                         sample_voltages=bool(sample_voltages), every=every)
+                         sample_voltages=bool(sample_voltages), every=every,
+                         phases=bool(phases) and callable(getattr(profiler, "phase", None)))
     chosen = _choose(model, layers, extract)
 
     input_name = input if isinstance(input, str) else ("input" if input else None)
@@ -521,6 +556,7 @@ def _inert_handle() -> WatchHandle:
     handle.active = handle.recording = False
     handle._forwards = handle._depth = 0
     handle._param = None
+    handle.phases, handle._training = False, True
     handle._tensor_hooks = deque()
     return handle
 

@@ -33,10 +33,14 @@ def steps(prof: SpikeProfiler, layer: str) -> int:
     return stats[layer].n_steps if layer in stats else 0
 
 
-def sj_net() -> nn.Sequential:
+def sj_net(gain: float = 1.0) -> nn.Sequential:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(12, 32), neuron.LIFNode(step_mode="m"),
-                         nn.Linear(32, 4), neuron.LIFNode(step_mode="m"))
+    net = nn.Sequential(nn.Linear(12, 32), neuron.LIFNode(step_mode="m"),
+                        nn.Linear(32, 4), neuron.LIFNode(step_mode="m"))
+    with torch.no_grad():
+        for fc in (net[0], net[2]):
+            fc.weight.mul_(gain)
+    return net
 
 
 # ------------------------------------------------------------ copies of a watched model
@@ -405,3 +409,72 @@ def test_meta_tensors_are_refused_at_record_time_and_reports_stay_whole() -> Non
     report = watched.report()
     assert all(report.layer_stats[n].n_steps == 2 for n in handle.layers)
     report.summary()
+
+
+# ------------------------------------------------------------ training and validation
+def test_validation_passes_are_kept_apart_from_training_statistics() -> None:
+    """Each epoch trains, then validates (model.eval(), no_grad) on inputs that leave
+    the network silent: the default report and widget show training only, with no
+    silent finding; report(phase="eval") shows the validation passes, per epoch."""
+    import warnings
+
+    import numpy as np
+
+    net = sj_net(gain=6.0)
+    opt = torch.optim.SGD(net.parameters(), lr=1e-3)
+    prof, ref = SpikeProfiler(), SpikeProfiler()
+    emitted: list[torch.Tensor] = []
+    net[1].register_forward_hook(lambda m, a, out: emitted.append(out.detach()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a train-first loop gets no warning
+        with prof.watch(net, input=True, gradients=True):
+            for epoch in range(2):
+                net.train()
+                for k in range(3):
+                    x = spikes((8, 5, 12), 10 * epoch + k, rate=0.5)
+                    out = net(x)
+                    ref.record_step("1", emitted[-1])
+                    out.sum().backward()
+                    opt.step()
+                    opt.zero_grad()
+                    functional.reset_net(net)
+                net.eval()
+                with torch.no_grad():
+                    for _ in range(2):
+                        net(torch.zeros(8, 5, 12))  # silent: nothing reaches threshold
+                        functional.reset_net(net)
+                prof.phase("eval").record_loss(3.0, n_classes=4)
+                prof.next_epoch()
+    train, val = prof.report(), prof.report(phase="eval")
+    assert prof.phases == ["train", "eval"]
+    assert train.layer_stats["1"].n_steps == 6 and val.layer_stats["1"].n_steps == 4
+    assert train.layer_stats["input"].n_steps == 6
+    assert np.allclose(train.layer_stats["1"].firing_rates,
+                       ref.report().layer_stats["1"].firing_rates, atol=1e-6)
+    assert train.layer_stats["1"].gradient_steps == 6  # the gradients stayed in training
+    assert "silent_network" not in {p.category for p in train.pathologies}
+    assert "silent_network" in {p.category for p in val.pathologies}
+    assert val.loss is not None and val.loss.count == 2 and train.loss is None
+    assert prof.report(phase="eval", epoch=1).layer_stats["1"].n_steps == 2
+    assert prof.widget(phase="eval", interval=None) is not None
+
+
+def test_a_model_watched_in_eval_mode_says_where_its_passes_went() -> None:
+    import pytest
+
+    net = per_step_net().eval()
+    x = spikes((20, 4, 30), 7)
+    prof = SpikeProfiler()
+    with pytest.warns(RuntimeWarning, match=r"report\(phase='eval'\)"), torch.no_grad(), \
+            prof.watch(net, time_steps=20):
+        for t in range(20):
+            net(x[t])
+    assert prof.layers == [] and prof.report(phase="eval").layer_stats["1"].n_steps == 1
+    together = SpikeProfiler()
+    with torch.no_grad(), together.watch(net, time_steps=20, phases=False):
+        for t in range(20):
+            net(x[t])
+    assert together.report().layer_stats["1"].n_steps == 1
+    # a sweep of a model in eval mode measures every candidate
+    result = prof.threshold_sweep(net, x, layer="1", thresholds=[0.1, 1.0], time_steps=20)
+    assert all(r.output_count_range is not None for r in result.rows)
