@@ -478,3 +478,24 @@ def test_a_model_watched_in_eval_mode_says_where_its_passes_went() -> None:
     # a sweep of a model in eval mode measures every candidate
     result = prof.threshold_sweep(net, x, layer="1", thresholds=[0.1, 1.0], time_steps=20)
     assert all(r.output_count_range is not None for r in result.rows)
+
+
+def test_validation_phase_round_trips_through_save_and_merge(tmp_path) -> None:
+    import numpy as np
+
+    prof = SpikeProfiler()
+    prof.record_step("hidden", spikes((4, 8, 16), 0))
+    prof.phase("eval").record_step("hidden", spikes((4, 8, 16), 1, rate=0.05))
+    prof.phase("eval").record_loss(2.5)
+    prof.save(tmp_path / "run.npz")
+    back = SpikeProfiler.load(tmp_path / "run.npz")
+    for phase in ("train", "eval"):
+        a, b = prof.report(phase=phase), back.report(phase=phase)
+        assert np.array_equal(a.layer_stats["hidden"].per_neuron_spikes,
+                              b.layer_stats["hidden"].per_neuron_spikes)
+    assert back.phases == ["train", "eval"] and back.report(phase="eval").loss.count == 1
+    merged = SpikeProfiler()
+    merged.merge(back)
+    merged.merge(SpikeProfiler.from_bytes(prof.to_bytes()))
+    assert merged.report(phase="eval").layer_stats["hidden"].n_steps == 2
+    assert merged.report().layer_stats["hidden"].n_steps == 2
