@@ -12,7 +12,13 @@ and are recorded as one ``(time, batch, *neurons)`` step when the watched model'
 forward returns (the model loops over time inside), or every ``time_steps`` calls
 when given (the model is called once per time step).
 Either way a rate is spikes per time step per sample, and output layers get
-per-sample spike counts summed over time.
+per-sample spike counts summed over time. With ``time_steps`` a sequence also ends
+when a training batch did (a backward or an optimizer step since the last call), so
+padded batches of varying length never share a record.
+
+Phases. At each forward of the model, ``model.training`` says whether the pass is
+training or validation; validation passes go to ``profiler.phase("eval")`` and never
+into the training statistics (``watch(..., phases=False)``: all together).
 
 Gradients (``gradients=True``): a tensor hook on each layer's spikes adds the
 norm of d(loss)/d(spikes) over one record (all its time steps) to the layer's
