@@ -445,9 +445,9 @@ class SpikeProfiler:
                     thresholds=self._thresholds, raster_window=self.raster_window,
                     backend=self.backend)
                 other._declared = {k: dict(v) for k, v in self._declared.items()}
+                self._version += 1
             other._thresholds = self._thresholds
             other._epoch = max(other._epoch, self._epoch)
-            self._version += 1
             return other
 
     @property

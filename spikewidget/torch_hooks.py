@@ -390,14 +390,14 @@ class WatchHandle:
             warnings.warn(
                 f"spikewidget.watch: the model was called {calls} times in one training "
                 f"batch (between two backward passes or optimizer steps), not a multiple "
-                f"of time_steps="
-                f"{self.time_steps}: the time steps per batch vary (padded batches, e.g. "
-                f"tonic's PadTensors) or time_steps is not the number of calls per batch. "
+                f"of time_steps={self.time_steps}: the time steps per batch vary (padded "
+                f"batches, e.g. "
+                f"tonic's PadTensors) or time_steps is not the number of calls per "
+                f"batch. "
                 f"Each batch's pending calls are recorded as their own record when the "
                 f"next batch begins, so no record straddles two training batches; in "
                 f"passes without a backward (validation) call handle.flush() after each "
-                f"batch. "
-                f"Said once.", RuntimeWarning, stacklevel=4)
+                f"batch. Said once.", RuntimeWarning, stacklevel=4)
 
     def _switch(self, training: bool) -> None:
         """The model changed mode: record what is pending into the phase it came
