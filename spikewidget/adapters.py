@@ -33,6 +33,7 @@ __all__ = [
     "detect",
     "get_threshold",
     "read_generic",
+    "reset_state",
     "set_threshold",
     "threshold_attribute",
 ]
@@ -341,3 +342,16 @@ def _like(torch: Any, value: Any, old: Any) -> Any:
     if _is_tensor(old):
         return torch.as_tensor(value, dtype=old.dtype, device=old.device)
     return torch.as_tensor(value)
+
+
+def reset_state(module: Any) -> None:
+    """Put the hidden state a neuron layer keeps between calls back to rest, as
+    ``snntorch.utils.reset`` and SpikingJelly's ``functional.reset_net`` do, for this
+    one module (snnTorch's class-wide ``reset_hidden`` would reset every instance).
+    Norse layers take their state as an argument: nothing to do."""
+    if isinstance(module, _classes("snntorch", "SpikingNeuron")):
+        if getattr(module, "init_hidden", False) and callable(
+                getattr(module, "reset_mem", None)):
+            module.reset_mem()
+    elif isinstance(module, _classes("spikingjelly.activation_based.base", "MemoryModule")):
+        module.reset()

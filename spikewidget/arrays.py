@@ -3,6 +3,10 @@
 NumPy arrays and CPU torch tensors become NumPy arrays without a copy; tensors on
 another device (CUDA, MPS) stay torch tensors so that they are reduced where they
 live. torch is never imported here: a tensor can only exist if the user imported it.
+
+Sparse tensors (COO, CSR, ...; tonic's ``ToSparseTensor``) are made dense when that
+holds at most :data:`DENSE_LIMIT` values; nested (ragged) and meta tensors (no
+values) are refused with an error naming the layer and the argument.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import numpy as np
 from .errors import InvalidInputError, InvalidTypeError
 
 _REAL_KINDS = frozenset("biuf")
+DENSE_LIMIT = 2 ** 26
+"""Most values a sparse tensor may hold once dense (256 MiB of float32)."""
 
 
 def torch_module() -> Any:
@@ -70,7 +76,34 @@ def _size(arr: Any) -> int:
     return int(arr.size) if isinstance(arr, np.ndarray) else int(arr.numel())
 
 
+def strided(x: Any, *, layer: str, argument: str) -> Any:
+    """``x`` as an ordinary (strided) tensor: a sparse one made dense (up to
+    :data:`DENSE_LIMIT` values); raises for nested and meta tensors."""
+    torch = torch_module()
+    if x.is_nested:
+        raise InvalidTypeError(
+            f"layer {layer!r}: {argument} is a nested (ragged) tensor; expected one "
+            f"tensor of a single shape: pad it (torch.nested.to_padded_tensor(x, 0.0)) "
+            f"or record each sequence by itself")
+    if x.is_meta:
+        raise InvalidInputError(
+            f"layer {layer!r}: {argument} is a meta tensor (device 'meta'): it has a "
+            f"shape but no values; record the tensors of a forward pass on real data")
+    if x.layout == torch.strided:
+        return x
+    n = 1
+    for d in x.shape:
+        n *= int(d)
+    if n > DENSE_LIMIT:
+        raise InvalidInputError(
+            f"layer {layer!r}: {argument} is a sparse tensor ({x.layout}) of shape "
+            f"{tuple(x.shape)}: {n:,} values once dense, more than the {DENSE_LIMIT:,} "
+            f"taken; record it in smaller pieces (fewer time steps or samples a step)")
+    return x.to_dense()
+
+
 def _from_tensor(torch: Any, x: Any, layer: str, argument: str, keep_tensor: bool) -> Any:
+    x = strided(x, layer=layer, argument=argument)
     allowed = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
                torch.float16, torch.bfloat16, torch.float32, torch.float64)
     if x.dtype not in allowed:

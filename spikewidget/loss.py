@@ -138,6 +138,9 @@ def _scalar(loss: Any, keep_tensor: bool) -> Any:
     """A float, or a detached 0-d float64 tensor kept on its device."""
     torch = torch_module()
     if torch is not None and isinstance(loss, torch.Tensor):
+        if loss.is_meta:  # no value; kept pending it would break every later report
+            raise InvalidInputError("record_loss: loss is a meta tensor (device 'meta'): "
+                                    "it has no value; record the loss of a real batch")
         if loss.numel() != 1:
             raise InvalidInputError(
                 f"record_loss: loss must hold one value, got a tensor of shape "

@@ -3,8 +3,10 @@
 Layout: ``meta`` is UTF-8 JSON (format name, version, thresholds, layers with
 their per-epoch scalar statistics, the loss); every per-neuron vector and raster
 window is its own array. Floats go through JSON as ``repr`` (exact), so a round
-trip reproduces every statistic bit for bit. The file is written to a temporary
-name and renamed, so an interrupted save never leaves a half-written profile.
+trip reproduces every statistic bit for bit. Other phases (``profiler.phase("eval")``)
+are whole profiles of their own, each stored as one array ``phase_<name>``. The file
+is written to a temporary name and renamed, so an interrupted save never leaves a
+half-written profile.
 """
 
 from __future__ import annotations
@@ -75,6 +77,12 @@ def _write(profiler: SpikeProfiler, fh: Any) -> None:
                        "neuron_axes": info.neuron_axes,
                        "neuron_shape": list(info.neuron_shape),
                        "steps": info.steps, "epochs": epochs})
+    phases = []
+    for phase_name, other in profiler._phases.items():
+        with other._lock:
+            other._loss.flush()
+            arrays[f"phase_{phase_name}"] = np.frombuffer(dump_profile(other), dtype=np.uint8)
+        phases.append(phase_name)
     loss = profiler._loss
     meta = {
         "format": FORMAT, "version": VERSION,
@@ -87,6 +95,7 @@ def _write(profiler: SpikeProfiler, fh: Any) -> None:
                              "first_nonfinite": s.first_nonfinite}
                             for e, s in loss.epochs.items()],
                  "recent": [list(r) for r in loss.recent]},
+        "phases": phases,
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     np.savez_compressed(fh, **arrays)
@@ -177,4 +186,7 @@ def _rebuild(cls: type[SpikeProfiler], name: str, meta: dict[str, Any],
     tracker.recent = deque((tuple(r) for r in loss["recent"]), maxlen=RECENT)
     prof._loss = tracker
     prof._epoch = int(meta["epoch"])
+    for phase_name in meta.get("phases", []):  # files before phases have none
+        raw = data[f"phase_{phase_name}"].tobytes()
+        prof._phases[phase_name] = _read(cls, io.BytesIO(raw), f"{name} (phase {phase_name})")
     return prof

@@ -45,6 +45,10 @@ _INPUT_NAMES = frozenset({"input", "inputs", "in"})
 _OUTPUT_NAMES = frozenset({"output", "outputs", "out", "readout"})
 
 
+PHASES = ("train", "eval")
+"""Kinds of pass kept apart: training, and validation (the model in eval mode)."""
+
+
 def infer_role(name: str) -> str:
     """``input``/``output`` for the usual names of those layers, else ``hidden``."""
     last = name.lower().rsplit(".", 1)[-1]
@@ -150,6 +154,7 @@ class SpikeProfiler:
         self._loss = LossTracker()
         self._epoch = 0
         self._version = 0
+        self._phases: dict[str, SpikeProfiler] = {}  # see phase()
 
     @property
     def version(self) -> int:
@@ -215,6 +220,9 @@ class SpikeProfiler:
                     decl[key] = value
                     if info is not None and key != "neuron_axes":
                         setattr(info, key, value)
+            phases = list(self._phases.values())
+        for other in phases:
+            other.declare_layer(name, role=role, graded=graded, neuron_axes=neuron_axes)
 
     def _note_model_output(self, watched: list[str], output: str | None) -> None:
         """What :func:`watch` saw: ``output`` is the watched layer whose spikes the
@@ -228,6 +236,9 @@ class SpikeProfiler:
                 if info is not None:
                     info.role = resolve_role(name, decl)
             self._version += 1
+            phases = list(self._phases.values())
+        for other in phases:
+            other._note_model_output(watched, output)
 
     def neuron_axes(self, name: str) -> int | None:
         """How many trailing axes index neurons in layer ``name``: as recorded, else as
@@ -249,6 +260,8 @@ class SpikeProfiler:
         with self._lock:
             self._epoch += 1
             self._version += 1
+            for other in self._phases.values():
+                other._epoch = max(other._epoch, self._epoch)
             return self._epoch
 
     def record_step(self, layer: str, spikes: Any, voltages: Any = None,
@@ -421,8 +434,10 @@ class SpikeProfiler:
             self._version += 1
 
     def reset(self) -> None:
-        """Forget everything recorded (declarations and thresholds stay)."""
+        """Forget everything recorded (declarations and thresholds stay), in every
+        phase."""
         with self._lock:
+            self._phases.clear()
             self._layers.clear()
             self._loss = LossTracker()
             self._epoch = 0
@@ -452,8 +467,43 @@ class SpikeProfiler:
         with self._lock:
             return self._layer(layer).raster.snapshot()
 
+    def phase(self, name: str = "eval") -> SpikeProfiler:
+        """The profiler that holds the passes of phase ``name``.
+
+        ``"train"`` is this profiler. ``"eval"``: validation passes, kept apart so
+        they never mix into the training statistics; :meth:`watch` records a forward
+        there when the model is in eval mode (``model.training`` False). Record into
+        it by hand (``profiler.phase("eval").record_loss(val_loss)``), read it with
+        ``report(phase="eval")`` or ``widget(phase="eval")``, save it with its own
+        ``save()``. It shares this profiler's thresholds, declarations and epoch.
+        """
+        if name == "train":
+            return self
+        if name not in PHASES:
+            raise InvalidInputError(f"phase must be one of {PHASES}, got {name!r}")
+        with self._lock:
+            other = self._phases.get(name)
+            if other is None:
+                other = self._phases[name] = SpikeProfiler(
+                    thresholds=self._thresholds, raster_window=self.raster_window,
+                    backend=self.backend)
+                other._declared = {k: dict(v) for k, v in self._declared.items()}
+                self._version += 1
+            other._thresholds = self._thresholds
+            other._epoch = max(other._epoch, self._epoch)
+            return other
+
+    @property
+    def phases(self) -> list[str]:
+        """The phases with anything recorded: ``"train"`` (this profiler), ``"eval"``."""
+        with self._lock:
+            others = [(n, p) for n, p in self._phases.items()]
+        found = ["train"] if self.layers or self._loss.count else []
+        return found + [n for n, p in others if p.layers or p._loss.count]
+
     def report(self, thresholds: Thresholds | Mapping[str, float] | None = None, *,
-               epoch: Any = None, layers: str | Iterable[str] | None = None) -> Report:
+               epoch: Any = None, layers: str | Iterable[str] | None = None,
+               phase: str = "train") -> Report:
         """Diagnose what was recorded, without re-recording.
 
         Args:
@@ -463,7 +513,11 @@ class SpikeProfiler:
                 the latest: ``-1`` is the latest), ``"latest"``, or an iterable of
                 epochs such as ``range(3, 6)``.
             layers: a name or names to restrict the report to; default all.
+            phase: ``"train"`` (default) or ``"eval"``: the validation passes
+                (see :meth:`phase`), never mixed into training statistics.
         """
+        if phase != "train":
+            return self.phase(phase).report(thresholds, epoch=epoch, layers=layers)
         th = Thresholds.coerce(thresholds, self._thresholds)
         with self._lock:
             selected = self._select_epochs(epoch)
@@ -641,6 +695,9 @@ class SpikeProfiler:
                 self._declared.setdefault(name, {}).update(decl)
             self._epoch = max(self._epoch, their_epoch)
             self._version += 1
+            their_phases = list(other._phases.items())
+        for name, phase in their_phases:
+            self.phase(name).merge(phase)
 
     # ------------------------------------------------------------ persistence
     def to_bytes(self) -> bytes:
@@ -708,11 +765,12 @@ class SpikeProfiler:
         return threshold_sweep(self, model, batch, layer=layer, thresholds=thresholds,
                                **kwargs)
 
-    def widget(self, **kwargs: Any) -> Any:
-        """A live notebook dashboard of this profiler (:class:`ProfilerWidget`)."""
+    def widget(self, *, phase: str = "train", **kwargs: Any) -> Any:
+        """A live notebook dashboard of this profiler (:class:`ProfilerWidget`), or of
+        its validation passes with ``phase="eval"`` (see :meth:`phase`)."""
         from .widget import ProfilerWidget
 
-        return ProfilerWidget(self, **kwargs)
+        return ProfilerWidget(self.phase(phase), **kwargs)
 
     def to_html(self, path: str | os.PathLike[str], **kwargs: Any) -> Any:
         """Write a self-contained offline HTML dashboard to ``path``; returns its Path.

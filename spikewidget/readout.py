@@ -51,14 +51,18 @@ class ReadoutProbe:
                 self._hooks.append(module.register_forward_hook(self._readout_hook))
 
     def _tap_hook(self, name: str) -> Callable[..., None]:
-        def hook(module: Any, args: Any, output: Any) -> None:
-            self.last, self.readout_after = name, False
-
-        return hook
+        return _ProbeHook(self, name)
 
     def _readout_hook(self, module: Any, args: Any, output: Any) -> None:
         if self.last is not None:
             self.readout_after = True
+
+    # a copy of the model (deepcopy, pickle, torch.save) carries inert hooks
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_inert_probe, ())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ReadoutProbe:
+        return _inert_probe()
 
     def finish(self) -> str | None:
         """Remove the hooks; the output layer's name, or None (a non-spiking readout
@@ -70,3 +74,32 @@ class ReadoutProbe:
         for h in self._hooks:
             h.remove()
         self._hooks.clear()
+
+
+class _ProbeHook:
+    """The forward hook of a watched layer: it was the last to run, so far."""
+
+    __slots__ = ("name", "probe")
+
+    def __init__(self, probe: ReadoutProbe, name: str) -> None:
+        self.probe, self.name = probe, name
+
+    def __call__(self, module: Any, args: Any, output: Any) -> None:
+        self.probe.last, self.probe.readout_after = self.name, False
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_inert_probe_hook, ())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _ProbeHook:
+        return _inert_probe_hook()
+
+
+def _inert_probe() -> ReadoutProbe:
+    """A probe that hooks nothing (module-level, so that pickles can name it)."""
+    probe = ReadoutProbe.__new__(ReadoutProbe)
+    probe.last, probe.readout_after, probe._hooks = None, False, []
+    return probe
+
+
+def _inert_probe_hook() -> _ProbeHook:
+    return _ProbeHook(_inert_probe(), "")

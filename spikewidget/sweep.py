@@ -10,6 +10,16 @@ sample, dead and saturated fractions per layer, a verdict) and a recommended
 interval. The batch is held fixed and nothing is retrained: the table predicts
 the first forward passes at each threshold, not where training will go.
 
+The copies. A watched model is swept as it is (its copies are not watched). Every
+candidate starts at rest: hidden state a layer keeps from the last forward (snnTorch
+``init_hidden=True`` membranes, part of an autograd graph after training;
+SpikingJelly's ``v``) is copied detached and then reset, as
+``snntorch.utils.reset`` and ``functional.reset_net`` would.
+A model called once per time step needs ``time_steps=T``: the batch
+``(T, batch, ...)`` is fed one step per call and the calls grouped, so output
+spike counts per sample are measured; without it they are not, and the
+recommendation says so.
+
 Batched candidates (``batched=True``). Where every swept threshold may be a tensor
 (snnTorch ``threshold``, Norse ``p.v_th``; not SpikingJelly, whose kernels want a
 float), K candidates run in one forward: the batch is repeated K times along its
@@ -167,7 +177,8 @@ def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
                     forward: Callable[[Any, Any], Any] | None = None,
                     watch_input: bool = True,
                     progress: Callable[[int, int], None] | None = None,
-                    batched: bool = False, chunk: int | None = None) -> SweepResult:
+                    batched: bool = False, chunk: int | None = None,
+                    time_steps: int | None = None) -> SweepResult:
     """Sweep the firing threshold of ``layer`` over ``thresholds``.
 
     Args:
@@ -175,7 +186,9 @@ def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
             recordings are not touched.
         model: a ``torch.nn.Module``; never modified (each candidate runs on a copy).
         layer: a module path, or several that share each candidate threshold.
-        batch: the input, passed as ``forward(model_copy, batch)``.
+        batch: the input, passed as ``forward(model_copy, batch)``; with
+            ``time_steps`` and no ``forward``, ``(time_steps, batch, ...)`` fed as
+            ``model_copy(batch[t])`` for each time step ``t``.
         thresholds: candidates; default ``n`` log-spaced values found from the
             layer's membrane range when it never fires.
         forward: how to run the model (default ``model(batch)``).
@@ -189,6 +202,9 @@ def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
             (``benchmarks/bench_sweep.py``).
         chunk: candidates per batched forward; default as many as keep the repeated
             input under ``2**25`` elements (128 MiB of float32).
+        time_steps: the model is called once per time step (as in
+            :func:`~spikewidget.torch_hooks.watch`): this many calls make one
+            ``(time, batch, ...)`` record, which gives output spike counts per sample.
     """
     import torch
 
@@ -210,16 +226,17 @@ def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
             raise InvalidInputError(
                 f"layer {name!r} ({type(modules[name]).__name__}) has no known firing "
                 f"threshold (snnTorch threshold, SpikingJelly v_threshold, Norse p.v_th)")
-    run = forward or (lambda m, b: m(b))
+    run = forward or _default_forward(batch, time_steps)
     original = _as_float(adapters.get_threshold(modules[swept[0]]), swept[0])
 
     def measure(threshold: float) -> Report:
-        work = copy.deepcopy(model)
+        work = _copy_model(model)
         named = dict(work.named_modules())
         for name in swept:
             adapters.set_threshold(named[name], threshold)
         prof = _fresh_like(profiler)
-        with torch.no_grad(), prof.watch(work, input=watch_input, sample_voltages=False):
+        with torch.no_grad(), prof.watch(work, input=watch_input, sample_voltages=False,
+                                         time_steps=time_steps, phases=False):
             run(work, batch)
         return prof.report()
 
@@ -243,14 +260,15 @@ def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
                 probe = reports[0]
                 if progress is not None:
                     progress(1, len(grid))
-            plan = _BatchPlan.make(profiler, swept, batch, probe, chunk)
+            plan = _BatchPlan.make(profiler, swept, batch, probe, chunk, time_steps)
             if plan is not None:
                 done = len(reports)  # measured one at a time
                 for axis in plan.axes:  # the first chunk finds the batch axis
                     try:
                         while len(reports) < len(grid):
                             todo = grid[len(reports):len(reports) + plan.chunk]
-                            got = plan.measure(model, todo, axis, watch_input, profiler)
+                            got = plan.measure(model, todo, axis, watch_input, profiler,
+                                               time_steps)
                             if any(list(r.layer_stats) != list(probe.layer_stats)
                                    for r in got):
                                 raise _CannotBatch("the batched forward recorded other layers")
@@ -346,12 +364,14 @@ class _BatchPlan:
 
     @classmethod
     def make(cls, profiler: SpikeProfiler, swept: tuple[str, ...], batch: Any,
-             probe: Report, chunk: int | None) -> _BatchPlan | None:
+             probe: Report, chunk: int | None,
+             time_steps: int | None = None) -> _BatchPlan | None:
         declared = profiler.neuron_axes("input")
         axes = declared if declared is not None else (batch.ndim - 2 if batch.ndim >= 3
                                                       else batch.ndim - 1)
         guess = batch.ndim - axes - 1  # the input's batch axis, as watch reads it
-        tries = tuple(dict.fromkeys(a for a in (guess, 0) if 0 <= a < batch.ndim))
+        first = 0 if time_steps is None else 1  # axis 0 is time when fed per step
+        tries = tuple(dict.fromkeys(a for a in (guess, first) if first <= a < batch.ndim))
         shapes = {}
         for name in swept:
             st = probe.layer_stats.get(name)
@@ -365,7 +385,7 @@ class _BatchPlan:
         return cls(swept, batch, tries, shapes, int(k))
 
     def measure(self, model: Any, thresholds: list[float], axis: int, watch_input: bool,
-                profiler: SpikeProfiler) -> list[Report]:
+                profiler: SpikeProfiler, time_steps: int | None = None) -> list[Report]:
         """Reports of ``thresholds``, all from one forward pass of the batch repeated
         along ``axis``; raises :class:`_CannotBatch` if that is not what the model
         and every recorded layer take as the batch axis."""
@@ -377,7 +397,7 @@ class _BatchPlan:
         from .torch_hooks import watch
 
         k, b = len(thresholds), int(self.batch.shape[axis])
-        work = copy.deepcopy(model)
+        work = _copy_model(model)
         named = dict(work.named_modules())
         values = torch.tensor(thresholds, dtype=torch.float64).repeat_interleave(b)
         try:
@@ -392,14 +412,65 @@ class _BatchPlan:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                with torch.no_grad(), watch(split, work, input=watch_input):
-                    work(repeated)
+                with torch.no_grad(), watch(split, work, input=watch_input,
+                                            time_steps=time_steps, phases=False):
+                    _default_forward(repeated, time_steps)(work, repeated)
         except Exception as exc:  # e.g. a threshold that does not broadcast
             raise _CannotBatch(str(exc)) from exc
         if split.error is not None or any("spikewidget.watch" in str(w.message)
                                           for w in caught):
             raise _CannotBatch(str(split.error or caught[0].message))
         return [p.report() for p in profs]
+
+
+def _default_forward(batch: Any, time_steps: int | None) -> Callable[[Any, Any], Any]:
+    """``model(batch)``, or with ``time_steps`` one call per time step."""
+    if time_steps is None:
+        return lambda m, b: m(b)
+    if isinstance(time_steps, bool) or not isinstance(time_steps, int) or time_steps < 1:
+        raise InvalidInputError(f"time_steps must be a whole number >= 1, got {time_steps!r}")
+    shape = tuple(getattr(batch, "shape", ()))
+    if not shape or shape[0] != time_steps:
+        raise InvalidInputError(
+            f"threshold_sweep: with time_steps={time_steps} and no forward, batch must "
+            f"be (time_steps, batch, ...), fed one time step per call; got shape {shape}. "
+            f"Pass forward=fn(model, batch) to feed it otherwise.")
+
+    def per_step(m: Any, b: Any) -> list[Any]:
+        return [m(b[t]) for t in range(time_steps)]
+
+    return per_step
+
+
+def _copy_model(model: Any) -> Any:
+    """A deep copy of ``model`` with its neurons' hidden state at rest. Tensors that
+    are part of an autograd graph (snnTorch ``init_hidden`` state after a forward
+    with gradients), which ``deepcopy`` refuses, are copied as detached clones."""
+    from . import adapters
+
+    memo: dict[int, Any] = {}
+    for module in model.modules():
+        for value in vars(module).values():
+            for t in _tensors(value):
+                if not t.is_leaf:
+                    memo[id(t)] = t.detach().clone()
+    work = copy.deepcopy(model, memo)
+    for module in work.modules():
+        adapters.reset_state(module)
+    return work
+
+
+def _tensors(value: Any, depth: int = 2) -> Iterable[Any]:
+    """The tensors in ``value`` and in the tuples, lists and dicts it holds."""
+    torch = sys.modules["torch"]
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif depth and isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _tensors(v, depth - 1)
+    elif depth and isinstance(value, dict):
+        for v in value.values():
+            yield from _tensors(v, depth - 1)
 
 
 def _fresh_like(profiler: SpikeProfiler) -> SpikeProfiler:
@@ -486,10 +557,13 @@ def _recommend(rows: list[SweepRow], layer: str
         hi += 1
     interval = (rows[lo].threshold, rows[hi].threshold)
     counts = best.output_count_range
+    counted = (f"output counts per sample stay within [{counts[0]:g}, {counts[1]:g}]"
+               if counts else
+               "output counts per sample were not measured (no output layer was recorded "
+               "over whole sequences: for a model called once per time step, pass "
+               "time_steps=T)")
     reason = (f"Recommended threshold for '{layer}': {interval[0]:.3g} to {interval[1]:.3g} "
-              f"(best {best.threshold:.3g}): spikes are binary, output counts per sample "
-              f"stay within "
-              f"{f'[{counts[0]:g}, {counts[1]:g}]' if counts else 'range'}, and the fewest "
+              f"(best {best.threshold:.3g}): spikes are binary, {counted}, and the fewest "
               f"neurons are dead "
               f"({sum(best.dead_fraction.values()) / max(len(best.dead_fraction), 1):.0%} "
               f"on average). Below it: "

@@ -12,13 +12,24 @@ and are recorded as one ``(time, batch, *neurons)`` step when the watched model'
 forward returns (the model loops over time inside), or every ``time_steps`` calls
 when given (the model is called once per time step).
 Either way a rate is spikes per time step per sample, and output layers get
-per-sample spike counts summed over time.
+per-sample spike counts summed over time. With ``time_steps`` a sequence also ends
+when a training batch did (a backward or an optimizer step since the last call), so
+padded batches of varying length never share a record.
+
+Phases. At each forward of the model, ``model.training`` says whether the pass is
+training or validation; validation passes go to ``profiler.phase("eval")`` and never
+into the training statistics (``watch(..., phases=False)``: all together).
 
 Gradients (``gradients=True``): a tensor hook on each layer's spikes adds the
 norm of d(loss)/d(spikes) over one record (all its time steps) to the layer's
 statistics. Hooks never change outputs or gradients, never read tensor values
 on the host (no device synchronisation), and a layer whose output cannot be
 read is reported in a warning naming it and then left alone, never a crash.
+
+Copies. ``copy.deepcopy``, ``pickle`` and ``torch.save`` of a watched model work as
+if it were unwatched: the copy carries inert hooks (loading it needs spikewidget
+importable, as the model's own classes are) and is not recorded; the original
+stays watched.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ import torch
 
 from . import adapters
 from .adapters import Neuron, Reading
+from .arrays import strided
 from .errors import InvalidInputError, InvalidTypeError
 from .profiler import SpikeProfiler
 from .readout import ReadoutProbe
@@ -46,9 +58,10 @@ class _GradGroup:
     """Sums of squared gradients over the frames of one grouped record, per sample
     and neuron (the norm of a record is the root of their total)."""
 
-    __slots__ = ("closed", "hooked", "received", "sq")
+    __slots__ = ("closed", "hooked", "profiler", "received", "sq")
 
-    def __init__(self) -> None:
+    def __init__(self, profiler: Any) -> None:
+        self.profiler = profiler  # of the pass the frames came from
         self.hooked = 0  # frames whose spikes carry a tensor hook
         self.received = 0
         self.closed = False  # the frames are recorded: no more will join
@@ -87,6 +100,14 @@ class _Tap:
         self.waiting: deque[_GradGroup] = deque()  # recorded, awaiting gradients
         self.failed = False
 
+    # A copy of the watched model (deepcopy, pickle, torch.save) copies its hooks,
+    # bound methods of this tap: they become methods of a failed tap, which do nothing.
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_inert_tap, ())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Tap:
+        return _inert_tap()
+
     # ------------------------------------------------------------ forward
     def hook(self, module: Any, args: Any, output: Any) -> None:
         """The forward hook: runs on every call of the layer (200 times a training
@@ -112,10 +133,22 @@ class _Tap:
         except Exception as exc:  # never crash training: warn once, stop this layer
             self.fail(exc, "read the output of")
 
+    def input_hook(self, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """The model's pre-hook for ``input=True``: its first argument is the frame."""
+        if self.failed:
+            return
+        self.hook(module, args, args[0] if args else next(iter(kwargs.values()), None))
+
     def _take(self, spikes: Any, voltages: Any, time_axis: bool) -> None:
         handle = self.handle
         if not isinstance(spikes, torch.Tensor):
             raise TypeError(f"its spikes are a {type(spikes).__name__}, not a tensor")
+        if spikes.is_meta:  # a pass with no values (shape inference): nothing to record
+            handle._skip_meta(self.name)
+            return
+        sparse = spikes.layout != torch.strided
+        if sparse or spikes.is_nested:  # dense when it fits, else a clear error
+            spikes = strided(spikes, layer=self.name, argument="spikes")
         axes = self.neuron_axes
         if axes is None:
             axes = self.neuron_axes = handle._neuron_axes(self.name, spikes.ndim, time_axis)
@@ -129,7 +162,8 @@ class _Tap:
             handle._record(self.name, spikes.detach(),
                            None if voltages is None else voltages.detach(), axes)
             if want_grad:
-                handle._hook_tensor(spikes, self._direct_grad)
+                prof = handle.profiler  # the pass's phase, whatever runs before backward
+                handle._hook_tensor(spikes, lambda g: self._direct_grad(prof, g))
             return
         # one frame of a sequence (values as of this call, see :mod:`sequence`); a frame
         # unlike the others (e.g. a smaller last batch) starts a new sequence
@@ -140,9 +174,9 @@ class _Tap:
         frames = self.frames
         frames.add(spikes, voltages, lead == 1)
         # the next frames like this one take the short path (see hook)
-        self.steady = not handle.gradients and frames.copying is False
+        self.steady = not handle.gradients and frames.copying is False and not sparse
         if want_grad:
-            group = self.group = self.group or _GradGroup()
+            group = self.group = self.group or _GradGroup(handle.profiler)
             group.hooked += 1
             handle._hook_tensor(spikes, lambda g: self._grouped_grad(group, g))
         if handle.time_steps is not None and len(frames) >= handle.time_steps:
@@ -164,11 +198,11 @@ class _Tap:
             self.settle()
 
     # ------------------------------------------------------------ backward
-    def _direct_grad(self, g: Any) -> None:
+    def _direct_grad(self, profiler: Any, g: Any) -> None:
         if self.failed or not self.handle.active:
             return
         try:
-            self.handle.profiler.record_gradients(self.name, g.detach())
+            profiler.record_gradients(self.name, g.detach())
         except Exception as exc:
             self.fail(exc, "record the gradient of")
 
@@ -192,7 +226,7 @@ class _Tap:
                 return
             self.waiting.popleft()
             if group.sq is not None:
-                self.handle.profiler.record_gradients(self.name, group.sq.sqrt())
+                group.profiler.record_gradients(self.name, group.sq.sqrt())
 
     def fail(self, exc: BaseException, what: str) -> None:
         self.failed = True
@@ -213,13 +247,18 @@ class WatchHandle:
     records what is pending and detaches every one of them.
 
     ``layers``: the recorded layer names in model order (``input`` first when the
-    input is watched); ``skipped``: layers found but not recorded, with the reason.
+    input is watched); ``skipped``: layers found but not recorded, with the reason;
+    ``profiler``: where the current pass is recorded (with ``phases``, the given
+    profiler's ``phase("eval")`` while the model is in eval mode).
     """
 
     def __init__(self, profiler: SpikeProfiler, model: Any, *, gradients: bool,
                  time_steps: int | None, sample_voltages: bool = True,
-                 every: int = 1) -> None:
+                 every: int = 1, phases: bool = False) -> None:
         self.profiler = profiler
+        self.phases = phases
+        self._train_profiler = profiler
+        self._training = True  # the phase of the passes being recorded
         self.model = model
         self.gradients = gradients
         self.time_steps = time_steps
@@ -235,14 +274,33 @@ class WatchHandle:
         self._tensor_hooks: deque[Any] = deque(maxlen=_TENSOR_HOOKS_KEPT)
         self._depth = 0
         self._probe: ReadoutProbe | None = None  # until the first forward returns
+        # with time_steps: a trained parameter whose version counter and gradient tell,
+        # at the next forward, that a batch ended (an optimizer step or a backward)
+        self._param = next((p for p in model.parameters() if p.requires_grad), None) \
+            if time_steps is not None else None
+        self._param_mark = self._mark()
+        self._update_calls = 0  # calls of the model when the batch began
+        self._cut_warned = False
+        self._meta_warned = False
+        self._eval_warned = False
+
+    # see _Tap.__reduce__: a copy of the watched model is not watched
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_inert_handle, ())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> WatchHandle:
+        return _inert_handle()
 
     # ------------------------------------------------------------ public
     def flush(self) -> None:
-        """Record every pending frame and gradient now (rarely needed: a report
-        reads what was recorded; frames are pending only mid-sequence)."""
+        """Record every pending frame and gradient now: ends the current sequence
+        (with ``time_steps``, the next call starts a new one). Needed after each
+        batch of a per-step model whose batches vary in length when no optimizer step
+        follows (see :func:`watch`); a report reads only what was recorded."""
         self._flush_all()
         for tap in self._taps:
             tap.settle(final=True)
+        self._align()
 
     def remove(self) -> None:
         """Record what is pending, then detach every hook this handle placed."""
@@ -253,6 +311,7 @@ class WatchHandle:
         if self._probe is not None:
             self._probe.remove()
             self._probe = None
+        self.profiler = self._train_profiler
         for h in self._hooks:
             h.remove()
         for h in self._tensor_hooks:
@@ -294,6 +353,15 @@ class WatchHandle:
                         and prof.backend != "torch",
                         voltage_stride=VOLTAGE_STRIDE if self.sample_voltages else 1)
 
+    def _skip_meta(self, name: str) -> None:
+        if not self._meta_warned:
+            self._meta_warned = True
+            warnings.warn(
+                f"spikewidget.watch: layer {name!r} returned a meta tensor (a forward pass "
+                f"with no values, e.g. shape inference): such passes are not recorded; "
+                f"recording goes on with the next real one. Said once.",
+                RuntimeWarning, stacklevel=5)
+
     def _hook_tensor(self, t: Any, fn: Callable[[Any], None]) -> None:
         self._tensor_hooks.append(t.register_hook(fn))
 
@@ -301,9 +369,70 @@ class WatchHandle:
         for tap in self._taps:  # model order, so layers are recorded in that order
             tap.flush()
 
+    def _align(self) -> None:
+        """Count the calls so far as whole sequences of ``time_steps`` (for ``every``)."""
+        steps = self.time_steps
+        if steps is not None and self._forwards % steps:
+            self._forwards += steps - self._forwards % steps
+
+    def _mark(self) -> tuple[int, int, int]:
+        """(version of the parameter, its gradient's id and version): changed by an
+        optimizer step (fused ones leave the version) and by a backward pass."""
+        p = self._param
+        if p is None:
+            return (0, 0, 0)
+        g = p.grad
+        return (p._version, id(g), -1 if g is None else g._version)
+
+    def _cut(self) -> None:
+        """A batch ended (optimizer step or backward) mid-sequence: the pending
+        frames are that batch's; record them as its own, shorter record."""
+        calls = self._forwards - self._update_calls
+        self._flush_all()
+        self._align()
+        if not self._cut_warned:
+            self._cut_warned = True
+            warnings.warn(
+                f"spikewidget.watch: the model was called {calls} times in one training "
+                f"batch (between two backward passes or optimizer steps), not a multiple "
+                f"of time_steps={self.time_steps}: the time steps per batch vary (padded "
+                f"batches, e.g. "
+                f"tonic's PadTensors) or time_steps is not the number of calls per "
+                f"batch. "
+                f"Each batch's pending calls are recorded as their own record when the "
+                f"next batch begins, so no record straddles two training batches; in "
+                f"passes without a backward (validation) call handle.flush() after each "
+                f"batch. Said once.", RuntimeWarning, stacklevel=4)
+
+    def _switch(self, training: bool) -> None:
+        """The model changed mode: record what is pending into the phase it came
+        from; record from now on into the other (``profiler.phase("eval")``)."""
+        self._flush_all()
+        self._align()
+        self._training = training
+        train = self._train_profiler
+        self.profiler = train if training else train.phase("eval")
+        if not training and not self._eval_warned and not train.layers:
+            self._eval_warned = True
+            warnings.warn(
+                "spikewidget.watch: the model is in eval mode (model.training is False): "
+                "its passes are recorded as phase 'eval', apart from the training "
+                "statistics; read them with profiler.report(phase='eval') or "
+                "profiler.widget(phase='eval'), or watch(..., phases=False) to record "
+                "every pass together. Said once.", RuntimeWarning, stacklevel=4)
+
     def _enter(self, module: Any, args: Any) -> None:
-        if self._depth == 0 and self.active:  # one of every `every` forwards (sequences
-            calls = self._forwards  # of `time_steps` forwards) is recorded
+        if self._depth == 0 and self.active:
+            if self.phases and self.model.training is not self._training:
+                self._switch(self.model.training)
+            if self._param is not None and (  # a batch ended: see _cut
+                    mark := self._mark()) != self._param_mark:
+                self._param_mark = mark
+                if self._forwards % self.time_steps:
+                    self._cut()
+                self._update_calls = self._forwards
+            # one of every `every` forwards (sequences of `time_steps` forwards) is
+            calls = self._forwards  # recorded
             self._forwards += 1
             self.recording = calls // (self.time_steps or 1) % self.every == 0
         self._depth += 1
@@ -321,7 +450,7 @@ class WatchHandle:
         """Tell the profiler which watched layer is the model's output (None: a
         non-spiking readout follows them all); its declarations still win."""
         self._probe = None
-        note = getattr(self.profiler, "_note_model_output", None)
+        note = getattr(self._train_profiler, "_note_model_output", None)
         if note is not None:
             note([t.name for t in self._taps if t.neuron.framework != "input"], output)
 
@@ -330,7 +459,7 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
           input: bool | str = False, layers: Iterable[str | Any] | None = None,
           extract: Extract | Mapping[str, Extract] | None = None,
           time_steps: int | None = None, sample_voltages: bool = True,
-          every: int = 1) -> WatchHandle:
+          every: int = 1, phases: bool = True) -> WatchHandle:
     """Record every spiking layer of ``model`` on each forward call (or one in ``every``).
 
     Args:
@@ -342,7 +471,9 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
         input: watch the model's first input as a layer named ``"input"`` (or this
             name), role ``input``: count-valued frames (tonic ``ToFrame``) are caught.
             Its leading axes are taken as ``(time, batch)`` when it has 3 or more axes,
-            else ``(batch,)``; say otherwise with ``profiler.declare_layer("input",
+            else ``(batch,)``; with ``time_steps`` each call's input is one time step,
+            ``(batch, *features)`` (e.g. ``(batch, C, H, W)`` frames), grouped like the
+            layers. Say otherwise with ``profiler.declare_layer("input",
             neuron_axes=k)`` before watching.
         layers: module paths (as in ``model.named_modules()``) or modules to watch;
             default every snnTorch, SpikingJelly and Norse neuron layer. A module of
@@ -354,6 +485,12 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
         time_steps: the model is called once per time step: group this many calls
             into one ``(time, batch, ...)`` record (gives per-sample spike counts over
             time). Default: the calls made within one forward of ``model`` are grouped.
+            A record never straddles two training batches: when a batch ended (a
+            backward pass or an optimizer step since the last call) with calls
+            pending, those make a shorter record of their own, with a warning (once).
+            Batches of varying length (tonic's ``PadTensors``): pass the longest;
+            where no backward follows a batch (validation) call ``handle.flush()``
+            after each one.
         sample_voltages: on the CPU, per-step layers measure the voltages of every
             ``sequence.VOLTAGE_STRIDE``-th (16th) time step and of the last (spike
             statistics stay exact); False measures every step's voltages, at some
@@ -362,6 +499,11 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
             ``time_steps``: one of every ``every`` sequences of calls), each exactly;
             the others cost only PyTorch's hook dispatch. Like a logger's
             "log every n steps": a report then covers a sample of the training steps.
+        phases: follow ``model.training`` at each forward: passes in eval mode
+            (validation) are recorded into ``profiler.phase("eval")``, never mixed
+            into the training statistics that ``profiler.report()`` and the widget
+            show (``report(phase="eval")``, ``widget(phase="eval")`` show them).
+            False: every pass into ``profiler``.
 
     Returns a :class:`WatchHandle`; ``with profiler.watch(model): ...`` removes it.
     Leaky integrators (Norse ``LI``/``LICell``, snnTorch ``StateLeaky(output=False)``)
@@ -378,20 +520,22 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
                                 f"every so many forward calls), got {every!r}")
     model = _unwrap(model)
     handle = WatchHandle(profiler, model, gradients=bool(gradients), time_steps=time_steps,
-                         sample_voltages=bool(sample_voltages), every=every)
+                         sample_voltages=bool(sample_voltages), every=every,
+                         phases=bool(phases) and callable(getattr(profiler, "phase", None)))
     chosen = _choose(model, layers, extract)
 
     input_name = input if isinstance(input, str) else ("input" if input else None)
     if input_name is not None:
         profiler.declare_layer(input_name, role="input")
-        tap = _Tap(handle, input_name, model, Neuron("input", _read_input))
+        reader = _read_input if time_steps is None else _read_input_step
+        tap = _Tap(handle, input_name, model, Neuron("input", reader))
         handle._taps.append(tap)
         handle.layers.append(input_name)
     # the model's own pre-hook first, so that the input's frames are grouped too
     handle._hooks.append(model.register_forward_pre_hook(handle._enter))
     if input_name is not None:
         handle._hooks.append(model.register_forward_pre_hook(
-            _input_hook(handle._taps[0]), with_kwargs=True))
+            handle._taps[0].input_hook, with_kwargs=True))
     for name, module, neuron in chosen:
         if neuron.integrator:
             handle.skipped[name] = ("leaky integrator: outputs voltages, not spikes "
@@ -418,12 +562,34 @@ def _read_input(module: Any, x: Any) -> Reading:
     return Reading(x, None, x.ndim >= 3)
 
 
-def _input_hook(tap: _Tap) -> Callable[..., None]:
-    def hook(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        first = args[0] if args else next(iter(kwargs.values()), None)
-        tap.hook(module, args, first)
+def _read_input_step(module: Any, x: Any) -> Reading:
+    """With ``time_steps``: each call's input is one time step, ``(batch, *features)``."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"the model's first input is a {type(x).__name__}, not a tensor")
+    return Reading(x, None, False)
 
-    return hook
+
+def _inert_handle() -> WatchHandle:
+    """A removed handle without a profiler: the hooks of a copied model, bound to
+    it, do nothing (module-level, so that pickles of the model can name it)."""
+    handle = WatchHandle.__new__(WatchHandle)
+    handle.profiler = handle.model = None
+    handle.gradients, handle.time_steps, handle.sample_voltages, handle.every = (
+        False, None, True, 1)
+    handle.layers, handle.skipped, handle._taps, handle._hooks = [], {}, [], []
+    handle.active = handle.recording = False
+    handle._forwards = handle._depth = 0
+    handle._param = None
+    handle.phases, handle._training = False, True
+    handle._tensor_hooks = deque()
+    return handle
+
+
+def _inert_tap() -> _Tap:
+    """A failed tap: its hooks return at once (see :func:`_inert_handle`)."""
+    tap = _Tap.__new__(_Tap)
+    tap.handle, tap.failed = _inert_handle(), True
+    return tap
 
 
 def _unwrap(model: Any) -> Any:

@@ -264,3 +264,44 @@ def test_a_layer_that_dies_mid_training_is_named_with_its_epoch():
     # before the death, the epoch's own report has no such finding
     assert "layer_died" not in categories(p.report(epoch=5))
     assert "layer_died" in categories(p.report(epoch=7))
+
+
+def test_a_model_copied_before_its_first_watched_forward_is_unwatched(tmp_path):
+    """The readout probe lives until the first forward: a copy made before it (an EMA
+    copy right after watch) must not carry it, and the original still learns its output."""
+    import copy
+
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Linear(20, 16), neuron.LIFNode(step_mode="m"),
+                          nn.Linear(16, 4))  # SpikingJelly pickles; Norse's parameters do not
+    x = (torch.rand(10, 2, 20) < 0.5).float()
+    p = SpikeProfiler()
+    with p.watch(model):
+        ema = copy.deepcopy(model)
+        torch.save(model, tmp_path / "model.pt")
+        ema(x)
+        functional.reset_net(ema)
+        assert p.layers == []  # the copy is not watched
+        model(x)
+        functional.reset_net(model)
+        loaded = torch.load(tmp_path / "model.pt", weights_only=False)
+        loaded(x)
+    assert p.report().layer_stats["1"].role == "hidden"  # a Linear readout follows
+    assert p.report().layer_stats["1"].n_steps == 1
+
+
+def test_validation_passes_see_the_same_output_layer():
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.Linear(30, 20), snn.Leaky(beta=0.9, init_hidden=True),
+                          nn.Linear(20, 5), snn.Leaky(beta=0.9, init_hidden=True))
+    p = SpikeProfiler()
+    with p.watch(model, time_steps=10):
+        for t in range(10):
+            model((torch.rand(4, 30) < 0.4).float())
+        model.eval()
+        with torch.no_grad():
+            for t in range(10):
+                model((torch.rand(4, 30) < 0.4).float())
+    assert p.report().layer_stats["3"].role == "output"
+    assert p.report(phase="eval").layer_stats["3"].role == "output"
+    assert p.report(phase="eval").layer_stats["1"].role == "hidden"
