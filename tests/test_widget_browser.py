@@ -72,13 +72,15 @@ def table_rows(page) -> list[list[str]]:
         ".sw-table tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))")
 
 
-def python_rows(p: SpikeProfiler, thresholds=None, epoch=-1) -> list[tuple[str, str, str]]:
+def python_rows(p: SpikeProfiler, thresholds=None, epoch=-1) -> list[tuple[str, ...]]:
     rep = p.report(thresholds=thresholds, epoch=epoch)
-    return [(x.category, x.layer, x.message) for x in rep.pathologies]
+    return [(("\u21b3 " if x.cause else "") + x.category, x.layer, x.message, x.suggestion)
+            for x in rep.pathologies]
 
 
-def screen_rows(page) -> list[tuple[str, str, str]]:
-    return [(r[1], r[2], r[3]) for r in table_rows(page)]
+def screen_rows(page) -> list[tuple[str, ...]]:
+    """(category, layer, message, fix); a finding caused by another reads "↳ category"."""
+    return [(r[1], r[2], r[3], r[4]) for r in table_rows(page)]
 
 
 def wait_seq(page, seq: int) -> None:

@@ -66,6 +66,8 @@ export const CSS = `
 .sw-badge.sw-critical { color: var(--sw-critical); } .sw-badge.sw-warning { color: var(--sw-warning); }
 .sw-badge.sw-info { color: var(--sw-info); }
 .sw-cat, .sw-layer { white-space: nowrap; }
+.sw-table tr.sw-effect .sw-cat { padding-left: 1.2em; }
+.sw-table tr.sw-effect .sw-fix { font-style: italic; }
 .sw-fix { color: var(--sw-fg2); }
 .sw-ok, .sw-empty { color: var(--sw-fg2); padding: 6px; }
 .sw-thresholds summary { cursor: pointer; font-weight: 600; margin: 6px 0; }

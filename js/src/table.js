@@ -1,5 +1,6 @@
 // The pathology table: severity as a coloured badge *and* a word, then what, where,
-// the message, the fix, and when it first appeared. All user text goes in as text.
+// the message, the fix, and when it first appeared. All user text goes in as text. A
+// finding caused by another comes right after it, marked with an arrow.
 
 import { clear, h } from "./dom.js";
 
@@ -24,9 +25,11 @@ export function renderTable(el, findings, first = []) {
   const body = h("tbody");
   findings.forEach((p, i) => {
     const sev = h("span", `sw-badge sw-${p.severity}`, `${ICON[p.severity] || ""} ${p.severity.toUpperCase()}`);
-    const tr = h("tr", `sw-row-${p.severity}`, null,
+    // a finding that follows from another sits under it, marked as its consequence
+    const cat = p.cause ? `\u21B3 ${p.category}` : p.category;
+    const tr = h("tr", `sw-row-${p.severity}${p.cause ? " sw-effect" : ""}`, null,
       h("td", null, null, sev),
-      h("td", "sw-cat", p.category),
+      h("td", "sw-cat", cat),
       h("td", "sw-layer", p.layer),
       h("td", "sw-msg", p.message),
       h("td", "sw-fix", p.fix),
