@@ -296,11 +296,11 @@ def test_validation_passes_see_the_same_output_layer():
                           nn.Linear(20, 5), snn.Leaky(beta=0.9, init_hidden=True))
     p = SpikeProfiler()
     with p.watch(model, time_steps=10):
-        for t in range(10):
+        for _ in range(10):
             model((torch.rand(4, 30) < 0.4).float())
         model.eval()
         with torch.no_grad():
-            for t in range(10):
+            for _ in range(10):
                 model((torch.rand(4, 30) < 0.4).float())
     assert p.report().layer_stats["3"].role == "output"
     assert p.report(phase="eval").layer_stats["3"].role == "output"
