@@ -1,0 +1,333 @@
+"""The model zoo: real framework models, watched as a user would watch them.
+
+SpikingJelly's PLIF nets (MNIST, DVS-Gesture), ``sew_resnet18`` and
+``spiking_resnet18`` in step modes ``'s'`` and ``'m'``; snnTorch networks as its
+tutorials write them (per step with explicit state, ``init_hidden`` conv nets,
+recurrent neurons); Norse's ``ConvNet4`` and the MNIST task's ``LIFConvNet``, and
+``SequentialState`` stacks of LIF, LIFRecurrent, LSNN, LIFAdEx and Izhikevich in
+front of a non-spiking ``LI`` readout; tonic's transforms on synthetic events.
+
+Healthy models must report nothing. Planted failures (a threshold too high, count
+frames with a threshold too low, a layer whose input is zeroed from epoch k on)
+must be named on the right layer and epoch, with a fix a user should apply.
+Inputs are small (T = 4-8, batch 2-4, frames of 28x28 to 128x128).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import types
+from collections.abc import Callable, Iterator
+
+import norse.torch as norse
+import numpy as np
+import pytest
+import snntorch as snn
+import torch
+import torch.nn.functional as F
+from snntorch import utils as snn_utils
+from spikingjelly.activation_based import functional, layer, neuron, surrogate
+from tonic import transforms as tonic_transforms
+from torch import nn
+
+from spikewidget import Severity, SpikeProfiler
+
+torch.set_num_threads(1)
+
+
+def _import_sj_resnets() -> tuple[types.ModuleType, types.ModuleType]:
+    """SpikingJelly's resnet modules import torchvision only for downloading
+    pretrained weights (``load_state_dict_from_url``); torchvision is not installed
+    (it would pull a CUDA torch), so torch.hub's function of that name stands in for
+    the import and is removed again afterwards."""
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        shim = types.ModuleType("torchvision")
+        utils = types.ModuleType("torchvision._internally_replaced_utils")
+        utils.load_state_dict_from_url = torch.hub.load_state_dict_from_url  # type: ignore[attr-defined]
+        sys.modules["torchvision"] = shim
+        sys.modules["torchvision._internally_replaced_utils"] = utils
+        try:
+            from spikingjelly.activation_based.model import sew_resnet, spiking_resnet
+        finally:
+            del sys.modules["torchvision"], sys.modules["torchvision._internally_replaced_utils"]
+        return sew_resnet, spiking_resnet
+    from spikingjelly.activation_based.model import sew_resnet, spiking_resnet
+    return sew_resnet, spiking_resnet
+
+
+# ------------------------------------------------------------------ shared helpers
+def explain(report) -> str:
+    """The summary and every finding with its cause and fix: assertion messages."""
+    lines = [report.summary(), "", "findings (category @ layer, epoch, cause | fix):"]
+    lines += [f"  {p.category} @ {p.layer}, epoch {p.epoch}, cause {p.cause} | {p.suggestion}"
+              for p in report.pathologies]
+    return "\n".join(lines)
+
+
+def found(report, layer: str | None = None) -> list[tuple[str, str]]:
+    return [(p.category, p.layer) for p in report.pathologies
+            if layer is None or p.layer == layer]
+
+
+def assert_clean(report) -> None:
+    assert report.pathologies == [], explain(report)
+
+
+def assert_fixes_are_sensible(report, *, analog_input: bool) -> None:
+    """Every fix offered is one a user should apply: a finding that follows from
+    another points at it; nobody is told to binarise analog input; no skip
+    connections when a silent or dead layer explains the gradients."""
+    msg = explain(report)
+    dead_or_silent = any(p.category in ("silent_network", "layer_died") or (
+        p.category == "dead_neurons" and p.severity is Severity.CRITICAL)
+        for p in report.pathologies)
+    for p in report.pathologies:
+        if p.cause is not None:
+            assert p.suggestion.startswith("Follows from"), msg
+        if analog_input:
+            assert "binar" not in p.suggestion.lower(), msg
+            assert p.category != "count_valued_input", msg
+        if dead_or_silent:
+            assert "skip connection" not in p.suggestion.lower(), msg
+
+
+def blobs(g: torch.Generator, shape: tuple[int, ...], static: bool = True) -> torch.Tensor:
+    """Smooth random images in [0, 1], ``(T, B, C, H, W)``: each sample a different
+    low-frequency pattern (direct encoding: the same frame every step if static)."""
+    t, b, c, h, w = shape
+    lo = torch.rand((1 if static else t) * b, c, max(h // 4, 1), max(w // 4, 1), generator=g)
+    img = F.interpolate(lo, size=(h, w), mode="bilinear", align_corners=False)
+    img = img.reshape((1 if static else t), b, c, h, w)
+    return img.expand(t, b, c, h, w).contiguous()
+
+
+def synthetic_events(rng: np.random.Generator, n: int, size: tuple[int, int],
+                     duration_us: int = 100_000) -> np.ndarray:
+    """Events as tonic's datasets give them (structured x, y, t in us, p): a gesture
+    in small, a cloud of events moving across the sensor from a random start in a
+    random direction, with one event in five uniform background noise."""
+    w, h = size
+    ev = np.zeros(n, dtype=[("x", "<i8"), ("y", "<i8"), ("t", "<i8"), ("p", "<i8")])
+    ev["t"] = np.sort(rng.integers(0, duration_us, n))
+    start, velocity = rng.random(2) * (w, h), (rng.random(2) - 0.5) * (w, h)
+    centre = start + np.outer(ev["t"] / duration_us, velocity)
+    xy = centre + rng.normal(0, w / 8, (n, 2))
+    noise = rng.random(n) < 0.2
+    xy[noise] = rng.random((int(noise.sum()), 2)) * (w, h)
+    ev["x"] = np.clip(xy[:, 0], 0, w - 1).astype(np.int64)
+    ev["y"] = np.clip(xy[:, 1], 0, h - 1).astype(np.int64)
+    ev["p"] = rng.integers(0, 2, n)
+    return ev
+
+
+def tonic_frames(rng: np.random.Generator, batch: int, size: tuple[int, int], t: int,
+                 n_events: int) -> torch.Tensor:
+    """A batch of tonic ``ToFrame`` count frames, ``(T, B, 2, H, W)`` (whole counts)."""
+    to_frame = tonic_transforms.ToFrame(sensor_size=(*size, 2), n_time_bins=t)
+    frames = [to_frame(synthetic_events(rng, n_events, size)) for _ in range(batch)]
+    return torch.from_numpy(np.stack(frames, axis=1)).float()
+
+
+def fire_ready(model: nn.Module, bn_bias: float = 0.5, linear_gain: float = 4.0) -> nn.Module:
+    """A sensible start for the PLIF nets: BatchNorm biased so a conv neuron's
+    current crosses the threshold on some samples, and linear layers scaled for
+    sparse spike input (PyTorch's default init, made for dense input, leaves the
+    first fully connected spiking layer silent: see the default-init test)."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.bias.fill_(bn_bias)
+            elif isinstance(m, nn.Linear):
+                m.weight.mul_(linear_gain)
+    return model
+
+
+def sj_train(prof: SpikeProfiler, model: nn.Module, batches: Callable[[int], Iterator],
+             *, epochs: int, mode: str, lr: float = 0.05, scale: float = 10.0,
+             n_classes: int = 10, input: bool = True, gradients: bool = True,
+             time_steps: int | None = None) -> None:
+    """Train a SpikingJelly model a few steps under ``watch``: cross-entropy on the
+    time-averaged output; ``mode`` 'm' is one call per sequence, 's' one per step."""
+    functional.set_step_mode(model, mode)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    if mode == "s" and input:  # the model sees one (batch, C, H, W) frame per call
+        prof.declare_layer("input", neuron_axes=3)
+    with prof.watch(model, input=input, gradients=gradients,
+                    time_steps=time_steps if mode == "s" else None):
+        for epoch in range(epochs):
+            if epoch:
+                prof.next_epoch()
+            for x, y in batches(epoch):
+                if mode == "s":
+                    out = torch.stack([model(x[t]) for t in range(x.shape[0])]).mean(0)
+                else:
+                    out = model(x).mean(0)
+                loss = F.cross_entropy(out * scale, y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                functional.reset_net(model)
+                prof.record_loss(loss, n_classes=n_classes)
+
+
+# --------------------------------------------------------- SpikingJelly PLIF nets
+def plif_mnist(**neuron_kwargs) -> nn.Module:
+    from spikingjelly.activation_based.model import parametric_lif_net
+    torch.manual_seed(0)
+    return parametric_lif_net.MNISTNet(
+        channels=16, spiking_neuron=neuron.ParametricLIFNode,
+        surrogate_function=surrogate.ATan(), detach_reset=True, **neuron_kwargs)
+
+
+PLIF_MNIST_LAYERS = ["input", "conv_fc.2", "conv_fc.6", "conv_fc.11", "conv_fc.14"]
+
+
+def pixel_batches(t: int = 4, b: int = 4, n: int = 6, size: int = 28, channels: int = 1):
+    """Direct encoding: real-valued pixels, the same frame every step."""
+    def batches(epoch: int):
+        g = torch.Generator().manual_seed(100 + epoch)
+        for _ in range(n):
+            yield blobs(g, (t, b, channels, size, size)), torch.randint(0, 10, (b,), generator=g)
+    return batches
+
+
+@pytest.mark.parametrize("mode", ["m", "s"])
+def test_plif_mnist_net_trains_clean_in_both_step_modes(mode):
+    """A fire-ready PLIF MNIST net on pixels: every layer fires, analog input is not
+    called counts, gradients reach every layer: no finding at all."""
+    model = fire_ready(plif_mnist())
+    prof = SpikeProfiler()
+    sj_train(prof, model, pixel_batches(), epochs=1, mode=mode, time_steps=4)
+    report = prof.report()
+    assert list(report.layer_stats) == PLIF_MNIST_LAYERS, explain(report)
+    for name in PLIF_MNIST_LAYERS[1:]:
+        st = report.layer_stats[name]
+        assert 0.01 < float(st.firing_rates.mean()) < 0.5, explain(report)
+        assert st.gradient_steps > 0, explain(report)
+    assert_clean(report)
+
+
+def default_init_plif_report():
+    model = plif_mnist()
+    prof = SpikeProfiler()
+    sj_train(prof, model, pixel_batches(), epochs=1, mode="m")
+    return prof.report()
+
+
+def test_plif_mnist_net_at_default_init_is_led_by_its_first_linear_layer():
+    """PyTorch's default init on sparse conv spikes: the 2048-neuron layer gets too
+    little current and is all but silent (a true finding: 100% dead, critical). It
+    leads, with a fix of its own; no second remedy such as skip connections."""
+    report = default_init_plif_report()
+    lead = report.pathologies[0]
+    assert lead.layer == "conv_fc.11" and lead.severity is Severity.CRITICAL, explain(report)
+    assert lead.category in ("silent_network", "dead_neurons") and lead.cause is None
+    assert "threshold" in lead.suggestion.lower(), explain(report)
+    assert ("silent_network", "conv_fc.14") in found(report), explain(report)
+    assert found(report, "input") == [], explain(report)
+    assert_fixes_are_sensible(report, analog_input=True)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "silent_network @ conv_fc.14 (the readout behind the 100%-dead critical "
+    "conv_fc.11) has cause None and its own fix 'Check the input encoding, lower all "
+    "thresholds, and verify that the input data is not all zeros': the input is fine, "
+    "the readout is silent because conv_fc.11 before it is dead (CAUSES lets "
+    "silent_network follow only from an earlier silent_network/layer_died, not from a "
+    "critical dead_neurons); gradient_vanishing then names conv_fc.14, not the lead"))
+def test_plif_default_init_silent_readout_follows_from_the_dead_layer_before_it():
+    report = default_init_plif_report()
+    for p in report.pathologies:
+        if p.layer in ("conv_fc.14", "loss") or p.category == "gradient_vanishing":
+            assert p.cause is not None and "conv_fc.11" in p.cause, explain(report)
+
+
+def test_plif_threshold_too_high_silences_a_layer_that_leads_what_follows():
+    """v_threshold 50 on the second conv layer only: it is silent, every layer
+    behind it follows from it, the layers before it stay healthy."""
+    model = fire_ready(plif_mnist())
+    model.conv_fc[6].v_threshold = 50.0
+    prof = SpikeProfiler()
+    sj_train(prof, model, pixel_batches(), epochs=1, mode="m")
+    report = prof.report()
+    lead = report.pathologies[0]
+    assert (lead.category, lead.layer, lead.cause) == ("silent_network", "conv_fc.6", None), \
+        explain(report)
+    assert found(report, "input") == [], explain(report)
+    for p in report.pathologies:  # the vanishing gradient before it follows from it too
+        if p.layer == "conv_fc.2":
+            assert p.cause == "silent_network @ conv_fc.6", explain(report)
+    for p in report.pathologies[1:]:
+        assert p.cause is not None, explain(report)
+    assert {"conv_fc.11", "conv_fc.14"} <= {p.layer for p in report.pathologies}, explain(report)
+    assert_fixes_are_sensible(report, analog_input=True)
+
+
+def plif_dvs_gesture(**neuron_kwargs) -> nn.Module:
+    from spikingjelly.activation_based.model import parametric_lif_net
+    torch.manual_seed(0)
+    return parametric_lif_net.DVSGestureNet(
+        channels=8, spiking_neuron=neuron.ParametricLIFNode,
+        surrogate_function=surrogate.ATan(), detach_reset=True, **neuron_kwargs)
+
+
+def gesture_batches(binarise: bool, t: int = 4, b: int = 4, n: int = 6):
+    """DVS128-sized tonic ToFrame frames of synthetic events, (T, B, 2, 128, 128)."""
+    def batches(epoch: int):
+        rng = np.random.default_rng(7 + epoch)
+        for _ in range(n):
+            x = tonic_frames(rng, b, (128, 128), t, n_events=40_000)
+            yield ((x > 0).float() if binarise else x), torch.randint(0, 10, (b,))
+    return batches
+
+
+def test_dvs_gesture_net_on_binarised_tonic_frames_is_clean():
+    model = fire_ready(plif_dvs_gesture())
+    prof = SpikeProfiler()
+    sj_train(prof, model, gesture_batches(binarise=True), epochs=1, mode="m")
+    report = prof.report()
+    assert report.layer_stats["input"].is_binary, explain(report)
+    assert len(report.layer_stats) == 8, explain(report)  # input, 5 conv, 2 fc nodes
+    assert_clean(report)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "6 samples of T=4 frames (3 batches of 2) of the same fire-ready DVSGestureNet: "
+    "dead_neurons warnings at conv_fc.2 (12%), conv_fc.10, conv_fc.14, conv_fc.18 "
+    "(17%), conv_fc.23 (23%) 'Lower the threshold a little or add noise'; with 24 "
+    "samples of the same data (the clean test above) there are none: it was chance. "
+    "The too_few_observations test counts T*samples=24 independent observations per "
+    "hidden neuron, but one sample's time steps are correlated (a neuron fires on a "
+    "sample's frames or not): it should judge by samples, as it does for the output"))
+def test_dvs_gesture_net_after_six_samples_does_not_call_quiet_neurons_dead():
+    model = fire_ready(plif_dvs_gesture())
+    prof = SpikeProfiler()
+    sj_train(prof, model, gesture_batches(binarise=True, b=2, n=3), epochs=1, mode="m")
+    report = prof.report()
+    assert "dead_neurons" not in {c for c, _ in found(report)}, explain(report)
+
+
+def test_dvs_gesture_net_on_count_frames_with_a_low_threshold():
+    """tonic's ToFrame counts straight into the net and v_threshold 0.05: the input
+    is named as count-valued with the binarising fix; SpikingJelly's spikes stay
+    0/1 (calling them non-binary would be false); saturation is named where the
+    recorded rates show it and nowhere else."""
+    model = fire_ready(plif_dvs_gesture(v_threshold=0.05))
+    prof = SpikeProfiler()
+    sj_train(prof, model, gesture_batches(binarise=False), epochs=1, mode="m")
+    report = prof.report()
+    [counts] = [p for p in report.pathologies if p.category == "count_valued_input"]
+    assert counts.layer == "input" and "(x > 0).float()" in counts.suggestion, explain(report)
+    assert "non_binary_spikes" not in {c for c, _ in found(report)}, explain(report)
+    sat_rate = report.thresholds.saturated_rate
+    sat_share = report.thresholds.saturated_warning_fraction
+    for name, st in report.layer_stats.items():
+        if name == "input":
+            continue
+        saturated = float(np.mean(np.asarray(st.firing_rates) > sat_rate)) > sat_share
+        assert (("saturated_neurons", name) in found(report)) == saturated, (name, explain(report))
+    assert any(c == "saturated_neurons" for c, _ in found(report)), explain(report)
+    assert_fixes_are_sensible(report, analog_input=False)
