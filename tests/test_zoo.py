@@ -117,10 +117,10 @@ def synthetic_events(rng: np.random.Generator, n: int, size: tuple[int, int],
     xy = centre + rng.normal(0, w / 8, (n, 2))
     noise = rng.random(n) < 0.2
     xy[noise] = rng.random((int(noise.sum()), 2)) * (w, h)
-    ev["x"] = np.clip(xy[:, 0], 0, w - 1).astype(np.int64)
-    ev["y"] = np.clip(xy[:, 1], 0, h - 1).astype(np.int64)
+    ev["x"], ev["y"] = xy[:, 0].astype(np.int64), xy[:, 1].astype(np.int64)
     ev["p"] = rng.integers(0, 2, n)
-    return ev
+    on_sensor = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
+    return ev[on_sensor]
 
 
 def tonic_frames(rng: np.random.Generator, batch: int, size: tuple[int, int], t: int,
@@ -331,3 +331,71 @@ def test_dvs_gesture_net_on_count_frames_with_a_low_threshold():
         assert (("saturated_neurons", name) in found(report)) == saturated, (name, explain(report))
     assert any(c == "saturated_neurons" for c, _ in found(report)), explain(report)
     assert_fixes_are_sensible(report, analog_input=False)
+
+
+# ------------------------------------------------- SpikingJelly sew / spiking resnet18
+def resnet18(arch: str) -> nn.Module:
+    sew_resnet, spiking_resnet = _import_sj_resnets()
+    torch.manual_seed(0)
+    common = dict(spiking_neuron=neuron.IFNode, surrogate_function=surrogate.ATan(),
+                  detach_reset=True, num_classes=10)
+    if arch == "sew_resnet18":
+        return sew_resnet.sew_resnet18(cnf="ADD", **common)
+    return spiking_resnet.spiking_resnet18(**common)
+
+
+def resnet_nodes(model: nn.Module) -> list[str]:
+    return [n for n, m in model.named_modules() if isinstance(m, neuron.BaseNode)]
+
+
+@pytest.mark.parametrize("mode", ["m", "s"])
+@pytest.mark.parametrize("arch", ["sew_resnet18", "spiking_resnet18"])
+def test_resnet18_on_small_images_is_clean_in_both_step_modes(arch, mode):
+    """IF neurons behind BatchNorm on 32x32 direct-encoded images: every node is
+    watched under its module path, in the model's order, and nothing is flagged."""
+    model = resnet18(arch)
+    prof = SpikeProfiler()
+    sj_train(prof, model, pixel_batches(t=4, b=4, n=6, size=32, channels=3), epochs=1,
+             mode=mode, time_steps=4, scale=1.0, lr=0.01)
+    report = prof.report()
+    assert list(report.layer_stats) == ["input", *resnet_nodes(model)], explain(report)
+    assert all(st.gradient_steps > 0 for name, st in report.layer_stats.items()
+               if name != "input"), explain(report)
+    assert_clean(report)
+
+
+@pytest.mark.parametrize("arch", ["sew_resnet18", "spiking_resnet18"])
+def test_resnet18_block_whose_input_is_zeroed_from_epoch_2_died_then(arch):
+    """The first IF node of layer3's first block gets zero current from epoch 2 on
+    (a forward pre-hook, as if the conv before it had collapsed): layer_died at that
+    node with epoch 2 leads; what dies with it names it; the shortcut keeps the
+    blocks after it alive, so nothing there is flagged and no one is told to add
+    skip connections."""
+    model = resnet18(arch)
+    epoch = {"now": 0}
+
+    def zero_from_epoch_2(module, args):
+        return (torch.zeros_like(args[0]),) if epoch["now"] >= 2 else None
+
+    model.layer3[0].sn1.register_forward_pre_hook(zero_from_epoch_2)
+    data = pixel_batches(t=4, b=4, n=3, size=32, channels=3)
+
+    def batches(e: int):
+        epoch["now"] = e
+        return data(e)
+
+    prof = SpikeProfiler()
+    sj_train(prof, model, batches, epochs=4, mode="m", scale=1.0, lr=0.01)
+    report = prof.report()
+    lead = report.pathologies[0]
+    assert (lead.category, lead.layer, lead.epoch, lead.cause) == (
+        "layer_died", "layer3.0.sn1", 2, None), explain(report)
+    assert "epoch 2" in lead.message and "epoch 1" in lead.suggestion, explain(report)
+    for p in report.pathologies[1:]:
+        assert p.cause is not None, explain(report)
+    flagged = {p.layer for p in report.pathologies}
+    assert not flagged & {"layer4.0.sn1", "layer4.1.sn2"}, explain(report)
+    before = prof.report(epoch=1)
+    assert not {c for c, _ in found(before)} & {"layer_died", "silent_network"}, explain(before)
+    assert ("layer_died", "layer3.0.sn1") in found(prof.report(epoch=3)), explain(report)
+    assert_fixes_are_sensible(report, analog_input=True)
