@@ -26,6 +26,9 @@ import pytest
 import snntorch as snn
 import torch
 import torch.nn.functional as F
+from snntorch import functional as snn_functional
+from snntorch import spikegen
+from snntorch import surrogate as snn_surrogate
 from snntorch import utils as snn_utils
 from spikingjelly.activation_based import functional, layer, neuron, surrogate
 from tonic import transforms as tonic_transforms
@@ -142,6 +145,25 @@ def fire_ready(model: nn.Module, bn_bias: float = 0.5, linear_gain: float = 4.0)
                 m.bias.fill_(bn_bias)
             elif isinstance(m, nn.Linear):
                 m.weight.mul_(linear_gain)
+    return model
+
+
+def drive(model: nn.Module, input_rate: float, current: float = 0.3,
+          spread: float = 0.1) -> nn.Module:
+    """A spiking start for dense or conv layers fed non-negative input at about
+    ``input_rate`` per input: each neuron's mean input current is about
+    ``current`` +/- ``spread`` (threshold 1), so every neuron fires at some rate and
+    none every step. PyTorch's zero-mean default gives half the neurons a negative
+    current for positive input: with static input they never fire (a true finding,
+    see the threshold and default-init tests)."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                fan = m.weight[0].numel()
+                m.weight.normal_(current / (input_rate * fan),
+                                 spread / (input_rate * math.sqrt(fan)))
+                if m.bias is not None:
+                    m.bias.zero_()
     return model
 
 
@@ -399,3 +421,196 @@ def test_resnet18_block_whose_input_is_zeroed_from_epoch_2_died_then(arch):
     assert not {c for c, _ in found(before)} & {"layer_died", "silent_network"}, explain(before)
     assert ("layer_died", "layer3.0.sn1") in found(prof.report(epoch=3)), explain(report)
     assert_fixes_are_sensible(report, analog_input=True)
+
+
+# ------------------------------------------------------------ snnTorch tutorial nets
+class ExplicitStateNet(nn.Module):
+    """snnTorch tutorial 5: two Leaky layers, the membrane passed explicitly, the
+    time loop inside forward; returns the output spikes and membrane, (T, B, 10)."""
+
+    def __init__(self, n_in: int, n_hidden: int = 100, threshold: float = 1.0) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(n_in, n_hidden)
+        self.lif1 = snn.Leaky(beta=0.9, threshold=threshold)
+        self.fc2 = nn.Linear(n_hidden, 10)
+        self.lif2 = snn.Leaky(beta=0.9, threshold=threshold)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mem1, mem2 = self.lif1.init_leaky(), self.lif2.init_leaky()
+        spikes, mems = [], []
+        for step in range(x.shape[0]):
+            spk1, mem1 = self.lif1(self.fc1(x[step]), mem1)
+            spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
+            spikes.append(spk2)
+            mems.append(mem2)
+        return torch.stack(spikes), torch.stack(mems)
+
+
+class RecurrentNet(nn.Module):
+    """snnTorch's recurrent neurons as their docstrings use them: an all-to-all
+    RLeaky hidden layer and an RSynaptic output with one recurrent weight each."""
+
+    def __init__(self, n_in: int, n_hidden: int = 64) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(n_in, n_hidden)
+        self.rlif = snn.RLeaky(beta=0.9, linear_features=n_hidden)
+        self.fc2 = nn.Linear(n_hidden, 10)
+        self.rsyn = snn.RSynaptic(alpha=0.8, beta=0.9, all_to_all=False, V=0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spk1, mem1 = self.rlif.init_rleaky()
+        spk2, syn2, mem2 = self.rsyn.init_rsynaptic()
+        out = []
+        for step in range(x.shape[0]):
+            spk1, mem1 = self.rlif(self.fc1(x[step]), spk1, mem1)
+            spk2, syn2, mem2 = self.rsyn(self.fc2(spk1), spk2, syn2, mem2)
+            out.append(spk2)
+        return torch.stack(out)
+
+
+def conv_init_hidden_net(threshold: float = 1.0, hidden_threshold: float | None = None):
+    """snnTorch tutorial 7 for N-MNIST (2x34x34): conv-pool-Leaky twice, a linear
+    readout Leaky with ``output=True``; the hidden state lives in the neurons."""
+    grad = snn_surrogate.atan()
+    second = threshold if hidden_threshold is None else hidden_threshold
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(2, 12, 5), nn.MaxPool2d(2),
+        snn.Leaky(beta=0.5, spike_grad=grad, init_hidden=True, threshold=threshold),
+        nn.Conv2d(12, 32, 5), nn.MaxPool2d(2),
+        snn.Leaky(beta=0.5, spike_grad=grad, init_hidden=True, threshold=second),
+        nn.Flatten(), nn.Linear(32 * 5 * 5, 10),
+        snn.Leaky(beta=0.5, spike_grad=grad, init_hidden=True, threshold=threshold,
+                  output=True))
+    for index, rate in ((0, 0.1), (3, 0.3), (7, 0.3)):  # the rates that reach them
+        drive(net[index], rate, current=0.6, spread=0.2)
+    return net
+
+
+def snn_train(prof: SpikeProfiler, model: nn.Module, data, *, epochs: int = 1,
+              lr: float = 5e-3, input: bool = True, per_step: bool = False) -> None:
+    """Adam on snnTorch's rate cross-entropy over the output spikes; ``per_step``
+    calls the model once per time step (init_hidden nets, reset between batches)."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = snn_functional.ce_rate_loss()
+    kwargs = {}
+    if per_step:
+        first_x, _ = next(iter(data(0)))
+        if input:
+            prof.declare_layer("input", neuron_axes=first_x.ndim - 2 + 1)
+        kwargs["time_steps"] = first_x.shape[0]
+    with prof.watch(model, input=input, gradients=True, **kwargs):
+        for epoch in range(epochs):
+            if epoch:
+                prof.next_epoch()
+            for x, y in data(epoch):
+                if per_step:
+                    snn_utils.reset(model)
+                    spk = torch.stack([model(x[t])[0] for t in range(x.shape[0])])
+                else:
+                    out = model(x)
+                    spk = out[0] if isinstance(out, tuple) else out
+                loss = loss_fn(spk, y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                prof.record_loss(loss, n_classes=10)
+
+
+def digit_batches(encoding: str, t: int = 8, b: int = 8, n: int = 6):
+    """784 inputs per step: real-valued pixels ('direct') or their rate code."""
+    def batches(epoch: int):
+        g = torch.Generator().manual_seed(200 + epoch)
+        for _ in range(n):
+            x = blobs(g, (t, b, 1, 28, 28)).flatten(2)
+            if encoding == "rate":
+                x = spikegen.rate(x[0], num_steps=t)
+            yield x, torch.randint(0, 10, (b,), generator=g)
+    return batches
+
+
+def nmnist_batches(binarise: bool, t: int = 8, b: int = 4, n: int = 6, flat: bool = False):
+    """N-MNIST-sized (2x34x34) tonic ToFrame frames of synthetic events."""
+    def batches(epoch: int):
+        rng = np.random.default_rng(300 + epoch)
+        for _ in range(n):
+            x = tonic_frames(rng, b, (34, 34), t, n_events=3000)
+            x = (x > 0).float() if binarise else x
+            yield (x.flatten(2) if flat else x), torch.randint(0, 10, (b,))
+    return batches
+
+
+@pytest.mark.parametrize("encoding", ["direct", "rate"])
+def test_snntorch_explicit_state_net_is_clean_and_direct_pixels_are_not_counts(encoding):
+    torch.manual_seed(0)
+    model = ExplicitStateNet(784)
+    drive(model.fc1, 0.5)
+    drive(model.fc2, 0.3)
+    prof = SpikeProfiler()
+    snn_train(prof, model, digit_batches(encoding))
+    report = prof.report()
+    assert list(report.layer_stats) == ["input", "lif1", "lif2"], explain(report)
+    assert report.layer_stats["lif2"].role == "output", explain(report)
+    assert report.layer_stats["input"].is_binary == (encoding == "rate"), explain(report)
+    assert_clean(report)
+
+
+def test_snntorch_explicit_state_net_on_count_frames_with_a_low_threshold():
+    """N-MNIST count frames (flattened) and threshold 0.05: count_valued_input at
+    the input with the binarising fix; Leaky spikes are 0/1, so no non-binary
+    finding; no overflow of the few counts per sample; saturation where true."""
+    torch.manual_seed(0)
+    model = ExplicitStateNet(2 * 34 * 34, threshold=0.05)
+    prof = SpikeProfiler()
+    snn_train(prof, model, nmnist_batches(binarise=False, flat=True))
+    report = prof.report()
+    cats = found(report)
+    assert ("count_valued_input", "input") in cats, explain(report)
+    fix = next(p.suggestion for p in report.pathologies if p.category == "count_valued_input")
+    assert "(x > 0).float()" in fix, explain(report)
+    assert not {c for c, _ in cats} & {"non_binary_spikes", "output_overflow"}, explain(report)
+    for name in ("lif1", "lif2"):
+        rates = np.asarray(report.layer_stats[name].firing_rates)
+        saturated = float(np.mean(rates > report.thresholds.saturated_rate)) > \
+            report.thresholds.saturated_warning_fraction
+        assert (("saturated_neurons", name) in cats) == saturated, (name, explain(report))
+    assert_fixes_are_sensible(report, analog_input=False)
+
+
+def test_snntorch_init_hidden_conv_net_per_step_is_clean():
+    model = conv_init_hidden_net()
+    prof = SpikeProfiler()
+    snn_train(prof, model, nmnist_batches(binarise=True), per_step=True)
+    report = prof.report()
+    assert list(report.layer_stats) == ["input", "2", "5", "8"], explain(report)
+    assert report.layer_stats["8"].role == "output", explain(report)
+    assert_clean(report)
+
+
+def test_snntorch_init_hidden_conv_net_with_a_threshold_too_high_in_the_middle():
+    model = conv_init_hidden_net(hidden_threshold=100.0)
+    prof = SpikeProfiler()
+    snn_train(prof, model, nmnist_batches(binarise=True), per_step=True)
+    report = prof.report()
+    lead = report.pathologies[0]
+    assert (lead.category, lead.layer, lead.cause) == ("silent_network", "5", None), \
+        explain(report)
+    assert found(report, "2") == [] or all(
+        p.cause == "silent_network @ 5" for p in report.pathologies if p.layer == "2"), \
+        explain(report)
+    assert ("silent_network", "8") in found(report), explain(report)
+    for p in report.pathologies[1:]:
+        assert p.cause is not None, explain(report)
+    assert_fixes_are_sensible(report, analog_input=False)
+
+
+def test_snntorch_recurrent_neurons_are_watched_and_clean():
+    torch.manual_seed(0)
+    model = RecurrentNet(784)
+    drive(model.fc1, 0.5)
+    drive(model.fc2, 0.3)
+    prof = SpikeProfiler()
+    snn_train(prof, model, digit_batches("rate"))
+    report = prof.report()
+    assert list(report.layer_stats) == ["input", "rlif", "rsyn"], explain(report)
+    assert_clean(report)
