@@ -561,6 +561,8 @@ def test_snntorch_explicit_state_net_on_count_frames_with_a_low_threshold():
     finding; no overflow of the few counts per sample; saturation where true."""
     torch.manual_seed(0)
     model = ExplicitStateNet(2 * 34 * 34, threshold=0.05)
+    drive(model.fc1, 0.13, current=1.0)  # 0.13: the frames' share of non-zero bins
+    drive(model.fc2, 0.5)
     prof = SpikeProfiler()
     snn_train(prof, model, nmnist_batches(binarise=False, flat=True))
     report = prof.report()
@@ -574,6 +576,7 @@ def test_snntorch_explicit_state_net_on_count_frames_with_a_low_threshold():
         saturated = float(np.mean(rates > report.thresholds.saturated_rate)) > \
             report.thresholds.saturated_warning_fraction
         assert (("saturated_neurons", name) in cats) == saturated, (name, explain(report))
+    assert ("saturated_neurons", "lif1") in cats, explain(report)
     assert_fixes_are_sensible(report, analog_input=False)
 
 
