@@ -159,12 +159,18 @@ def drive(model: nn.Module, input_rate: float, current: float = 0.3,
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, (nn.Linear, nn.Conv2d)):
-                fan = m.weight[0].numel()
-                m.weight.normal_(current / (input_rate * fan),
-                                 spread / (input_rate * math.sqrt(fan)))
+                drive_weights(m.weight, input_rate, current, spread)
                 if m.bias is not None:
                     m.bias.zero_()
     return model
+
+
+def drive_weights(weight: torch.Tensor, input_rate: float, current: float = 0.3,
+                  spread: float = 0.1) -> None:
+    """:func:`drive` for one weight tensor, ``(out, *fan_in)``."""
+    fan = weight[0].numel()
+    with torch.no_grad():
+        weight.normal_(current / (input_rate * fan), spread / (input_rate * math.sqrt(fan)))
 
 
 def sj_train(prof: SpikeProfiler, model: nn.Module, batches: Callable[[int], Iterator],
@@ -617,3 +623,229 @@ def test_snntorch_recurrent_neurons_are_watched_and_clean():
     report = prof.report()
     assert list(report.layer_stats) == ["input", "rlif", "rsyn"], explain(report)
     assert_clean(report)
+
+
+# ----------------------------------------------------- Norse stacks with LI readouts
+N_IN, N_HIDDEN = 100, 64
+
+
+def spike_batches(t: int = 16, b: int = 8, n: int = 6, rate: float = 0.2):
+    """Poisson-like input spikes, (T, B, 100)."""
+    def batches(epoch: int):
+        g = torch.Generator().manual_seed(400 + epoch)
+        for _ in range(n):
+            yield ((torch.rand(t, b, N_IN, generator=g) < rate).float(),
+                   torch.randint(0, 10, (b,), generator=g))
+    return batches
+
+
+def norse_train(prof: SpikeProfiler, model: nn.Module, data, *, epochs: int = 1,
+                on_epoch: Callable[[int], None] | None = None) -> None:
+    """Adam on cross-entropy of the readout's largest voltage over time."""
+    opt = torch.optim.Adam(model.parameters(), lr=5e-3)
+    with prof.watch(model, input=True, gradients=True):
+        for epoch in range(epochs):
+            if epoch:
+                prof.next_epoch()
+            if on_epoch is not None:
+                on_epoch(epoch)
+            for x, y in data(epoch):
+                out = model(x)
+                voltages = out[0] if isinstance(out, tuple) else out
+                loss = F.cross_entropy(voltages.max(0).values, y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                prof.record_loss(loss, n_classes=10)
+
+
+def feed_forward(cell: nn.Module, current: float) -> nn.Module:
+    torch.manual_seed(0)
+    net = norse.SequentialState(nn.Linear(N_IN, N_HIDDEN), cell, nn.Linear(N_HIDDEN, 10),
+                                norse.LI())
+    drive(net[0], 0.2, current=current, spread=current / 3)
+    return net
+
+
+def recurrent(cell: nn.Module, current: float) -> nn.Module:
+    torch.manual_seed(0)
+    drive_weights(cell.input_weights, 0.2, current=current, spread=current / 3)
+    with torch.no_grad():
+        cell.recurrent_weights.mul_(0.3)
+    return norse.SequentialState(cell, nn.Linear(N_HIDDEN, 10), norse.LI())
+
+
+# (the current that makes each neuron model fire at sane rates: Izhikevich's
+# membrane is in mV, its input in tens)
+NORSE_STACKS = {
+    "LIF": lambda: feed_forward(norse.LIF(), 1.0),
+    "LSNN": lambda: feed_forward(norse.LSNN(), 3.0),
+    "LIFAdEx": lambda: feed_forward(norse.LIFAdEx(), 1.0),
+    "Izhikevich": lambda: feed_forward(norse.Izhikevich(norse.tonic_spiking), 30.0),
+    "LIFRecurrent": lambda: recurrent(norse.LIFRecurrent(N_IN, N_HIDDEN), 1.0),
+    "LSNNRecurrent": lambda: recurrent(norse.LSNNRecurrent(N_IN, N_HIDDEN), 3.0),
+}
+
+
+@pytest.mark.parametrize("kind", list(NORSE_STACKS))
+def test_norse_stack_before_an_li_readout_is_clean(kind):
+    """The spiking layer is hidden (its spikes never reach the loss: the LI readout
+    integrates them), the readout is skipped, never called non-binary: clean."""
+    torch.manual_seed(0)
+    model = NORSE_STACKS[kind]()
+    spiking = "0" if "Recurrent" in kind else "1"
+    prof = SpikeProfiler()
+    norse_train(prof, model, spike_batches())
+    report = prof.report()
+    assert list(report.layer_stats) == ["input", spiking], explain(report)
+    st = report.layer_stats[spiking]
+    assert st.role == "hidden" and 0.02 < float(st.firing_rates.mean()) < 0.8, explain(report)
+    assert st.gradient_steps > 0, explain(report)
+    assert_clean(report)
+
+
+def two_lif_stack(v_th: float = 1.0) -> nn.Module:
+    torch.manual_seed(0)
+    net = norse.SequentialState(
+        nn.Linear(N_IN, N_HIDDEN), norse.LIF(p=norse.LIFParameters(v_th=torch.tensor(v_th))),
+        nn.Linear(N_HIDDEN, N_HIDDEN), norse.LIF(), nn.Linear(N_HIDDEN, 10), norse.LI())
+    drive(net[0], 0.2, current=1.0, spread=0.3)
+    drive(net[2], 0.25, current=1.0, spread=0.3)
+    return net
+
+
+def test_norse_two_lif_stack_is_clean():
+    prof = SpikeProfiler()
+    norse_train(prof, two_lif_stack(), spike_batches())
+    assert_clean(prof.report())
+
+
+def test_norse_first_lif_with_a_threshold_too_high_leads_the_silence_behind_it():
+    prof = SpikeProfiler()
+    norse_train(prof, two_lif_stack(v_th=100.0), spike_batches())
+    report = prof.report()
+    lead = report.pathologies[0]
+    assert (lead.category, lead.layer, lead.cause) == ("silent_network", "1", None), \
+        explain(report)
+    assert ("silent_network", "3") in found(report), explain(report)
+    for p in report.pathologies[1:]:
+        assert p.cause is not None, explain(report)
+    assert found(report, "input") == [], explain(report)
+    assert_fixes_are_sensible(report, analog_input=False)
+
+
+def test_norse_lif_whose_input_is_zeroed_from_epoch_2_died_then():
+    model = two_lif_stack()
+    epoch = {"now": 0}
+
+    def zero_from_epoch_2(module, args):
+        if epoch["now"] < 2:
+            return None
+        return (torch.zeros_like(args[0]), *args[1:])
+
+    model[3].register_forward_pre_hook(zero_from_epoch_2)
+    prof = SpikeProfiler()
+    norse_train(prof, model, spike_batches(n=3), epochs=4,
+                on_epoch=lambda e: epoch.update(now=e))
+    report = prof.report()
+    lead = report.pathologies[0]
+    assert (lead.category, lead.layer, lead.epoch, lead.cause) == (
+        "layer_died", "3", 2, None), explain(report)
+    assert found(report, "1") == [], explain(report)
+    for p in report.pathologies[1:]:
+        assert p.cause is not None, explain(report)
+    assert "layer_died" not in {c for c, _ in found(prof.report(epoch=1))}
+    assert_fixes_are_sensible(report, analog_input=False)
+
+
+class LIFConvNet(nn.Module):
+    """Norse's MNIST task model (norse.task.mnist, which needs torchvision to
+    import): pixels as constant currents into a LIF encoder, then ``ConvNet4``,
+    the largest readout voltage over time as log-probabilities."""
+
+    def __init__(self, seq_length: int, input_scale: float = 1.0) -> None:
+        super().__init__()
+        from norse.torch.models.conv import ConvNet4
+        self.constant_current_encoder = norse.ConstantCurrentLIFEncoder(seq_length)
+        self.rsnn = ConvNet4()
+        self.seq_length, self.input_scale = seq_length, input_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch = x.shape[0]
+        spikes = self.constant_current_encoder(x.reshape(batch, 784) * self.input_scale)
+        voltages = self.rsnn(spikes.reshape(self.seq_length, batch, 1, 28, 28))
+        return F.log_softmax(voltages.max(0).values, dim=1)
+
+
+def normalised_digits(b: int = 4, n: int = 4):
+    """MNIST-normalised pixels ((x - 0.1307) / 0.3081), (B, 1, 28, 28)."""
+    def batches(epoch: int):
+        g = torch.Generator().manual_seed(500 + epoch)
+        for _ in range(n):
+            x = blobs(g, (1, b, 1, 28, 28))[0]
+            yield (x - 0.1307) / 0.3081, torch.randint(0, 10, (b,), generator=g)
+    return batches
+
+
+def lif_conv_net_run(driven: bool):
+    """Four Adam steps of LIFConvNet (T=16, input scale 3) on normalised digits;
+    ``driven``: conv and linear weights set so each LIF layer gets a sane current
+    (the encoder fires at ~0.3, ConvNet4 multiplies conv2's output by 10)."""
+    torch.manual_seed(0)
+    model = LIFConvNet(seq_length=16, input_scale=3.0)
+    if driven:
+        drive(model.rsnn.conv1, 0.3, current=1.0, spread=0.3)
+        drive(model.rsnn.conv2, 0.5, current=0.1, spread=0.03)
+        drive(model.rsnn.fc1, 0.5, current=1.0, spread=0.3)
+    prof = SpikeProfiler()
+    prof.declare_layer("input", neuron_axes=3)  # (batch, 1, 28, 28) pixels, no time axis
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    with prof.watch(model, input=True, gradients=True) as handle:
+        for x, y in normalised_digits()(0):
+            loss = F.nll_loss(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            prof.record_loss(loss, n_classes=10)
+    return prof.report(), handle
+
+
+def test_norse_lif_conv_net_from_the_mnist_task_is_clean_when_driven():
+    """ConvNet4's LIF cells are watched per step inside its time loop, its
+    LILinearCell readout is skipped, the layer before it is hidden; normalised
+    pixels (real-valued, negative too) are not counts: no finding."""
+    report, handle = lif_conv_net_run(driven=True)
+    assert list(report.layer_stats) == ["input", "rsnn.lif0", "rsnn.lif1", "rsnn.lif2"], \
+        explain(report)
+    assert "rsnn.out" in handle.skipped, explain(report)
+    assert report.layer_stats["rsnn.lif2"].role == "hidden", explain(report)
+    assert all(report.layer_stats[n].gradient_steps > 0
+               for n in ("rsnn.lif0", "rsnn.lif1", "rsnn.lif2")), explain(report)
+    assert_clean(report)
+
+
+def test_norse_conv_net4_at_default_init_names_its_dead_layers():
+    """PyTorch's zero-mean init under ConvNet4: most lif0 and lif2 neurons never
+    fire (true). Each is named with the fix to lower the threshold or raise the
+    gain; the analog input is left alone."""
+    report, _ = lif_conv_net_run(driven=False)
+    dead = {p.layer for p in report.pathologies
+            if p.category == "dead_neurons" and p.severity is Severity.CRITICAL}
+    assert {"rsnn.lif0", "rsnn.lif2"} <= dead, explain(report)
+    lead = report.pathologies[0]
+    assert lead.layer == "rsnn.lif0" and "threshold" in lead.suggestion, explain(report)
+    assert found(report, "input") == [], explain(report)
+    assert_fixes_are_sensible(report, analog_input=True)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "LIFConvNet's normalised pixels (real-valued, up to 2.76): the summary's input "
+    "line reads 'mean 1.236 per step (non-binary: see non_binary_spikes)' and "
+    "'sat=757 (97%)', but there is no non_binary_spikes finding (inputs are never "
+    "judged as spikes, rightly): the line points the user at a finding that does not "
+    "exist and calls analog input saturated (report._activity ignores role 'input')"))
+def test_summary_of_analog_input_does_not_point_at_a_missing_non_binary_finding():
+    report, _ = lif_conv_net_run(driven=True)
+    assert "non_binary_spikes" not in {c for c, _ in found(report)}
+    line = next(x for x in report.summary().splitlines() if x.strip().startswith("input"))
+    assert "non_binary_spikes" not in line, line
