@@ -849,3 +849,55 @@ def test_summary_of_analog_input_does_not_point_at_a_missing_non_binary_finding(
     assert "non_binary_spikes" not in {c for c, _ in found(report)}
     line = next(x for x in report.summary().splitlines() if x.strip().startswith("input"))
     assert "non_binary_spikes" not in line, line
+
+
+# ------------------------------------------------ tonic's transforms, into a real model
+SMALL = (17, 17, 2)  # N-MNIST's 34x34 sensor, downsampled by 2
+
+
+def tonic_pipeline(last: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Denoise and Downsample as tonic's tutorials chain them, then a representation:
+    count frames, binarised frames, a signed voxel grid or time surfaces in [0, 1)."""
+    steps = [tonic_transforms.Denoise(filter_time=10_000),
+             tonic_transforms.Downsample(spatial_factor=0.5)]
+    if last in ("frames", "binary_frames"):
+        steps.append(tonic_transforms.ToFrame(sensor_size=SMALL, n_time_bins=8))
+    elif last == "voxel_grid":
+        steps.append(tonic_transforms.ToVoxelGrid(sensor_size=SMALL, n_time_bins=8))
+    else:
+        steps.append(tonic_transforms.ToTimesurface(sensor_size=SMALL, dt=12_500, tau=10_000))
+    pipeline = tonic_transforms.Compose(steps)
+    if last == "binary_frames":
+        return lambda ev: (pipeline(ev) > 0).astype(np.float32)
+    return lambda ev: pipeline(ev).astype(np.float32)
+
+
+@pytest.mark.parametrize("last", ["frames", "binary_frames", "voxel_grid", "time_surface"])
+def test_tonic_representations_into_a_spikingjelly_net(last):
+    """Only ToFrame's whole counts are named (at 'input', with the binarising fix);
+    binarised frames, a signed voxel grid and time surfaces are legitimate."""
+    transform = tonic_pipeline(last)
+    rng = np.random.default_rng(11)
+    x = torch.from_numpy(np.stack([transform(synthetic_events(rng, 6000, (34, 34)))
+                                   for _ in range(4)], axis=1))  # (T, 4, C, 17, 17)
+    assert x.ndim == 5 and x.shape[1] == 4 and x.shape[-2:] == (17, 17), x.shape
+    torch.manual_seed(0)
+    model = nn.Sequential(layer.Flatten(), layer.Linear(x[0, 0].numel(), 32),
+                          neuron.LIFNode(surrogate_function=surrogate.ATan()),
+                          layer.Linear(32, 10), neuron.LIFNode(surrogate_function=surrogate.ATan()))
+    functional.set_step_mode(model, "m")
+    prof = SpikeProfiler()
+    with prof.watch(model, input=True):
+        for _ in range(3):
+            model(x)
+            functional.reset_net(model)
+    report = prof.report()
+    counts = [p for p in report.pathologies if p.category == "count_valued_input"]
+    if last == "frames":
+        assert [p.layer for p in counts] == ["input"], explain(report)
+        assert "(x > 0).float()" in counts[0].suggestion
+    else:
+        assert counts == [], explain(report)
+        assert_fixes_are_sensible(report, analog_input=True)
+    if last == "voxel_grid":
+        assert float(x.min()) < 0, "a voxel grid is signed"
