@@ -342,7 +342,8 @@ def test_dvs_gesture_net_on_count_frames_with_a_low_threshold():
     """tonic's ToFrame counts straight into the net and v_threshold 0.05: the input
     is named as count-valued with the binarising fix; SpikingJelly's spikes stay
     0/1 (calling them non-binary would be false); saturation is named where the
-    recorded rates show it and nowhere else."""
+    recorded rates show it and nowhere else (BatchNorm keeps most PLIF neurons
+    below 0.95 here: the snnTorch count-frame test has a saturated layer)."""
     model = fire_ready(plif_dvs_gesture(v_threshold=0.05))
     prof = SpikeProfiler()
     sj_train(prof, model, gesture_batches(binarise=False), epochs=1, mode="m")
@@ -357,7 +358,8 @@ def test_dvs_gesture_net_on_count_frames_with_a_low_threshold():
             continue
         saturated = float(np.mean(np.asarray(st.firing_rates) > sat_rate)) > sat_share
         assert (("saturated_neurons", name) in found(report)) == saturated, (name, explain(report))
-    assert any(c == "saturated_neurons" for c, _ in found(report)), explain(report)
+    assert any(float(np.mean(np.asarray(st.firing_rates))) > 0.5  # the low threshold shows
+               for st in report.layer_stats.values()), explain(report)
     assert_fixes_are_sensible(report, analog_input=False)
 
 
