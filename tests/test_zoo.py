@@ -294,6 +294,27 @@ def test_plif_threshold_too_high_silences_a_layer_that_leads_what_follows():
     assert_fixes_are_sensible(report, analog_input=True)
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "PLIF MNIST with v_threshold 50 on conv_fc.6 only (conv_fc.2 before it fires at "
+    "~0.15, the input is fine): silent_network @ conv_fc.6 offers 'Check the input "
+    "encoding, lower all thresholds, and verify that the input data is not all zeros'. "
+    "Lowering all thresholds would push the healthy conv_fc.2 up too, and the input "
+    "and its encoding are not the problem: a silent layer behind a firing one should "
+    "be told to lower its own threshold / raise its weights (as dead_neurons says)"))
+def test_a_silent_layer_behind_a_firing_one_is_told_to_fix_itself_not_the_input():
+    model = fire_ready(plif_mnist())
+    model.conv_fc[6].v_threshold = 50.0
+    prof = SpikeProfiler()
+    sj_train(prof, model, pixel_batches(), epochs=1, mode="m")
+    report = prof.report()
+    assert float(np.asarray(report.layer_stats["conv_fc.2"].firing_rates).mean()) > 0.05
+    lead = report.pathologies[0]
+    assert (lead.category, lead.layer) == ("silent_network", "conv_fc.6"), explain(report)
+    fix = lead.suggestion.lower()
+    assert "threshold" in fix, explain(report)
+    assert "all thresholds" not in fix and "input data" not in fix, explain(report)
+
+
 def plif_dvs_gesture(**neuron_kwargs) -> nn.Module:
     from spikingjelly.activation_based.model import parametric_lif_net
     torch.manual_seed(0)
