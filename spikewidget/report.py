@@ -8,6 +8,7 @@ from typing import Any
 
 from .errors import UnknownLayerError
 from .pathology import Pathology, Severity
+from .rules import is_count_valued
 from .stats import LayerStats, LossStats
 from .thresholds import Thresholds
 
@@ -62,10 +63,15 @@ class Report:
         lines = [f"SpikeProfiler Report: {self.total_steps} steps, {self.total_neurons} "
                  f"neurons, {self.total_spikes:.0f} total spikes ({ep})", ""]
         for name, st in self.layer_stats.items():
-            line = (f"  {name} [{st.role}]: {st.n_neurons}n, {_activity(st)}, "
-                    f"dead={st.dead_neuron_count} ({st.dead_neuron_fraction:.0%}), "
-                    f"sat={st.saturated_neuron_count} ({st.saturated_neuron_fraction:.0%}), "
-                    f"max/step={st.max_value:g}{'' if st.is_binary else ' (non-binary)'}")
+            if st.role == "input":  # activity, not health: no dead/saturated verdict
+                line = (f"  {name} [input]: {st.n_neurons}n, {_activity(st)}, "
+                        f"max/step={st.max_value:g}")
+            else:
+                line = (f"  {name} [{st.role}]: {st.n_neurons}n, {_activity(st)}, "
+                        f"dead={st.dead_neuron_count} ({st.dead_neuron_fraction:.0%}), "
+                        f"sat={st.saturated_neuron_count} "
+                        f"({st.saturated_neuron_fraction:.0%}), max/step={st.max_value:g}"
+                        f"{'' if st.is_binary else ' (non-binary)'}")
             if st.has_voltages:
                 line += f", V={st.voltage_mean:.3f}+/-{st.voltage_std:.3f}"
             if st.spike_count_range is not None:
@@ -102,9 +108,15 @@ class Report:
 
 
 def _activity(st: LayerStats) -> str:
-    """The mean firing rate; above 1 per observation it is not a rate but a count."""
+    """The mean firing rate; of values other than 0/1 it is not a rate but a mean value."""
     mean = float(st.firing_rates.mean())
-    if st.is_binary or mean <= 1:
+    if st.is_binary:
+        return f"rate={mean:.3f}"
+    if st.role == "input":
+        what = ("counts: see count_valued_input" if is_count_valued(st)
+                else "analog values (direct encoding)")
+        return f"mean {mean:.4g} per step ({what})"
+    if mean <= 1:
         return f"rate={mean:.3f}"
     why = "graded" if st.graded else "non-binary: see non_binary_spikes"
     return f"mean {mean:.4g} per step ({why})"

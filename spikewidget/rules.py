@@ -162,13 +162,21 @@ def check_saturated(layers: list[LayerStats], loss: LossStats | None,
 def check_silent(layers: list[LayerStats], loss: LossStats | None,
                  th: Thresholds) -> list[Pathology]:
     out = []
+    before: LayerStats | None = None  # the layer recorded just before
     for st in layers:
         top = float(st.firing_rates.max())
+        feeding, before = before, st
         if top < th.silent_max_rate:
-            fix = ("Check the input encoding: the input is (almost) all zeros"
-                   if st.role == "input" else
-                   "Check the input encoding, lower all thresholds, and verify that the "
-                   "input data is not all zeros")
+            if st.role == "input":
+                fix = "Check the input encoding: the input is (almost) all zeros"
+            elif feeding is not None and float(feeding.firing_rates.max()) >= \
+                    th.silent_max_rate:
+                fix = (f"The layer before it ('{feeding.name}') fires, so spikes arrive: "
+                       "lower this layer's firing threshold or raise the weight scale "
+                       "into it")
+            else:
+                fix = ("Check the input encoding, lower all thresholds, and verify that "
+                       "the input data is not all zeros")
             out.append(_finding(
                 Severity.CRITICAL, "silent_network", st,
                 f"Layer emits almost no spikes: its highest firing rate is {top:.2g} "
@@ -409,7 +417,8 @@ A ``dead_neurons`` cause counts only when critical."""
 
 
 def link_causes(found: list[Pathology], order: dict[str, int]) -> list[Pathology]:
-    """Mark each finding that another explains (``cause``, a pointer as its fix) and
+    """Mark each finding that another explains (``cause``: the root of the chain of
+    causes, with a pointer to it as its fix) and
     order them: each root cause leads, what follows from it comes right after; groups
     by their most severe finding, then upstream first."""
     def pos(p: Pathology) -> int:
@@ -446,10 +455,10 @@ def link_causes(found: list[Pathology], order: dict[str, int]) -> list[Pathology
         if c is None or root(c) is p:  # no cause, or a cycle back to itself
             linked.append((p, p))
             continue
-        r = root(p)
+        r = root(p)  # named as the cause: the one finding to fix
         linked.append((dataclasses.replace(
-            p, cause=f"{c.category} @ {c.layer}",
-            suggestion=f"Follows from {c.category} at '{c.layer}': fix that first"), r))
+            p, cause=f"{r.category} @ {r.layer}",
+            suggestion=f"Follows from {r.category} at '{r.layer}': fix that first"), r))
     groups: dict[int, list[Pathology]] = {}
     roots: dict[int, Pathology] = {}
     for p, r in linked:

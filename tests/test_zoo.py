@@ -259,13 +259,6 @@ def test_plif_mnist_net_at_default_init_is_led_by_its_first_linear_layer():
     assert_fixes_are_sensible(report, analog_input=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "silent_network @ conv_fc.14 (the readout behind the 100%-dead critical "
-    "conv_fc.11) has cause None and its own fix 'Check the input encoding, lower all "
-    "thresholds, and verify that the input data is not all zeros': the input is fine, "
-    "the readout is silent because conv_fc.11 before it is dead (CAUSES lets "
-    "silent_network follow only from an earlier silent_network/layer_died, not from a "
-    "critical dead_neurons); gradient_vanishing then names conv_fc.14, not the lead"))
 def test_plif_default_init_silent_readout_follows_from_the_dead_layer_before_it():
     report = default_init_plif_report()
     for p in report.pathologies:
@@ -294,13 +287,6 @@ def test_plif_threshold_too_high_silences_a_layer_that_leads_what_follows():
     assert_fixes_are_sensible(report, analog_input=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "PLIF MNIST with v_threshold 50 on conv_fc.6 only (conv_fc.2 before it fires at "
-    "~0.15, the input is fine): silent_network @ conv_fc.6 offers 'Check the input "
-    "encoding, lower all thresholds, and verify that the input data is not all zeros'. "
-    "Lowering all thresholds would push the healthy conv_fc.2 up too, and the input "
-    "and its encoding are not the problem: a silent layer behind a firing one should "
-    "be told to lower its own threshold / raise its weights (as dead_neurons says)"))
 def test_a_silent_layer_behind_a_firing_one_is_told_to_fix_itself_not_the_input():
     model = fire_ready(plif_mnist())
     model.conv_fc[6].v_threshold = 50.0
@@ -861,17 +847,12 @@ def test_norse_conv_net4_at_default_init_names_its_dead_layers():
     assert_fixes_are_sensible(report, analog_input=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "LIFConvNet's normalised pixels (real-valued, up to 2.76): the summary's input "
-    "line reads 'mean 1.236 per step (non-binary: see non_binary_spikes)' and "
-    "'sat=757 (97%)', but there is no non_binary_spikes finding (inputs are never "
-    "judged as spikes, rightly): the line points the user at a finding that does not "
-    "exist and calls analog input saturated (report._activity ignores role 'input')"))
 def test_summary_of_analog_input_does_not_point_at_a_missing_non_binary_finding():
     report, _ = lif_conv_net_run(driven=True)
     assert "non_binary_spikes" not in {c for c, _ in found(report)}
     line = next(x for x in report.summary().splitlines() if x.strip().startswith("input"))
-    assert "non_binary_spikes" not in line, line
+    assert "non_binary_spikes" not in line and "sat=" not in line, line
+    assert "analog values (direct encoding)" in line, line
 
 
 # ------------------------------------------------ tonic's transforms, into a real model

@@ -180,13 +180,21 @@ function checkSaturated(layers, loss, th) {
 
 function checkSilent(layers, loss, th) {
   const out = [];
+  let before = null; // the layer recorded just before
   for (const st of layers) {
     const top = st.maxRate;
+    const feeding = before;
+    before = st;
     if (top < th.silent_max_rate) {
-      const fix = st.role === "input"
-        ? "Check the input encoding: the input is (almost) all zeros"
-        : "Check the input encoding, lower all thresholds, and verify that the input " +
+      let fix;
+      if (st.role === "input") fix = "Check the input encoding: the input is (almost) all zeros";
+      else if (feeding !== null && feeding.maxRate >= th.silent_max_rate) {
+        fix = `The layer before it ('${feeding.name}') fires, so spikes arrive: lower this ` +
+          "layer's firing threshold or raise the weight scale into it";
+      } else {
+        fix = "Check the input encoding, lower all thresholds, and verify that the input " +
           "data is not all zeros";
+      }
       out.push(finding("critical", "silent_network", st.name,
         `Layer emits almost no spikes: its highest firing rate is ${f(top, ".2g")} ` +
         `(< ${f(th.silent_max_rate, "g")})`, fix));
@@ -383,8 +391,8 @@ export function linkCauses(found, order, categories) {
     let r = p;
     if (c !== null && root(c) !== p) {
       r = root(p);
-      item = { ...p, cause: `${c.category} @ ${c.layer}`,
-        fix: `Follows from ${c.category} at '${c.layer}': fix that first` };
+      item = { ...p, cause: `${r.category} @ ${r.layer}`,
+        fix: `Follows from ${r.category} at '${r.layer}': fix that first` };
     }
     if (!groups.has(r)) groups.set(r, []);
     groups.get(r).push(item);
