@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .epoch_stats import GRADIENT_HEAD
 from .pathology import Pathology, Severity
 from .stats import LayerStats, LossStats
 from .thresholds import Thresholds
@@ -119,21 +120,37 @@ def check_voltage_collapse(layers: list[LayerStats], loss: LossStats | None,
         and st.voltage_std < th.voltage_collapse_std]
 
 
+FIX_EXPLOSION = ("Clip gradients (torch.nn.utils.clip_grad_norm_), lower the learning rate, "
+                 "or flatten the surrogate-gradient slope")
+
+
 def check_gradient_explosion(layers: list[LayerStats], loss: LossStats | None,
                              th: Thresholds) -> list[Pathology]:
+    """A norm far above the median of the layer's first records (a spike, or growth that
+    got there), or steady exponential growth by more than the same factor over the run."""
     out = []
+    limit = th.gradient_explosion_ratio
     for st in layers:
-        if st.gradient_steps < 2 or not st.gradient_norm_mean > 0:
+        if st.gradient_steps < 2:
             continue
-        ratio = st.gradient_norm_max / st.gradient_norm_mean
-        if ratio > th.gradient_explosion_ratio:
-            out.append(_finding(
-                Severity.CRITICAL, "gradient_explosion", st,
-                f"Surrogate-gradient norm peaks at {st.gradient_norm_max:.3g}, {ratio:.0f}x "
-                f"its mean {st.gradient_norm_mean:.3g} (threshold "
-                f"{th.gradient_explosion_ratio:g}x)",
-                "Clip gradients (torch.nn.utils.clip_grad_norm_), lower the learning rate, "
-                "or flatten the surrogate-gradient slope", ratio))
+        base, peak, growth = st.gradient_norm_baseline, st.gradient_norm_max, st.gradient_growth
+        jump = peak / base if base > 0 else math.nan
+        if growth > limit:
+            first, last = st.gradient_growth_steps
+            message = (f"Surrogate-gradient norm grows steadily, "
+                       f"{st.gradient_growth_per_step:.3g}x per step from step {first} to "
+                       f"{last}: {growth:.3g}x in all by a log-linear fit (threshold "
+                       f"{limit:g}x); it peaks at {peak:.3g} at step {st.gradient_peak_step}")
+            value = growth
+        elif jump > limit:
+            message = (f"Surrogate-gradient norm peaks at {peak:.3g} at step "
+                       f"{st.gradient_peak_step}, {jump:.0f}x the median {base:.3g} of its "
+                       f"first {st.gradient_baseline_records} records (threshold {limit:g}x)")
+            value = jump
+        else:
+            continue
+        out.append(_finding(Severity.CRITICAL, "gradient_explosion", st, message,
+                            FIX_EXPLOSION, value))
     return out
 
 
@@ -241,24 +258,54 @@ def check_loss_at_chance(layers: list[LayerStats], loss: LossStats | None,
         "reads its spike counts; fix dead or non-binary layers first", mean)]
 
 
+def starves_gradients(st: LayerStats, th: Thresholds) -> str | None:
+    """Why few gradients pass through ``st`` ("'x' is silent ...", "'x' has 80% dead
+    neurons"), or None: a neuron that seldom fires sits far from its threshold, where
+    the surrogate gradient is near zero."""
+    top = float(st.firing_rates.max())
+    if top < th.silent_max_rate:
+        return f"'{st.name}' is silent (highest firing rate {top:.2g})"
+    if st.dead_neuron_fraction > th.dead_critical_fraction:
+        return f"'{st.name}' has {st.dead_neuron_fraction:.0%} dead neurons"
+    return None
+
+
 def check_gradient_vanishing(layers: list[LayerStats], loss: LossStats | None,
                              th: Thresholds) -> list[Pathology]:
+    """The per-value gradient (RMS, so layer width does not count) at the first layer
+    far below that at the last; a dead or silent layer from the first to the last is
+    named as the cause (its own fix applies, not skip connections)."""
     with_grads = [s for s in layers if s.role != "input" and s.gradient_steps > 0]
     if len(with_grads) < 2:
         return []
     first, last = with_grads[0], with_grads[-1]
-    a, b = first.gradient_norm_mean, last.gradient_norm_mean
-    if not b > 0:
+    a, b = first.gradient_rms_mean, last.gradient_rms_mean
+    if not (b > 0 and a >= 0):  # NaN: not measured (a profile saved before RMS was)
         return []
     ratio = b / a if a > 0 else math.inf
     if ratio <= th.gradient_vanishing_ratio:
         return []
+    lo = next(i for i, s in enumerate(layers) if s is first)
+    hi = next(i for i, s in enumerate(layers) if s is last)
+    dead = [(s.name, why) for s in layers[lo:hi + 1] if s.role != "input"
+            for why in (starves_gradients(s, th),) if why is not None]
+    message = (f"Gradients reaching '{first.name}' are {ratio:.0f}x smaller per value than "
+               f"at '{last.name}' (RMS {a:.3g} vs {b:.3g})")
+    if not dead:
+        return [_finding(
+            Severity.CRITICAL, "gradient_vanishing", first,
+            f"{message}: the input-side layers barely learn",
+            "Add skip connections, use an adaptive or wider surrogate gradient, normalise "
+            "layers, or make the network shallower", ratio)]
+    names = " and ".join(f"'{name}'" for name, _ in dead)
+    plural = len(dead) > 1
     return [_finding(
         Severity.CRITICAL, "gradient_vanishing", first,
-        f"Gradients reaching '{first.name}' (mean norm {a:.3g}) are {ratio:.0f}x smaller "
-        f"than at '{last.name}' ({b:.3g}): the input-side layers barely learn",
-        "Add skip connections, use an adaptive or wider surrogate gradient, normalise "
-        "layers, or make the network shallower", ratio)]
+        f"{message}, because {' and '.join(why for _, why in dead)}: a layer that "
+        f"seldom fires passes almost no surrogate gradient",
+        f"Make {names} fire first (see {'their' if plural else 'its'} dead_neurons or "
+        f"silent_network finding); the gradients recover with the spikes, so skip "
+        f"connections would not help", ratio)]
 
 
 RULES: tuple[Rule, ...] = (
@@ -274,11 +321,14 @@ RULES: tuple[Rule, ...] = (
     Rule("voltage_collapse", "warning", "voltage std < {voltage_collapse_std:g}",
          "Increase input current", check_voltage_collapse),
     Rule("gradient_explosion", "critical",
-         "max/mean gradient norm > {gradient_explosion_ratio:g}x",
+         "gradient norm > {gradient_explosion_ratio:g}x the median of the layer's first "
+         f"{GRADIENT_HEAD} records, or steady growth > {{gradient_explosion_ratio:g}}x "
+         "over the run (log-linear fit)",
          "Clip gradients, reduce LR", check_gradient_explosion),
-    Rule("gradient_vanishing", "critical", "output-side / input-side mean gradient norm > "
-         "{gradient_vanishing_ratio:g}x",
-         "Skip connections, adaptive surrogate slope", check_gradient_vanishing),
+    Rule("gradient_vanishing", "critical", "output-side / input-side gradient RMS per "
+         "value > {gradient_vanishing_ratio:g}x",
+         "Skip connections, adaptive surrogate slope; if a dead or silent layer lies "
+         "between, wake it instead", check_gradient_vanishing),
     Rule("non_binary_spikes", "critical", "a spike layer emits values other than 0/1",
          "Raise threshold, check the reset; declare graded=True if intended",
          check_non_binary),

@@ -16,9 +16,13 @@ per-sample spike counts summed over time.
 
 Gradients (``gradients=True``): a tensor hook on each layer's spikes adds the
 norm of d(loss)/d(spikes) over one record (all its time steps) to the layer's
-statistics. Hooks never change outputs or gradients, never read tensor values
-on the host (no device synchronisation), and a layer whose output cannot be
-read is reported in a warning naming it and then left alone, never a crash.
+statistics. A second hook, on the tensor passed into the layer (its first
+positional argument, when gradients flow to it), counts NaN/Inf in d(loss)/d(input):
+a NaN made in the layer's own backward (an overflowing surrogate) shows there
+first, before any weight or loss is NaN. Hooks never change outputs or gradients,
+never read tensor values on the host (no device synchronisation), and a layer
+whose output cannot be read is reported in a warning naming it and then left
+alone, never a crash.
 """
 
 from __future__ import annotations
@@ -43,15 +47,22 @@ _GROUPS_WAITING = 64  # recorded sequences per layer whose gradients may still c
 
 class _GradGroup:
     """Sums of squared gradients over the frames of one grouped record, per sample
-    and neuron (the norm of a record is the root of their total)."""
+    and neuron (the norm of a record is the root of their total), and the count of
+    NaN/Inf in the gradients at the layer's input over those frames."""
 
-    __slots__ = ("closed", "hooked", "received", "sq")
+    __slots__ = ("closed", "hooked", "in_hooked", "in_nf", "in_received", "last_input",
+                 "received", "recorded", "sq")
 
     def __init__(self) -> None:
         self.hooked = 0  # frames whose spikes carry a tensor hook
         self.received = 0
         self.closed = False  # the frames are recorded: no more will join
         self.sq: Any = None
+        self.in_hooked = 0  # distinct input tensors of the frames that carry a hook
+        self.in_received = 0
+        self.in_nf: Any = None  # a tensor count, on the gradients' device
+        self.last_input: Any = None  # the latest frame's input, while the group is open
+        self.recorded = [False, False]  # the norm, the input count
 
     def add(self, g: Any) -> None:
         """Add one frame's gradient: one in-place op per frame (a gradient above
@@ -65,9 +76,19 @@ class _GradGroup:
             self.sq.addcmul_(g, g)
         self.received += 1
 
+    def add_input(self, g: Any) -> None:
+        """Count the NaN/Inf of one frame's gradient at the layer's input (on its device)."""
+        nf = _nonfinite_count(g)
+        self.in_nf = nf if self.in_nf is None else self.in_nf + nf
+        self.in_received += 1
+
     @property
     def complete(self) -> bool:
         return self.closed and self.received >= self.hooked
+
+    @property
+    def inputs_complete(self) -> bool:
+        return self.closed and self.in_received >= self.in_hooked
 
 
 class _Tap:
@@ -107,11 +128,11 @@ class _Tap:
                 if steps is not None and len(frames) >= steps:
                     self.flush()
             else:
-                self._take(spikes, voltages, time_axis)
+                self._take(spikes, voltages, time_axis, args)
         except Exception as exc:  # never crash training: warn once, stop this layer
             self.fail(exc, "read the output of")
 
-    def _take(self, spikes: Any, voltages: Any, time_axis: bool) -> None:
+    def _take(self, spikes: Any, voltages: Any, time_axis: bool, args: Any = ()) -> None:
         handle = self.handle
         if not isinstance(spikes, torch.Tensor):
             raise TypeError(f"its spikes are a {type(spikes).__name__}, not a tensor")
@@ -123,12 +144,16 @@ class _Tap:
             raise ValueError(f"its spikes have shape {tuple(spikes.shape)}, fewer axes than "
                              f"the layer's {axes} neuron axes")
         want_grad = handle.gradients and spikes.requires_grad
+        # a NaN made in the layer's own backward (its surrogate) shows at its input
+        x_in = self._grad_input(args) if want_grad else None
         if lead >= 2 or (handle.time_steps is None and handle._depth == 0):
             self.flush()  # a whole sequence, or a call outside the model: record it now
             handle._record(self.name, spikes.detach(),
                            None if voltages is None else voltages.detach(), axes)
             if want_grad:
                 handle._hook_tensor(spikes, self._direct_grad)
+            if x_in is not None:
+                handle._hook_tensor(x_in, self._direct_input_grad)
             return
         # one frame of a sequence (values as of this call, see :mod:`sequence`); a frame
         # unlike the others (e.g. a smaller last batch) starts a new sequence
@@ -144,6 +169,10 @@ class _Tap:
             group = self.group = self.group or _GradGroup()
             group.hooked += 1
             handle._hook_tensor(spikes, lambda g: self._grouped_grad(group, g))
+            if x_in is not None and x_in is not group.last_input:  # one current, many calls
+                group.last_input = x_in
+                group.in_hooked += 1
+                handle._hook_tensor(x_in, lambda g: self._grouped_input_grad(group, g))
         if handle.time_steps is not None and len(frames) >= handle.time_steps:
             self.flush()
 
@@ -158,9 +187,16 @@ class _Tap:
             self.fail(exc, "record")
             return
         if group is not None:
-            group.closed = True
+            group.closed, group.last_input = True, None
             self.waiting.append(group)
             self.settle()
+
+    def _grad_input(self, args: Any) -> Any:
+        """The layer's first positional input when gradients flow to it, else None."""
+        if self.neuron.framework == "input" or not args:
+            return None
+        x = args[0]
+        return x if isinstance(x, torch.Tensor) and x.requires_grad else None
 
     # ------------------------------------------------------------ backward
     def _direct_grad(self, g: Any) -> None:
@@ -182,16 +218,52 @@ class _Tap:
         except Exception as exc:
             self.fail(exc, "record the gradient of")
 
+    def _direct_input_grad(self, g: Any) -> None:
+        if self.failed or not self.handle.active:
+            return
+        try:
+            self.handle.profiler._record_input_nonfinite(self.name, _nonfinite_count(g))
+        except Exception as exc:
+            self.fail(exc, "record the input gradient of")
+
+    def _grouped_input_grad(self, group: _GradGroup, g: Any) -> None:
+        if self.failed or not self.handle.active:
+            return
+        try:
+            if group is self.group:  # backward before the sequence was closed
+                self.handle._flush_all()
+            group.add_input(g)
+            self.settle()
+        except Exception as exc:
+            self.fail(exc, "record the input gradient of")
+
     def settle(self, final: bool = False) -> None:
-        """Record the norm of every group whose gradients have all arrived; with
-        ``final`` (or when too many wait: no backward came) also partial ones."""
-        while self.waiting:
-            group = self.waiting[0]
-            if not (group.complete or final or len(self.waiting) > _GROUPS_WAITING):
-                return
-            self.waiting.popleft()
+        """Record the norm of every group whose gradients at the spikes have all
+        arrived, and the NaN/Inf count of every group whose gradients at the input
+        have; with ``final`` (or when too many wait: no backward came) partial ones."""
+        waiting = self.waiting
+        while waiting and (final or len(waiting) > _GROUPS_WAITING):
+            self._record_group(waiting.popleft(), force=True)
+        if waiting:
+            left = [g for g in waiting if not self._record_group(g)]
+            if len(left) < len(waiting):
+                self.waiting = deque(left)
+
+    def _record_group(self, group: _GradGroup, force: bool = False) -> bool:
+        """Record what of ``group`` is complete (all of it with ``force``); True when
+        nothing of it is left to record."""
+        done = group.recorded
+        if not done[0] and (force or group.complete):
+            done[0] = True
             if group.sq is not None:
-                self.handle.profiler.record_gradients(self.name, group.sq.sqrt())
+                sq, group.sq = group.sq, None
+                self.handle.profiler.record_gradients(self.name, sq.sqrt())
+        if not done[1] and (force or group.inputs_complete):
+            done[1] = True
+            if group.in_nf is not None:
+                nf, group.in_nf = group.in_nf, None
+                self.handle.profiler._record_input_nonfinite(self.name, nf)
+        return done[0] and done[1]
 
     def fail(self, exc: BaseException, what: str) -> None:
         self.failed = True
@@ -323,7 +395,8 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
         model: a ``torch.nn.Module`` (a ``DistributedDataParallel`` or
             ``DataParallel`` wrapper is looked through: names stay those of the model).
         gradients: also record, per layer and record, the norm of the gradient of
-            the loss with respect to the layer's spikes (tensor hooks).
+            the loss with respect to the layer's spikes, and count NaN/Inf in the
+            gradient with respect to its input (tensor hooks).
         input: watch the model's first input as a layer named ``"input"`` (or this
             name), role ``input``: count-valued frames (tonic ``ToFrame``) are caught.
             Its leading axes are taken as ``(time, batch)`` when it has 3 or more axes,
@@ -394,6 +467,11 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
 
 
 # ------------------------------------------------------------------ helpers
+def _nonfinite_count(g: Any) -> Any:
+    """How many values of ``g`` are NaN or Inf: a tensor on ``g``'s device (no sync)."""
+    return torch.isfinite(g.detach()).logical_not_().sum()
+
+
 def _read_input(module: Any, x: Any) -> Reading:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"the model's first input is a {type(x).__name__}, not a tensor")

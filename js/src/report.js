@@ -22,6 +22,12 @@ export function layerViews(store, epoch, th) {
       voltageStd: s.voltage_std, gradientSteps: s.gradient_steps,
       gradientNormMean: s.gradient_norm_mean, gradientNormMax: s.gradient_norm_max,
       countRange: s.has_count_range === 1 ? [s.count_lo, s.count_hi] : null,
+      gradientBaseline: s.gradient_norm_baseline,
+      gradientBaselineRecords: s.gradient_baseline_records,
+      gradientPeakStep: s.gradient_peak_step, gradientGrowth: s.gradient_growth,
+      gradientGrowthPerStep: s.gradient_growth_per_step,
+      gradientGrowthSteps: [s.gradient_growth_from, s.gradient_growth_to],
+      gradientRmsMean: s.gradient_rms_mean,
     });
   });
   return out;
