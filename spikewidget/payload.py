@@ -35,7 +35,7 @@ SCALAR_FIELDS: tuple[str, ...] = (
     "gradient_steps", "gradient_norm_mean", "gradient_norm_max", "count_samples",
     "gradient_norm_baseline", "gradient_baseline_records", "gradient_peak_step",
     "gradient_growth", "gradient_growth_per_step", "gradient_growth_from",
-    "gradient_growth_to", "gradient_rms_mean",
+    "gradient_growth_to", "gradient_rms_mean", "gradient_norm_geomean",
 )
 """Per layer and epoch, one float64 each (NaN-safe, unlike JSON)."""
 
@@ -130,6 +130,7 @@ def layer_scalars(st: LayerStats) -> np.ndarray:
         "gradient_growth_from": st.gradient_growth_steps[0],
         "gradient_growth_to": st.gradient_growth_steps[1],
         "gradient_rms_mean": st.gradient_rms_mean,
+        "gradient_norm_geomean": st.gradient_norm_geomean,
     }
     return np.array([float(values[k]) for k in SCALAR_FIELDS], dtype=np.float64)
 

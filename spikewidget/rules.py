@@ -126,15 +126,18 @@ FIX_EXPLOSION = ("Clip gradients (torch.nn.utils.clip_grad_norm_), lower the lea
 
 def check_gradient_explosion(layers: list[LayerStats], loss: LossStats | None,
                              th: Thresholds) -> list[Pathology]:
-    """A norm far above the median of the layer's first records (a spike, or growth that
-    got there), or steady exponential growth by more than the same factor over the run."""
+    """Steady exponential growth by more than the ratio over the run, or a peak norm
+    that many times both the median of the layer's first records and its geometric
+    mean over the run (a norm that was small only at the start is not an explosion)."""
     out = []
     limit = th.gradient_explosion_ratio
     for st in layers:
         if st.gradient_steps < 2:
             continue
         base, peak, growth = st.gradient_norm_baseline, st.gradient_norm_max, st.gradient_growth
+        typical = st.gradient_norm_geomean
         jump = peak / base if base > 0 else math.nan
+        over = peak / typical if typical > 0 else math.nan
         if growth > limit:
             first, last = st.gradient_growth_steps
             message = (f"Surrogate-gradient norm grows steadily, "
@@ -142,10 +145,11 @@ def check_gradient_explosion(layers: list[LayerStats], loss: LossStats | None,
                        f"{last}: {growth:.3g}x in all by a log-linear fit (threshold "
                        f"{limit:g}x); it peaks at {peak:.3g} at step {st.gradient_peak_step}")
             value = growth
-        elif jump > limit:
+        elif jump > limit and over > limit:
             message = (f"Surrogate-gradient norm peaks at {peak:.3g} at step "
                        f"{st.gradient_peak_step}, {jump:.0f}x the median {base:.3g} of its "
-                       f"first {st.gradient_baseline_records} records (threshold {limit:g}x)")
+                       f"first {st.gradient_baseline_records} records and {over:.0f}x its "
+                       f"geometric mean {typical:.3g} (threshold {limit:g}x)")
             value = jump
         else:
             continue
@@ -321,9 +325,9 @@ RULES: tuple[Rule, ...] = (
     Rule("voltage_collapse", "warning", "voltage std < {voltage_collapse_std:g}",
          "Increase input current", check_voltage_collapse),
     Rule("gradient_explosion", "critical",
-         "gradient norm > {gradient_explosion_ratio:g}x the median of the layer's first "
-         f"{GRADIENT_HEAD} records, or steady growth > {{gradient_explosion_ratio:g}}x "
-         "over the run (log-linear fit)",
+         "gradient norm > {gradient_explosion_ratio:g}x both the median of the layer's "
+         f"first {GRADIENT_HEAD} records and its geometric mean, or steady growth > "
+         "{gradient_explosion_ratio:g}x over the run (log-linear fit)",
          "Clip gradients, reduce LR", check_gradient_explosion),
     Rule("gradient_vanishing", "critical", "output-side / input-side gradient RMS per "
          "value > {gradient_vanishing_ratio:g}x",

@@ -92,6 +92,9 @@ class LayerStats:
     gradient_rms_mean: float = math.nan
     """Mean over records of the per-value RMS, norm / sqrt(values in the record): the
     gradient's scale per neuron, time step and sample, comparable across layer sizes."""
+    gradient_norm_geomean: float = math.nan
+    """Geometric mean of the norms > 0: the layer's typical norm, which one spike or
+    a short quiet start barely moves."""
 
     @property
     def binary_fraction(self) -> float:
@@ -148,9 +151,10 @@ def layer_stats(name: str, role: str, graded: bool, neuron_shape: tuple[int, ...
 
 GROWTH_MIN_RECORDS = 4
 """Fewest records a growth trend is fitted to."""
-GROWTH_MIN_FIT = 0.5
+GROWTH_MIN_FIT = 0.8
 """Least share of the variance of ln(norm) the fitted trend must explain (R^2): steady
-growth, not a single spike."""
+growth, not a single spike, nor a quiet start followed by a steady level (a step in
+ln(norm) fits a line with R^2 <= 0.75)."""
 
 
 def _gradient_summary(m: EpochStats) -> dict[str, object]:
@@ -160,6 +164,7 @@ def _gradient_summary(m: EpochStats) -> dict[str, object]:
         "gradient_baseline_records": len(m.g_head),
         "gradient_peak_step": m.g_max_step if m.g_n else NO_STEP,
         "gradient_rms_mean": m.g_rms_sum / m.g_n if m.g_n else math.nan,
+        "gradient_norm_geomean": math.exp(m.t_mean_y) if m.t_n else math.nan,
     }
     span = m.t_last - m.t_first
     if m.t_n >= GROWTH_MIN_RECORDS and m.t_m2x > 0 and m.t_m2y > 0 and span > 0:

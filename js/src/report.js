@@ -27,7 +27,7 @@ export function layerViews(store, epoch, th) {
       gradientPeakStep: s.gradient_peak_step, gradientGrowth: s.gradient_growth,
       gradientGrowthPerStep: s.gradient_growth_per_step,
       gradientGrowthSteps: [s.gradient_growth_from, s.gradient_growth_to],
-      gradientRmsMean: s.gradient_rms_mean,
+      gradientRmsMean: s.gradient_rms_mean, gradientGeomean: s.gradient_norm_geomean,
     });
   });
   return out;

@@ -145,7 +145,9 @@ function checkGradientExplosion(layers, loss, th) {
     const base = st.gradientBaseline;
     const peak = st.gradientNormMax;
     const growth = st.gradientGrowth;
+    const typical = st.gradientGeomean;
     const jump = base > 0 ? peak / base : NaN;
+    const over = typical > 0 ? peak / typical : NaN;
     let message;
     if (growth > limit) {
       const [first, last] = st.gradientGrowthSteps;
@@ -153,10 +155,11 @@ function checkGradientExplosion(layers, loss, th) {
         `${f(st.gradientGrowthPerStep, ".3g")}x per step from step ${first} to ${last}: ` +
         `${f(growth, ".3g")}x in all by a log-linear fit (threshold ${f(limit, "g")}x); ` +
         `it peaks at ${f(peak, ".3g")} at step ${st.gradientPeakStep}`;
-    } else if (jump > limit) {
+    } else if (jump > limit && over > limit) {
       message = `Surrogate-gradient norm peaks at ${f(peak, ".3g")} at step ` +
         `${st.gradientPeakStep}, ${f(jump, ".0f")}x the median ${f(base, ".3g")} of its ` +
-        `first ${st.gradientBaselineRecords} records (threshold ${f(limit, "g")}x)`;
+        `first ${st.gradientBaselineRecords} records and ${f(over, ".0f")}x its geometric ` +
+        `mean ${f(typical, ".3g")} (threshold ${f(limit, "g")}x)`;
     } else continue;
     out.push(finding("critical", "gradient_explosion", st.name, message, FIX_EXPLOSION));
   }
