@@ -49,7 +49,8 @@ class EpochStats:
     and a least-squares trend of ln(norm) against the step over the records with a
     norm > 0 (``t_*``: count, means, sums of squared deviations and co-deviation, first
     and last step). ``nf_input_gradients`` counts NaN/Inf in the gradient at the
-    layer's input (d loss / d input current, from ``watch``).
+    layer's input (d loss / d input current, from ``watch``; for a layer called once
+    per time step, the (sample, neuron) places that had one in some step).
     """
 
     n_neurons: int

@@ -60,7 +60,7 @@ class _GradGroup:
         self.sq: Any = None
         self.in_hooked = 0  # distinct input tensors of the frames that carry a hook
         self.in_received = 0
-        self.in_nf: Any = None  # a tensor count, on the gradients' device
+        self.in_nf: Any = None  # NaN where an input gradient was NaN/Inf (see add_input)
         self.last_input: Any = None  # the latest frame's input, while the group is open
         self.recorded = [False, False]  # the norm, the input count
 
@@ -77,10 +77,24 @@ class _GradGroup:
         self.received += 1
 
     def add_input(self, g: Any) -> None:
-        """Count the NaN/Inf of one frame's gradient at the layer's input (on its device)."""
-        nf = _nonfinite_count(g)
-        self.in_nf = nf if self.in_nf is None else self.in_nf + nf
+        """Fold one frame's gradient at the layer's input into ``in_nf``: NaN where any
+        frame so far had NaN/Inf, else 0 (0 * g, one in-place op per frame: cheaper than
+        counting each frame; :meth:`input_count` counts once)."""
+        g = g.detach()
+        acc = self.in_nf
+        if acc is None:
+            self.in_nf = g * 0
+        elif acc.shape == g.shape:
+            acc.add_(g, alpha=0)
+        else:  # frames of different shapes: keep one number
+            self.in_nf = (acc * 0).sum() + (g * 0).sum()
         self.in_received += 1
+
+    def input_count(self) -> Any:
+        """How many (sample, neuron) places had NaN/Inf in the input gradient of some
+        frame (a tensor on the gradients' device), or None if none came."""
+        acc, self.in_nf = self.in_nf, None
+        return None if acc is None else torch.isnan(acc).sum()
 
     @property
     def complete(self) -> bool:
@@ -260,8 +274,8 @@ class _Tap:
                 self.handle.profiler.record_gradients(self.name, sq.sqrt())
         if not done[1] and (force or group.inputs_complete):
             done[1] = True
-            if group.in_nf is not None:
-                nf, group.in_nf = group.in_nf, None
+            nf = group.input_count()
+            if nf is not None:
                 self.handle.profiler._record_input_nonfinite(self.name, nf)
         return done[0] and done[1]
 
@@ -469,7 +483,7 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
 # ------------------------------------------------------------------ helpers
 def _nonfinite_count(g: Any) -> Any:
     """How many values of ``g`` are NaN or Inf: a tensor on ``g``'s device (no sync)."""
-    return torch.isfinite(g.detach()).logical_not_().sum()
+    return torch.isnan(g.detach() * 0).sum()
 
 
 def _read_input(module: Any, x: Any) -> Reading:
