@@ -206,8 +206,9 @@ class EpochStats:
                                                   other.first_nf_input_gradients)
 
     # -------------------------------------------------------------- persistence
-    def scalars(self) -> dict[str, float | int]:
-        """Every field but the per-neuron vectors, as plain Python numbers."""
+    def scalars(self) -> dict[str, float | int | list]:
+        """Every field but the per-neuron vectors, as plain Python numbers (the
+        gradient head ``g_head``/``g_head_steps`` as short lists)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                 if f.name not in VECTORS}
 

@@ -291,8 +291,11 @@ def check_gradient_vanishing(layers: list[LayerStats], loss: LossStats | None,
         return []
     lo = next(i for i, s in enumerate(layers) if s is first)
     hi = next(i for i, s in enumerate(layers) if s is last)
-    dead = [(s.name, why) for s in layers[lo:hi + 1] if s.role != "input"
-            for why in (starves_gradients(s, th),) if why is not None]
+    dead = []  # (name, why) of the layers the gradient passes on its way to `first`
+    for s in layers[lo:hi + 1]:
+        why = None if s.role == "input" else starves_gradients(s, th)
+        if why is not None:
+            dead.append((s.name, why))
     message = (f"Gradients reaching '{first.name}' are {ratio:.0f}x smaller per value than "
                f"at '{last.name}' (RMS {a:.3g} vs {b:.3g})")
     if not dead:
@@ -308,8 +311,8 @@ def check_gradient_vanishing(layers: list[LayerStats], loss: LossStats | None,
         f"{message}, because {' and '.join(why for _, why in dead)}: a layer that "
         f"seldom fires passes almost no surrogate gradient",
         f"Make {names} fire first (see {'their' if plural else 'its'} dead_neurons or "
-        f"silent_network finding); the gradients recover with the spikes, so skip "
-        f"connections would not help", ratio)]
+        f"silent_network finding{'s' if plural else ''}); the gradients recover with the "
+        f"spikes, so skip connections would not help", ratio)]
 
 
 RULES: tuple[Rule, ...] = (

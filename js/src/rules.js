@@ -209,8 +209,8 @@ function checkGradientVanishing(layers, loss, th) {
     `${message}, because ${whys}: a layer that seldom fires passes almost no surrogate ` +
     "gradient",
     `Make ${names} fire first (see ${dead.length > 1 ? "their" : "its"} dead_neurons or ` +
-    "silent_network finding); the gradients recover with the spikes, so skip " +
-    "connections would not help")];
+    `silent_network finding${dead.length > 1 ? "s" : ""}); the gradients recover with the ` +
+    "spikes, so skip connections would not help")];
 }
 
 function checkOutputOverflow(layers, loss, th, consts) {
