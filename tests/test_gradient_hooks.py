@@ -219,3 +219,26 @@ def test_healthy_spikingjelly_training_has_no_gradient_finding() -> None:
     assert prof.report().layer_stats["1"].gradient_steps == 60
     assert all(math.isfinite(v) for v in losses)
     assert gradient_findings(prof) == [], prof.report().summary()
+
+
+def test_healthy_norse_training_has_no_gradient_finding() -> None:
+    norse = pytest.importorskip("norse.torch")
+    torch.manual_seed(0)
+    net = norse.SequentialState(nn.Linear(N_IN, N_HID), norse.LIF(), nn.Linear(N_HID, N_OUT),
+                                norse.LIF())
+    with torch.no_grad():
+        net[0].weight.mul_(4.0)
+    prof = SpikeProfiler()
+    opt = torch.optim.Adam(net.parameters(), lr=5e-3)
+    losses = []
+    with prof.watch(net, gradients=True):
+        for i in range(40):
+            x, y = batch(i)
+            loss = nn.functional.cross_entropy(net(x)[0].sum(0), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+    assert sum(losses[-10:]) < sum(losses[:10])
+    assert prof.report().layer_stats["1"].gradient_steps == 40
+    assert gradient_findings(prof) == [], prof.report().summary()
