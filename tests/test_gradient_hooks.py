@@ -242,3 +242,22 @@ def test_healthy_norse_training_has_no_gradient_finding() -> None:
     assert sum(losses[-10:]) < sum(losses[:10])
     assert prof.report().layer_stats["1"].gradient_steps == 40
     assert gradient_findings(prof) == [], prof.report().summary()
+
+
+def test_a_nan_born_in_backward_survives_saving_and_merging() -> None:
+    torch.manual_seed(0)
+    net = LoopNet(surrogate.sigmoid())
+    inhibited(net, net.fc1)
+    prof = SpikeProfiler()
+    train(net, prof, steps=2)
+    [born] = prof.report().by_category("non_finite_values")
+    loaded = SpikeProfiler.from_bytes(prof.to_bytes())
+    assert loaded.report().by_category("non_finite_values") == [born]
+    merged = SpikeProfiler()
+    merged.merge(prof)
+    merged.merge(loaded)
+    [twice] = merged.report().by_category("non_finite_values")
+    first = merged.report().layer_stats["lif1"].first_nonfinite
+    assert (first.source, first.step) == ("input gradients", 0)
+    assert first.count == 2 * prof.report().layer_stats["lif1"].first_nonfinite.count
+    assert twice.layer == "lif1" and twice.step == 0
