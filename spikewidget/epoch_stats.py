@@ -9,6 +9,7 @@ large offset survives any number of merges.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,9 +20,19 @@ NO_STEP = -1
 VECTORS = ("spike_sum", "active_samples")
 """The per-neuron fields (everything else is a scalar)."""
 
-LATER_FIELDS = frozenset({"fractional"})
-"""Scalars added after the first file format: a file without them loads with their
-defaults (what "not measured" means for each)."""
+GRADIENT_HEAD = 16
+"""How many of the first gradient-norm records are kept (the explosion rule's baseline)."""
+
+LATER_FIELDS: dict[str, float | int | list] = {
+    "g_rms_sum": math.nan, "g_max_step": NO_STEP, "g_head": [], "g_head_steps": [],
+    "t_n": 0, "t_mean_x": 0.0, "t_mean_y": 0.0, "t_m2x": 0.0, "t_m2y": 0.0, "t_cxy": 0.0,
+    "t_first": NO_STEP, "t_last": NO_STEP, "nf_input_gradients": 0,
+    "first_nf_input_gradients": NO_STEP, "fractional": 0,
+}
+"""Fields added after format version 1, with the value a file without them loads as
+("not measured": NaN where a default of 0 would read as a measurement; ``fractional``
+is taken as ``nonbinary``: every non-binary value may have been a fraction, so old
+analog input is never read as counts)."""
 
 
 @dataclass(slots=True)
@@ -33,6 +44,15 @@ class EpochStats:
     Where per-sample counts are measured (output layers, spikes with a time axis),
     ``active_samples`` counts per neuron the samples in which it fired at all, out
     of ``count_samples``.
+
+    Gradients: one norm per record (``g_*``, over its finite records), the per-value
+    RMS ``norm / sqrt(values)`` summed in ``g_rms_sum``, the step of the largest norm,
+    the first :data:`GRADIENT_HEAD` norms and their steps (``g_head``, ordered by step),
+    and a least-squares trend of ln(norm) against the step over the records with a
+    norm > 0 (``t_*``: count, means, sums of squared deviations and co-deviation, first
+    and last step). ``nf_input_gradients`` counts NaN/Inf in the gradient at the
+    layer's input (d loss / d input current, from ``watch``; for a layer called once
+    per time step, the (sample, neuron) places that had one in some step).
     """
 
     n_neurons: int
@@ -62,6 +82,20 @@ class EpochStats:
     first_nf_spikes: int = NO_STEP
     first_nf_voltages: int = NO_STEP
     first_nf_gradients: int = NO_STEP
+    g_rms_sum: float = 0.0
+    g_max_step: int = NO_STEP
+    g_head: list[float] = dataclasses.field(default_factory=list)
+    g_head_steps: list[int] = dataclasses.field(default_factory=list)
+    t_n: int = 0
+    t_mean_x: float = 0.0
+    t_mean_y: float = 0.0
+    t_m2x: float = 0.0
+    t_m2y: float = 0.0
+    t_cxy: float = 0.0
+    t_first: int = NO_STEP
+    t_last: int = NO_STEP
+    nf_input_gradients: int = 0
+    first_nf_input_gradients: int = NO_STEP
 
     def __post_init__(self) -> None:
         if self.spike_sum is None:
@@ -83,19 +117,49 @@ class EpochStats:
         self.v_m2 += m2 + delta * delta * (self.v_n * n / total)
         self.v_n = total
 
-    def add_gradient_norm(self, norm: float) -> None:
+    def add_gradient_norm(self, norm: float, values: int = 1, step: int = NO_STEP) -> None:
+        """One finite gradient record: its L2 ``norm`` over ``values`` numbers, at
+        the layer's ``step``."""
+        if len(self.g_head) < GRADIENT_HEAD:
+            self.g_head = [*self.g_head, norm]
+            self.g_head_steps = [*self.g_head_steps, step]
         self.g_n += 1
         self.g_sum += norm
+        self.g_rms_sum += norm / math.sqrt(max(values, 1))
         if norm > self.g_max:
-            self.g_max = norm
+            self.g_max, self.g_max_step = norm, step
         if norm < self.g_min:
             self.g_min = norm
+        if 0 < norm < math.inf:
+            self.add_trend(1, float(step), math.log(norm), 0.0, 0.0, 0.0, step, step)
+
+    def add_trend(self, n: int, mean_x: float, mean_y: float, m2x: float, m2y: float,
+                  cxy: float, first: int, last: int) -> None:
+        """Merge ``n`` (step, ln norm) points given by their moments (Chan et al.)."""
+        if n == 0:
+            return
+        self.t_first = first_step(self.t_first, first)
+        self.t_last = max(self.t_last, last)
+        if self.t_n == 0:
+            self.t_n, self.t_mean_x, self.t_mean_y = n, mean_x, mean_y
+            self.t_m2x, self.t_m2y, self.t_cxy = m2x, m2y, cxy
+            return
+        total = self.t_n + n
+        dx, dy = mean_x - self.t_mean_x, mean_y - self.t_mean_y
+        w = self.t_n * n / total
+        self.t_mean_x += dx * n / total
+        self.t_mean_y += dy * n / total
+        self.t_m2x += m2x + dx * dx * w
+        self.t_m2y += m2y + dy * dy * w
+        self.t_cxy += cxy + dx * dy * w
+        self.t_n = total
 
     # ------------------------------------------------------------------ merging
     def copy(self) -> EpochStats:
         new = dataclasses.replace(self)
         new.spike_sum = self.spike_sum.copy()
         new.active_samples = self.active_samples.copy()
+        new.g_head, new.g_head_steps = list(self.g_head), list(self.g_head_steps)
         return new
 
     def merge(self, other: EpochStats) -> EpochStats:
@@ -106,6 +170,7 @@ class EpochStats:
 
     def merge_into(self, other: EpochStats) -> None:
         """Add ``other`` to these statistics in place."""
+        self._merge_gradient_extras(other)  # first: it compares the maxima before merging
         out = self
         out.n_steps += other.n_steps
         out.n_obs += other.n_obs
@@ -129,9 +194,26 @@ class EpochStats:
             a, b = getattr(out, f"first_nf_{src}"), getattr(other, f"first_nf_{src}")
             setattr(out, f"first_nf_{src}", first_step(a, b))
 
+    def _merge_gradient_extras(self, other: EpochStats) -> None:
+        """The gradient fields added after version 1 (see the class docstring)."""
+        out = self
+        if other.g_n and (out.g_n == 0 or other.g_max > out.g_max or (
+                other.g_max == out.g_max and other.g_max_step < out.g_max_step)):
+            out.g_max_step = other.g_max_step  # the step of the larger (earlier) maximum
+        out.g_rms_sum += other.g_rms_sum
+        head = sorted(zip(out.g_head_steps + other.g_head_steps, out.g_head + other.g_head,
+                          strict=True))[:GRADIENT_HEAD]  # the earliest records
+        out.g_head_steps, out.g_head = [s for s, _ in head], [g for _, g in head]
+        out.add_trend(other.t_n, other.t_mean_x, other.t_mean_y, other.t_m2x, other.t_m2y,
+                      other.t_cxy, other.t_first, other.t_last)
+        out.nf_input_gradients += other.nf_input_gradients
+        out.first_nf_input_gradients = first_step(out.first_nf_input_gradients,
+                                                  other.first_nf_input_gradients)
+
     # -------------------------------------------------------------- persistence
-    def scalars(self) -> dict[str, float | int]:
-        """Every field but the per-neuron vectors, as plain Python numbers."""
+    def scalars(self) -> dict[str, float | int | list]:
+        """Every field but the per-neuron vectors, as plain Python numbers (the
+        gradient head ``g_head``/``g_head_steps`` as short lists)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                 if f.name not in VECTORS}
 
@@ -139,11 +221,16 @@ class EpochStats:
     def from_parts(cls, scalars: dict[str, float | int],
                    vectors: dict[str, np.ndarray]) -> EpochStats:
         names = {f.name for f in dataclasses.fields(cls)} - set(VECTORS)
-        missing = names - set(scalars) - LATER_FIELDS
+        missing = names - set(scalars) - set(LATER_FIELDS)
         if missing:
             raise KeyError(f"missing fields {sorted(missing)}")
+        values = {k: scalars.get(k, LATER_FIELDS.get(k)) for k in names}
+        if "fractional" not in scalars:
+            values["fractional"] = values["nonbinary"]
+        values["g_head"] = [float(g) for g in values["g_head"]]
+        values["g_head_steps"] = [int(s) for s in values["g_head_steps"]]
         return cls(**{k: np.asarray(vectors[k], dtype=np.float64) for k in VECTORS},
-                   **{k: scalars[k] for k in names if k in scalars})
+                   **values)
 
 
 def first_step(a: int, b: int) -> int:

@@ -33,6 +33,9 @@ SCALAR_FIELDS: tuple[str, ...] = (
     "n_steps", "n_obs", "max_value", "min_value", "is_binary", "has_count_range",
     "count_lo", "count_hi", "has_voltages", "voltage_mean", "voltage_std",
     "gradient_steps", "gradient_norm_mean", "gradient_norm_max", "count_samples",
+    "gradient_norm_baseline", "gradient_baseline_records", "gradient_peak_step",
+    "gradient_growth", "gradient_growth_per_step", "gradient_growth_from",
+    "gradient_growth_to", "gradient_rms_mean", "gradient_norm_geomean",
 )
 """Per layer and epoch, one float64 each (NaN-safe, unlike JSON)."""
 
@@ -120,6 +123,14 @@ def layer_scalars(st: LayerStats) -> np.ndarray:
         "voltage_std": st.voltage_std, "gradient_steps": st.gradient_steps,
         "gradient_norm_mean": st.gradient_norm_mean, "gradient_norm_max": st.gradient_norm_max,
         "count_samples": st.count_samples,
+        "gradient_norm_baseline": st.gradient_norm_baseline,
+        "gradient_baseline_records": st.gradient_baseline_records,
+        "gradient_peak_step": st.gradient_peak_step, "gradient_growth": st.gradient_growth,
+        "gradient_growth_per_step": st.gradient_growth_per_step,
+        "gradient_growth_from": st.gradient_growth_steps[0],
+        "gradient_growth_to": st.gradient_growth_steps[1],
+        "gradient_rms_mean": st.gradient_rms_mean,
+        "gradient_norm_geomean": st.gradient_norm_geomean,
     }
     return np.array([float(values[k]) for k in SCALAR_FIELDS], dtype=np.float64)
 

@@ -24,7 +24,13 @@ from .errors import InvalidInputError, InvalidTypeError, UnknownLayerError
 from .loss import LossTracker
 from .pathology import Pathology
 from .raster import RasterSnapshot, RasterWindow
-from .reduce_numpy import StepResult, add_gradients, apply_step, compute_step
+from .reduce_numpy import (
+    StepResult,
+    add_gradients,
+    add_input_nonfinite,
+    apply_step,
+    compute_step,
+)
 from .report import Report
 from .rules import diagnose
 from .stats import (
@@ -419,6 +425,24 @@ class SpikeProfiler:
                 add_gradients(acc, g2, step=step)
             else:
                 acc.add_gradients(g2, step=step)
+            self._version += 1
+
+    def _record_input_nonfinite(self, layer: str, count: Any) -> None:
+        """Add ``count`` NaN/Inf values found in the gradient at ``layer``'s input
+        (a tensor count stays on its device on the device path) to its latest step."""
+        with self._lock:
+            info = self._layer(layer)
+            acc = info.epochs.get(info.last_epoch)
+            if acc is None:
+                return
+            step = max(info.steps - 1, 0)
+            if info.device is None:
+                count = int(count)
+                if not count:
+                    return
+                add_input_nonfinite(acc, count, step=step)
+            else:
+                acc.add_input_nonfinite(count, step=step)
             self._version += 1
 
     def record_loss(self, loss: Any, n_classes: int | None = None, *,

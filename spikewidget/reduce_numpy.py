@@ -39,7 +39,7 @@ class StepResult:
     fractional: int  # values that are not whole numbers
     counts: tuple[float, float, np.ndarray, int] | None  # max, min, active per neuron, samples
     voltages: tuple[int, float, float, int] | None  # count, mean, M2, non-finite count
-    gradient: tuple[float, int] | None  # norm, non-finite count
+    gradient: tuple[float, int, int] | None  # norm, non-finite count, values
 
 
 def compute_step(x2: np.ndarray, v2: np.ndarray | None, g2: np.ndarray | None, *,
@@ -187,18 +187,19 @@ def _squared_deviations(v: np.ndarray, mean: float) -> float:
     return total
 
 
-def _gradient_norm(g2: np.ndarray) -> tuple[float, int]:
-    """(L2 norm, non-finite count); the norm is meaningless when the count is > 0."""
+def _gradient_norm(g2: np.ndarray) -> tuple[float, int, int]:
+    """(L2 norm, non-finite count, number of values); the norm is meaningless when
+    the count is > 0."""
     if g2.dtype.kind != "f":
         g2 = g2.astype(np.float64)
     sq = float(np.vdot(g2, g2))
     if math.isfinite(sq):
-        return math.sqrt(sq), 0
+        return math.sqrt(sq), 0, g2.size
     nonfinite = g2.size - int(np.count_nonzero(np.isfinite(g2)))
     if nonfinite:
-        return math.nan, nonfinite
+        return math.nan, nonfinite, g2.size
     g64 = g2.astype(np.float64)
-    return math.sqrt(float(np.vdot(g64, g64))), 0
+    return math.sqrt(float(np.vdot(g64, g64))), 0, g2.size
 
 
 def add_gradients(acc: EpochStats, g2: np.ndarray, *, step: int) -> None:
@@ -208,11 +209,19 @@ def add_gradients(acc: EpochStats, g2: np.ndarray, *, step: int) -> None:
     _commit_gradient(acc, norm_nf, step)
 
 
-def _commit_gradient(acc: EpochStats, norm_nf: tuple[float, int], step: int) -> None:
-    norm, nonfinite = norm_nf
+def _commit_gradient(acc: EpochStats, norm_nf: tuple[float, int, int], step: int) -> None:
+    norm, nonfinite, values = norm_nf
     if nonfinite:
         acc.nf_gradients += nonfinite
         if acc.first_nf_gradients == NO_STEP:
             acc.first_nf_gradients = step
     else:
-        acc.add_gradient_norm(norm)
+        acc.add_gradient_norm(norm, values, step)
+
+
+def add_input_nonfinite(acc: EpochStats, count: int, *, step: int) -> None:
+    """Count NaN/Inf found in the gradient at a layer's input (see :mod:`torch_hooks`)."""
+    if count:
+        acc.nf_input_gradients += count
+        if acc.first_nf_input_gradients == NO_STEP:
+            acc.first_nf_input_gradients = step

@@ -9,24 +9,30 @@ read on the host.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from .arrays import torch_module
-from .epoch_stats import NO_STEP, EpochStats
+from .epoch_stats import GRADIENT_HEAD, NO_STEP, EpochStats
 
 _SCALARS = ("spike_max", "spike_min", "nonbinary", "fractional", "count_max", "count_min", "v_n",
             "v_mean", "v_m2", "g_n", "g_sum", "g_max", "g_min", "nf_spikes",
             "nf_voltages", "nf_gradients", "first_nf_spikes", "first_nf_voltages",
-            "first_nf_gradients")
+            "first_nf_gradients", "g_rms_sum", "g_max_step", "t_n", "t_mean_x",
+            "t_mean_y", "t_m2x", "t_m2y", "t_cxy", "t_first", "t_last",
+            "nf_input_gradients", "first_nf_input_gradients")
 _INITIAL = {"spike_max": -np.inf, "spike_min": np.inf, "count_max": -np.inf,
             "count_min": np.inf, "g_max": -np.inf, "g_min": np.inf,
             "first_nf_spikes": NO_STEP, "first_nf_voltages": NO_STEP,
-            "first_nf_gradients": NO_STEP}
+            "first_nf_gradients": NO_STEP, "g_max_step": NO_STEP, "t_first": NO_STEP,
+            "t_last": NO_STEP, "first_nf_input_gradients": NO_STEP}
 _INTEGERS = frozenset({"nonbinary", "fractional", "v_n", "g_n", "nf_spikes", "nf_voltages",
                        "nf_gradients", "first_nf_spikes", "first_nf_voltages",
-                       "first_nf_gradients"})
+                       "first_nf_gradients", "g_max_step", "t_n", "t_first", "t_last",
+                       "nf_input_gradients", "first_nf_input_gradients"})
+_HEAD = len(_SCALARS)  # after the scalars: the first GRADIENT_HEAD norms, then their steps
 
 
 class DeviceEpochStats:
@@ -43,9 +49,10 @@ class DeviceEpochStats:
         self.active_samples = torch.zeros(n_neurons, dtype=torch.float64, device=device)
         # one vector of scalars: cheap to update together and to copy to the host;
         # filled by scalar kernels, not copied from host memory
-        self.s = torch.zeros(len(_SCALARS), dtype=torch.float64, device=device)
+        self.s = torch.zeros(_HEAD + 2 * GRADIENT_HEAD, dtype=torch.float64, device=device)
         for name, value in _INITIAL.items():
             self.s[_SCALARS.index(name)] = value
+        self.s[_HEAD:] = NO_STEP
 
     def reduce_step(self, x2: Any, v2: Any, g2: Any, *, step: int,
                     time_steps: int | None, want_counts: bool) -> None:
@@ -91,12 +98,23 @@ class DeviceEpochStats:
         _gradient_step(torch, new, _as_float(torch, g2), step)
         self.s = new
 
+    def add_input_nonfinite(self, count: Any, *, step: int) -> None:
+        """Add a count (a tensor on this device) of NaN/Inf in the gradient at the
+        layer's input."""
+        torch = torch_module()
+        new = self.s.clone()
+        _count_nonfinite(torch, new, "input_gradients", count.double(), step)
+        self.s = new
+
     def to_host(self) -> EpochStats:
         """Copy to host memory (one transfer for the scalars, one for the sums)."""
         values = self.s.cpu().tolist()
         scalars: dict[str, Any] = {}
-        for name, value in zip(_SCALARS, values, strict=True):
+        for name, value in zip(_SCALARS, values[:_HEAD], strict=True):
             scalars[name] = int(value) if name in _INTEGERS else float(value)
+        kept = min(scalars["g_n"], GRADIENT_HEAD)
+        scalars["g_head"] = values[_HEAD:_HEAD + kept]
+        scalars["g_head_steps"] = [int(v) for v in values[_HEAD + GRADIENT_HEAD:][:kept]]
         return EpochStats(n_neurons=self.n_neurons, n_steps=self.n_steps, n_obs=self.n_obs,
                           count_steps=self.count_steps, count_samples=self.count_samples,
                           spike_sum=self.spike_sum.cpu().numpy().copy(),
@@ -139,7 +157,38 @@ def _gradient_step(torch: Any, new: Any, g: Any, step: int) -> None:
     _count_nonfinite(torch, new, "gradients", nf, step)
     ok = nf == 0
     norm = torch.where(finite, g.double(), 0.0).pow(2).sum().sqrt()
+    _gradient_extras(torch, new, ok, norm, g.numel(), step)
     new[i("g_n")] += ok.double()
     new[i("g_sum")] += torch.where(ok, norm, 0.0)
     new[i("g_max")] = torch.where(ok, torch.maximum(new[i("g_max")], norm), new[i("g_max")])
     new[i("g_min")] = torch.where(ok, torch.minimum(new[i("g_min")], norm), new[i("g_min")])
+
+
+def _gradient_extras(torch: Any, new: Any, ok: Any, norm: Any, values: int, step: int) -> None:
+    """The fields of :meth:`EpochStats.add_gradient_norm` beyond sum, max and min, for a
+    record that counts when ``ok`` (before ``g_n`` and ``g_max`` take it in)."""
+    i = _SCALARS.index
+    k = GRADIENT_HEAD
+    slot = ok & (torch.arange(k, device=new.device, dtype=torch.float64) == new[i("g_n")])
+    new[_HEAD:_HEAD + k] = torch.where(slot, norm, new[_HEAD:_HEAD + k])
+    new[_HEAD + k:] = torch.where(slot, float(step), new[_HEAD + k:])
+    new[i("g_rms_sum")] += torch.where(ok, norm / math.sqrt(max(values, 1)), 0.0)
+    new[i("g_max_step")] = torch.where(ok & (norm > new[i("g_max")]), float(step),
+                                       new[i("g_max_step")])
+    # the ln(norm)-vs-step trend: one point merged into the moments, when 0 < norm < inf
+    pos = ok & (norm > 0) & torch.isfinite(norm)
+    y = torch.where(pos, norm, 1.0).log()
+    n_a = new[i("t_n")]
+    total = n_a + 1
+    dx, dy = step - new[i("t_mean_x")], y - new[i("t_mean_y")]
+    w = n_a / total
+    for name, value in (("t_mean_x", new[i("t_mean_x")] + dx / total),
+                        ("t_mean_y", new[i("t_mean_y")] + dy / total),
+                        ("t_m2x", new[i("t_m2x")] + dx * dx * w),
+                        ("t_m2y", new[i("t_m2y")] + dy * dy * w),
+                        ("t_cxy", new[i("t_cxy")] + dx * dy * w), ("t_n", total)):
+        new[i(name)] = torch.where(pos, value, new[i(name)])
+    first = new[i("t_first")]
+    new[i("t_first")] = torch.where(pos & (first < 0), float(step), first)
+    new[i("t_last")] = torch.where(pos, torch.clamp(new[i("t_last")], min=float(step)),
+                                   new[i("t_last")])

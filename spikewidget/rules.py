@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .epoch_stats import GRADIENT_HEAD
 from .fmt import share
 from .pathology import Pathology, Severity
 from .stats import LayerStats, LossStats
@@ -197,21 +198,41 @@ def check_voltage_collapse(layers: list[LayerStats], loss: LossStats | None,
         and st.voltage_std < th.voltage_collapse_std]
 
 
+FIX_EXPLOSION = ("Clip gradients (torch.nn.utils.clip_grad_norm_), lower the learning rate, "
+                 "or flatten the surrogate-gradient slope")
+
+
 def check_gradient_explosion(layers: list[LayerStats], loss: LossStats | None,
                              th: Thresholds) -> list[Pathology]:
+    """Steady exponential growth by more than the ratio over the run, or a peak norm
+    that many times both the median of the layer's first records and its geometric
+    mean over the run (a norm that was small only at the start is not an explosion)."""
     out = []
+    limit = th.gradient_explosion_ratio
     for st in layers:
-        if st.gradient_steps < 2 or not st.gradient_norm_mean > 0:
+        if st.gradient_steps < 2:
             continue
-        ratio = st.gradient_norm_max / st.gradient_norm_mean
-        if ratio > th.gradient_explosion_ratio:
-            out.append(_finding(
-                Severity.CRITICAL, "gradient_explosion", st,
-                f"Surrogate-gradient norm peaks at {st.gradient_norm_max:.3g}, {ratio:.0f}x "
-                f"its mean {st.gradient_norm_mean:.3g} (threshold "
-                f"{th.gradient_explosion_ratio:g}x)",
-                "Clip gradients (torch.nn.utils.clip_grad_norm_), lower the learning rate, "
-                "or flatten the surrogate-gradient slope", ratio))
+        base, peak, growth = st.gradient_norm_baseline, st.gradient_norm_max, st.gradient_growth
+        typical = st.gradient_norm_geomean
+        jump = peak / base if base > 0 else math.nan
+        over = peak / typical if typical > 0 else math.nan
+        if growth > limit:
+            first, last = st.gradient_growth_steps
+            message = (f"Surrogate-gradient norm grows steadily, "
+                       f"{st.gradient_growth_per_step:.3g}x per step from step {first} to "
+                       f"{last}: {growth:.3g}x in all by a log-linear fit (threshold "
+                       f"{limit:g}x); it peaks at {peak:.3g} at step {st.gradient_peak_step}")
+            value = growth
+        elif jump > limit and over > limit:
+            message = (f"Surrogate-gradient norm peaks at {peak:.3g} at step "
+                       f"{st.gradient_peak_step}, {jump:.0f}x the median {base:.3g} of its "
+                       f"first {st.gradient_baseline_records} records and {over:.0f}x its "
+                       f"geometric mean {typical:.3g} (threshold {limit:g}x)")
+            value = jump
+        else:
+            continue
+        out.append(_finding(Severity.CRITICAL, "gradient_explosion", st, message,
+                            FIX_EXPLOSION, value))
     return out
 
 
@@ -377,24 +398,62 @@ def check_layer_died(layers: list[LayerStats], loss: LossStats | None,
     return out
 
 
+def starves_gradients(st: LayerStats, th: Thresholds) -> str | None:
+    """Why few gradients pass through ``st`` ("'x' is silent ...", "'x' has 80% dead
+    neurons"), or None: a neuron that seldom fires sits far from its threshold, where
+    the surrogate gradient is near zero."""
+    top = float(st.firing_rates.max())
+    if top < th.silent_max_rate:
+        return f"'{st.name}' is silent (highest firing rate {top:.2g})"
+    if st.dead_neuron_fraction > th.dead_critical_fraction:
+        return f"'{st.name}' has {st.dead_neuron_fraction:.0%} dead neurons"
+    return None
+
+
 def check_gradient_vanishing(layers: list[LayerStats], loss: LossStats | None,
                              th: Thresholds) -> list[Pathology]:
+    """The gradient at the first layer far below that at the last, both per value (RMS:
+    a narrow layer beside a wide one is not vanishing) and in norm (a wide layer whose
+    many values each get a small share, as in front of a pooling or a strided conv, is
+    not either); a dead or silent layer from the first to the last is named as the
+    cause (its own fix applies, not skip connections)."""
     with_grads = [s for s in layers if s.role != "input" and s.gradient_steps > 0]
     if len(with_grads) < 2:
         return []
     first, last = with_grads[0], with_grads[-1]
-    a, b = first.gradient_norm_mean, last.gradient_norm_mean
-    if not b > 0:
+    a, b = first.gradient_rms_mean, last.gradient_rms_mean
+    if not (b > 0 and a >= 0):  # NaN: not measured (a profile saved before RMS was)
         return []
     ratio = b / a if a > 0 else math.inf
-    if ratio <= th.gradient_vanishing_ratio:
+    na, nb = first.gradient_norm_mean, last.gradient_norm_mean
+    norm_ratio = nb / na if na > 0 else math.inf
+    if min(ratio, norm_ratio) <= th.gradient_vanishing_ratio:
         return []
+    lo = next(i for i, s in enumerate(layers) if s is first)
+    hi = next(i for i, s in enumerate(layers) if s is last)
+    dead = []  # (name, why) of the layers the gradient passes on its way to `first`
+    for s in layers[lo:hi + 1]:
+        why = None if s.role == "input" else starves_gradients(s, th)
+        if why is not None:
+            dead.append((s.name, why))
+    message = (f"Gradients reaching '{first.name}' are {ratio:.0f}x smaller per value "
+               f"(RMS {a:.3g} vs {b:.3g}) and {norm_ratio:.0f}x smaller in norm than at "
+               f"'{last.name}'")
+    if not dead:
+        return [_finding(
+            Severity.CRITICAL, "gradient_vanishing", first,
+            f"{message}: the input-side layers barely learn",
+            "Add skip connections, use an adaptive or wider surrogate gradient, normalise "
+            "layers, or make the network shallower", ratio)]
+    names = " and ".join(f"'{name}'" for name, _ in dead)
+    plural = len(dead) > 1
     return [_finding(
         Severity.CRITICAL, "gradient_vanishing", first,
-        f"Gradients reaching '{first.name}' (mean norm {a:.3g}) are {ratio:.0f}x smaller "
-        f"than at '{last.name}' ({b:.3g}): the input-side layers barely learn",
-        "Add skip connections, use an adaptive or wider surrogate gradient, normalise "
-        "layers, or make the network shallower", ratio)]
+        f"{message}, because {' and '.join(why for _, why in dead)}: a layer that "
+        f"seldom fires passes almost no surrogate gradient",
+        f"Make {names} fire first (see {'their' if plural else 'its'} dead_neurons or "
+        f"silent_network finding{'s' if plural else ''}); the gradients recover with the "
+        f"spikes, so skip connections would not help", ratio)]
 
 
 # ------------------------------------------------------------------ causes
@@ -490,11 +549,14 @@ RULES: tuple[Rule, ...] = (
     Rule("voltage_collapse", "warning", "voltage std < {voltage_collapse_std:g}",
          "Increase input current", check_voltage_collapse),
     Rule("gradient_explosion", "critical",
-         "max/mean gradient norm > {gradient_explosion_ratio:g}x",
+         "gradient norm > {gradient_explosion_ratio:g}x both the median of the layer's "
+         f"first {GRADIENT_HEAD} records and its geometric mean, or steady growth > "
+         "{gradient_explosion_ratio:g}x over the run (log-linear fit)",
          "Clip gradients, reduce LR", check_gradient_explosion),
-    Rule("gradient_vanishing", "critical", "output-side / input-side mean gradient norm > "
-         "{gradient_vanishing_ratio:g}x",
-         "Skip connections, adaptive surrogate slope", check_gradient_vanishing),
+    Rule("gradient_vanishing", "critical", "output-side / input-side gradient, per value "
+         "(RMS) and in norm, both > {gradient_vanishing_ratio:g}x",
+         "Skip connections, adaptive surrogate slope; if a dead or silent layer lies "
+         "between, wake it instead", check_gradient_vanishing),
     Rule("non_binary_spikes", "critical", "a spike layer emits values other than 0/1",
          "Raise threshold, check the reset; declare graded=True if intended",
          check_non_binary),

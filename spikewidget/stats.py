@@ -21,7 +21,12 @@ ROLES = ("input", "hidden", "output")
 @dataclass(frozen=True)
 class NonFinite:
     """Where NaN/Inf first appeared in a layer: ``source`` is spikes, voltages,
-    gradients or loss; ``step`` is the layer's step index (0-based)."""
+    gradients, input gradients or loss; ``step`` is the layer's step index (0-based).
+
+    ``input gradients``: d(loss)/d(the layer's input) went non-finite before
+    d(loss)/d(its spikes) did, so the NaN/Inf was made in the layer's own backward
+    (an overflowing surrogate gradient), not passed down from later layers.
+    """
 
     source: str
     step: int
@@ -86,6 +91,25 @@ class LayerStats:
     """How many recorded values were not whole numbers (analog input, not counts)."""
     per_epoch: tuple[EpochHealth, ...] = ()
     """The layer's health in each selected epoch, oldest first (see :class:`EpochHealth`)."""
+    gradient_norm_baseline: float = math.nan
+    """Median norm of the first (up to ``GRADIENT_HEAD``) gradient records."""
+    gradient_baseline_records: int = 0
+    """How many records ``gradient_norm_baseline`` is the median of."""
+    gradient_peak_step: int = NO_STEP
+    """The step of ``gradient_norm_max``."""
+    gradient_growth: float = math.nan
+    """Steady growth of the norm over ``gradient_growth_steps``: the factor of a
+    least-squares fit of ln(norm) against the step; NaN unless the fit has at least
+    ``GROWTH_MIN_RECORDS`` records and explains ``GROWTH_MIN_FIT`` of the variance."""
+    gradient_growth_per_step: float = math.nan
+    gradient_growth_steps: tuple[int, int] = (NO_STEP, NO_STEP)
+    """First and last step of the records the growth was fitted to."""
+    gradient_rms_mean: float = math.nan
+    """Mean over records of the per-value RMS, norm / sqrt(values in the record): the
+    gradient's scale per neuron, time step and sample, comparable across layer sizes."""
+    gradient_norm_geomean: float = math.nan
+    """Geometric mean of the norms > 0: the layer's typical norm, which one spike or
+    a short quiet start barely moves."""
 
     @property
     def binary_fraction(self) -> float:
@@ -137,7 +161,36 @@ def layer_stats(name: str, role: str, graded: bool, neuron_shape: tuple[int, ...
         gradient_norm_min=merged.g_min if g_n else math.nan,
         nonfinite=_nonfinite(per_epoch),
         fractional_count=merged.fractional,
+        **_gradient_summary(merged),
     )
+
+
+GROWTH_MIN_RECORDS = 4
+"""Fewest records a growth trend is fitted to."""
+GROWTH_MIN_FIT = 0.8
+"""Least share of the variance of ln(norm) the fitted trend must explain (R^2): steady
+growth, not a single spike, nor a quiet start followed by a steady level (a step in
+ln(norm) fits a line with R^2 <= 0.75)."""
+
+
+def _gradient_summary(m: EpochStats) -> dict[str, object]:
+    """The explosion and vanishing rules' gradient fields of :class:`LayerStats`."""
+    out: dict[str, object] = {
+        "gradient_norm_baseline": float(np.median(m.g_head)) if m.g_head else math.nan,
+        "gradient_baseline_records": len(m.g_head),
+        "gradient_peak_step": m.g_max_step if m.g_n else NO_STEP,
+        "gradient_rms_mean": m.g_rms_sum / m.g_n if m.g_n else math.nan,
+        "gradient_norm_geomean": math.exp(m.t_mean_y) if m.t_n else math.nan,
+    }
+    span = m.t_last - m.t_first
+    if m.t_n >= GROWTH_MIN_RECORDS and m.t_m2x > 0 and m.t_m2y > 0 and span > 0:
+        slope = m.t_cxy / m.t_m2x  # ln(norm) per step
+        fit = m.t_cxy * m.t_cxy / (m.t_m2x * m.t_m2y)
+        if fit >= GROWTH_MIN_FIT:
+            out["gradient_growth"] = math.exp(min(slope * span, 700.0))
+            out["gradient_growth_per_step"] = math.exp(slope)
+            out["gradient_growth_steps"] = (m.t_first, m.t_last)
+    return out
 
 
 def _nonfinite(per_epoch: list[tuple[int, EpochStats]]) -> list[NonFinite]:
@@ -149,7 +202,25 @@ def _nonfinite(per_epoch: list[tuple[int, EpochStats]]) -> list[NonFinite]:
         if total and firsts:
             epoch, step = min(firsts, key=lambda es: es[1])
             found.append(NonFinite(source, step, epoch, total))
+    born = _born_in_backward(per_epoch)
+    if born is not None:
+        found.append(born)
     return found
+
+
+def _born_in_backward(per_epoch: list[tuple[int, EpochStats]]) -> NonFinite | None:
+    """NaN/Inf in the gradient at the layer's input from a step before any at its
+    spikes (see :class:`NonFinite`), else None."""
+    total = sum(s.nf_input_gradients for _, s in per_epoch)
+    firsts = [(e, s.first_nf_input_gradients) for e, s in per_epoch
+              if s.first_nf_input_gradients != NO_STEP]
+    if not total or not firsts:
+        return None
+    epoch, step = min(firsts, key=lambda es: es[1])
+    out_steps = [s.first_nf_gradients for _, s in per_epoch if s.first_nf_gradients != NO_STEP]
+    if out_steps and min(out_steps) <= step:
+        return None  # passed down from the layers after it
+    return NonFinite("input gradients", step, epoch, total)
 
 
 @dataclass

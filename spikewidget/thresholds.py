@@ -45,9 +45,9 @@ class Thresholds:
                                         log=True)
     voltage_collapse_min_steps: int = _spec(10, "voltage collapse: after steps", 1, 1000,
                                             integer=True)
-    gradient_explosion_ratio: float = _spec(100.0, "explosion: max/mean norm above", 2.0,
+    gradient_explosion_ratio: float = _spec(100.0, "explosion: norm / early median above", 2.0,
                                             1e6, log=True)
-    gradient_vanishing_ratio: float = _spec(100.0, "vanishing: last/first norm above", 2.0,
+    gradient_vanishing_ratio: float = _spec(100.0, "vanishing: last/first RMS above", 2.0,
                                             1e6, log=True)
     output_count_warning: float = _spec(50.0, "overflow: warning above count", 1.0, 1e4,
                                         log=True)

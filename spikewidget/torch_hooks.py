@@ -22,9 +22,13 @@ into the training statistics (``watch(..., phases=False)``: all together).
 
 Gradients (``gradients=True``): a tensor hook on each layer's spikes adds the
 norm of d(loss)/d(spikes) over one record (all its time steps) to the layer's
-statistics. Hooks never change outputs or gradients, never read tensor values
-on the host (no device synchronisation), and a layer whose output cannot be
-read is reported in a warning naming it and then left alone, never a crash.
+statistics. A second hook, on the tensor passed into the layer (its first
+positional argument, when gradients flow to it), counts NaN/Inf in d(loss)/d(input):
+a NaN made in the layer's own backward (an overflowing surrogate) shows there
+first, before any weight or loss is NaN. Hooks never change outputs or gradients,
+never read tensor values on the host (no device synchronisation), and a layer
+whose output cannot be read is reported in a warning naming it and then left
+alone, never a crash.
 
 Copies. ``copy.deepcopy``, ``pickle`` and ``torch.save`` of a watched model work as
 if it were unwatched: the copy carries inert hooks (loading it needs spikewidget
@@ -56,9 +60,11 @@ _GROUPS_WAITING = 64  # recorded sequences per layer whose gradients may still c
 
 class _GradGroup:
     """Sums of squared gradients over the frames of one grouped record, per sample
-    and neuron (the norm of a record is the root of their total)."""
+    and neuron (the norm of a record is the root of their total), and the count of
+    NaN/Inf in the gradients at the layer's input over those frames."""
 
-    __slots__ = ("closed", "hooked", "profiler", "received", "sq")
+    __slots__ = ("closed", "hooked", "in_hooked", "in_nf", "in_received", "last_input",
+                 "profiler", "received", "recorded", "sq")
 
     def __init__(self, profiler: Any) -> None:
         self.profiler = profiler  # of the pass the frames came from
@@ -66,6 +72,11 @@ class _GradGroup:
         self.received = 0
         self.closed = False  # the frames are recorded: no more will join
         self.sq: Any = None
+        self.in_hooked = 0  # distinct input tensors of the frames that carry a hook
+        self.in_received = 0
+        self.in_nf: Any = None  # NaN where an input gradient was NaN/Inf (see add_input)
+        self.last_input: Any = None  # the latest frame's input, while the group is open
+        self.recorded = [False, False]  # the norm, the input count
 
     def add(self, g: Any) -> None:
         """Add one frame's gradient: one in-place op per frame (a gradient above
@@ -79,9 +90,33 @@ class _GradGroup:
             self.sq.addcmul_(g, g)
         self.received += 1
 
+    def add_input(self, g: Any) -> None:
+        """Fold one frame's gradient at the layer's input into ``in_nf``: NaN where any
+        frame so far had NaN/Inf, else 0 (0 * g, one in-place op per frame: cheaper than
+        counting each frame; :meth:`input_count` counts once)."""
+        g = g.detach()
+        acc = self.in_nf
+        if acc is None:
+            self.in_nf = g * 0
+        elif acc.shape == g.shape:
+            acc.add_(g, alpha=0)
+        else:  # frames of different shapes: keep one number
+            self.in_nf = (acc * 0).sum() + (g * 0).sum()
+        self.in_received += 1
+
+    def input_count(self) -> Any:
+        """How many (sample, neuron) places had NaN/Inf in the input gradient of some
+        frame (a tensor on the gradients' device), or None if none came."""
+        acc, self.in_nf = self.in_nf, None
+        return None if acc is None else torch.isnan(acc).sum()
+
     @property
     def complete(self) -> bool:
         return self.closed and self.received >= self.hooked
+
+    @property
+    def inputs_complete(self) -> bool:
+        return self.closed and self.in_received >= self.in_hooked
 
 
 class _Tap:
@@ -129,7 +164,7 @@ class _Tap:
                 if steps is not None and len(frames) >= steps:
                     self.flush()
             else:
-                self._take(spikes, voltages, time_axis)
+                self._take(spikes, voltages, time_axis, args)
         except Exception as exc:  # never crash training: warn once, stop this layer
             self.fail(exc, "read the output of")
 
@@ -139,7 +174,7 @@ class _Tap:
             return
         self.hook(module, args, args[0] if args else next(iter(kwargs.values()), None))
 
-    def _take(self, spikes: Any, voltages: Any, time_axis: bool) -> None:
+    def _take(self, spikes: Any, voltages: Any, time_axis: bool, args: Any = ()) -> None:
         handle = self.handle
         if not isinstance(spikes, torch.Tensor):
             raise TypeError(f"its spikes are a {type(spikes).__name__}, not a tensor")
@@ -157,6 +192,8 @@ class _Tap:
             raise ValueError(f"its spikes have shape {tuple(spikes.shape)}, fewer axes than "
                              f"the layer's {axes} neuron axes")
         want_grad = handle.gradients and spikes.requires_grad
+        # a NaN made in the layer's own backward (its surrogate) shows at its input
+        x_in = self._grad_input(args) if want_grad else None
         if lead >= 2 or (handle.time_steps is None and handle._depth == 0):
             self.flush()  # a whole sequence, or a call outside the model: record it now
             handle._record(self.name, spikes.detach(),
@@ -164,6 +201,9 @@ class _Tap:
             if want_grad:
                 prof = handle.profiler  # the pass's phase, whatever runs before backward
                 handle._hook_tensor(spikes, lambda g: self._direct_grad(prof, g))
+            if x_in is not None:
+                prof = handle.profiler
+                handle._hook_tensor(x_in, lambda g: self._direct_input_grad(prof, g))
             return
         # one frame of a sequence (values as of this call, see :mod:`sequence`); a frame
         # unlike the others (e.g. a smaller last batch) starts a new sequence
@@ -179,6 +219,10 @@ class _Tap:
             group = self.group = self.group or _GradGroup(handle.profiler)
             group.hooked += 1
             handle._hook_tensor(spikes, lambda g: self._grouped_grad(group, g))
+            if x_in is not None and x_in is not group.last_input:  # one current, many calls
+                group.last_input = x_in
+                group.in_hooked += 1
+                handle._hook_tensor(x_in, lambda g: self._grouped_input_grad(group, g))
         if handle.time_steps is not None and len(frames) >= handle.time_steps:
             self.flush()
 
@@ -193,9 +237,16 @@ class _Tap:
             self.fail(exc, "record")
             return
         if group is not None:
-            group.closed = True
+            group.closed, group.last_input = True, None
             self.waiting.append(group)
             self.settle()
+
+    def _grad_input(self, args: Any) -> Any:
+        """The layer's first positional input when gradients flow to it, else None."""
+        if self.neuron.framework == "input" or not args:
+            return None
+        x = args[0]
+        return x if isinstance(x, torch.Tensor) and x.requires_grad else None
 
     # ------------------------------------------------------------ backward
     def _direct_grad(self, profiler: Any, g: Any) -> None:
@@ -217,16 +268,52 @@ class _Tap:
         except Exception as exc:
             self.fail(exc, "record the gradient of")
 
+    def _direct_input_grad(self, profiler: Any, g: Any) -> None:
+        if self.failed or not self.handle.active:
+            return
+        try:
+            profiler._record_input_nonfinite(self.name, _nonfinite_count(g))
+        except Exception as exc:
+            self.fail(exc, "record the input gradient of")
+
+    def _grouped_input_grad(self, group: _GradGroup, g: Any) -> None:
+        if self.failed or not self.handle.active:
+            return
+        try:
+            if group is self.group:  # backward before the sequence was closed
+                self.handle._flush_all()
+            group.add_input(g)
+            self.settle()
+        except Exception as exc:
+            self.fail(exc, "record the input gradient of")
+
     def settle(self, final: bool = False) -> None:
-        """Record the norm of every group whose gradients have all arrived; with
-        ``final`` (or when too many wait: no backward came) also partial ones."""
-        while self.waiting:
-            group = self.waiting[0]
-            if not (group.complete or final or len(self.waiting) > _GROUPS_WAITING):
-                return
-            self.waiting.popleft()
+        """Record the norm of every group whose gradients at the spikes have all
+        arrived, and the NaN/Inf count of every group whose gradients at the input
+        have; with ``final`` (or when too many wait: no backward came) partial ones."""
+        waiting = self.waiting
+        while waiting and (final or len(waiting) > _GROUPS_WAITING):
+            self._record_group(waiting.popleft(), force=True)
+        if waiting:
+            left = [g for g in waiting if not self._record_group(g)]
+            if len(left) < len(waiting):
+                self.waiting = deque(left)
+
+    def _record_group(self, group: _GradGroup, force: bool = False) -> bool:
+        """Record what of ``group`` is complete (all of it with ``force``); True when
+        nothing of it is left to record."""
+        done = group.recorded
+        if not done[0] and (force or group.complete):
+            done[0] = True
             if group.sq is not None:
-                group.profiler.record_gradients(self.name, group.sq.sqrt())
+                sq, group.sq = group.sq, None
+                group.profiler.record_gradients(self.name, sq.sqrt())
+        if not done[1] and (force or group.inputs_complete):
+            done[1] = True
+            nf = group.input_count()
+            if nf is not None:
+                group.profiler._record_input_nonfinite(self.name, nf)
+        return done[0] and done[1]
 
     def fail(self, exc: BaseException, what: str) -> None:
         self.failed = True
@@ -467,7 +554,8 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
         model: a ``torch.nn.Module`` (a ``DistributedDataParallel`` or
             ``DataParallel`` wrapper is looked through: names stay those of the model).
         gradients: also record, per layer and record, the norm of the gradient of
-            the loss with respect to the layer's spikes (tensor hooks).
+            the loss with respect to the layer's spikes, and count NaN/Inf in the
+            gradient with respect to its input (tensor hooks).
         input: watch the model's first input as a layer named ``"input"`` (or this
             name), role ``input``: count-valued frames (tonic ``ToFrame``) are caught.
             Its leading axes are taken as ``(time, batch)`` when it has 3 or more axes,
@@ -556,6 +644,11 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
 
 
 # ------------------------------------------------------------------ helpers
+def _nonfinite_count(g: Any) -> Any:
+    """How many values of ``g`` are NaN or Inf: a tensor on ``g``'s device (no sync)."""
+    return torch.isnan(g.detach() * 0).sum()
+
+
 def _read_input(module: Any, x: Any) -> Reading:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"the model's first input is a {type(x).__name__}, not a tensor")

@@ -285,8 +285,9 @@ def test_backward_before_a_sequence_closes_records_it_with_its_gradient() -> Non
 
 def test_exploding_and_vanishing_gradients_are_named_from_watched_hooks() -> None:
     torch.manual_seed(0)
-    # 8 records: max/mean of 8 norms is at most 8, so judge explosion at 5x here
-    net, prof = LoopNet(gain=3.0), SpikeProfiler(gradient_explosion_ratio=5)
+    # 8 records: max/mean of 8 norms is at most 8 (the tutorial's 100x could never
+    # fire); the median of the first records and the geometric mean are robust to it
+    net, prof = LoopNet(gain=3.0), SpikeProfiler()
     with torch.no_grad():
         net.fc2.weight.mul_(1e-4)  # almost nothing flows back to lif1
         net.fc2.bias.fill_(0.5)

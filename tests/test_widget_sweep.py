@@ -132,7 +132,9 @@ def ctx():
 
 
 def python_rows(report) -> list[tuple[str, str, str, str]]:
-    return [(p.severity.value, p.category, p.layer, p.message) for p in report.pathologies]
+    """As the table shows them: a finding caused by another reads "↳ category"."""
+    return [(p.severity.value, ("\u21b3 " if p.cause else "") + p.category, p.layer,
+             p.message) for p in report.pathologies]
 
 
 def predicted_rows(page) -> list[tuple[str, str, str, str]]:

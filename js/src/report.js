@@ -24,6 +24,12 @@ export function layerViews(store, epoch, th) {
       countRange: s.has_count_range === 1 ? [s.count_lo, s.count_hi] : null,
       nObs: s.n_obs, countSamples: s.count_samples,
       perEpoch: history(store, index, epoch, th),
+      gradientBaseline: s.gradient_norm_baseline,
+      gradientBaselineRecords: s.gradient_baseline_records,
+      gradientPeakStep: s.gradient_peak_step, gradientGrowth: s.gradient_growth,
+      gradientGrowthPerStep: s.gradient_growth_per_step,
+      gradientGrowthSteps: [s.gradient_growth_from, s.gradient_growth_to],
+      gradientRmsMean: s.gradient_rms_mean, gradientGeomean: s.gradient_norm_geomean,
     });
   });
   return out;

@@ -215,21 +215,48 @@ function checkVoltageCollapse(layers, loss, th) {
       "the state is not reset every step"));
 }
 
+const FIX_EXPLOSION =
+  "Clip gradients (torch.nn.utils.clip_grad_norm_), lower the learning rate, or " +
+  "flatten the surrogate-gradient slope";
+
 function checkGradientExplosion(layers, loss, th) {
   const out = [];
+  const limit = th.gradient_explosion_ratio;
   for (const st of layers) {
-    if (st.gradientSteps < 2 || !(st.gradientNormMean > 0)) continue;
-    const ratio = st.gradientNormMax / st.gradientNormMean;
-    if (ratio > th.gradient_explosion_ratio) {
-      out.push(finding("critical", "gradient_explosion", st.name,
-        `Surrogate-gradient norm peaks at ${f(st.gradientNormMax, ".3g")}, ` +
-        `${f(ratio, ".0f")}x its mean ${f(st.gradientNormMean, ".3g")} (threshold ` +
-        `${f(th.gradient_explosion_ratio, "g")}x)`,
-        "Clip gradients (torch.nn.utils.clip_grad_norm_), lower the learning rate, or " +
-        "flatten the surrogate-gradient slope"));
-    }
+    if (st.gradientSteps < 2) continue;
+    const base = st.gradientBaseline;
+    const peak = st.gradientNormMax;
+    const growth = st.gradientGrowth;
+    const typical = st.gradientGeomean;
+    const jump = base > 0 ? peak / base : NaN;
+    const over = typical > 0 ? peak / typical : NaN;
+    let message;
+    if (growth > limit) {
+      const [first, last] = st.gradientGrowthSteps;
+      message = "Surrogate-gradient norm grows steadily, " +
+        `${f(st.gradientGrowthPerStep, ".3g")}x per step from step ${first} to ${last}: ` +
+        `${f(growth, ".3g")}x in all by a log-linear fit (threshold ${f(limit, "g")}x); ` +
+        `it peaks at ${f(peak, ".3g")} at step ${st.gradientPeakStep}`;
+    } else if (jump > limit && over > limit) {
+      message = `Surrogate-gradient norm peaks at ${f(peak, ".3g")} at step ` +
+        `${st.gradientPeakStep}, ${f(jump, ".0f")}x the median ${f(base, ".3g")} of its ` +
+        `first ${st.gradientBaselineRecords} records and ${f(over, ".0f")}x its geometric ` +
+        `mean ${f(typical, ".3g")} (threshold ${f(limit, "g")}x)`;
+    } else continue;
+    out.push(finding("critical", "gradient_explosion", st.name, message, FIX_EXPLOSION));
   }
   return out;
+}
+
+/** Why few gradients pass through a layer (silent, or mostly dead), or null. */
+function starvesGradients(st, th) {
+  const top = st.maxRate;
+  if (top < th.silent_max_rate) {
+    return `'${st.name}' is silent (highest firing rate ${f(top, ".2g")})`;
+  }
+  const frac = st.deadCount / st.n;
+  if (frac > th.dead_critical_fraction) return `'${st.name}' has ${f(frac, ".0%")} dead neurons`;
+  return null;
 }
 
 function checkGradientVanishing(layers, loss, th) {
@@ -237,16 +264,39 @@ function checkGradientVanishing(layers, loss, th) {
   if (withGrads.length < 2) return [];
   const first = withGrads[0];
   const last = withGrads[withGrads.length - 1];
-  const a = first.gradientNormMean;
-  const b = last.gradientNormMean;
-  if (!(b > 0)) return [];
+  const a = first.gradientRmsMean;
+  const b = last.gradientRmsMean;
+  if (!(b > 0 && a >= 0)) return [];
   const ratio = a > 0 ? b / a : Infinity;
-  if (ratio <= th.gradient_vanishing_ratio) return [];
+  const na = first.gradientNormMean;
+  const nb = last.gradientNormMean;
+  const normRatio = na > 0 ? nb / na : Infinity;
+  if (Math.min(ratio, normRatio) <= th.gradient_vanishing_ratio) return [];
+  const lo = layers.indexOf(first);
+  const hi = layers.indexOf(last);
+  const dead = [];
+  for (const s of layers.slice(lo, hi + 1)) {
+    if (s.role === "input") continue;
+    const why = starvesGradients(s, th);
+    if (why !== null) dead.push([s.name, why]);
+  }
+  const message = `Gradients reaching '${first.name}' are ${f(ratio, ".0f")}x smaller per ` +
+    `value (RMS ${f(a, ".3g")} vs ${f(b, ".3g")}) and ${f(normRatio, ".0f")}x smaller in ` +
+    `norm than at '${last.name}'`;
+  if (dead.length === 0) {
+    return [finding("critical", "gradient_vanishing", first.name,
+      `${message}: the input-side layers barely learn`,
+      "Add skip connections, use an adaptive or wider surrogate gradient, normalise " +
+      "layers, or make the network shallower")];
+  }
+  const names = dead.map(([name]) => `'${name}'`).join(" and ");
+  const whys = dead.map(([, why]) => why).join(" and ");
   return [finding("critical", "gradient_vanishing", first.name,
-    `Gradients reaching '${first.name}' (mean norm ${f(a, ".3g")}) are ${f(ratio, ".0f")}x ` +
-    `smaller than at '${last.name}' (${f(b, ".3g")}): the input-side layers barely learn`,
-    "Add skip connections, use an adaptive or wider surrogate gradient, normalise " +
-    "layers, or make the network shallower")];
+    `${message}, because ${whys}: a layer that seldom fires passes almost no surrogate ` +
+    "gradient",
+    `Make ${names} fire first (see ${dead.length > 1 ? "their" : "its"} dead_neurons or ` +
+    `silent_network finding${dead.length > 1 ? "s" : ""}); the gradients recover with the ` +
+    "spikes, so skip connections would not help")];
 }
 
 function checkOutputOverflow(layers, loss, th, consts) {

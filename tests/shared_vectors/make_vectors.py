@@ -71,6 +71,7 @@ def scenario() -> SpikeProfiler:
             counts_in = rng.poisson(0.3 + epoch, size=(t, b, 16)).astype(np.float32)
             p.record_step("in", counts_in)
             # conv: rates spread over a log range, a collapsed voltage, one gradient spike
+            # (1000x the median of the epoch's first records); the vanishing side
             probs = np.logspace(-3.5, 0, 32).reshape(2, 4, 4)
             spikes = (rng.random((t, b, 2, 4, 4)) < probs).astype(np.float32)
             volt = 0.5 + 1e-8 * rng.standard_normal((t, b, 2, 4, 4))
@@ -83,8 +84,11 @@ def scenario() -> SpikeProfiler:
             # saturated share grows with the epoch
             sat = (rng.random((t, b, 40)) < np.where(np.arange(40) < 10 * (epoch + 1), 0.99,
                                                       0.3)).astype(np.float32)
-            p.record_step("sat", sat)
-            p.record_step("silent", np.zeros((t, b, 20), np.float32))
+            # gradients growing steadily, 2x per step (gradient_explosion by the trend)
+            p.record_step("sat", sat, gradients=rng.standard_normal((t, b, 40)) * 2.0**step)
+            # silent but in the last epoch, when it no longer explains the vanishing
+            silent = (rng.random((t, b, 20)) < (0.2 if epoch == 2 else 0.0)).astype(np.float32)
+            p.record_step("silent", silent)
             if step == 0:  # too few observations to call 66% of these neurons dead
                 p.record_step("few", (rng.random((1, 8, 30)) < 0.05).astype(np.float32))
             # healthy in epochs 0-1, dies in epoch 2 (its input stopped)
