@@ -337,17 +337,15 @@ class PayloadBuilder:
                     "counts": empty, "maxes": empty, "nonfinite": empty, "recent": empty,
                     "recent_epochs": encode_array(np.zeros(0, np.int32))}
         eps = sorted(loss.epoch_means)
-        per_epoch = [self.profiler.report(epoch=e, layers=[]).loss for e in eps]
+        extent = [loss.epoch_extent[e] for e in eps]
         return {"n_classes": loss.n_classes, "chance": loss.chance_level,
                 "epochs": encode_array(np.array(eps, dtype=np.int32)),
                 "means": encode_array(np.array([loss.epoch_means[e] for e in eps],
                                                dtype=np.float64)),
                 # per epoch, what the overflow rule says of the recorded loss
-                "counts": encode_array(np.array([x.count for x in per_epoch], np.float64)),
-                "maxes": encode_array(np.array([x.max for x in per_epoch], np.float64)),
-                "nonfinite": encode_array(np.array(
-                    [0 if x.nonfinite is None else x.nonfinite.count for x in per_epoch],
-                    np.float64)),
+                "counts": encode_array(np.array([x[0] for x in extent], np.float64)),
+                "maxes": encode_array(np.array([x[1] for x in extent], np.float64)),
+                "nonfinite": encode_array(np.array([x[2] for x in extent], np.float64)),
                 "recent": encode_array(np.asarray(loss.recent, dtype=np.float64)),
                 "recent_epochs": encode_array(np.asarray(loss.recent_epochs, np.int32))}
 

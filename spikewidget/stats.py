@@ -242,6 +242,8 @@ class LossStats:
     nonfinite: NonFinite | None
     recent_epochs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     """The epoch of each value of ``recent``."""
+    epoch_extent: dict[int, tuple[int, float, int]] = field(default_factory=dict)
+    """Per selected epoch: (records, largest finite value, non-finite records)."""
 
     @property
     def chance_level(self) -> float | None:
@@ -268,6 +270,7 @@ def loss_stats(per_epoch: list[tuple[int, EpochLoss]], recent: np.ndarray,
         max=max(e.max for _, e in per_epoch) if n else math.nan,
         last=per_epoch[-1][1].last, n_classes=n_classes, recent=recent,
         epoch_means={ep: e.mean for ep, e in per_epoch}, nonfinite=nonfinite,
+        epoch_extent={ep: (e.n + e.nonfinite, e.max, e.nonfinite) for ep, e in per_epoch},
         recent_epochs=(np.zeros(len(recent), np.int64) if recent_epochs is None
                        else recent_epochs))
 
