@@ -13,11 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .temporal import OpenSequences
+
 NO_STEP = -1
 """Marker for "never happened" in the first-non-finite step fields."""
 
-VECTORS = ("spike_sum", "active_samples")
-"""The per-neuron fields (everything else is a scalar)."""
+VECTORS = ("spike_sum", "active_samples", "isi_n", "isi_sum", "isi_sq", "vt_m2", "vt_dof")
+"""The per-neuron fields (everything else is a scalar, but ``open``)."""
+NEW_IN_V2 = ("isi_n", "isi_sum", "isi_sq", "vt_m2", "vt_dof", "v_min", "v_max")
+"""Fields a version-1 profile lacks: they load as "never measured"."""
 
 
 @dataclass(slots=True)
@@ -29,6 +33,13 @@ class EpochStats:
     Where per-sample counts are measured (output layers, spikes with a time axis),
     ``active_samples`` counts per neuron the samples in which it fired at all, out
     of ``count_samples``.
+
+    Along time (see :mod:`temporal` for the definitions): ``isi_n``, ``isi_sum`` and
+    ``isi_sq`` are per neuron the count, sum and sum of squares of its inter-spike
+    intervals (time steps); ``vt_m2`` and ``vt_dof`` its voltages' squared deviations
+    from each sequence's mean and their degrees of freedom. ``v_min``/``v_max`` are
+    the extrema of the finite voltages. ``open`` holds the sequences that records
+    without a time axis continue (neither merged nor saved).
     """
 
     n_neurons: int
@@ -56,12 +67,19 @@ class EpochStats:
     first_nf_spikes: int = NO_STEP
     first_nf_voltages: int = NO_STEP
     first_nf_gradients: int = NO_STEP
+    v_min: float = np.inf
+    v_max: float = -np.inf
+    isi_n: np.ndarray = dataclasses.field(default=None)  # type: ignore[assignment]
+    isi_sum: np.ndarray = dataclasses.field(default=None)  # type: ignore[assignment]
+    isi_sq: np.ndarray = dataclasses.field(default=None)  # type: ignore[assignment]
+    vt_m2: np.ndarray = dataclasses.field(default=None)  # type: ignore[assignment]
+    vt_dof: np.ndarray = dataclasses.field(default=None)  # type: ignore[assignment]
+    open: OpenSequences | None = None
 
     def __post_init__(self) -> None:
-        if self.spike_sum is None:
-            self.spike_sum = np.zeros(self.n_neurons, dtype=np.float64)
-        if self.active_samples is None:
-            self.active_samples = np.zeros(self.n_neurons, dtype=np.float64)
+        for name in VECTORS:
+            if getattr(self, name) is None:
+                setattr(self, name, np.zeros(self.n_neurons, dtype=np.float64))
 
     # ----------------------------------------------------------------- updates
     def add_voltage_moments(self, n: int, mean: float, m2: float) -> None:
@@ -87,9 +105,10 @@ class EpochStats:
 
     # ------------------------------------------------------------------ merging
     def copy(self) -> EpochStats:
-        new = dataclasses.replace(self)
-        new.spike_sum = self.spike_sum.copy()
-        new.active_samples = self.active_samples.copy()
+        """A copy of the statistics (without the open sequences)."""
+        new = dataclasses.replace(self, open=None)
+        for name in VECTORS:
+            setattr(new, name, getattr(self, name).copy())
         return new
 
     def merge(self, other: EpochStats) -> EpochStats:
@@ -99,17 +118,21 @@ class EpochStats:
         return out
 
     def merge_into(self, other: EpochStats) -> None:
-        """Add ``other`` to these statistics in place."""
+        """Add ``other`` to these statistics in place (this one's open sequences stay
+        open; ``other``'s end)."""
         out = self
         out.n_steps += other.n_steps
         out.n_obs += other.n_obs
-        out.spike_sum += other.spike_sum
+        for name in VECTORS:
+            mine = getattr(out, name)
+            np.add(mine, getattr(other, name), out=mine)
+        out.v_min = min(out.v_min, other.v_min)
+        out.v_max = max(out.v_max, other.v_max)
         out.spike_max = max(out.spike_max, other.spike_max)
         out.spike_min = min(out.spike_min, other.spike_min)
         out.nonbinary += other.nonbinary
         out.count_steps += other.count_steps
         out.count_samples += other.count_samples
-        out.active_samples += other.active_samples
         out.count_max = max(out.count_max, other.count_max)
         out.count_min = min(out.count_min, other.count_min)
         out.add_voltage_moments(other.v_n, other.v_mean, other.v_m2)
@@ -126,16 +149,17 @@ class EpochStats:
     def scalars(self) -> dict[str, float | int]:
         """Every field but the per-neuron vectors, as plain Python numbers."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.name not in VECTORS}
+                if f.name not in VECTORS and f.name != "open"}
 
     @classmethod
     def from_parts(cls, scalars: dict[str, float | int],
                    vectors: dict[str, np.ndarray]) -> EpochStats:
-        names = {f.name for f in dataclasses.fields(cls)} - set(VECTORS)
+        names = {f.name for f in dataclasses.fields(cls)} - set(VECTORS) - {"open"}
         missing = names - set(scalars)
         if missing:
             raise KeyError(f"missing fields {sorted(missing)}")
-        return cls(**{k: np.asarray(vectors[k], dtype=np.float64) for k in VECTORS},
+        return cls(**{k: np.asarray(vectors[k], dtype=np.float64) for k in VECTORS
+                      if vectors.get(k) is not None},
                    **{k: scalars[k] for k in names})
 
 

@@ -1,0 +1,166 @@
+"""Statistics along time, per neuron, on the host: inter-spike intervals and how much
+each neuron's membrane voltage moves over time.
+
+Definitions (the device path, :mod:`reduce_torch`, computes the same numbers):
+
+- **Time.** A record with a time axis, ``(time, batch, *neurons)``, holds one sequence
+  per sample: time runs along its first axis, in time steps, and sequences end with
+  the record. A record without one, ``(batch, *neurons)`` or ``(*neurons)``, is one
+  time step of sequences that continue from record to record, one per sample index
+  (row), until the number of rows changes or a new epoch starts (then new ones begin).
+  The open sequences are not saved with a profile and not merged: a loaded or merged
+  profile starts new ones.
+- **Spike.** A finite non-zero value (a graded spike is one spike event).
+- **Inter-spike interval (ISI).** The time steps between two consecutive spikes of
+  the same neuron in the same sequence. Per neuron the count, sum and sum of squares
+  of its intervals are kept (whole numbers, exact in float64).
+- **Spread over time.** Per neuron, the pooled within-sequence variance of its finite
+  voltages: squared deviations from each sequence's own mean, summed over sequences,
+  over the sum of (length - 1). A voltage frozen in time reads 0 however much
+  neurons or samples differ from one another.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_UNSEEN = float(2 ** 24)  # "no spike yet": far above any time step, exact in float32
+_FLOAT32_TIME = 4096  # up to here squared intervals (<= 2**24) are exact in float32
+
+
+# --------------------------------------------------------------- intervals
+class IntervalFold:
+    """Inter-spike intervals of one sequence per row, fed one frame at a time.
+
+    ``add(frame, k)`` takes the frame at time step ``k`` as ``(rows,)`` values that
+    are 0 or 1 (spikes as 0/1, or a spike mask); :meth:`per_neuron` then sums over
+    the rows of each neuron. Seven array operations per frame, no branch on values.
+    """
+
+    def __init__(self, rows: int, steps: int) -> None:
+        dtype = np.float32 if steps <= _FLOAT32_TIME else np.float64
+        self.last = np.full(rows, _UNSEEN if dtype == np.float32 else 2.0 ** 52, dtype)
+        self.total = np.zeros(rows, dtype)  # sum of intervals per row
+        self.squares = np.zeros(rows, dtype)  # sum of squared intervals per row
+        self._d = np.empty(rows, dtype)
+
+    def step(self, frame: np.ndarray, k: int) -> np.ndarray:
+        """The interval that ends at time step ``k`` per row (0: none); a buffer that
+        the next call reuses."""
+        d, last = self._d, self.last
+        np.subtract(k, last, out=d)  # time since the last spike (hugely negative: none)
+        np.multiply(d, frame, out=d)  # ... at spikes only
+        np.add(last, d, out=last)  # a spike moves `last` to k exactly
+        return np.maximum(d, 0, out=d)  # a first spike has no interval
+
+    def add(self, frame: np.ndarray, k: int) -> None:
+        d = self.step(frame, k)
+        np.add(self.total, d, out=self.total)
+        np.multiply(d, d, out=d)
+        np.add(self.squares, d, out=self.squares)
+
+    def per_neuron(self, counts: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+        """(intervals, sum, sum of squares) per neuron, float64, from the spikes per
+        row ``counts`` (``(rows,)``, rows = samples x ``n`` neurons)."""
+        k = np.maximum(counts.reshape(-1, n) - 1, 0).sum(axis=0, dtype=np.float64)
+        s = self.total.reshape(-1, n).sum(axis=0, dtype=np.float64)
+        q = self.squares.reshape(-1, n).sum(axis=0, dtype=np.float64)
+        return k, s, q
+
+
+def spike_frames(x3: np.ndarray, binary: bool) -> np.ndarray:
+    """``(time, rows)`` values the interval fold can take: ``x3`` itself when its
+    values are 0 and 1, else its finite non-zero mask."""
+    if binary:
+        return x3
+    return (x3 != 0) & np.isfinite(x3)
+
+
+def intervals(x3: np.ndarray, binary: bool, n: int) -> tuple[np.ndarray, ...]:
+    """(intervals, sum, sum of squares) per neuron of the sequences of one record,
+    ``x3`` as ``(time, rows)``."""
+    frames = spike_frames(x3, binary)
+    t, rows = frames.shape
+    fold = IntervalFold(rows, t)
+    for k in range(t):
+        fold.add(frames[k], k)
+    counts = np.count_nonzero(frames, axis=0) if frames.dtype == np.bool_ else \
+        frames.sum(axis=0, dtype=np.float64)
+    return fold.per_neuron(counts, n)
+
+
+# ------------------------------------------------------------ spread over time
+def spread(v3: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sum of squared deviations from each sequence's mean, degrees of freedom) per
+    neuron, float64, of voltages ``(time, rows)`` (rows = samples x ``n``)."""
+    t = v3.shape[0]
+    finite = None
+    if not np.isfinite(v3.sum(dtype=np.float64)):
+        finite = np.isfinite(v3)
+        v3 = np.where(finite, v3, 0.0)
+    if finite is None:
+        mean = v3.mean(axis=0, dtype=np.float64)
+        dof = np.full(v3.shape[1], t - 1, dtype=np.float64)
+    else:
+        k = finite.sum(axis=0, dtype=np.float64)
+        mean = v3.sum(axis=0, dtype=np.float64) / np.maximum(k, 1)
+        dof = np.maximum(k - 1, 0)
+    m2 = np.zeros(v3.shape[1], dtype=np.float64)
+    for j in range(t):  # one row of deviations at a time: no full-size temporary
+        d = v3[j] - mean
+        if finite is not None:
+            d[~finite[j]] = 0.0
+        m2 += d * d
+    return m2.reshape(-1, n).sum(axis=0), dof.reshape(-1, n).sum(axis=0)
+
+
+# ------------------------------------------------------------ open sequences
+class OpenSequences:
+    """The sequences that records without a time axis continue, one per row.
+
+    Per row: the time step of its last spike (an :class:`IntervalFold`), and the
+    count and mean of its finite voltages so far (Welford); ``clock`` is the time
+    step of the next record.
+    """
+
+    __slots__ = ("clock", "fold", "v_count", "v_mean", "v_ok")
+
+    def __init__(self, rows: int) -> None:
+        self.clock = 0
+        self.fold = IntervalFold(rows, 2 ** 31)  # float64: the clock may run long
+        self.v_count: np.ndarray | None = None  # per row, once a voltage was not finite
+        self.v_mean = np.zeros(rows)
+        self.v_ok = 0  # voltages seen while all were finite
+
+    def add(self, spikes: np.ndarray, binary: bool, voltages: np.ndarray | None,
+            n: int) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, np.ndarray] | None]:
+        """One time step ``(rows,)``; returns the new (intervals, sum, squares) and
+        (squared-deviation increment, degrees-of-freedom increment) per neuron."""
+        d = self.fold.step(spikes if binary else spike_frames(spikes, False), self.clock)
+        self.clock += 1
+        d = d.reshape(-1, n)
+        isi = (np.count_nonzero(d, axis=0).astype(np.float64), d.sum(axis=0),
+               np.einsum("ij,ij->j", d, d))
+        if voltages is None:
+            return isi, None
+        return isi, self._welford(voltages, n)
+
+    def _welford(self, v: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        finite = self.v_count is None and np.isfinite(v.sum(dtype=np.float64))
+        if finite:
+            k = self.v_ok = self.v_ok + 1
+            delta = v - self.v_mean  # float64
+            self.v_mean += delta / k
+            inc = delta * (v - self.v_mean)
+            dof = np.full(n, (len(v) // n) if k >= 2 else 0, dtype=np.float64)
+            return inc.reshape(-1, n).sum(axis=0), dof
+        if self.v_count is None:
+            self.v_count = np.full(len(v), float(self.v_ok))
+        ok = np.isfinite(v)
+        count = self.v_count + ok
+        delta = np.where(ok, v - self.v_mean, 0.0)
+        self.v_mean += delta / np.maximum(count, 1)
+        inc = delta * np.where(ok, v - self.v_mean, 0.0)
+        self.v_count = count
+        dof = (ok & (count >= 2)).reshape(-1, n).sum(axis=0, dtype=np.float64)
+        return inc.reshape(-1, n).sum(axis=0), dof
