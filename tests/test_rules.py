@@ -79,7 +79,8 @@ def test_voltage_collapse_needs_flat_voltages_over_enough_steps(rng):
         p.record_step("h", healthy_layer(rng), voltages=np.full((64, 200), -0.5))
         q.record_step("h", healthy_layer(rng), voltages=rng.normal(size=(64, 200)))
     [f] = findings(p, "voltage_collapse")
-    assert f.severity is Severity.WARNING and f.metric_value == 0.0
+    assert f.severity is Severity.WARNING and f.metric_value == 1.0  # every neuron frozen
+    assert f.message.startswith("200/200 neurons (100%) have a membrane voltage frozen")
     assert findings(q, "voltage_collapse") == []
     early = SpikeProfiler()
     early.record_step("h", healthy_layer(rng), voltages=np.zeros((64, 200)))
