@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .temporal import OpenSequences
+if TYPE_CHECKING:
+    from .temporal import OpenSequences
 
 NO_STEP = -1
 """Marker for "never happened" in the first-non-finite step fields."""

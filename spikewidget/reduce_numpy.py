@@ -131,10 +131,12 @@ def _add_vectors(acc: EpochStats, names: tuple[str, ...], values: tuple[np.ndarr
 def _continue_sequences(acc: EpochStats, r: StepResult) -> None:
     """One time step of the open sequences (new ones when the rows changed)."""
     spikes, binary, voltages = r.frame
-    if acc.open is None or len(acc.open.v_mean) != len(spikes):
+    if acc.open is None or acc.open.rows != len(spikes):
         acc.open = OpenSequences(len(spikes))
-    isi, vt = acc.open.add(spikes, binary, voltages, acc.n_neurons)
-    _add_vectors(acc, ("isi_n", "isi_sum", "isi_sq"), isi)
+    silent = r.spike_max == 0 and r.spike_min == 0 and not r.nf_spikes
+    isi, vt = acc.open.add(spikes, binary, voltages, acc.n_neurons, silent)
+    if isi is not None:
+        _add_vectors(acc, ("isi_n", "isi_sum", "isi_sq"), isi)
     if vt is not None:
         _add_vectors(acc, ("vt_m2", "vt_dof"), vt)
 

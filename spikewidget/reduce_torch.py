@@ -191,6 +191,7 @@ def _spread(torch: Any, v: Any, n: int) -> tuple[Any, Any]:
     finite = torch.isfinite(v)
     k = finite.sum(0, dtype=torch.float64)
     vc = torch.where(finite, v.double(), 0.0)
+    vc = torch.where(finite, vc - vc[0], 0.0)  # relative to the first step (temporal)
     mean = vc.sum(0) / k.clamp(min=1)
     d = torch.where(finite, vc - mean, 0.0)
     return (d * d).sum(0).reshape(-1, n).sum(0), (k - 1).clamp(min=0).reshape(-1, n).sum(0)

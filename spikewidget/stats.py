@@ -155,8 +155,9 @@ def layer_stats(name: str, role: str, graded: bool, neuron_shape: tuple[int, ...
         gradient_norm_max=merged.g_max if g_n else math.nan,
         gradient_norm_min=merged.g_min if g_n else math.nan,
         nonfinite=_nonfinite(per_epoch),
-        voltage_min=merged.v_min if has_v else math.nan,
-        voltage_max=merged.v_max if has_v else math.nan,
+        # extrema unknown: no voltages, or a version-1 profile's
+        voltage_min=merged.v_min if merged.v_min <= merged.v_max else math.nan,
+        voltage_max=merged.v_max if merged.v_min <= merged.v_max else math.nan,
         voltage_time_std=_time_std(merged),
         isi_counts=merged.isi_n, **_isi(merged),
         fan_out=fan_out,

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import reduce_numpy  # column_sums (imported both ways: used at call time only)
+
 _UNSEEN = float(2 ** 24)  # "no spike yet": far above any time step, exact in float32
 _FLOAT32_TIME = 4096  # up to here squared intervals (<= 2**24) are exact in float32
 
@@ -92,22 +94,30 @@ def intervals(x3: np.ndarray, binary: bool, n: int) -> tuple[np.ndarray, ...]:
 # ------------------------------------------------------------ spread over time
 def spread(v3: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """(sum of squared deviations from each sequence's mean, degrees of freedom) per
-    neuron, float64, of voltages ``(time, rows)`` (rows = samples x ``n``)."""
+    neuron, float64, of voltages ``(time, rows)`` (rows = samples x ``n``). Values
+    are taken relative to the first time step: a frozen voltage gives exactly 0."""
     t = v3.shape[0]
     finite = None
     if not np.isfinite(v3.sum(dtype=np.float64)):
         finite = np.isfinite(v3)
         v3 = np.where(finite, v3, 0.0)
+    shift = v3[0].astype(np.float64)
+    total = np.zeros(v3.shape[1], dtype=np.float64)
+    for j in range(1, t):  # one row at a time: no full-size temporary
+        d = v3[j] - shift
+        if finite is not None:
+            d[~finite[j]] = 0.0
+        total += d
     if finite is None:
-        mean = v3.mean(axis=0, dtype=np.float64)
         dof = np.full(v3.shape[1], t - 1, dtype=np.float64)
+        mean = total / t
     else:
         k = finite.sum(axis=0, dtype=np.float64)
-        mean = v3.sum(axis=0, dtype=np.float64) / np.maximum(k, 1)
         dof = np.maximum(k - 1, 0)
+        mean = total / np.maximum(k, 1)
     m2 = np.zeros(v3.shape[1], dtype=np.float64)
-    for j in range(t):  # one row of deviations at a time: no full-size temporary
-        d = v3[j] - mean
+    for j in range(t):
+        d = (v3[j] - shift) - mean
         if finite is not None:
             d[~finite[j]] = 0.0
         m2 += d * d
@@ -115,51 +125,77 @@ def spread(v3: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ------------------------------------------------------------ open sequences
+_EXACT32 = float(2 ** 24)  # float32 holds every whole number up to here
+
+
 class OpenSequences:
     """The sequences that records without a time axis continue, one per row.
 
     Per row: the time step of its last spike (an :class:`IntervalFold`), and the
-    count and mean of its finite voltages so far (Welford); ``clock`` is the time
-    step of the next record.
+    count and mean of its finite voltages so far (Welford, in the voltages' own
+    float type); ``clock`` is the time step of the next record. Sums per neuron are
+    taken in float32 only where every partial sum is a whole number below 2**24
+    (exact), else in float64.
     """
 
     __slots__ = ("clock", "fold", "v_count", "v_mean", "v_ok")
 
     def __init__(self, rows: int) -> None:
         self.clock = 0
-        self.fold = IntervalFold(rows, 2 ** 31)  # float64: the clock may run long
+        self.fold = IntervalFold(rows, 1)  # float32 until the clock nears 2**24
         self.v_count: np.ndarray | None = None  # per row, once a voltage was not finite
-        self.v_mean = np.zeros(rows)
+        self.v_mean: np.ndarray | None = None
         self.v_ok = 0  # voltages seen while all were finite
 
+    @property
+    def rows(self) -> int:
+        return len(self.fold.last)
+
     def add(self, spikes: np.ndarray, binary: bool, voltages: np.ndarray | None,
-            n: int) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, np.ndarray] | None]:
-        """One time step ``(rows,)``; returns the new (intervals, sum, squares) and
-        (squared-deviation increment, degrees-of-freedom increment) per neuron."""
-        d = self.fold.step(spikes if binary else spike_frames(spikes, False), self.clock)
+            n: int, silent: bool = False) -> tuple[tuple[np.ndarray, ...] | None,
+                                                   tuple[np.ndarray, np.ndarray] | None]:
+        """One time step ``(rows,)`` (``silent``: it has no spike); returns the new
+        (intervals, sum, squares) per neuron (None: no interval ended) and
+        (squared-deviation increment, degrees-of-freedom increment) per neuron (None:
+        no voltages)."""
+        welford = None if voltages is None else self._welford(voltages, n)
+        if silent:  # nothing ends, nothing moves
+            self.clock += 1
+            return None, welford
+        fold = self.fold
+        if self.clock >= _EXACT32 - 1 and fold.last.dtype == np.float32:
+            fold.last = np.where(fold.last == _UNSEEN, 2.0 ** 52, fold.last)
+            fold._d = np.empty(len(fold.last))
+        d = fold.step(spikes if binary else spike_frames(spikes, False), self.clock)
         self.clock += 1
         d = d.reshape(-1, n)
-        isi = (np.count_nonzero(d, axis=0).astype(np.float64), d.sum(axis=0),
-               np.einsum("ij,ij->j", d, d))
-        if voltages is None:
-            return isi, None
-        return isi, self._welford(voltages, n)
+        top = float(d.max())
+        isi = None
+        if top > 0:
+            if d.dtype != np.float32 or len(d) * top * top >= _EXACT32:
+                d = d.astype(np.float64)
+            sums = reduce_numpy.column_sums
+            isi = (sums(np.minimum(d, 1)), sums(d), sums(d * d))
+        return isi, welford
 
     def _welford(self, v: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        finite = self.v_count is None and np.isfinite(v.sum(dtype=np.float64))
-        if finite:
+        if v.dtype.kind != "f":
+            v = v.astype(np.float64)
+        if self.v_mean is None or self.v_mean.dtype != v.dtype:
+            self.v_mean = np.zeros(len(v), dtype=v.dtype)
+        if self.v_count is None and np.isfinite(v.sum(dtype=np.float64)):
             k = self.v_ok = self.v_ok + 1
-            delta = v - self.v_mean  # float64
-            self.v_mean += delta / k
-            inc = delta * (v - self.v_mean)
+            delta = v - self.v_mean
+            self.v_mean += delta * v.dtype.type(1 / k)
+            np.multiply(delta, v - self.v_mean, out=delta)  # Welford's M2 increment
             dof = np.full(n, (len(v) // n) if k >= 2 else 0, dtype=np.float64)
-            return inc.reshape(-1, n).sum(axis=0), dof
+            return reduce_numpy.column_sums(delta.reshape(-1, n)), dof
         if self.v_count is None:
             self.v_count = np.full(len(v), float(self.v_ok))
         ok = np.isfinite(v)
         count = self.v_count + ok
         delta = np.where(ok, v - self.v_mean, 0.0)
-        self.v_mean += delta / np.maximum(count, 1)
+        self.v_mean += (delta / np.maximum(count, 1)).astype(v.dtype)
         inc = delta * np.where(ok, v - self.v_mean, 0.0)
         self.v_count = count
         dof = (ok & (count >= 2)).reshape(-1, n).sum(axis=0, dtype=np.float64)
