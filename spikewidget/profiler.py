@@ -333,6 +333,8 @@ class SpikeProfiler:
             if acc is None:
                 acc = EpochStats(math.prod(nshape)) if device is None \
                     else _device_stats(math.prod(nshape), device)
+                for other in (info.epochs.values() if info is not None else ()):
+                    other.open = None  # a new epoch starts new sequences (temporal)
             step = info.steps if info is not None else 0
             fold(acc, step)
             # ---- commit: the step is in; now file it ----

@@ -8,8 +8,9 @@ Definitions (the device path, :mod:`reduce_torch`, computes the same numbers):
   the record. A record without one, ``(batch, *neurons)`` or ``(*neurons)``, is one
   time step of sequences that continue from record to record, one per sample index
   (row), until the number of rows changes or a new epoch starts (then new ones begin).
-  The open sequences are not saved with a profile and not merged: a loaded or merged
-  profile starts new ones.
+  Open sequences are not saved: a loaded profile starts new ones; ``merge`` keeps the
+  receiving profiler's open and ends the other's. (``watch`` records a layer called
+  once per forward this way, unless ``time_steps`` groups the calls.)
 - **Spike.** A finite non-zero value (a graded spike is one spike event).
 - **Inter-spike interval (ISI).** The time steps between two consecutive spikes of
   the same neuron in the same sequence. Per neuron the count, sum and sum of squares
@@ -39,12 +40,13 @@ class IntervalFold:
     the rows of each neuron. Seven array operations per frame, no branch on values.
     """
 
-    def __init__(self, rows: int, steps: int) -> None:
+    def __init__(self, rows: int, steps: int, *, sums: bool = True) -> None:
         dtype = np.float32 if steps <= _FLOAT32_TIME else np.float64
         self.last = np.full(rows, _UNSEEN if dtype == np.float32 else 2.0 ** 52, dtype)
-        self.total = np.zeros(rows, dtype)  # sum of intervals per row
-        self.squares = np.zeros(rows, dtype)  # sum of squared intervals per row
         self._d = np.empty(rows, dtype)
+        if sums:  # per row; sums=False: only :meth:`step` is used
+            self.total = np.zeros(rows, dtype)  # sum of intervals
+            self.squares = np.zeros(rows, dtype)  # sum of squared intervals
 
     def step(self, frame: np.ndarray, k: int) -> np.ndarray:
         """The interval that ends at time step ``k`` per row (0: none); a buffer that
@@ -94,34 +96,36 @@ def intervals(x3: np.ndarray, binary: bool, n: int) -> tuple[np.ndarray, ...]:
 # ------------------------------------------------------------ spread over time
 def spread(v3: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """(sum of squared deviations from each sequence's mean, degrees of freedom) per
-    neuron, float64, of voltages ``(time, rows)`` (rows = samples x ``n``). Values
-    are taken relative to the first time step: a frozen voltage gives exactly 0."""
+    neuron, float64, of voltages ``(time, rows)`` (rows = samples x ``n``).
+
+    A voltage frozen in time gives exactly 0: float32 voltages are summed exactly in
+    float64 (their mean is then the value itself), float64 ones are taken relative
+    to their first time step. Deviations are squared in the voltages' own type."""
     t = v3.shape[0]
-    finite = None
+    if v3.dtype.kind != "f":
+        v3 = v3.astype(np.float64)
     if not np.isfinite(v3.sum(dtype=np.float64)):
-        finite = np.isfinite(v3)
-        v3 = np.where(finite, v3, 0.0)
-    shift = v3[0].astype(np.float64)
-    total = np.zeros(v3.shape[1], dtype=np.float64)
-    for j in range(1, t):  # one row at a time: no full-size temporary
-        d = v3[j] - shift
-        if finite is not None:
-            d[~finite[j]] = 0.0
-        total += d
-    if finite is None:
-        dof = np.full(v3.shape[1], t - 1, dtype=np.float64)
-        mean = total / t
+        return _spread_finite(v3, n)
+    if v3.dtype == np.float32:
+        mean = (v3.sum(axis=0, dtype=np.float64) / t).astype(np.float32)
+        d = v3 - mean
     else:
-        k = finite.sum(axis=0, dtype=np.float64)
-        dof = np.maximum(k - 1, 0)
-        mean = total / np.maximum(k, 1)
-    m2 = np.zeros(v3.shape[1], dtype=np.float64)
-    for j in range(t):
-        d = (v3[j] - shift) - mean
-        if finite is not None:
-            d[~finite[j]] = 0.0
-        m2 += d * d
-    return m2.reshape(-1, n).sum(axis=0), dof.reshape(-1, n).sum(axis=0)
+        d = v3 - v3[0]
+        d -= d.mean(axis=0)
+    m2 = np.einsum("tr,tr->r", d, d).astype(np.float64)
+    return m2.reshape(-1, n).sum(axis=0), np.full(n, (t - 1) * (v3.shape[1] // n), np.float64)
+
+
+def _spread_finite(v3: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`spread` of the finite values only (NaN/Inf present), in float64."""
+    finite = np.isfinite(v3)
+    v = np.where(finite, v3, 0.0).astype(np.float64)
+    k = finite.sum(axis=0, dtype=np.float64)
+    first = v[np.argmax(finite, axis=0), np.arange(v.shape[1])]  # first finite value
+    d = np.where(finite, v - first, 0.0)
+    d = np.where(finite, d - d.sum(axis=0) / np.maximum(k, 1), 0.0)
+    m2 = np.einsum("tr,tr->r", d, d)
+    return m2.reshape(-1, n).sum(axis=0), np.maximum(k - 1, 0).reshape(-1, n).sum(axis=0)
 
 
 # ------------------------------------------------------------ open sequences
@@ -142,7 +146,7 @@ class OpenSequences:
 
     def __init__(self, rows: int) -> None:
         self.clock = 0
-        self.fold = IntervalFold(rows, 1)  # float32 until the clock nears 2**24
+        self.fold = IntervalFold(rows, 1, sums=False)  # float32 until the clock nears 2**24
         self.v_count: np.ndarray | None = None  # per row, once a voltage was not finite
         self.v_mean: np.ndarray | None = None
         self.v_ok = 0  # voltages seen while all were finite
