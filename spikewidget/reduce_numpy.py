@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .epoch_stats import NO_STEP, EpochStats
-from .temporal import OpenSequences, intervals, spread
+from .temporal import OpenSequences, first_samples, intervals, spread
 
 _EXACT_FLOAT32_LIMIT = 2 ** 24  # a float32 dot of more 0/1 values may round
 _GROUPED_ROW = 1024  # values per row when summing the rows of a narrow array
@@ -72,12 +72,13 @@ def compute_step(x2: np.ndarray, v2: np.ndarray | None, g2: np.ndarray | None, *
         gn = _gradient_norm(g2) if g2 is not None else None
         isi = vt = frame = None
         n = x2.shape[1]
-        if time_steps is not None:
-            isi = intervals(x2.reshape(time_steps, -1), nonbinary == 0, n)
+        if time_steps is not None:  # along time, on the first samples (temporal)
+            isi = intervals(first_samples(x2.reshape(time_steps, -1), n), nonbinary == 0, n)
             if v2 is not None:
-                vt = spread(v2.reshape(time_steps, -1), n)
+                vt = spread(first_samples(v2.reshape(time_steps, -1), n), n)
         else:
-            frame = (x2.reshape(-1), nonbinary == 0, None if v2 is None else v2.reshape(-1))
+            frame = (first_samples(x2.reshape(-1), n), nonbinary == 0,
+                     None if v2 is None else first_samples(v2.reshape(-1), n))
     return StepResult(x2.shape[0], s, mx, mn, nonbinary, nf_x, counts, vm, gn, isi, vt,
                       frame)
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from .arrays import torch_module
 from .epoch_stats import NO_STEP, EpochStats
+from .temporal import SAMPLES
 
 _SCALARS = ("spike_max", "spike_min", "nonbinary", "count_max", "count_min", "v_n",
             "v_mean", "v_m2", "g_n", "g_sum", "g_max", "g_min", "nf_spikes",
@@ -77,16 +78,16 @@ class DeviceEpochStats:
         if g2 is not None:
             _gradient_step(torch, new, _as_float(torch, g2), step)
         n = xc.shape[1]
+        cut = SAMPLES * n  # along time, on the first samples (see temporal)
         if time_steps is not None:
-            isi = _intervals(torch, xc.reshape(time_steps, -1), n)
-            vt = None if vf is None else _spread(torch, vf.reshape(time_steps, -1), n)
+            isi = _intervals(torch, xc.reshape(time_steps, -1)[:, :cut], n)
+            vt = None if vf is None else _spread(torch, vf.reshape(time_steps, -1)[:, :cut], n)
         else:
-            rows = xc.numel()
+            xs = xc.reshape(-1)[:cut]
             open_ = self.open
-            if open_ is None or open_.rows != rows:
-                open_ = _DeviceOpenSequences(torch, rows, xc.device)
-            isi, vt = open_.add(torch, xc.reshape(-1), None if vf is None
-                                else vf.reshape(-1), n)
+            if open_ is None or open_.rows != xs.numel():
+                open_ = _DeviceOpenSequences(torch, xs.numel(), xc.device)
+            isi, vt = open_.add(torch, xs, None if vf is None else vf.reshape(-1)[:cut], n)
             self.open = open_
         # ---- commit ----
         for name, value in zip(("isi_n", "isi_sum", "isi_sq"), isi, strict=True):

@@ -20,10 +20,11 @@ step. Waiting costs the training step, so frames wait in one of two ways:
   sample, or are below float32 resolution beside a 1.)
 
 On the CPU (float32 or float64 frames) spikes are measured exactly either way (inter-
-spike intervals too, frame by frame), and voltage statistics (moments, extrema, the
-spread over time) come from every :data:`VOLTAGE_STRIDE`-th frame and the last one
-(``voltage_stride=1``: every frame): the spread over time is then that of the sampled
-time steps. Elsewhere every frame's voltages are measured.
+spike intervals too, frame by frame, on the first ``temporal.SAMPLES`` samples), and
+voltage statistics (moments, extrema, the spread over time) come from every
+:data:`VOLTAGE_STRIDE`-th frame and the last one (``voltage_stride=1``: every frame):
+the spread over time is then that of the sampled time steps. Elsewhere every frame's
+voltages are measured.
 
 Frames are values as of the call that returned them. The first sequence of a layer
 is copied, and the originals' version counters tell whether the layer changes the
@@ -42,7 +43,7 @@ import numpy as np
 import torch
 
 from .reduce_numpy import StepResult, compute_step, voltage_moments
-from .temporal import IntervalFold, intervals, spread
+from .temporal import IntervalFold, first_samples, intervals, spread
 
 if TYPE_CHECKING:
     from .profiler import SpikeProfiler
@@ -206,8 +207,8 @@ class Sequence:
             with np.errstate(over="ignore", invalid="ignore"):
                 vm = voltage_moments(v.reshape(-1, n))
                 if t > 1:  # the spread over the sampled time steps
-                    vt = spread(v.reshape(len(sampled), -1), n)
-            v_rows = v.reshape(-1) if t == 1 else None
+                    vt = spread(first_samples(v.reshape(len(sampled), -1), n), n)
+            v_rows = first_samples(v.reshape(-1), n) if t == 1 else None
 
         def compute(want_counts: bool) -> StepResult:
             # frames are time steps (batched or not): intervals and spread along them
@@ -217,12 +218,13 @@ class Sequence:
                 if t == 1:
                     return dataclasses.replace(r, voltages=vm, frame=(*r.frame[:2], v_rows))
                 isi = r.isi if r.isi is not None else intervals(
-                    exact.reshape(t, -1), r.nonbinary == 0, n)
+                    first_samples(exact.reshape(t, -1), n), r.nonbinary == 0, n)
                 return dataclasses.replace(r, voltages=vm, spread=vt, isi=isi, frame=None)
             counts = fold.acc.reshape(m, n)
             r = _certified_result(counts, t, want_counts and time_steps is not None, vm)
             if t == 1:
-                return dataclasses.replace(r, frame=(counts.reshape(-1), True, v_rows))
+                return dataclasses.replace(
+                    r, frame=(first_samples(counts.reshape(-1), n), True, v_rows))
             return dataclasses.replace(r, isi=_intervals(self.spikes, counts), spread=vt)
 
         window = min(profiler.raster_window, t)
@@ -272,10 +274,12 @@ class _Fold:
 def _intervals(frames: list[Any], counts: np.ndarray) -> tuple[np.ndarray, ...]:
     """Inter-spike intervals per neuron of binary frames (see :mod:`temporal`), one
     frame at a time (no stacked copy); ``counts``: spikes per sample and neuron."""
-    fold = IntervalFold(counts.size, len(frames))
+    n = counts.shape[1]
+    rows = first_samples(counts.reshape(-1), n)
+    fold = IntervalFold(rows.size, len(frames))
     for k, frame in enumerate(frames):
-        fold.add(frame.detach().numpy().reshape(-1), k)
-    return fold.per_neuron(counts.reshape(-1), counts.shape[1])
+        fold.add(first_samples(frame.detach().numpy().reshape(-1), n), k)
+    return fold.per_neuron(rows, n)
 
 
 def _on_host(x: Any) -> bool:

@@ -165,23 +165,31 @@ def layer_stats(name: str, role: str, graded: bool, neuron_shape: tuple[int, ...
     )
 
 
-def _time_std(merged: EpochStats) -> np.ndarray:
-    """Per neuron, the pooled within-sequence std of its voltage (NaN: unknown)."""
+def _time_std(merged: EpochStats) -> np.ndarray | None:
+    """Per neuron, the pooled within-sequence std of its voltage (NaN: unknown; None:
+    no voltages were recorded)."""
+    if merged.v_n == 0:
+        return None
     dof = merged.vt_dof
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(dof > 0, np.sqrt(np.maximum(merged.vt_m2, 0.0) / dof), math.nan)
+        return np.sqrt(np.maximum(merged.vt_m2, 0.0) / np.where(dof > 0, dof, math.nan))
 
 
 def _isi(merged: EpochStats) -> dict[str, float]:
-    """The layer's mean ISI and CV: means over neurons of each neuron's own."""
-    n, s, q = merged.isi_n, merged.isi_sum, merged.isi_sq
-    one, two = n >= 1, n >= 2
-    mean_isi = float(np.mean(s[one] / n[one])) if one.any() else math.nan
-    cv_isi = math.nan
-    if two.any():
-        k, total = n[two], s[two]
-        var = np.maximum(k * q[two] - total * total, 0.0) / (k * k)  # whole numbers: exact
-        cv_isi = float(np.mean(np.sqrt(var) / (total / k)))
+    """The layer's mean ISI and CV: means over neurons of each neuron's own (a
+    neuron's CV, std / mean of its k intervals of sum s and sum of squares q, is
+    sqrt(k q - s^2) / s: whole numbers, exact)."""
+    k, s, q = merged.isi_n, merged.isi_sum, merged.isi_sq
+    ones = int(np.count_nonzero(k))
+    if not ones:
+        return {"mean_isi": math.nan, "cv_isi": math.nan}
+    zero = np.zeros_like(s)
+    mean_isi = float(np.divide(s, k, out=zero.copy(), where=k > 0).sum()) / ones
+    two = k >= 2
+    twos = int(np.count_nonzero(two))
+    spread = np.sqrt(np.maximum(k * q - s * s, 0.0))
+    cv_isi = float(np.divide(spread, s, out=zero, where=two).sum()) / twos if twos \
+        else math.nan
     return {"mean_isi": mean_isi, "cv_isi": cv_isi}
 
 

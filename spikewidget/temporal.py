@@ -11,6 +11,10 @@ Definitions (the device path, :mod:`reduce_torch`, computes the same numbers):
   Open sequences are not saved: a loaded profile starts new ones; ``merge`` keeps the
   receiving profiler's open and ends the other's. (``watch`` records a layer called
   once per forward this way, unless ``time_steps`` groups the calls.)
+- **Samples.** Both are measured on the first :data:`SAMPLES` samples of each record
+  (all of them when it has fewer): per-neuron statistics over a few sequences cost a
+  few array operations on ``SAMPLES x neurons`` values per time step, whatever the
+  batch size.
 - **Spike.** A finite non-zero value (a graded spike is one spike event).
 - **Inter-spike interval (ISI).** The time steps between two consecutive spikes of
   the same neuron in the same sequence. Per neuron the count, sum and sum of squares
@@ -27,6 +31,8 @@ import numpy as np
 
 from . import reduce_numpy  # column_sums (imported both ways: used at call time only)
 
+SAMPLES = 16
+"""Intervals and the spread over time are measured on this many samples per record."""
 _UNSEEN = float(2 ** 24)  # "no spike yet": far above any time step, exact in float32
 _FLOAT32_TIME = 4096  # up to here squared intervals (<= 2**24) are exact in float32
 
@@ -70,6 +76,12 @@ class IntervalFold:
         s = self.total.reshape(-1, n).sum(axis=0, dtype=np.float64)
         q = self.squares.reshape(-1, n).sum(axis=0, dtype=np.float64)
         return k, s, q
+
+
+def first_samples(a: np.ndarray, n: int) -> np.ndarray:
+    """The first :data:`SAMPLES` samples of each row of ``(time, samples x n)``
+    (``a[:, :SAMPLES * n]``, a view), or of a single time step ``(samples x n,)``."""
+    return a[..., :SAMPLES * n]
 
 
 def spike_frames(x3: np.ndarray, binary: bool) -> np.ndarray:

@@ -59,6 +59,24 @@ def test_intervals_are_per_neuron_per_sample_along_time(rng):
     assert st.cv_isi == pytest.approx(cv, rel=1e-12)
 
 
+def test_along_time_the_first_samples_of_a_large_batch_are_measured(rng):
+    from spikewidget.temporal import SAMPLES
+
+    x = bernoulli(rng, (30, 3 * SAMPLES, 20), 0.2)
+    v = rng.normal(size=x.shape)
+    p = SpikeProfiler()
+    p.record_step("h", x, voltages=v)
+    st = stats(p)
+    first = x[:, :SAMPLES]
+    np.testing.assert_array_equal(st.isi_counts, [len(i) for i in brute_intervals(first)])
+    assert st.mean_isi == pytest.approx(expected_layer_isi(brute_intervals(first))[0])
+    w = v[:, :SAMPLES]
+    np.testing.assert_allclose(st.voltage_time_std, np.sqrt(
+        ((w - w.mean(0)) ** 2).sum(axis=(0, 1)) / (SAMPLES * 29)), rtol=1e-10)
+    assert st.per_neuron_spikes.sum() == x.sum()  # spike statistics: every sample
+    assert st.voltage_max == v.max()
+
+
 def test_sequences_end_with_their_record(rng):
     # two records of one spike each per neuron: no interval spans the records
     p = SpikeProfiler()

@@ -20,6 +20,7 @@ from torch import nn
 from spikewidget import SpikeProfiler
 from spikewidget.sequence import FOLD_MIN_VALUES, VOLTAGE_STRIDE
 from spikewidget.story_model import MultiSpikeLeaky
+from spikewidget.temporal import SAMPLES
 
 from .test_torch_watch import LoopNet, Mutating, TimeLoop
 
@@ -224,10 +225,10 @@ def test_intervals_and_voltage_spread_of_watched_sequences_are_exact(lif, sample
             assert (a[name].voltage_min, a[name].voltage_max) == \
                 (b[name].voltage_min, b[name].voltage_max)
         if sample:  # the spread over the sampled time steps of each sequence
-            mem = np.stack([net.keep[t][i].detach().numpy() for t in SAMPLED]).astype(
-                np.float64)
+            mem = np.stack([net.keep[t][i].detach().numpy()[:SAMPLES]
+                            for t in SAMPLED]).astype(np.float64)
             want = np.sqrt(((mem - mem.mean(0)) ** 2).sum(axis=(0, 1))
-                           / (B * (len(SAMPLED) - 1)))
+                           / (SAMPLES * (len(SAMPLED) - 1)))
             np.testing.assert_allclose(a[name].voltage_time_std, want, rtol=1e-5)
 
 
