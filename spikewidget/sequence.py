@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from .reduce_numpy import StepResult, compute_step, voltage_moments
-from .temporal import IntervalFold, first_samples, intervals, spread
+from .temporal import first_samples, intervals, sequence_intervals, spread
 
 if TYPE_CHECKING:
     from .profiler import SpikeProfiler
@@ -275,11 +275,9 @@ def _intervals(frames: list[Any], counts: np.ndarray) -> tuple[np.ndarray, ...]:
     """Inter-spike intervals per neuron of binary frames (see :mod:`temporal`), one
     frame at a time (no stacked copy); ``counts``: spikes per sample and neuron."""
     n = counts.shape[1]
-    rows = first_samples(counts.reshape(-1), n)
-    fold = IntervalFold(rows.size, len(frames))
-    for k, frame in enumerate(frames):
-        fold.add(first_samples(frame.detach().numpy().reshape(-1), n), k)
-    return fold.per_neuron(rows, n)
+    return sequence_intervals(
+        (first_samples(f.detach().numpy().reshape(-1), n) for f in frames), len(frames),
+        first_samples(counts.reshape(-1), n), n)
 
 
 def _on_host(x: Any) -> bool:

@@ -27,6 +27,8 @@ Definitions (the device path, :mod:`reduce_torch`, computes the same numbers):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from . import reduce_numpy  # column_sums (imported both ways: used at call time only)
@@ -39,43 +41,44 @@ _FLOAT32_TIME = 4096  # up to here squared intervals (<= 2**24) are exact in flo
 
 # --------------------------------------------------------------- intervals
 class IntervalFold:
-    """Inter-spike intervals of one sequence per row, fed one frame at a time.
+    """The last spike of one sequence per row; :meth:`step` takes the frame at time
+    step ``k`` as ``(rows,)`` values that are 0 or 1 (spikes as 0/1, or a spike mask)
+    and gives the interval that ends there per row: three array operations, no
+    branch on values."""
 
-    ``add(frame, k)`` takes the frame at time step ``k`` as ``(rows,)`` values that
-    are 0 or 1 (spikes as 0/1, or a spike mask); :meth:`per_neuron` then sums over
-    the rows of each neuron. Seven array operations per frame, no branch on values.
-    """
+    def __init__(self, rows: int, steps: int) -> None:
+        self.dtype = np.float32 if steps <= _FLOAT32_TIME else np.float64
+        self.last = np.full(rows, _UNSEEN if self.dtype == np.float32 else 2.0 ** 52,
+                            self.dtype)
+        self._d = np.empty(rows, self.dtype)
 
-    def __init__(self, rows: int, steps: int, *, sums: bool = True) -> None:
-        dtype = np.float32 if steps <= _FLOAT32_TIME else np.float64
-        self.last = np.full(rows, _UNSEEN if dtype == np.float32 else 2.0 ** 52, dtype)
-        self._d = np.empty(rows, dtype)
-        if sums:  # per row; sums=False: only :meth:`step` is used
-            self.total = np.zeros(rows, dtype)  # sum of intervals
-            self.squares = np.zeros(rows, dtype)  # sum of squared intervals
-
-    def step(self, frame: np.ndarray, k: int) -> np.ndarray:
-        """The interval that ends at time step ``k`` per row (0: none); a buffer that
-        the next call reuses."""
-        d, last = self._d, self.last
-        np.subtract(k, last, out=d)  # time since the last spike (hugely negative: none)
+    def step(self, frame: np.ndarray, k: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Per row the time since the last spike where ``frame`` spikes, else 0; a
+        first spike gives a (hugely) negative value: clip at 0. Writes ``out`` (default
+        a buffer that the next call reuses)."""
+        d = self._d if out is None else out
+        np.subtract(k, self.last, out=d)  # time since the last spike
         np.multiply(d, frame, out=d)  # ... at spikes only
-        np.add(last, d, out=last)  # a spike moves `last` to k exactly
-        return np.maximum(d, 0, out=d)  # a first spike has no interval
+        np.add(self.last, d, out=self.last)  # a spike moves `last` to k exactly
+        return d
 
-    def add(self, frame: np.ndarray, k: int) -> None:
-        d = self.step(frame, k)
-        np.add(self.total, d, out=self.total)
-        np.multiply(d, d, out=d)
-        np.add(self.squares, d, out=self.squares)
 
-    def per_neuron(self, counts: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
-        """(intervals, sum, sum of squares) per neuron, float64, from the spikes per
-        row ``counts`` (``(rows,)``, rows = samples x ``n`` neurons)."""
-        k = np.maximum(counts.reshape(-1, n) - 1, 0).sum(axis=0, dtype=np.float64)
-        s = self.total.reshape(-1, n).sum(axis=0, dtype=np.float64)
-        q = self.squares.reshape(-1, n).sum(axis=0, dtype=np.float64)
-        return k, s, q
+def sequence_intervals(frames: Iterable[np.ndarray], t: int, counts: np.ndarray,
+                       n: int) -> tuple[np.ndarray, ...]:
+    """(intervals, sum, sum of squares) per neuron, float64, of ``t`` frames
+    ``(rows,)`` of 0/1 values (rows = samples x ``n``; ``counts``: spikes per row).
+    Three operations per frame, then three on all of them; in float32 up to 4096
+    time steps (every partial sum is then a whole number below 2**24: exact)."""
+    rows = counts.size
+    fold = IntervalFold(rows, t)
+    d = np.empty((t, rows), fold.dtype)
+    for k, frame in enumerate(frames):
+        fold.step(frame, k, out=d[k])
+    np.maximum(d, 0, out=d)
+    k = np.maximum(counts.reshape(-1, n) - 1, 0).sum(axis=0, dtype=np.float64)
+    total = d.sum(axis=0).reshape(-1, n).sum(axis=0, dtype=np.float64)
+    squares = np.einsum("tr,tr->r", d, d).reshape(-1, n).sum(axis=0, dtype=np.float64)
+    return k, total, squares
 
 
 def first_samples(a: np.ndarray, n: int) -> np.ndarray:
@@ -96,13 +99,9 @@ def intervals(x3: np.ndarray, binary: bool, n: int) -> tuple[np.ndarray, ...]:
     """(intervals, sum, sum of squares) per neuron of the sequences of one record,
     ``x3`` as ``(time, rows)``."""
     frames = spike_frames(x3, binary)
-    t, rows = frames.shape
-    fold = IntervalFold(rows, t)
-    for k in range(t):
-        fold.add(frames[k], k)
     counts = np.count_nonzero(frames, axis=0) if frames.dtype == np.bool_ else \
         frames.sum(axis=0, dtype=np.float64)
-    return fold.per_neuron(counts, n)
+    return sequence_intervals(frames, len(frames), counts, n)
 
 
 # ------------------------------------------------------------ spread over time
@@ -158,7 +157,7 @@ class OpenSequences:
 
     def __init__(self, rows: int) -> None:
         self.clock = 0
-        self.fold = IntervalFold(rows, 1, sums=False)  # float32 until the clock nears 2**24
+        self.fold = IntervalFold(rows, 1)  # float32 until the clock nears 2**24
         self.v_count: np.ndarray | None = None  # per row, once a voltage was not finite
         self.v_mean: np.ndarray | None = None
         self.v_ok = 0  # voltages seen while all were finite
@@ -182,7 +181,9 @@ class OpenSequences:
         if self.clock >= _EXACT32 - 1 and fold.last.dtype == np.float32:
             fold.last = np.where(fold.last == _UNSEEN, 2.0 ** 52, fold.last)
             fold._d = np.empty(len(fold.last))
+            fold.dtype = np.float64
         d = fold.step(spikes if binary else spike_frames(spikes, False), self.clock)
+        np.maximum(d, 0, out=d)  # a first spike has no interval
         self.clock += 1
         d = d.reshape(-1, n)
         top = float(d.max())
