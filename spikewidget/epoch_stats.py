@@ -11,14 +11,20 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .temporal import OpenSequences
 
 NO_STEP = -1
 """Marker for "never happened" in the first-non-finite step fields."""
 
-VECTORS = ("spike_sum", "active_samples")
-"""The per-neuron fields (everything else is a scalar)."""
+VECTORS = ("spike_sum", "active_samples", "isi_n", "isi_sum", "isi_sq", "vt_m2", "vt_dof")
+"""The per-neuron fields (everything else is a scalar, but ``open``)."""
+NEW_IN_V2 = ("isi_n", "isi_sum", "isi_sq", "vt_m2", "vt_dof", "v_min", "v_max")
+"""Fields a version-1 profile lacks: they load as "never measured"."""
 
 GRADIENT_HEAD = 16
 """How many of the first gradient-norm records are kept (the explosion rule's baseline)."""
@@ -27,7 +33,8 @@ LATER_FIELDS: dict[str, float | int | list] = {
     "g_rms_sum": math.nan, "g_max_step": NO_STEP, "g_head": [], "g_head_steps": [],
     "t_n": 0, "t_mean_x": 0.0, "t_mean_y": 0.0, "t_m2x": 0.0, "t_m2y": 0.0, "t_cxy": 0.0,
     "t_first": NO_STEP, "t_last": NO_STEP, "nf_input_gradients": 0,
-    "first_nf_input_gradients": NO_STEP, "fractional": 0,
+    "first_nf_input_gradients": NO_STEP, "fractional": 0, "v_min": math.inf,
+    "v_max": -math.inf,
 }
 """Fields added after format version 1, with the value a file without them loads as
 ("not measured": NaN where a default of 0 would read as a measurement; ``fractional``
@@ -53,6 +60,12 @@ class EpochStats:
     and last step). ``nf_input_gradients`` counts NaN/Inf in the gradient at the
     layer's input (d loss / d input current, from ``watch``; for a layer called once
     per time step, the (sample, neuron) places that had one in some step).
+    Along time (see :mod:`temporal` for the definitions): ``isi_n``, ``isi_sum`` and
+    ``isi_sq`` are per neuron the count, sum and sum of squares of its inter-spike
+    intervals (time steps); ``vt_m2`` and ``vt_dof`` its voltages' squared deviations
+    from each sequence's mean and their degrees of freedom. ``v_min``/``v_max`` are
+    the extrema of the finite voltages. ``open`` holds the sequences that records
+    without a time axis continue (neither merged nor saved).
     """
 
     n_neurons: int
@@ -96,12 +109,19 @@ class EpochStats:
     t_last: int = NO_STEP
     nf_input_gradients: int = 0
     first_nf_input_gradients: int = NO_STEP
+    v_min: float = np.inf
+    v_max: float = -np.inf
+    isi_n: np.ndarray = dataclasses.field(default=None)  # type: ignore[assignment]
+    isi_sum: np.ndarray = dataclasses.field(default=None)  # type: ignore[assignment]
+    isi_sq: np.ndarray = dataclasses.field(default=None)  # type: ignore[assignment]
+    vt_m2: np.ndarray = dataclasses.field(default=None)  # type: ignore[assignment]
+    vt_dof: np.ndarray = dataclasses.field(default=None)  # type: ignore[assignment]
+    open: OpenSequences | None = None
 
     def __post_init__(self) -> None:
-        if self.spike_sum is None:
-            self.spike_sum = np.zeros(self.n_neurons, dtype=np.float64)
-        if self.active_samples is None:
-            self.active_samples = np.zeros(self.n_neurons, dtype=np.float64)
+        for name in VECTORS:
+            if getattr(self, name) is None:
+                setattr(self, name, np.zeros(self.n_neurons, dtype=np.float64))
 
     # ----------------------------------------------------------------- updates
     def add_voltage_moments(self, n: int, mean: float, m2: float) -> None:
@@ -156,9 +176,10 @@ class EpochStats:
 
     # ------------------------------------------------------------------ merging
     def copy(self) -> EpochStats:
-        new = dataclasses.replace(self)
-        new.spike_sum = self.spike_sum.copy()
-        new.active_samples = self.active_samples.copy()
+        """A copy of the statistics (without the open sequences)."""
+        new = dataclasses.replace(self, open=None)
+        for name in VECTORS:
+            setattr(new, name, getattr(self, name).copy())
         new.g_head, new.g_head_steps = list(self.g_head), list(self.g_head_steps)
         return new
 
@@ -169,19 +190,23 @@ class EpochStats:
         return out
 
     def merge_into(self, other: EpochStats) -> None:
-        """Add ``other`` to these statistics in place."""
+        """Add ``other`` to these statistics in place (this one's open sequences stay
+        open; ``other``'s end)."""
         self._merge_gradient_extras(other)  # first: it compares the maxima before merging
         out = self
         out.n_steps += other.n_steps
         out.n_obs += other.n_obs
-        out.spike_sum += other.spike_sum
+        for name in VECTORS:
+            mine = getattr(out, name)
+            np.add(mine, getattr(other, name), out=mine)
+        out.v_min = min(out.v_min, other.v_min)
+        out.v_max = max(out.v_max, other.v_max)
         out.spike_max = max(out.spike_max, other.spike_max)
         out.spike_min = min(out.spike_min, other.spike_min)
         out.nonbinary += other.nonbinary
         out.fractional += other.fractional
         out.count_steps += other.count_steps
         out.count_samples += other.count_samples
-        out.active_samples += other.active_samples
         out.count_max = max(out.count_max, other.count_max)
         out.count_min = min(out.count_min, other.count_min)
         out.add_voltage_moments(other.v_n, other.v_mean, other.v_m2)
@@ -215,12 +240,12 @@ class EpochStats:
         """Every field but the per-neuron vectors, as plain Python numbers (the
         gradient head ``g_head``/``g_head_steps`` as short lists)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.name not in VECTORS}
+                if f.name not in VECTORS and f.name != "open"}
 
     @classmethod
     def from_parts(cls, scalars: dict[str, float | int],
                    vectors: dict[str, np.ndarray]) -> EpochStats:
-        names = {f.name for f in dataclasses.fields(cls)} - set(VECTORS)
+        names = {f.name for f in dataclasses.fields(cls)} - set(VECTORS) - {"open"}
         missing = names - set(scalars) - set(LATER_FIELDS)
         if missing:
             raise KeyError(f"missing fields {sorted(missing)}")
@@ -229,7 +254,8 @@ class EpochStats:
             values["fractional"] = values["nonbinary"]
         values["g_head"] = [float(g) for g in values["g_head"]]
         values["g_head_steps"] = [int(s) for s in values["g_head_steps"]]
-        return cls(**{k: np.asarray(vectors[k], dtype=np.float64) for k in VECTORS},
+        return cls(**{k: np.asarray(vectors[k], dtype=np.float64) for k in VECTORS
+                      if vectors.get(k) is not None},
                    **values)
 
 

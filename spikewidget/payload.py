@@ -170,6 +170,9 @@ def layer_entry(st: LayerStats, index: int) -> dict[str, Any]:
             # output layers: in how many samples each neuron fired (dead rule)
             "activity": (None if st.active_samples is None
                          else encode_counts(st.active_samples)),
+            # per neuron, the voltage's std over time (voltage collapse rule)
+            "time_std": (None if st.voltage_time_std is None or not st.has_voltages
+                         else encode_array(st.voltage_time_std)),
             "scalars": encode_array(layer_scalars(st))}
 
 

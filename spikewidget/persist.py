@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .epoch_stats import VECTORS, EpochStats
+from .epoch_stats import NEW_IN_V2, VECTORS, EpochStats
 from .errors import ProfileFormatError
 from .loss import RECENT, EpochLoss, LossTracker
 from .raster import RasterSnapshot
@@ -32,7 +32,11 @@ if TYPE_CHECKING:
     from .profiler import SpikeProfiler
 
 FORMAT = "spikewidget-profile"
-VERSION = 1
+VERSION = 2
+"""2 added inter-spike intervals, the voltage's spread over time and its extrema."""
+READABLE = (1, 2)
+"""Versions this spikewidget reads; a version-1 file's newer statistics read as never
+measured (no intervals, spread and extrema unknown)."""
 
 
 def save_profile(profiler: SpikeProfiler, path: str | os.PathLike[str]) -> None:
@@ -140,10 +144,10 @@ def _read_meta(name: str, raw: np.ndarray) -> dict[str, Any]:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ProfileFormatError(f"{name}: not a spikewidget profile (format "
                                  f"{meta.get('format') if isinstance(meta, dict) else '?'!r})")
-    if meta.get("version") != VERSION:
+    if meta.get("version") not in READABLE:
         raise ProfileFormatError(
             f"{name}: profile format version {meta.get('version')!r} is not supported "
-            f"(this spikewidget reads version {VERSION})")
+            f"(this spikewidget reads versions {', '.join(map(str, READABLE))})")
     return meta
 
 
@@ -160,13 +164,17 @@ def _rebuild(cls: type[SpikeProfiler], name: str, meta: dict[str, Any],
                       shape, None, prof.raster_window)
         for ep in lay["epochs"]:
             e = int(ep["epoch"])
-            vectors = {vec: data[f"layer{i}_epoch{e}_{vec}"] for vec in VECTORS}
+            old = meta["version"] == 1
+            vectors = {vec: data[f"layer{i}_epoch{e}_{vec}"] for vec in VECTORS
+                       if not (old and vec in NEW_IN_V2)}
             for vec, arr in vectors.items():
                 if arr.shape != (info.n_neurons,):
                     raise ProfileFormatError(
                         f"{name}: layer {lay['name']!r} epoch {e} has {vec} of shape "
                         f"{arr.shape} for {info.n_neurons} neurons")
             scalars = {k: v for k, v in ep.items() if k != "epoch"}
+            if old:  # extrema never measured
+                scalars.update(v_min=float("inf"), v_max=float("-inf"))
             info.epochs[e] = EpochStats.from_parts(scalars, vectors)
         raster = RasterSnapshot(data[f"layer{i}_raster"], data[f"layer{i}_raster_steps"],
                                 data[f"layer{i}_raster_epochs"])

@@ -192,7 +192,8 @@ class SpikeProfiler:
         return self._thresholds.gradient_explosion_ratio
 
     def declare_layer(self, name: str, *, role: str | None = None,
-                      graded: bool | None = None, neuron_axes: int | None = None) -> None:
+                      graded: bool | None = None, neuron_axes: int | None = None,
+                      fan_out: float | None = None) -> None:
         """Say what a layer is, before or after it is recorded.
 
         ``role``: ``"input"`` (its values are checked for counts), ``"output"`` (its
@@ -200,8 +201,17 @@ class SpikeProfiler:
         inferred from the name. ``graded=True`` means non-binary values are intended
         (snnTorch ``graded_spikes_factor``, SEW-ResNet ADD). ``neuron_axes``: how many
         trailing axes index neurons (3 for ``(time, batch, channels, height, width)``).
+        ``fan_out``: how many synapses each of its neurons drives (a following
+        ``nn.Linear``: its ``out_features``), for ``LayerStats.estimated_syn_ops``
+        (spikes x fan-out); ``watch`` sets it where it can read it from the model.
         """
         _check_name(name)
+        if fan_out is not None and (isinstance(fan_out, bool)
+                                    or not isinstance(fan_out, (int, float, np.number))
+                                    or not math.isfinite(fan_out) or fan_out <= 0):
+            raise InvalidInputError(
+                f"layer {name!r}: fan_out must be a positive number of synapses per "
+                f"neuron, got {fan_out!r}")
         if role is not None and role not in ROLES:
             raise InvalidInputError(
                 f"layer {name!r}: role must be one of {ROLES}, got {role!r}")
@@ -220,6 +230,8 @@ class SpikeProfiler:
                     f"cannot change it to {neuron_axes}")
             self._version += 1
             decl = self._declared.setdefault(name, {})
+            if fan_out is not None:
+                decl["fan_out"] = float(fan_out)
             for key, value in (("role", role), ("graded", graded),
                                ("neuron_axes", neuron_axes)):
                 if value is not None:
@@ -380,6 +392,8 @@ class SpikeProfiler:
             if acc is None:
                 acc = EpochStats(math.prod(nshape)) if device is None \
                     else _device_stats(math.prod(nshape), device)
+                for other in (info.epochs.values() if info is not None else ()):
+                    other.open = None  # a new epoch starts new sequences (temporal)
             step = info.steps if info is not None else 0
             fold(acc, step)
             # ---- commit: the step is in; now file it ----
@@ -566,7 +580,8 @@ class SpikeProfiler:
             with np.errstate(over="ignore", invalid="ignore"):  # Inf is a finding here
                 stats.append(layer_stats(
                     name, info.role, info.graded, info.neuron_shape, merged,
-                    tuple(e for e, _ in per_epoch), per_epoch, th))
+                    tuple(e for e, _ in per_epoch), per_epoch, th,
+                    fan_out=self._declared.get(name, {}).get("fan_out")))
         self._loss.flush()
         chosen = set(selected)
         recent = [(e, v) for _, e, v in self._loss.recent if e in chosen]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .epoch_stats import NO_STEP, EpochStats
+from .temporal import OpenSequences, first_samples, intervals, spread
 
 _EXACT_FLOAT32_LIMIT = 2 ** 24  # a float32 dot of more 0/1 values may round
 _GROUPED_ROW = 1024  # values per row when summing the rows of a narrow array
@@ -38,8 +39,16 @@ class StepResult:
     nf_spikes: int
     fractional: int  # values that are not whole numbers
     counts: tuple[float, float, np.ndarray, int] | None  # max, min, active per neuron, samples
-    voltages: tuple[int, float, float, int] | None  # count, mean, M2, non-finite count
+    voltages: tuple[int, float, float, int, float, float] | None
+    """count, mean, M2, non-finite count, min, max"""
     gradient: tuple[float, int, int] | None  # norm, non-finite count, values
+    isi: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    """Records with a time axis: intervals, their sum and sum of squares per neuron."""
+    spread: tuple[np.ndarray, np.ndarray] | None = None
+    """Records with a time axis: voltages' squared deviations, degrees of freedom."""
+    frame: tuple[np.ndarray, bool, np.ndarray | None] | None = None
+    """Records without one: the step's spikes, whether they are 0/1, and voltages
+    ``(rows,)``, which continue the open sequences (added by :func:`apply_step`)."""
 
 
 def compute_step(x2: np.ndarray, v2: np.ndarray | None, g2: np.ndarray | None, *,
@@ -61,7 +70,17 @@ def compute_step(x2: np.ndarray, v2: np.ndarray | None, g2: np.ndarray | None, *
             counts = (float(c.max()), float(c.min()), np.count_nonzero(c, axis=0), len(c))
         vm = voltage_moments(v2) if v2 is not None else None
         gn = _gradient_norm(g2) if g2 is not None else None
-    return StepResult(x2.shape[0], s, mx, mn, nonbinary, nf_x, fractional, counts, vm, gn)
+        isi = vt = frame = None
+        n = x2.shape[1]
+        if time_steps is not None:  # along time, on the first samples (temporal)
+            isi = intervals(first_samples(x2.reshape(time_steps, -1), n), nonbinary == 0, n)
+            if v2 is not None:
+                vt = spread(first_samples(v2.reshape(time_steps, -1), n), n)
+        else:
+            frame = (first_samples(x2.reshape(-1), n), nonbinary == 0,
+                     None if v2 is None else first_samples(v2.reshape(-1), n))
+    return StepResult(x2.shape[0], s, mx, mn, nonbinary, nf_x, fractional, counts, vm, gn,
+                      isi, vt, frame)
 
 
 def apply_step(acc: EpochStats, r: StepResult, *, step: int) -> None:
@@ -85,15 +104,43 @@ def apply_step(acc: EpochStats, r: StepResult, *, step: int) -> None:
         acc.count_min = min(acc.count_min, r.counts[1])
         acc.active_samples += r.counts[2]
         acc.count_samples += r.counts[3]
+    if r.frame is not None:
+        _continue_sequences(acc, r)
+    if r.isi is not None:
+        _add_vectors(acc, ("isi_n", "isi_sum", "isi_sq"), r.isi)
+    if r.spread is not None:
+        _add_vectors(acc, ("vt_m2", "vt_dof"), r.spread)
     if r.voltages is not None:
-        n, mean, m2, nf_v = r.voltages
+        n, mean, m2, nf_v, v_min, v_max = r.voltages
         acc.add_voltage_moments(n, mean, m2)
+        acc.v_min = min(acc.v_min, v_min)
+        acc.v_max = max(acc.v_max, v_max)
         if nf_v:
             acc.nf_voltages += nf_v
             if acc.first_nf_voltages == NO_STEP:
                 acc.first_nf_voltages = step
     if r.gradient is not None:
         _commit_gradient(acc, r.gradient, step)
+
+
+def _add_vectors(acc: EpochStats, names: tuple[str, ...], values: tuple[np.ndarray, ...]
+                 ) -> None:
+    for name, value in zip(names, values, strict=True):
+        vec = getattr(acc, name)
+        np.add(vec, value, out=vec)
+
+
+def _continue_sequences(acc: EpochStats, r: StepResult) -> None:
+    """One time step of the open sequences (new ones when the rows changed)."""
+    spikes, binary, voltages = r.frame
+    if acc.open is None or acc.open.rows != len(spikes):
+        acc.open = OpenSequences(len(spikes))
+    silent = r.spike_max == 0 and r.spike_min == 0 and not r.nf_spikes
+    isi, vt = acc.open.add(spikes, binary, voltages, acc.n_neurons, silent)
+    if isi is not None:
+        _add_vectors(acc, ("isi_n", "isi_sum", "isi_sq"), isi)
+    if vt is not None:
+        _add_vectors(acc, ("vt_m2", "vt_dof"), vt)
 
 
 def _spikes(x2: np.ndarray) -> tuple[np.ndarray, float, float, int, int, int, np.ndarray]:
@@ -151,8 +198,9 @@ def _finite_float64(a: np.ndarray) -> tuple[np.ndarray, int]:
     return a64, bad
 
 
-def voltage_moments(v2: np.ndarray) -> tuple[int, float, float, int]:
-    """(count, mean, sum of squared deviations, non-finite count) of finite voltages."""
+def voltage_moments(v2: np.ndarray) -> tuple[int, float, float, int, float, float]:
+    """(count, mean, sum of squared deviations, non-finite count, min, max) of the
+    finite voltages."""
     if v2.dtype.kind != "f":
         v2 = v2.astype(np.float64)
     n = v2.size
@@ -164,13 +212,13 @@ def voltage_moments(v2: np.ndarray) -> tuple[int, float, float, int]:
         v2 = v2[finite].astype(np.float64) if nonfinite else v2.astype(np.float64)
         n = v2.size
         if n == 0:
-            return 0, 0.0, 0.0, nonfinite
+            return 0, 0.0, 0.0, nonfinite, math.inf, -math.inf
         total = float(v2.sum())
     mean = total / n
     m2 = _squared_deviations(v2, mean)
     if not math.isfinite(m2):  # float32 squares overflowed: redo in float64
         m2 = _squared_deviations(v2.astype(np.float64), mean)
-    return n, mean, m2, nonfinite
+    return n, mean, m2, nonfinite, float(v2.min()), float(v2.max())
 
 
 def _squared_deviations(v: np.ndarray, mean: float) -> float:

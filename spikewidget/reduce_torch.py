@@ -16,18 +16,21 @@ import numpy as np
 
 from .arrays import torch_module
 from .epoch_stats import GRADIENT_HEAD, NO_STEP, EpochStats
+from .temporal import SAMPLES
 
 _SCALARS = ("spike_max", "spike_min", "nonbinary", "fractional", "count_max", "count_min", "v_n",
             "v_mean", "v_m2", "g_n", "g_sum", "g_max", "g_min", "nf_spikes",
             "nf_voltages", "nf_gradients", "first_nf_spikes", "first_nf_voltages",
             "first_nf_gradients", "g_rms_sum", "g_max_step", "t_n", "t_mean_x",
             "t_mean_y", "t_m2x", "t_m2y", "t_cxy", "t_first", "t_last",
-            "nf_input_gradients", "first_nf_input_gradients")
+            "nf_input_gradients", "first_nf_input_gradients", "v_min", "v_max")
+_VECTORS = ("spike_sum", "active_samples", "isi_n", "isi_sum", "isi_sq", "vt_m2", "vt_dof")
 _INITIAL = {"spike_max": -np.inf, "spike_min": np.inf, "count_max": -np.inf,
             "count_min": np.inf, "g_max": -np.inf, "g_min": np.inf,
             "first_nf_spikes": NO_STEP, "first_nf_voltages": NO_STEP,
             "first_nf_gradients": NO_STEP, "g_max_step": NO_STEP, "t_first": NO_STEP,
-            "t_last": NO_STEP, "first_nf_input_gradients": NO_STEP}
+            "t_last": NO_STEP, "first_nf_input_gradients": NO_STEP, "v_min": np.inf,
+            "v_max": -np.inf}
 _INTEGERS = frozenset({"nonbinary", "fractional", "v_n", "g_n", "nf_spikes", "nf_voltages",
                        "nf_gradients", "first_nf_spikes", "first_nf_voltages",
                        "first_nf_gradients", "g_max_step", "t_n", "t_first", "t_last",
@@ -45,8 +48,9 @@ class DeviceEpochStats:
         self.n_obs = 0
         self.count_steps = 0
         self.count_samples = 0
-        self.spike_sum = torch.zeros(n_neurons, dtype=torch.float64, device=device)
-        self.active_samples = torch.zeros(n_neurons, dtype=torch.float64, device=device)
+        for name in _VECTORS:
+            setattr(self, name, torch.zeros(n_neurons, dtype=torch.float64, device=device))
+        self.open: _DeviceOpenSequences | None = None
         # one vector of scalars: cheap to update together and to copy to the host;
         # filled by scalar kernels, not copied from host memory
         self.s = torch.zeros(_HEAD + 2 * GRADIENT_HEAD, dtype=torch.float64, device=device)
@@ -77,11 +81,29 @@ class DeviceEpochStats:
             new[i("count_max")] = torch.maximum(new[i("count_max")], c.amax().double())
             new[i("count_min")] = torch.minimum(new[i("count_min")], c.amin().double())
             active = (c != 0).sum(0).double()
-        if v2 is not None:
-            _voltage_step(torch, new, _as_float(torch, v2), step)
+        vf = None if v2 is None else _as_float(torch, v2)
+        if vf is not None:
+            _voltage_step(torch, new, vf, step)
         if g2 is not None:
             _gradient_step(torch, new, _as_float(torch, g2), step)
+        n = xc.shape[1]
+        cut = SAMPLES * n  # along time, on the first samples (see temporal)
+        if time_steps is not None:
+            isi = _intervals(torch, xc.reshape(time_steps, -1)[:, :cut], n)
+            vt = None if vf is None else _spread(torch, vf.reshape(time_steps, -1)[:, :cut], n)
+        else:
+            xs = xc.reshape(-1)[:cut]
+            open_ = self.open
+            if open_ is None or open_.rows != xs.numel():
+                open_ = _DeviceOpenSequences(torch, xs.numel(), xc.device)
+            isi, vt = open_.add(torch, xs, None if vf is None else vf.reshape(-1)[:cut], n)
+            self.open = open_
         # ---- commit ----
+        for name, value in zip(("isi_n", "isi_sum", "isi_sq"), isi, strict=True):
+            getattr(self, name).add_(value)
+        if vt is not None:
+            self.vt_m2.add_(vt[0])
+            self.vt_dof.add_(vt[1])
         self.spike_sum += s
         if counted:
             self.active_samples += active
@@ -115,10 +137,14 @@ class DeviceEpochStats:
         kept = min(scalars["g_n"], GRADIENT_HEAD)
         scalars["g_head"] = values[_HEAD:_HEAD + kept]
         scalars["g_head_steps"] = [int(v) for v in values[_HEAD + GRADIENT_HEAD:][:kept]]
+        vectors = self._vectors().cpu().numpy()
         return EpochStats(n_neurons=self.n_neurons, n_steps=self.n_steps, n_obs=self.n_obs,
                           count_steps=self.count_steps, count_samples=self.count_samples,
-                          spike_sum=self.spike_sum.cpu().numpy().copy(),
-                          active_samples=self.active_samples.cpu().numpy().copy(), **scalars)
+                          **{k: vectors[i].copy() for i, k in enumerate(_VECTORS)},
+                          **scalars)
+
+    def _vectors(self) -> Any:
+        return torch_module().stack([getattr(self, k) for k in _VECTORS])
 
 
 def _as_float(torch: Any, t: Any) -> Any:
@@ -142,6 +168,10 @@ def _voltage_step(torch: Any, new: Any, v: Any, step: int) -> None:
     mean = vc.sum() / n.clamp(min=1)
     d = torch.where(finite, vc - mean, 0.0)
     m2 = (d * d).sum()
+    new[i("v_min")] = torch.minimum(new[i("v_min")],
+                                    torch.where(finite, v, torch.inf).amin().double())
+    new[i("v_max")] = torch.maximum(new[i("v_max")],
+                                    torch.where(finite, v, -torch.inf).amax().double())
     na, ma, m2a = new[i("v_n")], new[i("v_mean")], new[i("v_m2")]
     total = na + n
     delta = mean - ma
@@ -192,3 +222,61 @@ def _gradient_extras(torch: Any, new: Any, ok: Any, norm: Any, values: int, step
     new[i("t_first")] = torch.where(pos & (first < 0), float(step), first)
     new[i("t_last")] = torch.where(pos, torch.clamp(new[i("t_last")], min=float(step)),
                                    new[i("t_last")])
+
+
+def _intervals(torch: Any, x: Any, n: int) -> tuple[Any, Any, Any]:
+    """(intervals, sum, sum of squares) per neuron of spikes ``(time, rows)`` (see
+    :mod:`temporal`): each spike's interval from the running maximum of spike times."""
+    t = x.shape[0]
+    fired = x != 0
+    steps = torch.arange(t, dtype=torch.float64, device=x.device).unsqueeze(1)
+    last = torch.where(fired, steps, -1.0).cummax(0).values
+    valid = fired[1:] & (last[:-1] >= 0)
+    d = torch.where(valid, steps[1:] - last[:-1], 0.0)
+    return (valid.sum(0, dtype=torch.float64).reshape(-1, n).sum(0),
+            d.sum(0).reshape(-1, n).sum(0), (d * d).sum(0).reshape(-1, n).sum(0))
+
+
+def _spread(torch: Any, v: Any, n: int) -> tuple[Any, Any]:
+    """Squared deviations from each sequence's mean and degrees of freedom per neuron
+    of voltages ``(time, rows)``."""
+    finite = torch.isfinite(v)
+    k = finite.sum(0, dtype=torch.float64)
+    vc = torch.where(finite, v.double(), 0.0)
+    vc = torch.where(finite, vc - vc[0], 0.0)  # relative to the first step (temporal)
+    mean = vc.sum(0) / k.clamp(min=1)
+    d = torch.where(finite, vc - mean, 0.0)
+    return (d * d).sum(0).reshape(-1, n).sum(0), (k - 1).clamp(min=0).reshape(-1, n).sum(0)
+
+
+class _DeviceOpenSequences:
+    """:class:`temporal.OpenSequences` as tensors: last spike, voltage count and mean
+    per row; the clock is a host number."""
+
+    def __init__(self, torch: Any, rows: int, device: Any) -> None:
+        self.rows = rows
+        self.clock = 0
+        self.last = torch.full((rows,), -1.0, dtype=torch.float64, device=device)
+        self.v_count = torch.zeros(rows, dtype=torch.float64, device=device)
+        self.v_mean = torch.zeros(rows, dtype=torch.float64, device=device)
+
+    def add(self, torch: Any, x: Any, v: Any, n: int) -> tuple[tuple[Any, ...], Any]:
+        k = float(self.clock)
+        fired = x != 0
+        seen = fired & (self.last >= 0)
+        gap = torch.where(seen, k - self.last, 0.0)
+        self.last = torch.where(fired, k, self.last)
+        self.clock += 1
+        isi = (seen.reshape(-1, n).sum(0, dtype=torch.float64), gap.reshape(-1, n).sum(0),
+               (gap * gap).reshape(-1, n).sum(0))
+        if v is None:
+            return isi, None
+        ok = torch.isfinite(v)
+        vd = torch.where(ok, v.double(), 0.0)
+        count = self.v_count + ok
+        delta = torch.where(ok, vd - self.v_mean, 0.0)
+        self.v_mean = self.v_mean + delta / count.clamp(min=1)
+        inc = delta * torch.where(ok, vd - self.v_mean, 0.0)
+        self.v_count = count
+        dof = (ok & (count >= 2)).reshape(-1, n).sum(0, dtype=torch.float64)
+        return isi, (inc.reshape(-1, n).sum(0), dof)

@@ -19,13 +19,14 @@ class Report:
 
     ``layer_stats`` maps layer names (in recording order) to :class:`LayerStats`;
     ``pathologies`` lists the findings, most severe first; ``epochs`` are the
-    epochs the report covers.
+    epochs the report covers. All have defaults (``ProfileReport()`` is an empty
+    report, ``ProfileReport(pathologies=[...])`` one of those findings).
     """
 
-    layer_stats: dict[str, LayerStats]
-    pathologies: list[Pathology]
-    thresholds: Thresholds
-    epochs: tuple[int, ...]
+    layer_stats: dict[str, LayerStats] = field(default_factory=dict)
+    pathologies: list[Pathology] = field(default_factory=list)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    epochs: tuple[int, ...] = ()
     loss: LossStats | None = None
     total_steps: int = field(init=False)
     total_spikes: float = field(init=False)

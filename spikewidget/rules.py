@@ -13,6 +13,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from .epoch_stats import GRADIENT_HEAD
 from .fmt import share
 from .pathology import Pathology, Severity
@@ -185,17 +187,34 @@ def check_silent(layers: list[LayerStats], loss: LossStats | None,
     return out
 
 
+FIX_VOLTAGE_COLLAPSE = ("Increase the input current (weight scale), check connectivity, and "
+                        "check that the state is not reset every step")
+
+
 def check_voltage_collapse(layers: list[LayerStats], loss: LossStats | None,
                            th: Thresholds) -> list[Pathology]:
-    return [_finding(
-        Severity.WARNING, "voltage_collapse", st,
-        f"Membrane voltage barely moves: std {st.voltage_std:.2e} < "
-        f"{th.voltage_collapse_std:.0e} over {st.n_steps} steps (mean {st.voltage_mean:.4g})",
-        "Increase the input current (weight scale), check connectivity, and check that "
-        "the state is not reset every step", st.voltage_std)
-        for st in layers
-        if st.has_voltages and st.n_steps >= th.voltage_collapse_min_steps
-        and st.voltage_std < th.voltage_collapse_std]
+    """Neurons whose voltage is frozen in time: per neuron, the std of its voltage
+    over time (within each sequence, ``LayerStats.voltage_time_std``) is below
+    ``voltage_collapse_std``. Neurons may differ from one another; a large spread
+    between them does not hide that none of them integrates."""
+    out = []
+    for st in layers:
+        spread = st.voltage_time_std
+        if not st.has_voltages or st.n_steps < th.voltage_collapse_min_steps \
+                or spread is None:
+            continue
+        known = spread[~np.isnan(spread)]
+        frozen = int(np.count_nonzero(known < th.voltage_collapse_std))
+        if not frozen or frozen / len(known) < th.voltage_collapse_fraction:
+            continue
+        share = frozen / len(known)
+        out.append(_finding(
+            Severity.WARNING, "voltage_collapse", st,
+            f"{frozen}/{len(known)} neurons ({share:.0%}) have a membrane voltage frozen in "
+            f"time: its std over time is below {th.voltage_collapse_std:.0e} (over "
+            f"{st.n_steps} steps, layer mean {st.voltage_mean:.4g})",
+            FIX_VOLTAGE_COLLAPSE, share))
+    return out
 
 
 FIX_EXPLOSION = ("Clip gradients (torch.nn.utils.clip_grad_norm_), lower the learning rate, "
@@ -546,7 +565,8 @@ RULES: tuple[Rule, ...] = (
          check_saturated),
     Rule("silent_network", "critical", "a layer's max rate < {silent_max_rate:g}",
          "Check input encoding, lower all thresholds", check_silent),
-    Rule("voltage_collapse", "warning", "voltage std < {voltage_collapse_std:g}",
+    Rule("voltage_collapse", "warning", ">= {voltage_collapse_fraction:.0%} of neurons have a "
+         "voltage std over time < {voltage_collapse_std:g}",
          "Increase input current", check_voltage_collapse),
     Rule("gradient_explosion", "critical",
          "gradient norm > {gradient_explosion_ratio:g}x both the median of the layer's "

@@ -19,9 +19,12 @@ step. Waiting costs the training step, so frames wait in one of two ways:
   counts rule those out unless they add up to whole numbers in every neuron and
   sample, or are below float32 resolution beside a 1.)
 
-On the CPU (float32 or float64 frames) spikes are measured exactly either way, and
-voltage statistics come from every :data:`VOLTAGE_STRIDE`-th frame and the last one
-(``voltage_stride=1``: every frame). Elsewhere every frame's voltages are measured.
+On the CPU (float32 or float64 frames) spikes are measured exactly either way (inter-
+spike intervals too, frame by frame, on the first ``temporal.SAMPLES`` samples), and
+voltage statistics (moments, extrema, the spread over time) come from every
+:data:`VOLTAGE_STRIDE`-th frame and the last one (``voltage_stride=1``: every frame):
+the spread over time is then that of the sampled time steps. Elsewhere every frame's
+voltages are measured.
 
 Frames are values as of the call that returned them. The first sequence of a layer
 is copied, and the originals' version counters tell whether the layer changes the
@@ -40,6 +43,7 @@ import numpy as np
 import torch
 
 from .reduce_numpy import StepResult, compute_step, voltage_moments
+from .temporal import first_samples, intervals, sequence_intervals, spread
 
 if TYPE_CHECKING:
     from .profiler import SpikeProfiler
@@ -193,22 +197,35 @@ class Sequence:
         shape = (t, *frame.shape) if t > 1 else tuple(frame.shape)
         if not certified:
             exact = self._stack(0, self.spikes).numpy().reshape(t * m, n)
-        vm = None
-        if self.voltages:
+        time_steps = t if (t > 1 and samples) else None
+        vm = vt = v_rows = None  # v_rows: a single frame's voltages, which continue
+        if self.voltages:  # the open sequences (see temporal)
             sampled = list(self.voltages)
             if not self.last_sampled:
                 sampled.append(self.last_voltage)
+            v = self._stack(1, sampled).numpy()
             with np.errstate(over="ignore", invalid="ignore"):
-                vm = voltage_moments(self._stack(1, sampled).numpy().reshape(-1, n))
-        time_steps = t if (t > 1 and samples) else None
+                vm = voltage_moments(v.reshape(-1, n))
+                if t > 1:  # the spread over the sampled time steps
+                    vt = spread(first_samples(v.reshape(len(sampled), -1), n), n)
+            v_rows = first_samples(v.reshape(-1), n) if t == 1 else None
 
         def compute(want_counts: bool) -> StepResult:
+            # frames are time steps (batched or not): intervals and spread along them
             if not certified:
                 r = compute_step(exact, None, None, time_steps=time_steps,
                                  want_counts=want_counts)
-                return dataclasses.replace(r, voltages=vm)
-            return _certified_result(fold.acc.reshape(m, n), t,
-                                     want_counts and time_steps is not None, vm)
+                if t == 1:
+                    return dataclasses.replace(r, voltages=vm, frame=(*r.frame[:2], v_rows))
+                isi = r.isi if r.isi is not None else intervals(
+                    first_samples(exact.reshape(t, -1), n), r.nonbinary == 0, n)
+                return dataclasses.replace(r, voltages=vm, spread=vt, isi=isi, frame=None)
+            counts = fold.acc.reshape(m, n)
+            r = _certified_result(counts, t, want_counts and time_steps is not None, vm)
+            if t == 1:
+                return dataclasses.replace(
+                    r, frame=(first_samples(counts.reshape(-1), n), True, v_rows))
+            return dataclasses.replace(r, isi=_intervals(self.spikes, counts), spread=vt)
 
         window = min(profiler.raster_window, t)
         raster = (fold.rows[:window].reshape(window, n) if fold is not None
@@ -254,13 +271,23 @@ class _Fold:
         return bool(np.array_equal(self.acc, np.trunc(self.acc)))
 
 
+def _intervals(frames: list[Any], counts: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Inter-spike intervals per neuron of binary frames (see :mod:`temporal`), one
+    frame at a time (no stacked copy); ``counts``: spikes per sample and neuron."""
+    n = counts.shape[1]
+    return sequence_intervals(
+        (first_samples(f.detach().numpy().reshape(-1), n) for f in frames), len(frames),
+        first_samples(counts.reshape(-1), n), n)
+
+
 def _on_host(x: Any) -> bool:
     """A CPU tensor NumPy reads as it is."""
     return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
 
 
 def _certified_result(counts: np.ndarray, t: int, with_counts: bool,
-                      voltages: tuple[int, float, float, int] | None) -> StepResult:
+                      voltages: tuple[int, float, float, int, float, float] | None
+                      ) -> StepResult:
     """The :class:`StepResult` of ``t`` binary frames from their per-sample counts
     ``(samples, n_neurons)``."""
     spike_sum = counts.sum(axis=0)
@@ -273,5 +300,5 @@ def _certified_result(counts: np.ndarray, t: int, with_counts: bool,
     return StepResult(n_obs=t * counts.shape[0], spike_sum=spike_sum,
                       spike_max=1.0 if total > 0 else 0.0,
                       spike_min=0.0 if total < values else 1.0,
-                      nonbinary=0, nf_spikes=0, fractional=0, counts=per_sample, voltages=voltages,
-                      gradient=None)
+                      nonbinary=0, nf_spikes=0, fractional=0, counts=per_sample,
+                      voltages=voltages, gradient=None)

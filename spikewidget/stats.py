@@ -50,42 +50,59 @@ class LayerStats:
     """What one layer did over the selected epochs.
 
     Rates are spikes per observation (one time step of one sample), per neuron.
+    Every field but ``name`` has a default (an empty layer), so that code written
+    for the tutorial's ``LayerStats(name=..., n_neurons=..., n_steps=...)`` runs.
+
+    Along time (definitions in :mod:`spikewidget.temporal`): an inter-spike interval
+    is the number of time steps between consecutive spikes of one neuron in one
+    sequence. ``isi_counts`` holds each neuron's number of intervals; ``mean_isi`` is
+    the mean over the neurons with at least one interval of each one's mean interval,
+    ``cv_isi`` the mean over the neurons with at least two of each one's coefficient
+    of variation (std / mean of its intervals); NaN when no neuron qualifies.
+    ``voltage_time_std`` is per neuron the std of its voltage over time within a
+    sequence (pooled over sequences; NaN where no sequence had two finite voltages):
+    0 for a voltage frozen in time. ``voltage_min``/``voltage_max``: extrema of the
+    recorded finite voltages (on the CPU, ``watch`` measures every
+    ``sequence.VOLTAGE_STRIDE``-th time step). ``estimated_syn_ops``: spikes times
+    ``fan_out`` (how many synapses each neuron drives: ``declare_layer(name,
+    fan_out=k)``, or what ``watch`` reads from the module that follows the layer);
+    None when the fan-out is unknown.
     """
 
     name: str
-    role: str
-    graded: bool
-    n_neurons: int
-    neuron_shape: tuple[int, ...]
-    n_steps: int
-    n_observations: int
-    epochs: tuple[int, ...]
-    per_neuron_spikes: np.ndarray
-    firing_rates: np.ndarray
-    total_spikes: float
-    dead_neuron_count: int
-    dead_neuron_fraction: float
-    saturated_neuron_count: int
-    saturated_neuron_fraction: float
-    max_value: float
+    role: str = "hidden"
+    graded: bool = False
+    n_neurons: int = 0
+    neuron_shape: tuple[int, ...] = ()
+    n_steps: int = 0
+    n_observations: int = 0
+    epochs: tuple[int, ...] = ()
+    per_neuron_spikes: np.ndarray = None  # type: ignore[assignment]
+    firing_rates: np.ndarray = None  # type: ignore[assignment]
+    total_spikes: float = 0.0
+    dead_neuron_count: int = 0
+    dead_neuron_fraction: float = 0.0
+    saturated_neuron_count: int = 0
+    saturated_neuron_fraction: float = 0.0
+    max_value: float = 0.0
     """Largest spike value seen in any one step (1 for binary spikes)."""
-    min_value: float
-    nonbinary_count: int
+    min_value: float = 0.0
+    nonbinary_count: int = 0
     """How many recorded spike values were neither 0 nor 1."""
-    is_binary: bool
-    spike_count_range: tuple[float, float] | None
+    is_binary: bool = True
+    spike_count_range: tuple[float, float] | None = None
     """(min, max) spikes per sample summed over time, when spikes had a time axis."""
-    active_samples: np.ndarray | None
+    active_samples: np.ndarray | None = None
     """Per neuron, in how many samples it fired at all (output layers only)."""
-    count_samples: int
+    count_samples: int = 0
     """How many samples ``active_samples`` counts over."""
-    has_voltages: bool
-    voltage_mean: float
-    voltage_std: float
-    gradient_steps: int
-    gradient_norm_mean: float
-    gradient_norm_max: float
-    gradient_norm_min: float
+    has_voltages: bool = False
+    voltage_mean: float = math.nan
+    voltage_std: float = math.nan
+    gradient_steps: int = 0
+    gradient_norm_mean: float = math.nan
+    gradient_norm_max: float = math.nan
+    gradient_norm_min: float = math.nan
     nonfinite: list[NonFinite] = field(default_factory=list)
     fractional_count: int = 0
     """How many recorded values were not whole numbers (analog input, not counts)."""
@@ -110,6 +127,21 @@ class LayerStats:
     gradient_norm_geomean: float = math.nan
     """Geometric mean of the norms > 0: the layer's typical norm, which one spike or
     a short quiet start barely moves."""
+    voltage_min: float = math.nan
+    voltage_max: float = math.nan
+    voltage_time_std: np.ndarray | None = None
+    isi_counts: np.ndarray | None = None
+    mean_isi: float = math.nan
+    cv_isi: float = math.nan
+    fan_out: float | None = None
+    estimated_syn_ops: float | None = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.neuron_shape:
+            self.neuron_shape = (self.n_neurons,)
+        for name in ("per_neuron_spikes", "firing_rates"):
+            if getattr(self, name) is None:
+                setattr(self, name, np.zeros(self.n_neurons))
 
     @property
     def binary_fraction(self) -> float:
@@ -131,8 +163,10 @@ class LayerStats:
 
 def layer_stats(name: str, role: str, graded: bool, neuron_shape: tuple[int, ...],
                 merged: EpochStats, epochs: tuple[int, ...],
-                per_epoch: list[tuple[int, EpochStats]], th: Thresholds) -> LayerStats:
-    """Assemble the statistics of one layer; ``per_epoch`` locates non-finite values."""
+                per_epoch: list[tuple[int, EpochStats]], th: Thresholds,
+                fan_out: float | None = None) -> LayerStats:
+    """Assemble the statistics of one layer; ``per_epoch`` locates non-finite values;
+    ``fan_out``: synapses per neuron, if known."""
     rates = merged.spike_sum / max(merged.n_obs, 1)
     dead = int(np.count_nonzero(rates < th.dead_rate))
     sat = int(np.count_nonzero(rates > th.saturated_rate))
@@ -162,6 +196,13 @@ def layer_stats(name: str, role: str, graded: bool, neuron_shape: tuple[int, ...
         nonfinite=_nonfinite(per_epoch),
         fractional_count=merged.fractional,
         **_gradient_summary(merged),
+        # extrema unknown: no voltages, or a version-1 profile's
+        voltage_min=merged.v_min if merged.v_min <= merged.v_max else math.nan,
+        voltage_max=merged.v_max if merged.v_min <= merged.v_max else math.nan,
+        voltage_time_std=_time_std(merged),
+        isi_counts=merged.isi_n, **_isi(merged),
+        fan_out=fan_out,
+        estimated_syn_ops=None if fan_out is None else float(merged.spike_sum.sum()) * fan_out,
     )
 
 
@@ -191,6 +232,34 @@ def _gradient_summary(m: EpochStats) -> dict[str, object]:
             out["gradient_growth_per_step"] = math.exp(slope)
             out["gradient_growth_steps"] = (m.t_first, m.t_last)
     return out
+
+
+def _time_std(merged: EpochStats) -> np.ndarray | None:
+    """Per neuron, the pooled within-sequence std of its voltage (NaN: unknown; None:
+    no voltages were recorded)."""
+    if merged.v_n == 0:
+        return None
+    dof = merged.vt_dof
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sqrt(np.maximum(merged.vt_m2, 0.0) / np.where(dof > 0, dof, math.nan))
+
+
+def _isi(merged: EpochStats) -> dict[str, float]:
+    """The layer's mean ISI and CV: means over neurons of each neuron's own (a
+    neuron's CV, std / mean of its k intervals of sum s and sum of squares q, is
+    sqrt(k q - s^2) / s: whole numbers, exact)."""
+    k, s, q = merged.isi_n, merged.isi_sum, merged.isi_sq
+    ones = int(np.count_nonzero(k))
+    if not ones:
+        return {"mean_isi": math.nan, "cv_isi": math.nan}
+    zero = np.zeros_like(s)
+    mean_isi = float(np.divide(s, k, out=zero.copy(), where=k > 0).sum()) / ones
+    two = k >= 2
+    twos = int(np.count_nonzero(two))
+    spread = np.sqrt(np.maximum(k * q - s * s, 0.0))
+    cv_isi = float(np.divide(spread, s, out=zero, where=two).sum()) / twos if twos \
+        else math.nan
+    return {"mean_isi": mean_isi, "cv_isi": cv_isi}
 
 
 def _nonfinite(per_epoch: list[tuple[int, EpochStats]]) -> list[NonFinite]:

@@ -56,6 +56,8 @@ class Thresholds:
     loss_chance_tolerance: float = _spec(0.05, "chance loss: within fraction of ln C",
                                          0.001, 0.5, log=True)
     loss_chance_window: int = _spec(20, "chance loss: last N records", 2, 1000, integer=True)
+    voltage_collapse_fraction: float = _spec(0.5, "voltage collapse: frozen share from",
+                                             0.01, 1.0)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -74,7 +76,7 @@ class Thresholds:
             else:
                 object.__setattr__(self, f.name, float(value))
         for name in ("dead_warning_fraction", "dead_critical_fraction",
-                     "saturated_warning_fraction"):
+                     "saturated_warning_fraction", "voltage_collapse_fraction"):
             if getattr(self, name) > 1:
                 raise InvalidInputError(
                     f"Thresholds.{name} is a fraction of neurons in [0, 1], "

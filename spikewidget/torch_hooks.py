@@ -49,6 +49,7 @@ from . import adapters
 from .adapters import Neuron, Reading
 from .arrays import strided
 from .errors import InvalidInputError, InvalidTypeError
+from .fan_out import fan_out_after
 from .profiler import SpikeProfiler
 from .readout import ReadoutProbe
 from .sequence import VOLTAGE_STRIDE, Sequence
@@ -631,6 +632,10 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
             continue
         if neuron.graded:
             profiler.declare_layer(name, graded=True)
+        fan_out = fan_out_after(model, module)
+        declared = getattr(profiler, "_declared", {}).get(name, {})  # the user's wins
+        if fan_out is not None and "fan_out" not in declared:
+            profiler.declare_layer(name, fan_out=fan_out)
         tap = _Tap(handle, name, module, neuron)
         handle._taps.append(tap)
         handle.layers.append(name)

@@ -130,3 +130,46 @@ def test_a_missing_array_is_reported_not_crashed(rich, tmp_path):
             z.writestr(n, b)
     with pytest.raises(ProfileFormatError, match="run.npz"):
         SpikeProfiler.load(path)
+
+
+def test_a_version_1_file_loads_with_the_newer_statistics_unknown(rich, tmp_path):
+    from spikewidget.epoch_stats import NEW_IN_V2
+
+    path = tmp_path / "v1.npz"
+    rich.save(path)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files
+                  if not any(k.endswith(f"_{vec}") for vec in NEW_IN_V2)}
+    meta = json.loads(arrays["meta"].tobytes())
+    meta["version"] = 1
+    for layer in meta["layers"]:
+        for ep in layer["epochs"]:
+            for name in NEW_IN_V2:
+                ep.pop(name, None)
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+    old = SpikeProfiler.load(path)
+    a, b = old.report(), rich.report()
+    hidden = a.layer_stats["hidden"]
+    assert math.isnan(hidden.mean_isi) and math.isnan(hidden.voltage_min)
+    assert np.all(np.isnan(hidden.voltage_time_std)) and hidden.isi_counts.sum() == 0
+    np.testing.assert_array_equal(hidden.firing_rates, b.layer_stats["hidden"].firing_rates)
+    assert hidden.voltage_std == b.layer_stats["hidden"].voltage_std
+    old.record_step("hidden", np.ones((3, 2, 50), np.float32))  # recording continues
+    assert old.report().layer_stats["hidden"].isi_counts.sum() == 2 * 2 * 50
+
+
+def test_the_newer_statistics_round_trip(rich, tmp_path):
+    rich.declare_layer("hidden", fan_out=20)
+    back = SpikeProfiler.from_bytes(rich.to_bytes())
+    for e in rich.epochs:
+        a, b = rich.report(epoch=e).layer_stats, back.report(epoch=e).layer_stats
+        for name in a:
+            for field in ("mean_isi", "cv_isi", "voltage_min", "voltage_max", "fan_out",
+                          "estimated_syn_ops"):
+                assert getattr(a[name], field) == pytest.approx(getattr(b[name], field),
+                                                                abs=0, nan_ok=True)
+            np.testing.assert_array_equal(a[name].isi_counts, b[name].isi_counts)
+            np.testing.assert_array_equal(a[name].voltage_time_std, b[name].voltage_time_std)
+    assert back.report().layer_stats["hidden"].estimated_syn_ops == \
+        rich.report().layer_stats["hidden"].total_spikes * 20

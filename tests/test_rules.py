@@ -79,11 +79,76 @@ def test_voltage_collapse_needs_flat_voltages_over_enough_steps(rng):
         p.record_step("h", healthy_layer(rng), voltages=np.full((64, 200), -0.5))
         q.record_step("h", healthy_layer(rng), voltages=rng.normal(size=(64, 200)))
     [f] = findings(p, "voltage_collapse")
-    assert f.severity is Severity.WARNING and f.metric_value == 0.0
+    assert f.severity is Severity.WARNING and f.metric_value == 1.0  # every neuron frozen
+    assert f.message.startswith("200/200 neurons (100%) have a membrane voltage frozen")
     assert findings(q, "voltage_collapse") == []
     early = SpikeProfiler()
     early.record_step("h", healthy_layer(rng), voltages=np.zeros((64, 200)))
     assert findings(early, "voltage_collapse") == []
+
+
+def test_voltage_collapse_is_judged_per_neuron_over_time_not_pooled(rng):
+    # every neuron frozen in time at its own level: pooled std ~1, nothing integrates
+    levels = rng.normal(size=(1, 8, 50))
+    frozen = np.broadcast_to(levels, (20, 8, 50))
+    p = SpikeProfiler()
+    for _ in range(10):
+        p.record_step("h", bernoulli(rng, (20, 8, 50), 0.1), voltages=frozen)
+    st = p.report().layer_stats["h"]
+    assert st.voltage_std > 0.5  # the old pooled test would have passed it
+    [f] = findings(p, "voltage_collapse")
+    assert f.metric_value == 1.0 and f.message.startswith("50/50 neurons (100%)")
+    # the same per time step (records without a time axis continue the sequences)
+    q = SpikeProfiler()
+    for _ in range(12):
+        q.record_step("h", bernoulli(rng, (8, 50), 0.1), voltages=levels[0])
+    assert len(findings(q, "voltage_collapse")) == 1
+
+
+@pytest.mark.parametrize("moving,fires", [(10, True), (30, False)])
+def test_voltage_collapse_fires_from_the_frozen_share_and_says_it(rng, moving, fires):
+    v = np.broadcast_to(rng.normal(size=(1, 4, 40)), (15, 4, 40)).copy()
+    v[:, :, :moving] += rng.normal(size=(15, 4, moving))
+    p = SpikeProfiler()
+    for _ in range(10):
+        p.record_step("h", bernoulli(rng, (15, 4, 40), 0.1), voltages=v)
+    found = findings(p, "voltage_collapse")
+    frozen = 40 - moving
+    assert bool(found) is fires
+    if fires:
+        assert found[0].metric_value == frozen / 40
+        assert found[0].message.startswith(f"{frozen}/40 neurons ({frozen / 40:.0%})")
+    # the share is a threshold: every neuron frozen required
+    assert findings(p, "voltage_collapse",
+                    thresholds={"voltage_collapse_fraction": 1.0}) == []
+
+
+def test_real_lif_layers_with_varying_input_do_not_collapse_and_a_cut_input_does():
+    import snntorch as snn
+    import torch
+    from spikingjelly.activation_based import functional, neuron
+    from torch import nn
+
+    torch.manual_seed(0)
+    x = (torch.rand(25, 16, 60) < 0.2).float()
+    snn_net = nn.Sequential(nn.Linear(60, 40), snn.Leaky(beta=0.9, init_hidden=True))
+    sj_net = nn.Sequential(nn.Linear(60, 40), neuron.LIFNode(step_mode="m"))
+    cut = nn.Sequential(nn.Linear(60, 40), snn.Leaky(beta=0.9, init_hidden=True))
+    with torch.no_grad():
+        cut[0].weight.zero_()
+        cut[0].bias.zero_()
+    for net, per_step in ((snn_net, True), (sj_net, False), (cut, True)):
+        p = SpikeProfiler()
+        with torch.no_grad(), p.watch(net, time_steps=25 if per_step else None):
+            for _ in range(10):
+                if per_step:
+                    for t in range(25):
+                        net(x[t] * 2)
+                else:
+                    net(x * 2)
+                    functional.reset_net(net)
+        found = [f.layer for f in p.report().pathologies if f.category == "voltage_collapse"]
+        assert found == (["1"] if net is cut else [])
 
 
 def test_gradient_explosion_is_a_spike_in_the_norm(rng):

@@ -20,6 +20,7 @@ from torch import nn
 from spikewidget import SpikeProfiler
 from spikewidget.sequence import FOLD_MIN_VALUES, VOLTAGE_STRIDE
 from spikewidget.story_model import MultiSpikeLeaky
+from spikewidget.temporal import SAMPLES
 
 from .test_torch_watch import LoopNet, Mutating, TimeLoop
 
@@ -204,3 +205,46 @@ def test_a_layer_that_starts_changing_its_outputs_in_place_is_named_then_copied(
     # last frame kept its values
     want = spikes[0].sum((0, 1)) + spikes[1][-1].sum(0) + spikes[2].sum((0, 1))
     np.testing.assert_allclose(got, want.numpy())
+
+
+@pytest.mark.parametrize("lif", ["binary", "multi-spike"])
+@pytest.mark.parametrize("sample", [True, False], ids=["sampled", "every step"])
+def test_intervals_and_voltage_spread_of_watched_sequences_are_exact(lif, sample) -> None:
+    neuron = snn.Leaky(beta=0.9) if lif == "binary" else MultiSpikeLeaky(beta=0.9,
+                                                                         threshold=0.25)
+    net, prof = big_loop(neuron, gain=2.0 if lif == "binary" else 4.0), SpikeProfiler()
+    ref = train(net, prof, steps=1, sample_voltages=sample)  # lif1 folded, lif2 kept
+    a, b = prof.report().layer_stats, ref.report().layer_stats
+    for name, i in (("lif1", 1), ("lif2", 3)):
+        np.testing.assert_array_equal(a[name].isi_counts, b[name].isi_counts)
+        assert a[name].isi_counts.sum() > 0
+        assert (a[name].mean_isi, a[name].cv_isi) == (b[name].mean_isi, b[name].cv_isi)
+        if not sample:
+            np.testing.assert_allclose(a[name].voltage_time_std, b[name].voltage_time_std,
+                                       rtol=1e-12)
+            assert (a[name].voltage_min, a[name].voltage_max) == \
+                (b[name].voltage_min, b[name].voltage_max)
+        if sample:  # the spread over the sampled time steps of each sequence
+            mem = np.stack([net.keep[t][i].detach().numpy()[:SAMPLES]
+                            for t in SAMPLED]).astype(np.float64)
+            want = np.sqrt(((mem - mem.mean(0)) ** 2).sum(axis=(0, 1))
+                           / (SAMPLES * (len(SAMPLED) - 1)))
+            np.testing.assert_allclose(a[name].voltage_time_std, want, rtol=1e-5)
+
+
+def test_frames_recorded_one_per_forward_continue_their_sequences() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(N_IN, HIDDEN), snn.Leaky(beta=0.9, init_hidden=True))
+    x = (torch.rand(T, B, N_IN) < 0.3).float()
+    prof, ref = SpikeProfiler(), SpikeProfiler()
+    spikes, mems = [], []
+    with torch.no_grad(), prof.watch(net):  # no time_steps: each call is one record
+        for t in range(T):
+            spikes.append(net(x[t] * 2).clone())
+            mems.append(net[1].mem.clone())
+    ref.record_step("1", torch.stack(spikes), torch.stack(mems))
+    a, b = prof.report().layer_stats["1"], ref.report().layer_stats["1"]
+    assert a.n_steps == T and b.n_steps == 1
+    np.testing.assert_array_equal(a.isi_counts, b.isi_counts)
+    assert (a.mean_isi, a.cv_isi) == (b.mean_isi, b.cv_isi)
+    np.testing.assert_allclose(a.voltage_time_std, b.voltage_time_std, rtol=1e-5)

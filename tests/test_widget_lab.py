@@ -157,14 +157,17 @@ def test_widget_in_jupyterlab_updates_live_and_syncs_sliders_to_the_kernel(lab):
             timeout=30_000)  # the page moved while the cell was still running
         page.wait_for_function(f"{ROOT_JS}.dataset.epoch === '1'", timeout=30_000)
         wait_idle(page)
+        # the layer that was alive in epoch 0 died in epoch 1: that leads, and its dead
+        # neurons follow from it (marked with an arrow)
         page.wait_for_function(
             """() => [...document.querySelectorAll('.sw-table tbody tr')].some(
-                r => r.cells[1].textContent === 'dead_neurons'
+                r => r.cells[1].textContent === 'layer_died'
                   && r.cells[2].textContent === 'hidden')""", timeout=15_000)
+        assert ["\u21b3 dead_neurons", "hidden"] in [[r[1], r[2]] for r in table(page)]
         assert page.locator(".sw-caption").first.text_content() != caption0
 
         page.locator('.sw-range[data-name="dead_rate"]').fill("1000")  # 0.5
-        on_screen = [[r[1], r[2]] for r in table(page)]
+        on_screen = [[r[1].removeprefix("\u21b3 "), r[2]] for r in table(page)]
         page.wait_for_timeout(300)
         run_cell(page, 2)
         wait_idle(page)

@@ -19,7 +19,7 @@ export function layerViews(store, epoch, th) {
       rates: entry.rates, activity: entry.activity, deadCount: dead, satCount: sat,
       maxRate: entry.maxRate,
       nSteps: s.n_steps, hasVoltages: s.has_voltages === 1, voltageMean: s.voltage_mean,
-      voltageStd: s.voltage_std, gradientSteps: s.gradient_steps,
+      voltageStd: s.voltage_std, voltageTimeStd: entry.timeStd, gradientSteps: s.gradient_steps,
       gradientNormMean: s.gradient_norm_mean, gradientNormMax: s.gradient_norm_max,
       countRange: s.has_count_range === 1 ? [s.count_lo, s.count_hi] : null,
       nObs: s.n_obs, countSamples: s.count_samples,

@@ -203,16 +203,31 @@ function checkSilent(layers, loss, th) {
   return out;
 }
 
+// Neurons whose voltage is frozen in time (per-neuron std over time below
+// voltage_collapse_std), as Python's check_voltage_collapse.
 function checkVoltageCollapse(layers, loss, th) {
-  return layers
-    .filter((st) => st.hasVoltages && st.nSteps >= th.voltage_collapse_min_steps &&
-      st.voltageStd < th.voltage_collapse_std)
-    .map((st) => finding("warning", "voltage_collapse", st.name,
-      `Membrane voltage barely moves: std ${f(st.voltageStd, ".2e")} < ` +
-      `${f(th.voltage_collapse_std, ".0e")} over ${st.nSteps} steps ` +
-      `(mean ${f(st.voltageMean, ".4g")})`,
+  const out = [];
+  for (const st of layers) {
+    const spread = st.voltageTimeStd;
+    if (!st.hasVoltages || st.nSteps < th.voltage_collapse_min_steps || !spread) continue;
+    let known = 0;
+    let frozen = 0;
+    for (let i = 0; i < spread.length; i++) {
+      const v = spread[i];
+      if (v !== v) continue;
+      known++;
+      if (v < th.voltage_collapse_std) frozen++;
+    }
+    if (!frozen || frozen / known < th.voltage_collapse_fraction) continue;
+    const share = frozen / known;
+    out.push(finding("warning", "voltage_collapse", st.name,
+      `${frozen}/${known} neurons (${f(share, ".0%")}) have a membrane voltage frozen in ` +
+      `time: its std over time is below ${f(th.voltage_collapse_std, ".0e")} (over ` +
+      `${st.nSteps} steps, layer mean ${f(st.voltageMean, ".4g")})`,
       "Increase the input current (weight scale), check connectivity, and check that " +
       "the state is not reset every step"));
+  }
+  return out;
 }
 
 const FIX_EXPLOSION =

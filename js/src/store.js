@@ -36,8 +36,9 @@ export function applyChunk(store, chunk) {
     const counts = decodeArray(l.counts);
     const s = decodeScalars(l.scalars, fields);
     const activity = l.activity ? ratesOf(decodeArray(l.activity), s.count_samples) : null;
+    const timeStd = l.time_std ? decodeArray(l.time_std) : null;
     layers[l.index] = { index: l.index, role: l.role, graded: l.graded, counts, s,
-      rates: ratesOf(counts, s.n_obs), activity };
+      rates: ratesOf(counts, s.n_obs), activity, timeStd };
   }
   store.chunks.set(chunk.epoch, { layers, fixed: chunk.fixed || [] });
 }

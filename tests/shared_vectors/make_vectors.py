@@ -70,11 +70,15 @@ def scenario() -> SpikeProfiler:
         for step in range(12):
             counts_in = rng.poisson(0.3 + epoch, size=(t, b, 16)).astype(np.float32)
             p.record_step("in", counts_in)
-            # conv: rates spread over a log range, a collapsed voltage, one gradient spike
-            # (1000x the median of the epoch's first records); the vanishing side
+            # conv: rates spread over a log range, one gradient spike (1000x the median
+            # of the epoch's first records), and voltages that differ between neurons
+            # (pooled std ~0.6) but are frozen in time in 24 of its 32 neurons (std over
+            # time ~1e-8; the others move by ~0.1)
             probs = np.logspace(-3.5, 0, 32).reshape(2, 4, 4)
             spikes = (rng.random((t, b, 2, 4, 4)) < probs).astype(np.float32)
-            volt = 0.5 + 1e-8 * rng.standard_normal((t, b, 2, 4, 4))
+            offsets = np.linspace(-1.0, 1.0, 32).reshape(2, 4, 4)
+            moving = np.where(np.arange(32) % 4 == 0, 1e-1, 1e-8).reshape(2, 4, 4)
+            volt = offsets + moving * rng.standard_normal((t, b, 2, 4, 4))
             grad = rng.standard_normal((t, b, 2, 4, 4)) * (1e-1 if step == 5 else 1e-4)
             p.record_step("conv", spikes, volt, grad, neuron_axes=3)
             # hidden: mostly dead, tiny gradients (vanishing against the output)
