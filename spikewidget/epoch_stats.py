@@ -34,7 +34,7 @@ LATER_FIELDS: dict[str, float | int | list] = {
     "t_n": 0, "t_mean_x": 0.0, "t_mean_y": 0.0, "t_m2x": 0.0, "t_m2y": 0.0, "t_cxy": 0.0,
     "t_first": NO_STEP, "t_last": NO_STEP, "nf_input_gradients": 0,
     "first_nf_input_gradients": NO_STEP, "fractional": 0, "v_min": math.inf,
-    "v_max": -math.inf,
+    "v_max": -math.inf, "n_samples": 0,
 }
 """Fields added after format version 1, with the value a file without them loads as
 ("not measured": NaN where a default of 0 would read as a measurement; ``fractional``
@@ -71,6 +71,9 @@ class EpochStats:
     n_neurons: int
     n_steps: int = 0
     n_obs: int = 0
+    n_samples: int = 0
+    """Samples seen (each record's rows over its time axis): a neuron's time steps in
+    one sample are not independent observations, its samples are."""
     spike_sum: np.ndarray = dataclasses.field(default=None)  # type: ignore[assignment]
     spike_max: float = -np.inf
     spike_min: float = np.inf
@@ -196,6 +199,7 @@ class EpochStats:
         out = self
         out.n_steps += other.n_steps
         out.n_obs += other.n_obs
+        out.n_samples += other.n_samples
         for name in VECTORS:
             mine = getattr(out, name)
             np.add(mine, getattr(other, name), out=mine)
@@ -252,6 +256,8 @@ class EpochStats:
         values = {k: scalars.get(k, LATER_FIELDS.get(k)) for k in names}
         if "fractional" not in scalars:
             values["fractional"] = values["nonbinary"]
+        if "n_samples" not in scalars:  # unknown: each observation counts as a sample
+            values["n_samples"] = values["n_obs"]
         values["g_head"] = [float(g) for g in values["g_head"]]
         values["g_head_steps"] = [int(s) for s in values["g_head_steps"]]
         return cls(**{k: np.asarray(vectors[k], dtype=np.float64) for k in VECTORS

@@ -49,6 +49,8 @@ class StepResult:
     frame: tuple[np.ndarray, bool, np.ndarray | None] | None = None
     """Records without one: the step's spikes, whether they are 0/1, and voltages
     ``(rows,)``, which continue the open sequences (added by :func:`apply_step`)."""
+    samples: int = 0
+    """Samples in the step: rows over the time axis."""
 
 
 def compute_step(x2: np.ndarray, v2: np.ndarray | None, g2: np.ndarray | None, *,
@@ -79,8 +81,9 @@ def compute_step(x2: np.ndarray, v2: np.ndarray | None, g2: np.ndarray | None, *
         else:
             frame = (first_samples(x2.reshape(-1), n), nonbinary == 0,
                      None if v2 is None else first_samples(v2.reshape(-1), n))
+    samples = x2.shape[0] // time_steps if time_steps else x2.shape[0]
     return StepResult(x2.shape[0], s, mx, mn, nonbinary, nf_x, fractional, counts, vm, gn,
-                      isi, vt, frame)
+                      isi, vt, frame, samples)
 
 
 def apply_step(acc: EpochStats, r: StepResult, *, step: int) -> None:
@@ -90,6 +93,7 @@ def apply_step(acc: EpochStats, r: StepResult, *, step: int) -> None:
         acc.spike_sum += r.spike_sum
     acc.n_steps += 1
     acc.n_obs += r.n_obs
+    acc.n_samples += r.samples
     acc.spike_max = max(acc.spike_max, r.spike_max)
     acc.spike_min = min(acc.spike_min, r.spike_min)
     acc.nonbinary += r.nonbinary

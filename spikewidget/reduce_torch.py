@@ -46,6 +46,7 @@ class DeviceEpochStats:
         self.n_neurons = n_neurons
         self.n_steps = 0
         self.n_obs = 0
+        self.n_samples = 0
         self.count_steps = 0
         self.count_samples = 0
         for name in _VECTORS:
@@ -111,6 +112,7 @@ class DeviceEpochStats:
         self.s = new
         self.n_steps += 1
         self.n_obs += int(x2.shape[0])
+        self.n_samples += int(x2.shape[0]) // (time_steps or 1)
         self.count_steps += int(counted)
 
     def add_gradients(self, g2: Any, *, step: int) -> None:
@@ -139,7 +141,8 @@ class DeviceEpochStats:
         scalars["g_head_steps"] = [int(v) for v in values[_HEAD + GRADIENT_HEAD:][:kept]]
         vectors = self._vectors().cpu().numpy()
         return EpochStats(n_neurons=self.n_neurons, n_steps=self.n_steps, n_obs=self.n_obs,
-                          count_steps=self.count_steps, count_samples=self.count_samples,
+                          n_samples=self.n_samples, count_steps=self.count_steps,
+                          count_samples=self.count_samples,
                           **{k: vectors[i].copy() for i, k in enumerate(_VECTORS)},
                           **scalars)
 

@@ -89,18 +89,32 @@ CHANCE_MARGIN = 3.0
 
 def _chance_explains_dead(st: LayerStats, th: Thresholds
                           ) -> tuple[int, float, float, str] | None:
-    """``(n, p, q, unit)`` when the dead count is what chance predicts: ``n``
-    observations (or samples) per neuron at the layer's mean rate ``p`` leave a share
-    ``q`` of neurons below ``dead_rate`` by chance alone (each neuron firing in each
-    observation with probability ``p``); else None."""
+    """``(n, p, q, unit)`` when the dead count is what chance predicts for ``n``
+    observations (output layers: samples) per neuron, else None. ``p`` is the layer's
+    mean rate (output layers: the share of samples a neuron fires in) and ``q`` the
+    share of neurons chance alone would leave below ``dead_rate``: the larger of
+
+    - a binomial model: every neuron fires in each observation with probability ``p``;
+    - Good-Turing's estimate for unequal neurons: about as many neurons as fired only
+      barely (within one sample's worth of spikes above the cut-off) would have fired
+      not at all, by chance (a neuron's time steps in one sample are not independent).
+
+    A layer whose mean rate is below ``dead_rate`` is dead as a whole: never explained.
+    """
     activity = st.sample_activity
     if activity is not None:
         n, p, unit = st.count_samples, float(activity.mean()), "samples"
+        counts, per_sample = st.active_samples, 1.0
     else:
         n, p, unit = st.n_observations, float(st.firing_rates.mean()), "observations"
+        counts = st.per_neuron_spikes
+        per_sample = max(1.0, n / st.n_samples) if st.n_samples else 1.0
     if not (th.dead_rate <= p < 1) or n <= 0:
-        return None  # a layer whose mean rate is below dead_rate is dead as a whole
-    q = binomial_below(n, p, th.dead_rate * n)
+        return None
+    limit = th.dead_rate * n
+    low = math.ceil(limit) - 1  # the most spikes a dead neuron has
+    barely = int(np.count_nonzero((counts > low) & (counts <= low + per_sample)))
+    q = max(binomial_below(n, p, limit), barely / st.n_neurons)
     expected = st.n_neurons * q
     if st.dead_neuron_count > expected + CHANCE_MARGIN * math.sqrt(expected * (1 - q)) + 1:
         return None

@@ -301,4 +301,4 @@ def _certified_result(counts: np.ndarray, t: int, with_counts: bool,
                       spike_max=1.0 if total > 0 else 0.0,
                       spike_min=0.0 if total < values else 1.0,
                       nonbinary=0, nf_spikes=0, fractional=0, counts=per_sample,
-                      voltages=voltages, gradient=None)
+                      voltages=voltages, gradient=None, samples=counts.shape[0])

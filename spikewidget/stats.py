@@ -106,6 +106,8 @@ class LayerStats:
     nonfinite: list[NonFinite] = field(default_factory=list)
     fractional_count: int = 0
     """How many recorded values were not whole numbers (analog input, not counts)."""
+    n_samples: int = 0
+    """Samples seen (``n_observations`` over the time axis)."""
     per_epoch: tuple[EpochHealth, ...] = ()
     """The layer's health in each selected epoch, oldest first (see :class:`EpochHealth`)."""
     gradient_norm_baseline: float = math.nan
@@ -195,6 +197,7 @@ def layer_stats(name: str, role: str, graded: bool, neuron_shape: tuple[int, ...
         gradient_norm_min=merged.g_min if g_n else math.nan,
         nonfinite=_nonfinite(per_epoch),
         fractional_count=merged.fractional,
+        n_samples=merged.n_samples,
         **_gradient_summary(merged),
         # extrema unknown: no voltages, or a version-1 profile's
         voltage_min=merged.v_min if merged.v_min <= merged.v_max else math.nan,

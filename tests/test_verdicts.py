@@ -305,3 +305,32 @@ def test_validation_passes_see_the_same_output_layer():
     assert p.report().layer_stats["3"].role == "output"
     assert p.report(phase="eval").layer_stats["3"].role == "output"
     assert p.report(phase="eval").layer_stats["1"].role == "hidden"
+
+
+def test_quiet_unequal_neurons_after_few_samples_are_not_called_dead(rng):
+    """Neurons with unequal rates, bursting within a sample: after 6 samples of 4
+    steps many quiet ones have not fired yet, about as many as fired only barely;
+    after 400 samples the same layer is clean. A layer with a truly dead part (none
+    fired barely) is named dead after as few samples."""
+    rates = rng.uniform(0.05, 0.4, size=2000)  # per sample, unequal: none is dead
+
+    def record(p, samples):
+        for _ in range(samples // 2):
+            active = rng.random((2, 2000)) < rates  # which neurons fire in a sample
+            frames = (active[None] & (rng.random((4, 2, 2000)) < 0.7)).astype(np.float32)
+            p.record_step("hidden", frames)
+            p.record_step("output", (rng.random((4, 2, 10)) < 0.3).astype(np.float32))
+
+    few, many = SpikeProfiler(), SpikeProfiler()
+    record(few, 6)
+    record(many, 400)
+    assert "dead_neurons" not in categories(few.report(), "hidden")
+    assert "too_few_observations" in categories(few.report(), "hidden")
+    assert categories(many.report(), "hidden") == set()
+    dead = SpikeProfiler()
+    half = np.r_[np.zeros(1000), np.full(1000, 0.6)]
+    for _ in range(3):
+        dead.record_step("hidden", (rng.random((4, 2, 2000)) < half).astype(np.float32))
+    dead.record_step("output", (rng.random((4, 2, 10)) < 0.3).astype(np.float32))
+    [f] = [x for x in dead.report().pathologies if x.layer == "hidden"]
+    assert f.category == "dead_neurons" and f.severity is Severity.WARNING

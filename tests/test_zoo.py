@@ -329,14 +329,6 @@ def test_dvs_gesture_net_on_binarised_tonic_frames_is_clean():
     assert_clean(report)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "6 samples of T=4 frames (3 batches of 2) of the same fire-ready DVSGestureNet: "
-    "dead_neurons warnings at conv_fc.2 (12%), conv_fc.10, conv_fc.14, conv_fc.18 "
-    "(17%), conv_fc.23 (23%) 'Lower the threshold a little or add noise'; with 24 "
-    "samples of the same data (the clean test above) there are none: it was chance. "
-    "The too_few_observations test counts T*samples=24 independent observations per "
-    "hidden neuron, but one sample's time steps are correlated (a neuron fires on a "
-    "sample's frames or not): it should judge by samples, as it does for the output"))
 def test_dvs_gesture_net_after_six_samples_does_not_call_quiet_neurons_dead():
     model = fire_ready(plif_dvs_gesture())
     prof = SpikeProfiler()

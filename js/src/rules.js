@@ -113,10 +113,24 @@ function chanceExplainsDead(st, th) {
   let n;
   let p;
   let unit;
-  if (st.activity) [n, p, unit] = [st.countSamples, mean(st.activity), "samples"];
-  else [n, p, unit] = [st.nObs, mean(st.rates), "observations"];
+  let counts;
+  let perSample;
+  if (st.activity) {
+    [n, p, unit] = [st.countSamples, mean(st.activity), "samples"];
+    [counts, perSample] = [st.activeSamples, 1];
+  } else {
+    [n, p, unit] = [st.nObs, mean(st.rates), "observations"];
+    counts = st.counts;
+    perSample = st.nSamples ? Math.max(1, n / st.nSamples) : 1;
+  }
   if (!(th.dead_rate <= p && p < 1) || n <= 0) return null;
-  const q = binomialBelow(n, p, th.dead_rate * n);
+  const limit = th.dead_rate * n;
+  const low = Math.ceil(limit) - 1;
+  let barely = 0;
+  for (let i = 0; i < counts.length; i++) {
+    if (counts[i] > low && counts[i] <= low + perSample) barely++;
+  }
+  const q = Math.max(binomialBelow(n, p, limit), barely / st.n);
   const expected = st.n * q;
   if (st.deadCount > expected + CHANCE_MARGIN * Math.sqrt(expected * (1 - q)) + 1) return null;
   return [n, p, q, unit];

@@ -35,10 +35,11 @@ export function applyChunk(store, chunk) {
   for (const l of chunk.layers) {
     const counts = decodeArray(l.counts);
     const s = decodeScalars(l.scalars, fields);
-    const activity = l.activity ? ratesOf(decodeArray(l.activity), s.count_samples) : null;
+    const activeSamples = l.activity ? decodeArray(l.activity) : null;
+    const activity = activeSamples ? ratesOf(activeSamples, s.count_samples) : null;
     const timeStd = l.time_std ? decodeArray(l.time_std) : null;
     layers[l.index] = { index: l.index, role: l.role, graded: l.graded, counts, s,
-      rates: ratesOf(counts, s.n_obs), activity, timeStd };
+      rates: ratesOf(counts, s.n_obs), activity, activeSamples, timeStd };
   }
   store.chunks.set(chunk.epoch, { layers, fixed: chunk.fixed || [] });
 }
