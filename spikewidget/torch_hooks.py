@@ -57,6 +57,10 @@ from .sequence import VOLTAGE_STRIDE, Sequence
 Extract = Callable[[Any], Any]
 _TENSOR_HOOKS_KEPT = 4096  # recent tensor-hook handles kept to remove on detach
 _GROUPS_WAITING = 64  # recorded sequences per layer whose gradients may still come
+INPUT_GRAD_STRIDE = 8
+"""Per-step layers: the input gradient is checked for NaN/Inf on every 8th frame (and
+the first); a NaN born in the layer's backward at any step shows there too, unless the
+state is detached within those steps (truncated BPTT shorter than 8 steps)."""
 
 
 class _GradGroup:
@@ -220,7 +224,10 @@ class _Tap:
             group = self.group = self.group or _GradGroup(handle.profiler)
             group.hooked += 1
             handle._hook_tensor(spikes, lambda g: self._grouped_grad(group, g))
-            if x_in is not None and x_in is not group.last_input:  # one current, many calls
+            # the input of every INPUT_GRAD_STRIDE-th frame: a NaN made in the layer's
+            # backward at a later step reaches it through the membrane (NaN * 0 is NaN)
+            if x_in is not None and x_in is not group.last_input \
+                    and (len(frames) - 1) % INPUT_GRAD_STRIDE == 0:  # one current, many calls
                 group.last_input = x_in
                 group.in_hooked += 1
                 handle._hook_tensor(x_in, lambda g: self._grouped_input_grad(group, g))

@@ -334,3 +334,41 @@ def test_quiet_unequal_neurons_after_few_samples_are_not_called_dead(rng):
     dead.record_step("output", (rng.random((4, 2, 10)) < 0.3).astype(np.float32))
     [f] = [x for x in dead.report().pathologies if x.layer == "hidden"]
     assert f.category == "dead_neurons" and f.severity is Severity.WARNING
+
+
+class _PoisonedSpike(torch.autograd.Function):
+    """Heaviside forward; a fast-sigmoid backward that turns NaN on one marked call."""
+
+    @staticmethod
+    def forward(ctx, x, poison):
+        ctx.save_for_backward(x)
+        ctx.poison = poison
+        return (x > 0).float()
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        grad = g / (1 + 10 * x.abs()) ** 2
+        return (grad * float("nan") if ctx.poison else grad), None
+
+
+def test_a_nan_born_at_one_late_time_step_is_caught_at_that_layer():
+    """The surrogate's backward goes NaN at time step 13 of 20 only (a per-step layer,
+    grouped with time_steps): the NaN is still named at the layer where it was born."""
+    calls = [0]
+
+    def spike_grad(mem_shift):
+        calls[0] += 1
+        return _PoisonedSpike.apply(mem_shift, (calls[0] - 1) % 20 == 13)
+
+    torch.manual_seed(6)
+    model = nn.Sequential(nn.Linear(30, 20),
+                          snn.Leaky(beta=0.9, init_hidden=True, spike_grad=spike_grad),
+                          nn.Linear(20, 5), snn.Leaky(beta=0.9, init_hidden=True))
+    x = (torch.rand(20, 4, 30) < 0.3).float()
+    p = SpikeProfiler()
+    with p.watch(model, gradients=True, time_steps=20):
+        out = torch.stack([model(x[t]) for t in range(20)])
+        out.sum().backward()
+    [f] = [q for q in p.report().pathologies if q.category == "non_finite_values"]
+    assert f.layer == "1" and "first in input gradients" in f.message, f
