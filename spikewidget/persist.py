@@ -80,7 +80,8 @@ def _write(profiler: SpikeProfiler, fh: Any) -> None:
         layers.append({"name": info.name, "role": info.role, "graded": info.graded,
                        "neuron_axes": info.neuron_axes,
                        "neuron_shape": list(info.neuron_shape),
-                       "steps": info.steps, "epochs": epochs})
+                       "steps": info.steps, "last_epoch": info.last_epoch,
+                       "epochs": epochs})
     phases = []
     for phase_name, other in profiler._phases.items():
         with other._lock:
@@ -183,6 +184,8 @@ def _rebuild(cls: type[SpikeProfiler], name: str, meta: dict[str, Any],
                                      f"{raster.spikes.shape}")
         info.raster.restore(raster)
         info.steps = int(lay["steps"])
+        # the epoch a gradient recorded next belongs to (files before it: the latest)
+        info.last_epoch = int(lay.get("last_epoch", max(info.epochs, default=0)))
         prof._layers[info.name] = info
     loss = meta["loss"]
     tracker = LossTracker(n_classes=loss["n_classes"], count=int(loss["count"]))

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .arguments import is_whole
 from .arrays import is_device_tensor, to_array, to_host, torch_module
 from .epoch_stats import EpochStats, merge_all
 from .errors import InvalidInputError, InvalidTypeError, UnknownLayerError
@@ -111,7 +112,7 @@ class _Layer:
         self.name = name
         self.role = role
         self.graded = graded
-        self.neuron_axes = neuron_axes
+        self.neuron_axes = int(neuron_axes)
         self.neuron_shape = neuron_shape
         self.n_neurons = math.prod(neuron_shape)
         self.device = device  # None: host (NumPy) statistics; else a torch.device
@@ -144,11 +145,11 @@ class SpikeProfiler:
                   "gradient_explosion_ratio": gradient_explosion_ratio}
         changes = {k: v for k, v in legacy.items() if v is not None}
         self._thresholds = th.replace(**changes) if changes else th
-        if isinstance(raster_window, bool) or not isinstance(raster_window, int) \
-                or raster_window < 0:
+        if not is_whole(raster_window) or raster_window < 0:
             raise InvalidInputError(
                 f"raster_window must be a whole number of time steps >= 0, "
                 f"got {raster_window!r}")
+        raster_window = int(raster_window)
         if backend not in ("auto", "numpy", "torch"):
             raise InvalidInputError(
                 f"backend must be 'auto', 'numpy' or 'torch', got {backend!r}")
@@ -220,6 +221,7 @@ class SpikeProfiler:
                                    f"got {graded!r}")
         if neuron_axes is not None:
             _check_neuron_axes(name, neuron_axes, None)
+            neuron_axes = int(neuron_axes)  # NumPy integers too: saved as JSON
         with self._lock:
             info = self._layers.get(name)
             if info is not None and neuron_axes is not None \
@@ -317,6 +319,7 @@ class SpikeProfiler:
         x = _prepare(spikes, layer, "spikes", device)
         shape = tuple(x.shape)
         _check_neuron_axes(layer, axes, len(shape))
+        axes = int(axes)
         split = len(shape) - axes
         lead, nshape = shape[:split], shape[split:]
         if info is not None:

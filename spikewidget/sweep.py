@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .arguments import is_whole
 from .errors import InvalidInputError, InvalidTypeError
 from .fmt import share
 from .pathology import Severity
@@ -427,8 +428,9 @@ def _default_forward(batch: Any, time_steps: int | None) -> Callable[[Any, Any],
     """``model(batch)``, or with ``time_steps`` one call per time step."""
     if time_steps is None:
         return lambda m, b: m(b)
-    if isinstance(time_steps, bool) or not isinstance(time_steps, int) or time_steps < 1:
+    if not is_whole(time_steps) or time_steps < 1:
         raise InvalidInputError(f"time_steps must be a whole number >= 1, got {time_steps!r}")
+    time_steps = int(time_steps)
     shape = tuple(getattr(batch, "shape", ()))
     if not shape or shape[0] != time_steps:
         raise InvalidInputError(

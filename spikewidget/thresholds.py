@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .errors import InvalidInputError, InvalidTypeError
 
 
@@ -62,7 +64,8 @@ class Thresholds:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(
+                    value, (int, float, np.integer, np.floating)):
                 raise InvalidTypeError(
                     f"Thresholds.{f.name} must be a number, got {type(value).__name__}")
             if not math.isfinite(value) or value < 0:

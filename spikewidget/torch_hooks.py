@@ -47,6 +47,7 @@ import torch
 
 from . import adapters
 from .adapters import Neuron, Reading
+from .arguments import is_whole
 from .arrays import strided
 from .errors import InvalidInputError, InvalidTypeError
 from .fan_out import fan_out_after
@@ -608,12 +609,12 @@ def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
     """
     if not isinstance(model, torch.nn.Module):
         raise InvalidTypeError(f"watch expects a torch.nn.Module, got {type(model).__name__}")
-    if time_steps is not None and (isinstance(time_steps, bool)
-                                   or not isinstance(time_steps, int) or time_steps < 1):
+    if time_steps is not None and (not is_whole(time_steps) or time_steps < 1):
         raise InvalidInputError(f"time_steps must be a whole number >= 1, got {time_steps!r}")
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+    if not is_whole(every) or every < 1:
         raise InvalidInputError(f"watch: every must be a whole number >= 1 (record one of "
                                 f"every so many forward calls), got {every!r}")
+    time_steps, every = (None if time_steps is None else int(time_steps)), int(every)
     model = _unwrap(model)
     handle = WatchHandle(profiler, model, gradients=bool(gradients), time_steps=time_steps,
                          sample_voltages=bool(sample_voltages), every=every,

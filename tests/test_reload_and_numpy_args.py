@@ -1,0 +1,93 @@
+"""A loaded profile continues exactly as the original would, and NumPy numbers are
+accepted wherever Python numbers are (issue 15, a first slice)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from spikewidget import SpikeProfiler, Thresholds
+
+OPS = st.lists(st.sampled_from(["step", "gradient", "epoch", "loss"]), min_size=1,
+               max_size=14)
+
+
+def apply(p: SpikeProfiler, ops: list[str], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for op in ops:
+        if op == "step":
+            p.record_step("hidden", (rng.random((5, 3, 12)) < 0.3).astype(np.float32),
+                          voltages=rng.standard_normal((5, 3, 12)))
+        elif op == "gradient" and "hidden" in p.layers:
+            p.record_gradients("hidden", rng.standard_normal((5, 3, 12)))
+        elif op == "epoch":
+            p.next_epoch()
+        elif op == "loss":
+            p.record_loss(float(rng.uniform(0.5, 3.0)), n_classes=5)
+
+
+def summary_of(p: SpikeProfiler) -> tuple:
+    rep = p.report() if p.epochs else None
+    if rep is None:
+        return ()
+    st_ = rep.layer_stats.get("hidden")
+    per_epoch = {e: p.report(epoch=e).layer_stats.get("hidden") for e in p.epochs}
+    return (rep.summary(), [(f.category, f.layer, f.epoch, f.step) for f in rep.pathologies],
+            None if st_ is None else (st_.gradient_steps, st_.gradient_norm_mean),
+            {e: None if s is None else (s.n_steps, s.gradient_steps) for e, s in
+             per_epoch.items()})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(before=OPS, after=OPS, seed=st.integers(0, 2**16))
+def test_a_loaded_profile_continues_exactly_as_the_original(before, after, seed):
+    """Record, save, load, record more (gradients into the layer's latest epoch
+    included): the same statistics and findings as one profiler that never stopped."""
+    original = SpikeProfiler()
+    apply(original, before, seed)
+    loaded = SpikeProfiler.from_bytes(original.to_bytes())
+    apply(original, after, seed + 1)
+    apply(loaded, after, seed + 1)
+    assert summary_of(loaded) == summary_of(original)
+
+
+def test_gradients_after_a_reload_go_to_the_layer_s_latest_epoch(rng):
+    p = SpikeProfiler()
+    for _ in range(3):
+        p.next_epoch()
+    p.record_step("hidden", (rng.random((4, 10)) < 0.3).astype(np.float32))  # epoch 3
+    p.next_epoch()  # epoch 4 begins, nothing recorded in it yet
+    q = SpikeProfiler.from_bytes(p.to_bytes())
+    q.record_gradients("hidden", rng.standard_normal((4, 10)))  # no error; into epoch 3
+    assert q.report(epoch=3).layer_stats["hidden"].gradient_steps == 1
+
+
+def test_numpy_numbers_are_accepted_and_saved_as_plain_numbers(tmp_path):
+    th = Thresholds(dead_rate=np.float32(0.02), loss_chance_window=np.int64(10))
+    assert th.dead_rate == pytest.approx(0.02) and th.loss_chance_window == 10
+    assert type(th.loss_chance_window) is int
+    p = SpikeProfiler(thresholds={"saturated_rate": np.float64(0.9)},
+                      raster_window=np.int64(8))
+    p.declare_layer("conv", neuron_axes=np.int64(3))
+    p.record_step("conv", np.zeros((2, 2, 3, 4, 4), np.float32), epoch=np.int64(1))
+    p.record_step("hidden", np.ones((2, 5), np.float32), neuron_axes=np.int32(1))
+    p.save(tmp_path / "run.npz")  # once failed: int64 is not JSON serializable
+    q = SpikeProfiler.load(tmp_path / "run.npz")
+    assert q.neuron_axes("conv") == 3 and q.raster_window == 8
+    assert q.report().layer_stats["conv"].neuron_shape == (3, 4, 4)
+
+
+def test_watch_takes_numpy_integers_for_time_steps_and_every():
+    model = nn.Sequential(nn.Linear(6, 4))
+    p = SpikeProfiler()
+    with p.watch(model, layers=["0"], time_steps=np.int64(3), every=np.int64(1)) as h:
+        for _ in range(3):
+            model(torch.rand(2, 6))
+    assert h.time_steps == 3 and type(h.time_steps) is int
+    assert p.report().layer_stats["0"].n_steps == 1
+    with pytest.raises(Exception, match="time_steps must be a whole number"):
+        p.watch(model, time_steps=np.float64(3.0))
