@@ -163,4 +163,7 @@ def _scalar(loss: Any, keep_tensor: bool) -> Any:
             f"got {type(loss).__name__}")
     if isinstance(loss, np.complexfloating):
         raise InvalidTypeError("record_loss: loss must be a real number, got a complex one")
-    return float(loss)
+    try:
+        return float(loss)
+    except OverflowError:  # an int beyond float: recorded as the Inf it is, a finding
+        return math.inf if loss > 0 else -math.inf

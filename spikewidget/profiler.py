@@ -652,18 +652,28 @@ class SpikeProfiler:
     def _select_layers(self, layers: str | Iterable[str] | None) -> list[str]:
         if layers is None:
             return list(self._layers)
+        if isinstance(layers, (bytes, bytearray)) or not isinstance(layers, (str, Iterable)):
+            raise InvalidTypeError(f"layers must be a layer name or an iterable of names, "
+                                   f"got {type(layers).__name__} {layers!r}")
         wanted = [layers] if isinstance(layers, str) else list(layers)
         for name in wanted:
+            if not isinstance(name, str):
+                raise InvalidTypeError(f"layers: each must be a layer name (a str), got "
+                                       f"{type(name).__name__} {name!r}")
             self._layer(name)
         chosen = set(wanted)
         return [n for n in self._layers if n in chosen]
 
     def _select_epochs(self, epoch: Any) -> list[int]:
         recorded = self._all_epochs()
-        if epoch is None or epoch == "all":
+        if epoch is None or (isinstance(epoch, str) and epoch == "all"):
             return recorded
-        if epoch == "latest":
+        if isinstance(epoch, str) and epoch == "latest":
             return recorded[-1:]
+        if getattr(epoch, "ndim", None) == 0:  # a 0-d array or tensor holds one epoch
+            epoch = epoch.item()
+            if isinstance(epoch, float) and epoch.is_integer():
+                epoch = int(epoch)
         if isinstance(epoch, (int, np.integer)) and not isinstance(epoch, bool):
             e = int(epoch)
             if e < 0:
@@ -827,14 +837,26 @@ class SpikeProfiler:
 
 
 # ------------------------------------------------------------------ helpers
+RESERVED_NAMES = frozenset({"loss"})
+"""Names findings use for things that are not layers."""
+
+MAX_EPOCH = 2**31 - 1
+"""The largest epoch number (epochs travel to the browser as int32)."""
+
+
 def _check_name(layer: Any) -> None:
     if not isinstance(layer, str) or not layer:
         raise InvalidTypeError(f"layer must be a non-empty string, got {layer!r}")
+    if layer in RESERVED_NAMES:
+        raise InvalidInputError(
+            f"layer {layer!r}: this name is reserved for the recorded loss's findings; "
+            f"name the layer otherwise")
 
 
 def _check_epoch(epoch: Any) -> int:
-    if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
-        raise InvalidInputError(f"epoch must be a whole number >= 0, got {epoch!r}")
+    if not is_whole(epoch) or not 0 <= epoch <= MAX_EPOCH:
+        raise InvalidInputError(
+            f"epoch must be a whole number from 0 to {MAX_EPOCH}, got {epoch!r}")
     return int(epoch)
 
 

@@ -105,6 +105,10 @@ class Thresholds:
     def from_dict(cls, values: Mapping[str, Any]) -> Thresholds:
         """Build from a mapping; unknown names are an error, missing ones take defaults."""
         known = {f.name for f in dataclasses.fields(cls)}
+        odd = [k for k in values if not isinstance(k, str)]
+        if odd:
+            raise InvalidTypeError(f"threshold names must be strings, got {odd!r}; expected "
+                                   f"some of {sorted(known)}")
         unknown = sorted(set(values) - known)
         if unknown:
             raise InvalidInputError(
@@ -120,7 +124,7 @@ class Thresholds:
         if isinstance(value, Thresholds):
             return value
         if isinstance(value, Mapping):
-            return base.replace(**value)
+            return cls.from_dict({**base.to_dict(), **value})
         raise InvalidTypeError(
             f"thresholds must be a Thresholds or a mapping of names to numbers, "
             f"got {type(value).__name__}")

@@ -91,3 +91,55 @@ def test_watch_takes_numpy_integers_for_time_steps_and_every():
     assert p.report().layer_stats["0"].n_steps == 1
     with pytest.raises(Exception, match="time_steps must be a whole number"):
         p.watch(model, time_steps=np.float64(3.0))
+
+
+# ------------------------------------------------------------- bad arguments
+@pytest.fixture
+def recorded(rng):
+    p = SpikeProfiler()
+    p.record_step("hidden", (rng.random((4, 10)) < 0.3).astype(np.float32))
+    p.next_epoch()
+    p.record_step("hidden", (rng.random((4, 10)) < 0.3).astype(np.float32))
+    return p
+
+
+def test_epochs_given_as_arrays_or_tensors_select_or_fail_clearly(recorded):
+    assert recorded.report(epoch=np.int64(1)).epochs == (1,)
+    assert recorded.report(epoch=np.array(1)).epochs == (1,)
+    assert recorded.report(epoch=torch.tensor(0)).epochs == (0,)
+    assert recorded.report(epoch=np.array([0, 1])).epochs == (0, 1)
+    with pytest.raises(Exception, match="epoch"):
+        recorded.report(epoch=np.array(0.5))
+
+
+def test_epoch_out_of_range_is_refused_before_anything_is_counted(recorded, rng):
+    before = recorded.report().layer_stats["hidden"].n_steps
+    with pytest.raises(Exception, match=r"epoch must be a whole number from 0 to 2147483647"):
+        recorded.record_step("hidden", np.zeros((4, 10), np.float32), epoch=2**63)
+    assert recorded.report().layer_stats["hidden"].n_steps == before
+    assert recorded.epochs == [0, 1]
+
+
+@pytest.mark.parametrize("layers,match", [(3, "layers must be a layer name"),
+                                          (b"hidden", "layers must be a layer name"),
+                                          ([b"hidden"], "each must be a layer name")])
+def test_layers_that_are_not_names_get_a_clear_error(recorded, layers, match):
+    with pytest.raises(Exception, match=match):
+        recorded.report(layers=layers)
+
+
+def test_threshold_names_that_are_not_strings_get_a_clear_error(recorded):
+    with pytest.raises(Exception, match="threshold names must be strings"):
+        recorded.report(thresholds={1: 0.1})
+
+
+def test_a_layer_cannot_take_the_loss_s_name(recorded):
+    with pytest.raises(Exception, match="reserved for the recorded loss"):
+        recorded.record_step("loss", np.zeros((4, 10), np.float32))
+    assert recorded.layers == ["hidden"]
+
+
+def test_a_loss_too_large_for_a_float_is_a_finding(recorded):
+    recorded.record_loss(10**400)
+    [f] = [x for x in recorded.report().pathologies if x.category == "non_finite_values"]
+    assert f.layer == "loss"
