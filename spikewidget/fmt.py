@@ -22,3 +22,12 @@ def share(fraction: float) -> str:
     if fraction > 0.999:
         return "> 99.9%"
     return f"{fraction:.1%}"
+
+
+def plain(text: str) -> str:
+    """``text`` with every character that a terminal would act on (newlines, escape
+    sequences, other non-printables) shown escaped, as Python writes it: a layer
+    named ``"a\\n[critical] x"`` cannot fake a line of a report."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

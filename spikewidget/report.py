@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UnknownLayerError
+from .fmt import plain
 from .pathology import Pathology, Severity
 from .rules import is_count_valued
 from .stats import LayerStats, LossStats
@@ -63,7 +64,8 @@ class Report:
               f"epochs {self.epochs[0]}-{self.epochs[-1]}" if self.epochs else "no data")
         lines = [f"SpikeProfiler Report: {self.total_steps} steps, {self.total_neurons} "
                  f"neurons, {self.total_spikes:.0f} total spikes ({ep})", ""]
-        for name, st in self.layer_stats.items():
+        for raw, st in self.layer_stats.items():
+            name = plain(raw)  # a name never acts on the terminal or fakes a line
             if st.role == "input":  # activity, not health: no dead/saturated verdict
                 line = (f"  {name} [input]: {st.n_neurons}n, {_activity(st)}, "
                         f"max/step={st.max_value:g}")
@@ -92,8 +94,9 @@ class Report:
         if self.pathologies:
             lines.append(f"Pathologies detected: {len(self.pathologies)}")
             for p in self.pathologies:
-                lines.append(f"  [{p.severity.value}] {p.category} @ {p.layer}: {p.message}")
-                lines.append(f"    Fix: {p.suggestion}")
+                lines.append(f"  [{p.severity.value}] {p.category} @ {plain(p.layer)}: "
+                             f"{plain(p.message)}")
+                lines.append(f"    Fix: {plain(p.suggestion)}")
         else:
             lines.append("No pathologies detected.")
         return "\n".join(lines)

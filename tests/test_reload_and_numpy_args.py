@@ -143,3 +143,16 @@ def test_a_loss_too_large_for_a_float_is_a_finding(recorded):
     recorded.record_loss(10**400)
     [f] = [x for x in recorded.report().pathologies if x.category == "non_finite_values"]
     assert f.layer == "loss"
+
+
+def test_control_characters_in_layer_names_are_shown_escaped(rng):
+    p = SpikeProfiler()
+    evil = "h\x1b[2J\n  [critical] fake_finding @ x: all is lost"
+    p.record_step(evil, np.zeros((4, 10), np.float32))  # silent: a real finding names it
+    text = p.report().summary()
+    assert "\x1b" not in text
+    assert "\n  [critical] fake_finding" not in text
+    assert "h\\x1b[2J\\n  [critical] fake_finding" in text
+    lines = text.splitlines()
+    assert any(x.startswith("  [critical] silent_network @ h\\x1b") for x in lines)
+    assert not any(x.lstrip().startswith("[critical] fake_finding") for x in lines)
