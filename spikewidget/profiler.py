@@ -723,6 +723,7 @@ class SpikeProfiler:
                     raise InvalidInputError(
                         f"layer {info.name!r}: neuron shape {info.neuron_shape} in the "
                         f"other profiler, {mine.neuron_shape} here; cannot merge")
+            _check_declarations_agree(self._declared, their_declared)
             for info, epochs, raster in theirs:
                 mine = self._layers.get(info.name)
                 if mine is None:
@@ -743,8 +744,13 @@ class SpikeProfiler:
                 mine.last_epoch = max(mine.last_epoch, info.last_epoch)
             self._loss.flush()
             self._loss.merge(their_loss)
-            for name, decl in their_declared.items():
-                self._declared.setdefault(name, {}).update(decl)
+            for name, decl in their_declared.items():  # the same whichever merges which
+                mine_decl = self._declared.setdefault(name, {})
+                mine_decl.update(decl)
+                info = self._layers.get(name)
+                if info is not None:
+                    info.role = resolve_role(name, mine_decl)
+                    info.graded = bool(mine_decl.get("graded", info.graded))
             self._epoch = max(self._epoch, their_epoch)
             self._version += 1
             their_phases = list(other._phases.items())
@@ -877,6 +883,20 @@ def _check_neuron_shape(layer: str, shape: tuple[int, ...], nshape: tuple[int, .
             f"({math.prod(nshape)} neurons), but this layer was first recorded with neuron "
             f"shape {info.neuron_shape} ({info.n_neurons} neurons); expected (..., "
             f"{', '.join(map(str, info.neuron_shape))})")
+
+
+def _check_declarations_agree(mine: Mapping[str, Mapping[str, Any]],
+                              theirs: Mapping[str, Mapping[str, Any]]) -> None:
+    """Refuse to merge profilers whose users declared a layer differently (what only
+    one of them declared is taken as declared)."""
+    for name, decl in theirs.items():
+        here = mine.get(name, {})
+        for key in ("role", "graded", "neuron_axes", "fan_out"):
+            if key in decl and key in here and decl[key] != here[key]:
+                raise InvalidInputError(
+                    f"layer {name!r}: declared {key}={here[key]!r} here but "
+                    f"{key}={decl[key]!r} in the other profiler; declare it the same way "
+                    f"in both before merging")
 
 
 def _role_known(decl: Mapping[str, Any]) -> bool:

@@ -156,3 +156,29 @@ def test_control_characters_in_layer_names_are_shown_escaped(rng):
     lines = text.splitlines()
     assert any(x.startswith("  [critical] silent_network @ h\\x1b") for x in lines)
     assert not any(x.lstrip().startswith("[critical] fake_finding") for x in lines)
+
+
+def test_merging_declarations_does_not_depend_on_the_order(rng):
+    def made(graded: bool) -> SpikeProfiler:
+        p = SpikeProfiler()
+        if graded:
+            p.declare_layer("sew", graded=True)  # SEW-ResNet ADD: values of 2 intended
+        p.record_step("sew", rng.integers(0, 3, size=(6, 4, 10)).astype(np.float32))
+        return p
+
+    for first, second in ((True, False), (False, True)):
+        a, b = made(first), made(second)
+        a.merge(b)
+        assert "non_binary_spikes" not in {f.category for f in a.report().pathologies}
+        assert a.report().layer_stats["sew"].graded
+
+
+def test_merging_conflicting_declarations_is_refused_and_changes_nothing(rng):
+    a, b = SpikeProfiler(), SpikeProfiler()
+    a.declare_layer("lif", role="output")
+    b.declare_layer("lif", role="hidden")
+    for p in (a, b):
+        p.record_step("lif", (rng.random((4, 2, 5)) < 0.3).astype(np.float32))
+    with pytest.raises(Exception, match="declared role='output' here but role='hidden'"):
+        a.merge(b)
+    assert a.report().layer_stats["lif"].n_steps == 1
