@@ -267,15 +267,7 @@ class _Tap:
             self.fail(exc, "record the gradient of")
 
     def _grouped_grad(self, group: _GradGroup, g: Any) -> None:
-        if self.failed or not self.handle.active:
-            return
-        try:
-            if group is self.group:  # backward before the sequence was closed
-                self.handle._flush_all()
-            group.add(g)
-            self.settle()
-        except Exception as exc:
-            self.fail(exc, "record the gradient of")
+        self._into_group(group, group.add, g, "record the gradient of")
 
     def _direct_input_grad(self, profiler: Any, g: Any) -> None:
         if self.failed or not self.handle.active:
@@ -286,15 +278,21 @@ class _Tap:
             self.fail(exc, "record the input gradient of")
 
     def _grouped_input_grad(self, group: _GradGroup, g: Any) -> None:
+        self._into_group(group, group.add_input, g, "record the input gradient of")
+
+    def _into_group(self, group: _GradGroup, add: Callable[[Any], None], g: Any,
+                    what: str) -> None:
+        """Fold one frame's gradient into its group with ``add``; record what is
+        complete."""
         if self.failed or not self.handle.active:
             return
         try:
             if group is self.group:  # backward before the sequence was closed
                 self.handle._flush_all()
-            group.add_input(g)
+            add(g)
             self.settle()
         except Exception as exc:
-            self.fail(exc, "record the input gradient of")
+            self.fail(exc, what)
 
     def settle(self, final: bool = False) -> None:
         """Record the norm of every group whose gradients at the spikes have all
