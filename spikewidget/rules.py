@@ -8,13 +8,13 @@ tensors. :data:`RULES` is the one source of the rule table: the README's table,
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from .causes import link_causes
 from .epoch_stats import GRADIENT_HEAD
 from .fmt import share
 from .pathology import Pathology, Severity
@@ -489,86 +489,6 @@ def check_gradient_vanishing(layers: list[LayerStats], loss: LossStats | None,
         f"spikes, so skip connections would not help", ratio)]
 
 
-# ------------------------------------------------------------------ causes
-CAUSES: dict[str, tuple[tuple[str, str], ...]] = {
-    # effect: (cause category, where: "same" layer, "earlier" layer, or "any" layer)
-    "dead_neurons": (("layer_died", "same"), ("silent_network", "same"),
-                     ("silent_network", "earlier")),
-    "silent_network": (("layer_died", "same"), ("silent_network", "earlier"),
-                       ("dead_neurons", "earlier")),
-    "layer_died": (("layer_died", "earlier"),),
-    "saturated_neurons": (("non_binary_spikes", "same"),),
-    "output_overflow": (("count_valued_input", "any"), ("non_binary_spikes", "any")),
-    "gradient_vanishing": (("silent_network", "any"), ("layer_died", "any"),
-                           ("dead_neurons", "any")),
-    "loss_at_chance": (("silent_network", "any"), ("layer_died", "any"),
-                       ("output_overflow", "any"), ("dead_neurons", "any")),
-}
-"""Which finding explains which: an effect names its cause and gives no second fix.
-A ``dead_neurons`` cause counts only when critical."""
-
-
-def link_causes(found: list[Pathology], order: dict[str, int]) -> list[Pathology]:
-    """Mark each finding that another explains (``cause``: the root of the chain of
-    causes, with a pointer to it as its fix) and
-    order them: each root cause leads, what follows from it comes right after; groups
-    by their most severe finding, then upstream first."""
-    def pos(p: Pathology) -> int:
-        return order.get(p.layer, len(order))
-
-    def key(p: Pathology) -> tuple[int, int, int]:
-        return (p.severity.rank, pos(p), CATEGORIES.index(p.category))
-
-    def cause_of(p: Pathology) -> Pathology | None:
-        for category, where in CAUSES.get(p.category, ()):
-            for c in sorted(found, key=key):
-                if c is p or c.category != category or c.layer == "loss":
-                    continue
-                if category == "dead_neurons" and c.severity is not Severity.CRITICAL:
-                    continue
-                if ((where == "same" and c.layer == p.layer)
-                        or (where == "earlier" and pos(c) < pos(p))
-                        or where == "any"):
-                    return c
-        return None
-
-    parent = {id(p): cause_of(p) for p in found}
-
-    def root(p: Pathology) -> Pathology:
-        seen = {id(p)}
-        while (c := parent[id(p)]) is not None and id(c) not in seen:
-            seen.add(id(c))
-            p = c
-        return p
-
-    linked = []
-    for p in found:
-        c = parent[id(p)]
-        if c is None or root(c) is p:  # no cause, or a cycle back to itself
-            linked.append((p, p))
-            continue
-        r = root(p)  # named as the cause: the one finding to fix
-        linked.append((dataclasses.replace(
-            p, cause=f"{r.category} @ {r.layer}",
-            suggestion=f"Follows from {r.category} at '{r.layer}': fix that first"), r))
-    groups: dict[int, list[Pathology]] = {}
-    roots: dict[int, Pathology] = {}
-    for p, r in linked:
-        groups.setdefault(id(r), []).append(p)
-        roots[id(r)] = r
-    def group_key(rid: int) -> tuple[int, int, int, int]:  # upstream roots first
-        r = roots[rid]
-        return (min(m.severity.rank for m in groups[rid]), pos(r), r.severity.rank,
-                CATEGORIES.index(r.category))
-
-    out = []
-    for rid in sorted(groups, key=group_key):
-        members = groups[rid]
-        lead = [m for m in members if m.cause is None]
-        out += lead + sorted((m for m in members if m.cause is not None), key=key)
-    return out
-
-
 RULES: tuple[Rule, ...] = (
     Rule("dead_neurons", "critical if > {dead_critical_fraction:.0%} of neurons, warning if > "
          "{dead_warning_fraction:.0%}", "firing rate < {dead_rate:g} (output layers: fires "
@@ -619,11 +539,11 @@ CATEGORIES: tuple[str, ...] = tuple(r.category for r in RULES)
 
 def diagnose(layers: list[LayerStats], loss: LossStats | None,
              th: Thresholds) -> list[Pathology]:
-    """Run every rule; each root cause leads what follows from it (:func:`link_causes`),
+    """Run every rule; each root cause leads what follows from it (:mod:`causes`),
     groups sorted by severity, then layer order, then rule order."""
     order = {s.name: i for i, s in enumerate(layers)}
     found = [p for rule in RULES for p in rule.check(layers, loss, th)]
-    return link_causes(found, order)
+    return link_causes(found, order, CATEGORIES)
 
 
 def rule_table(th: Thresholds | None = None) -> list[dict[str, str]]:

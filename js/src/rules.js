@@ -421,7 +421,7 @@ export const PORTED = {
   layer_died: checkLayerDied,
 };
 
-/** Which finding explains which, as Python's rules.CAUSES: [cause, "same"|"earlier"|"any"]. */
+/** Which finding explains which, as Python's causes.CAUSES: [cause, "same"|"earlier"|"any"]. */
 const CAUSES = {
   dead_neurons: [["layer_died", "same"], ["silent_network", "same"],
     ["silent_network", "earlier"]],
@@ -437,7 +437,7 @@ const CAUSES = {
 
 const cmp = (a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
 
-/** Python's rules.link_causes: effects name their cause, each root leads its group. */
+/** Python's causes.link_causes: effects name their cause, each root leads its group. */
 export function linkCauses(found, order, categories) {
   const pos = (p) => (order.has(p.layer) ? order.get(p.layer) : order.size);
   const key = (p) => [SEVERITY_RANK[p.severity], pos(p), categories.indexOf(p.category)];
