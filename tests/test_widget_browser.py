@@ -255,7 +255,7 @@ def test_static_html_opens_from_disk_offline_with_working_sliders(ctx, profiler,
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(path.as_uri())
-    page.wait_for_selector(".sw-table, .sw-ok")
+    page.wait_for_selector(".sw-table, .sw-ok, .sw-empty")
     assert errors == []
     assert all(u.startswith(("file:", "data:")) for u in requests), requests
     assert painted_pixels(page, ".sw-raster") > 2000
@@ -267,3 +267,17 @@ def test_static_html_opens_from_disk_offline_with_working_sliders(ctx, profiler,
     assert screen_rows(page) == python_rows(profiler, thresholds={"dead_rate": 0.5}, epoch=1)
     assert page.locator("img").count() == 0
     screenshot(page, "static-export.png")
+
+
+def test_an_empty_widget_says_nothing_was_recorded_and_counts_read_as_words(ctx):
+    p = SpikeProfiler()
+    page = open_harness(ctx, widget_state(ProfilerWidget(p, interval=None)))
+    page.get_by_text("Nothing has been recorded yet.").wait_for()
+    assert page.locator(".sw-ok").count() == 0  # not "no pathologies": no data at all
+    p.record_step("only", np.zeros((1, 2), np.float32))  # one layer, one frame
+    page = open_harness(ctx, widget_state(ProfilerWidget(p, interval=None)))
+    page.wait_for_selector(".sw-table")
+    status = page.locator(".sw-status").text_content()
+    assert "1 layer \u00b7" in status and "1 layers" not in status
+    caption = page.locator(".sw-caption").first.text_content()
+    assert caption.startswith("1 frame (") and "1 frames" not in caption

@@ -17,3 +17,8 @@ export function clear(el) {
 export function pct(x) {
   return `${(x * 100).toFixed(x > 0 && x < 0.01 ? 1 : 0)}%`;
 }
+
+/** "1 layer", "3 layers": a count with its noun, singular or plural. */
+export function count(n, noun, plural = `${noun}s`) {
+  return `${n} ${n === 1 ? noun : plural}`;
+}

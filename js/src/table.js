@@ -13,9 +13,14 @@ function since(p, first) {
   return p.epoch === null || p.epoch === undefined ? "" : `epoch ${p.epoch}`;
 }
 
-/** Re-draw the table of `findings` (first[i]: epoch finding i first appeared). */
-export function renderTable(el, findings, first = []) {
+/** Re-draw the table of `findings` (first[i]: epoch finding i first appeared;
+ * `recorded`: false before any data, which is not the same as "no pathologies"). */
+export function renderTable(el, findings, first = [], recorded = true) {
   clear(el);
+  if (!recorded) {
+    el.appendChild(h("div", "sw-empty", "Nothing has been recorded yet."));
+    return;
+  }
   if (findings.length === 0) {
     el.appendChild(h("div", "sw-ok", "\u2713 No pathologies detected at these thresholds."));
     return;

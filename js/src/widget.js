@@ -3,7 +3,7 @@
 // here, so slider moves never wait for the kernel. Returns a cleanup function.
 
 import { themeColours } from "./canvas.js";
-import { clear, h } from "./dom.js";
+import { clear, count, h } from "./dom.js";
 import { drawHistogram, histogramOf } from "./histogram.js";
 import { renderBars } from "./bars.js";
 import { binRaster, drawRaster, pick, selectFrames, spiked, unravel } from "./raster.js";
@@ -304,11 +304,12 @@ export function render({ model, el }) {
     const first = frameIdx[0];
     const last = frameIdx[frameIdx.length - 1];
     const dens = grid.cellSize > 1
-      ? ` \u00B7 density: ${Math.ceil(frameIdx.length / grid.cols)} frames \u00D7 ` +
-        `${Math.ceil(rasterN / grid.rows)} neurons per pixel` : "";
-    d.rasterCaption.textContent = `${frameIdx.length} frames (steps ${raster.steps[first]}\u2013` +
-      `${raster.steps[last]}, epochs ${raster.epochs[first]}\u2013${raster.epochs[last]}) ` +
-      `\u00D7 ${rasterN} neurons \u00B7 ${grid.spikes} spikes${dens}`;
+      ? ` \u00B7 density: ${count(Math.ceil(frameIdx.length / grid.cols), "frame")} \u00D7 ` +
+        `${count(Math.ceil(rasterN / grid.rows), "neuron")} per pixel` : "";
+    d.rasterCaption.textContent = `${count(frameIdx.length, "frame")} (steps ` +
+      `${raster.steps[first]}\u2013${raster.steps[last]}, epochs ${raster.epochs[first]}` +
+      `\u2013${raster.epochs[last]}) \u00D7 ${count(rasterN, "neuron")} \u00B7 ` +
+      `${count(grid.spikes, "spike")}${dens}`;
   }
 
   function draw(full = true) {
@@ -348,13 +349,14 @@ export function render({ model, el }) {
     });
     d.loss.hidden = !drawLoss(d.loss, store.loss, colours, tw, 110, epoch);
     const first = epoch === null ? [] : firstSeen(store, epoch, th, report.findings);
-    renderTable(d.table, report.findings, first);
+    renderTable(d.table, report.findings, first, epoch !== null);
     for (const entry of sweeps) drawSweep(entry, colours);
     const crit = report.findings.filter((p) => p.severity === "critical").length;
     const warn = report.findings.filter((p) => p.severity === "warning").length;
     d.status.textContent = epoch === null ? "waiting for the first recorded step"
-      : `${model.get("live") ? "live \u00B7 " : ""}epoch ${epoch} \u00B7 ${store.layers.length} ` +
-        `layers \u00B7 ${crit} critical, ${warn} warning`;
+      : `${model.get("live") ? "live \u00B7 " : ""}epoch ${epoch} \u00B7 ` +
+        `${count(store.layers.length, "layer")} \u00B7 ${crit} critical, ` +
+        `${count(warn, "warning")}`;
     root.dataset.seq = String(store.seq);
     root.dataset.epoch = String(epoch);
     root.dataset.findings = String(report.findings.length);
