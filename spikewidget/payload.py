@@ -14,6 +14,7 @@ them exactly, so that ``count / n_obs`` is the same float64 in both languages.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 from collections.abc import Callable, Iterable
@@ -250,6 +251,23 @@ class PayloadBuilder:
     # -- public -----------------------------------------------------------------
     def full(self, raster_layers: Iterable[str] | None = None) -> dict[str, Any]:
         """Everything (``"base": True``); rasters of ``raster_layers`` (default all)."""
+        with self._snapshot():
+            return self._full(raster_layers)
+
+    def update(self, raster_layers: Iterable[str] = ()) -> dict[str, Any] | None:
+        """What changed since the last message, or None if nothing did.
+
+        Returns a full message instead when the profiler was reset. Its reads form one
+        snapshot: a reset by another thread comes before or after, never between.
+        """
+        with self._snapshot():
+            return self._update(raster_layers)
+
+    def _snapshot(self) -> Any:
+        consistent = getattr(self.profiler, "consistent", None)
+        return consistent() if consistent is not None else contextlib.nullcontext()
+
+    def _full(self, raster_layers: Iterable[str] | None = None) -> dict[str, Any]:
         self._version = getattr(self.profiler, "version", None)
         self._layers, self._index = [], {}
         self._epoch_sig, self._raster_step, self._loss_sig = {}, {}, None
@@ -264,11 +282,7 @@ class PayloadBuilder:
                 "layers": list(self._layers), "epochs": epochs, "chunks": chunks,
                 "loss": self._loss(force=True), "raster": self._rasters(names)}
 
-    def update(self, raster_layers: Iterable[str] = ()) -> dict[str, Any] | None:
-        """What changed since the last message, or None if nothing did.
-
-        Returns a full message instead when the profiler was reset.
-        """
+    def _update(self, raster_layers: Iterable[str] = ()) -> dict[str, Any] | None:
         version = getattr(self.profiler, "version", None)
         wanted = list(raster_layers)
         if version is not None and version == self._version and all(

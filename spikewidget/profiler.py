@@ -9,11 +9,12 @@ rules (:mod:`rules`) under a :class:`Thresholds` - without re-recording anything
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -485,6 +486,14 @@ class SpikeProfiler:
             self._version += 1
 
     # ---------------------------------------------------------------- reading
+    @contextlib.contextmanager
+    def consistent(self) -> Iterator[SpikeProfiler]:
+        """Hold recording (and resets) from other threads while several reads make one
+        snapshot: ``with profiler.consistent(): a = p.epochs; r = p.report(epoch=a[-1])``.
+        Steps recorded meanwhile wait, then are filed; nothing is lost."""
+        with self._lock:
+            yield self
+
     @property
     def layers(self) -> list[str]:
         """Recorded layer names in order of first recording."""
@@ -560,12 +569,12 @@ class SpikeProfiler:
         if phase != "train":
             return self.phase(phase).report(thresholds, epoch=epoch, layers=layers)
         th = Thresholds.coerce(thresholds, self._thresholds)
-        with self._lock:
+        with self._lock:  # one consistent snapshot, even while another thread resets
             selected = self._select_epochs(epoch)
             names = self._select_layers(layers)
             stats, loss = self._statistics(selected, names, th)
-        found = diagnose(stats, loss, th)
-        found = self._locate_first_epochs(found, selected, names, th)
+            found = diagnose(stats, loss, th)
+            found = self._locate_first_epochs(found, selected, names, th)
         return Report({s.name: s for s in stats}, found, th, tuple(selected), loss)
 
     def _statistics(self, selected: list[int], names: list[str], th: Thresholds,
@@ -623,7 +632,8 @@ class SpikeProfiler:
 
     def _locate_first_epochs(self, found: list[Pathology], selected: list[int],
                              names: list[str], th: Thresholds) -> list[Pathology]:
-        """Fill in the first epoch where each layer finding appears on its own."""
+        """Fill in the first epoch where each layer finding appears on its own (call
+        under the lock)."""
         missing = {(p.category, p.layer) for p in found
                    if p.epoch is None and p.layer != "loss"}
         first: dict[tuple[str, str], int] = {}
@@ -633,8 +643,7 @@ class SpikeProfiler:
         for e in selected:
             if not missing:
                 break
-            with self._lock:
-                stats, _ = self._statistics([e], names, th, history=False)
+            stats, _ = self._statistics([e], names, th, history=False)
             for p in diagnose(stats, None, th):
                 key = (p.category, p.layer)
                 if key in missing:

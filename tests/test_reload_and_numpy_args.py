@@ -182,3 +182,42 @@ def test_merging_conflicting_declarations_is_refused_and_changes_nothing(rng):
     with pytest.raises(Exception, match="declared role='output' here but role='hidden'"):
         a.merge(b)
     assert a.report().layer_stats["lif"].n_steps == 1
+
+
+def test_reports_racing_resets_are_consistent_snapshots():
+    """One thread records and resets, another builds reports and widget payloads:
+    every report is whole (no KeyError from a layer that vanished mid-report)."""
+    import threading
+
+    from spikewidget.payload import PayloadBuilder
+
+    p = SpikeProfiler()
+    rng = np.random.default_rng(0)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        while not stop.is_set():
+            for e in range(3):
+                p.record_step("hidden", (rng.random((4, 3, 20)) < 0.2).astype(np.float32),
+                              epoch=e)
+            p.reset()
+
+    def reader() -> None:
+        builder = PayloadBuilder(p)
+        try:
+            for _ in range(300):
+                rep = p.report()
+                assert all(s.n_steps > 0 for s in rep.layer_stats.values())
+                builder.update()
+        except BaseException as exc:  # the test fails on any of them
+            errors.append(exc)
+
+    w = threading.Thread(target=writer)
+    r = threading.Thread(target=reader)
+    w.start()
+    r.start()
+    r.join(timeout=120)
+    stop.set()
+    w.join(timeout=30)
+    assert errors == []
