@@ -1,0 +1,42 @@
+"""The one palette of spikewidget's pictures, for the widget (JS) and the figures (matplotlib).
+
+Three families, each with one meaning and never reused for another:
+
+- ``CLASS``: what a neuron is (dead / healthy / saturated), in bars, histograms, heatmaps.
+- ``LAYER``: which layer a line belongs to (trends, legends). No class hue is among them.
+- ``SEVERITY``: how bad a finding is (critical / warning / info), in tables.
+
+Each family has a ``light`` and a ``dark`` variant (the theme's background). The class
+colours are Okabe and Ito's colour-blind safe set; the layer colours come from Paul Tol's
+"muted" scheme without its blue, green and orange hues. Colours are ``#rrggbb`` strings.
+"""
+
+from __future__ import annotations
+
+CLASS: dict[str, dict[str, str]] = {
+    "light": {"dead": "#0072B2", "healthy": "#009E73", "saturated": "#D55E00"},
+    "dark": {"dead": "#56B4E9", "healthy": "#2EC4A0", "saturated": "#F08A4B"},
+}
+
+LAYER: dict[str, list[str]] = {
+    "light": ["#332288", "#CC6677", "#999933", "#882255", "#AA4499", "#666666",
+              "#A8873A", "#6B4C9A"],
+    "dark": ["#B9A9F0", "#E89AAB", "#D4D46A", "#F2A7C9", "#DCA0DA", "#C8C8C8",
+             "#E8C77A", "#A995D6"],
+}
+
+SEVERITY: dict[str, dict[str, str]] = {
+    "light": {"critical": "#D1242F", "warning": "#9A6700", "info": "#0969DA"},
+    "dark": {"critical": "#FF6B6B", "warning": "#E3B341", "info": "#58A6FF"},
+}
+
+
+def layer_colour(index: int, theme: str = "light") -> str:
+    """The colour of the ``index``-th layer (cycles past the palette's end)."""
+    colours = LAYER[theme]
+    return colours[index % len(colours)]
+
+
+def as_dict() -> dict[str, object]:
+    """All three families, as the JS side receives them (JSON-ready)."""
+    return {"class": CLASS, "layer": LAYER, "severity": SEVERITY}
