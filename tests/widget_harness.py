@@ -92,9 +92,10 @@ def browser_context(**kwargs: Any) -> Iterator[Any]:
             ctx.close()
 
 
-def serve_harness(ctx: Any) -> None:
-    """Route the fake origin: ``/`` is the harness page, ``/widget.js`` the bundle."""
-    bundle = (ROOT / "spikewidget" / "static" / "widget.js").read_bytes()
+def serve_harness(ctx: Any, bundle_file: Path | None = None) -> None:
+    """Route the fake origin: ``/`` is the harness page, ``/widget.js`` the bundle
+    (``bundle_file``, default the source tree's)."""
+    bundle = (bundle_file or ROOT / "spikewidget" / "static" / "widget.js").read_bytes()
 
     def handle(route: Any) -> None:
         path = route.request.url[len(ORIGIN):].split("?")[0]
