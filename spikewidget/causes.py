@@ -2,7 +2,8 @@
 
 A finding that follows from another (saturation of a non-binary layer, every layer
 behind a silent one, a loss at chance behind a silent output) names its root cause and
-points there instead of offering a second fix. ``js/src/rules.js`` ports this.
+points there instead of offering a second fix. ``js/src/rules.js`` ports the linking;
+the table and the words reach it in the payload.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ CAUSES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 """Which finding explains which: an effect names its cause and gives no second fix.
 A ``dead_neurons`` cause counts only when critical."""
+
+FOLLOWS = "Follows from {category} at '{layer}': fix that first"
+"""The fix of a finding that follows from another (its root cause)."""
 
 
 def link_causes(found: list[Pathology], order: dict[str, int],
@@ -73,7 +77,7 @@ def link_causes(found: list[Pathology], order: dict[str, int],
         r = root(p)  # named as the cause: the one finding to fix
         linked.append((dataclasses.replace(
             p, cause=f"{r.category} @ {r.layer}",
-            suggestion=f"Follows from {r.category} at '{r.layer}': fix that first"), r))
+            suggestion=FOLLOWS.format(category=r.category, layer=r.layer)), r))
     groups: dict[int, list[Pathology]] = {}
     roots: dict[int, Pathology] = {}
     for p, r in linked:

@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from .causes import CAUSES, FOLLOWS
 from .raster import RasterSnapshot
-from .rules import CATEGORIES, FLOAT32_EXP_LIMIT
+from .rules import CATEGORIES, FLOAT32_EXP_LIMIT, RULES
 from .stats import LayerStats
 from .sweep import HONESTY, SweepResult
 from .thresholds import ORDER, Thresholds
@@ -42,7 +43,7 @@ SCALAR_FIELDS: tuple[str, ...] = (
 """Per layer and epoch, one float64 each (NaN-safe, unlike JSON)."""
 
 FIXED_CATEGORIES: frozenset[str] = frozenset(
-    {"non_binary_spikes", "count_valued_input", "non_finite_values"})
+    r.category for r in RULES if r.browser == "fixed")
 """Rules no threshold changes: their findings are sent ready-made."""
 
 ORDER_CONSTRAINTS = ORDER
@@ -216,12 +217,22 @@ def sweep_message(result: SweepResult, key: str, raster_window: int = 0) -> dict
             "meta": meta(raster_window), "layers": layers, "candidates": candidates}
 
 
+def rule_texts() -> dict[str, dict[str, Any]]:
+    """Each rule's templates and how the browser evaluates it (``js/src/rules.js``
+    formats these; it holds no words of its own)."""
+    return {r.category: {"messages": dict(r.messages), "fixes": dict(r.fixes),
+                         "browser": r.browser} for r in RULES}
+
+
 def meta(raster_window: int) -> dict[str, Any]:
     """What never changes while a widget lives: slider specs, rule order, constants."""
     return {
         "sliders": Thresholds.slider_specs(),
         "order": [list(c) for c in ORDER_CONSTRAINTS],
         "categories": list(CATEGORIES),
+        "rules": rule_texts(),
+        "causes": {effect: [list(c) for c in causes] for effect, causes in CAUSES.items()},
+        "follows": FOLLOWS,
         "scalar_fields": list(SCALAR_FIELDS),
         "float32_exp_limit": FLOAT32_EXP_LIMIT,
         "raster_window": raster_window,

@@ -2,15 +2,20 @@
 
 Each function takes the statistics of the reported layers, the loss statistics
 and a :class:`Thresholds`, and returns its findings. Nothing here touches raw
-tensors. :data:`RULES` is the one source of the rule table: the README's table,
-``describe_rules()`` and the widget's JavaScript are generated from it.
+tensors. :data:`RULES` is the one source of the rule table and of every word a
+finding says: each row carries its messages and fixes as ``str.format`` templates
+(thresholds and measured values by name). The README's table and ``describe_rules()``
+are generated from it, and the widget formats the same templates (sent in the payload)
+with ``js/src/pyformat.js``; its evaluators in ``js/src/rules.js`` only compute the
+values, for the rules marked ``browser="rejudged"``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -29,13 +34,24 @@ FLOAT32_EXP_LIMIT = math.log(float.fromhex("0x1.fffffep127"))  # exp(x) overflow
 @dataclass(frozen=True)
 class Rule:
     """One row of the rule table; ``severity`` and ``trigger`` name thresholds as
-    ``{field}`` placeholders filled from a :class:`Thresholds`."""
+    ``{field}`` placeholders filled from a :class:`Thresholds`.
+
+    ``messages`` and ``fixes``: the finding's words, ``str.format`` templates by key
+    (a rule may say different things in different cases, and build a message from
+    smaller pieces); placeholders name thresholds or values the check measured.
+    ``browser``: ``"rejudged"`` when a threshold slider changes the verdict (the widget
+    evaluates it, with the same templates), ``"fixed"`` when no threshold does (the
+    widget shows Python's findings as sent).
+    """
 
     category: str
     severity: str
     trigger: str
     fix: str
     check: Check
+    messages: Mapping[str, str]
+    fixes: Mapping[str, str]
+    browser: str = "rejudged"
 
 
 def output_layers(layers: list[LayerStats]) -> list[LayerStats]:
@@ -44,18 +60,25 @@ def output_layers(layers: list[LayerStats]) -> list[LayerStats]:
     return [s for s in layers if s.role == "output"]
 
 
-def _finding(sev: Severity, rule: str, st: LayerStats | str, message: str, fix: str,
-             value: float, epoch: int | None = None, step: int | None = None) -> Pathology:
+def text(category: str, key: str, values: Mapping[str, Any], *,
+         fix: bool = False) -> str:
+    """Rule ``category``'s message (or fix) template ``key``, filled from ``values``."""
+    rule = BY_CATEGORY[category]
+    return (rule.fixes if fix else rule.messages)[key].format_map(values)
+
+
+def _say(sev: Severity, rule: str, st: LayerStats | str, message: str, fix: str,
+         values: Mapping[str, Any], th: Thresholds, value: float,
+         epoch: int | None = None, step: int | None = None) -> Pathology:
+    """A finding whose words are rule ``rule``'s templates ``message`` and ``fix``
+    filled with the thresholds and ``values``."""
     layer = st if isinstance(st, str) else st.name
-    return Pathology(sev, rule, layer, message, fix, float(value), epoch, step)
+    filled = {**th.to_dict(), **values}
+    return Pathology(sev, rule, layer, text(rule, message, filled),
+                     text(rule, fix, filled, fix=True), float(value), epoch, step)
 
 
 # --------------------------------------------------------------------- per layer
-FIX_DEAD_CRITICAL = ("Lower the firing threshold (about 20% at a time) or raise the input "
-                     "gain / weight scale; check that input reaches this layer")
-FIX_DEAD_WARNING = "Lower the threshold a little or add noise to the input"
-
-
 def check_dead(layers: list[LayerStats], loss: LossStats | None,
                th: Thresholds) -> list[Pathology]:
     out = []
@@ -63,13 +86,10 @@ def check_dead(layers: list[LayerStats], loss: LossStats | None,
         sev = _dead_severity(st, th)
         if sev is None or _chance_explains_dead(st, th) is not None:
             continue
-        fix = FIX_DEAD_CRITICAL if sev is Severity.CRITICAL else FIX_DEAD_WARNING
-        what = (f"fire in fewer than {th.dead_rate:.0%} of the samples"
-                if st.sample_activity is not None else
-                f"fire at a rate below {th.dead_rate:g} spikes per step")
-        out.append(_finding(
-            sev, "dead_neurons", st, f"{st.dead_neuron_count}/{st.n_neurons} neurons "
-            f"({st.dead_neuron_fraction:.0%}) {what}", fix, st.dead_neuron_fraction))
+        out.append(_say(
+            sev, "dead_neurons", st, "samples" if st.sample_activity is not None else "rate",
+            sev.value, {"dead": st.dead_neuron_count, "n": st.n_neurons,
+                        "share": st.dead_neuron_fraction}, th, st.dead_neuron_fraction))
     return out
 
 
@@ -133,14 +153,11 @@ def check_few_observations(layers: list[LayerStats], loss: LossStats | None,
             continue
         n, p, q, unit = seen
         need = math.ceil(math.log(1e-3) / math.log1p(-p))
-        out.append(_finding(
-            Severity.INFO, "too_few_observations", st,
-            f"{st.dead_neuron_count}/{st.n_neurons} neurons ({st.dead_neuron_fraction:.0%}) "
-            f"look dead after only {n} {unit} each, but at this layer's mean rate "
-            f"({p:.2g}) chance alone leaves about {q:.0%} of neurons that low: too few "
-            f"{unit} to call them dead",
-            f"Record more steps before judging: about {need} {unit} per neuron tell a dead "
-            f"neuron from a quiet one at this rate", st.dead_neuron_fraction))
+        out.append(_say(
+            Severity.INFO, "too_few_observations", st, "chance", "record_more",
+            {"dead": st.dead_neuron_count, "n": st.n_neurons,
+             "share": st.dead_neuron_fraction, "seen": n, "unit": unit, "p": p, "q": q,
+             "need": need}, th, st.dead_neuron_fraction))
     return out
 
 
@@ -165,13 +182,10 @@ def binomial_below(n: int, p: float, limit: float) -> float:
 
 def check_saturated(layers: list[LayerStats], loss: LossStats | None,
                     th: Thresholds) -> list[Pathology]:
-    return [_finding(
-        Severity.WARNING, "saturated_neurons", st,
-        f"{st.saturated_neuron_count}/{st.n_neurons} neurons "
-        f"({st.saturated_neuron_fraction:.0%}) fire at a rate above "
-        f"{th.saturated_rate:g} (almost every step)",
-        "Raise the threshold or reduce the input gain to restore sparse spiking",
-        st.saturated_neuron_fraction)
+    return [_say(
+        Severity.WARNING, "saturated_neurons", st, "rate", "sparse",
+        {"saturated": st.saturated_neuron_count, "n": st.n_neurons,
+         "share": st.saturated_neuron_fraction}, th, st.saturated_neuron_fraction)
         for st in layers
         if st.role != "input" and st.saturated_neuron_fraction > th.saturated_warning_fraction]
 
@@ -185,24 +199,15 @@ def check_silent(layers: list[LayerStats], loss: LossStats | None,
         feeding, before = before, st
         if top < th.silent_max_rate:
             if st.role == "input":
-                fix = "Check the input encoding: the input is (almost) all zeros"
+                fix = "input"
             elif feeding is not None and float(feeding.firing_rates.max()) >= \
                     th.silent_max_rate:
-                fix = (f"The layer before it ('{feeding.name}') fires, so spikes arrive: "
-                       "lower this layer's firing threshold or raise the weight scale "
-                       "into it")
+                fix = "behind_firing"
             else:
-                fix = ("Check the input encoding, lower all thresholds, and verify that "
-                       "the input data is not all zeros")
-            out.append(_finding(
-                Severity.CRITICAL, "silent_network", st,
-                f"Layer emits almost no spikes: its highest firing rate is {top:.2g} "
-                f"(< {th.silent_max_rate:g})", fix, top))
+                fix = "unknown"
+            out.append(_say(Severity.CRITICAL, "silent_network", st, "top", fix,
+                            {"top": top, "before": feeding.name if feeding else ""}, th, top))
     return out
-
-
-FIX_VOLTAGE_COLLAPSE = ("Increase the input current (weight scale), check connectivity, and "
-                        "check that the state is not reset every step")
 
 
 def check_voltage_collapse(layers: list[LayerStats], loss: LossStats | None,
@@ -222,17 +227,11 @@ def check_voltage_collapse(layers: list[LayerStats], loss: LossStats | None,
         if not frozen or frozen / len(known) < th.voltage_collapse_fraction:
             continue
         share = frozen / len(known)
-        out.append(_finding(
-            Severity.WARNING, "voltage_collapse", st,
-            f"{frozen}/{len(known)} neurons ({share:.0%}) have a membrane voltage frozen in "
-            f"time: its std over time is below {th.voltage_collapse_std:.0e} (over "
-            f"{st.n_steps} steps, layer mean {st.voltage_mean:.4g})",
-            FIX_VOLTAGE_COLLAPSE, share))
+        out.append(_say(
+            Severity.WARNING, "voltage_collapse", st, "frozen", "current",
+            {"frozen": frozen, "known": len(known), "share": share, "steps": st.n_steps,
+             "mean": st.voltage_mean}, th, share))
     return out
-
-
-FIX_EXPLOSION = ("Clip gradients (torch.nn.utils.clip_grad_norm_), lower the learning rate, "
-                 "or flatten the surrogate-gradient slope")
 
 
 def check_gradient_explosion(layers: list[LayerStats], loss: LossStats | None,
@@ -249,23 +248,20 @@ def check_gradient_explosion(layers: list[LayerStats], loss: LossStats | None,
         typical = st.gradient_norm_geomean
         jump = peak / base if base > 0 else math.nan
         over = peak / typical if typical > 0 else math.nan
+        values = {"peak": peak, "peak_step": st.gradient_peak_step}
         if growth > limit:
             first, last = st.gradient_growth_steps
-            message = (f"Surrogate-gradient norm grows steadily, "
-                       f"{st.gradient_growth_per_step:.3g}x per step from step {first} to "
-                       f"{last}: {growth:.3g}x in all by a log-linear fit (threshold "
-                       f"{limit:g}x); it peaks at {peak:.3g} at step {st.gradient_peak_step}")
-            value = growth
+            message, value = "growth", growth
+            values |= {"per_step": st.gradient_growth_per_step, "first": first, "last": last,
+                       "growth": growth}
         elif jump > limit and over > limit:
-            message = (f"Surrogate-gradient norm peaks at {peak:.3g} at step "
-                       f"{st.gradient_peak_step}, {jump:.0f}x the median {base:.3g} of its "
-                       f"first {st.gradient_baseline_records} records and {over:.0f}x its "
-                       f"geometric mean {typical:.3g} (threshold {limit:g}x)")
-            value = jump
+            message, value = "peak", jump
+            values |= {"jump": jump, "base": base, "records": st.gradient_baseline_records,
+                       "over": over, "typical": typical}
         else:
             continue
-        out.append(_finding(Severity.CRITICAL, "gradient_explosion", st, message,
-                            FIX_EXPLOSION, value))
+        out.append(_say(Severity.CRITICAL, "gradient_explosion", st, message, "clip",
+                        values, th, value))
     return out
 
 
@@ -275,15 +271,12 @@ def check_non_binary(layers: list[LayerStats], loss: LossStats | None,
     for st in layers:
         if st.role == "input" or st.graded or st.is_binary:
             continue
-        neg = f", down to {st.min_value:g}" if st.min_value < 0 else ""
-        out.append(_finding(
+        values = {"max": st.max_value, "min": st.min_value,
+                  "other": share(1 - st.binary_fraction)}
+        out.append(_say(
             Severity.CRITICAL, "non_binary_spikes", st,
-            f"Spikes are not binary: values up to {st.max_value:g} in one step{neg} "
-            f"({share(1 - st.binary_fraction)} of values are neither 0 nor 1)",
-            "Raise the firing threshold so that at most one spike fits in a step, check "
-            "the reset (subtract or zero) and that the layer outputs spikes rather than "
-            "membrane potentials; if graded spikes are intended, declare the layer "
-            "graded=True", st.max_value))
+            "signed" if st.min_value < 0 else "positive", "threshold", values, th,
+            st.max_value))
     return out
 
 
@@ -297,40 +290,31 @@ def is_count_valued(st: LayerStats) -> bool:
 
 def check_count_input(layers: list[LayerStats], loss: LossStats | None,
                       th: Thresholds) -> list[Pathology]:
-    out = []
-    for st in layers:
-        if st.role != "input" or st.graded or not is_count_valued(st):
-            continue
-        out.append(_finding(
-            Severity.WARNING, "count_valued_input", st,
-            f"Input carries counts, not spikes: whole numbers up to {st.max_value:g} per "
-            f"bin ({share(1 - st.binary_fraction)} of values are above 1), as tonic's "
-            "ToFrame produces",
-            "Binarise the frames before the network: x = (x > 0).float()", st.max_value))
-    return out
+    return [_say(Severity.WARNING, "count_valued_input", st, "counts", "binarise",
+                 {"max": st.max_value, "above": share(1 - st.binary_fraction)}, th,
+                 st.max_value)
+            for st in layers
+            if st.role == "input" and not st.graded and is_count_valued(st)]
 
 
 def check_non_finite(layers: list[LayerStats], loss: LossStats | None,
                      th: Thresholds) -> list[Pathology]:
-    fix = ("Find what overflowed first: usually spike counts feeding the loss or exploding "
-           "gradients. Fix the cause (binarise the input, raise thresholds, lower the "
-           "learning rate) rather than masking it")
     out = []
     for st in layers:
         first = st.first_nonfinite
         if first is None:
             continue
         sources = ", ".join(f"{f.count} in {f.source}" for f in st.nonfinite)
-        out.append(_finding(
-            Severity.CRITICAL, "non_finite_values", st,
-            f"NaN/Inf values ({sources}); first in {first.source} at step {first.step} "
-            f"(epoch {first.epoch})", fix, first.count, first.epoch, first.step))
+        out.append(_say(
+            Severity.CRITICAL, "non_finite_values", st, "layer", "cause",
+            {"sources": sources, "source": first.source, "step": first.step,
+             "epoch": first.epoch}, th, first.count, first.epoch, first.step))
     if loss is not None and loss.nonfinite is not None:
         f = loss.nonfinite
-        out.append(_finding(
-            Severity.CRITICAL, "non_finite_values", "loss",
-            f"The loss became NaN/Inf {f.count} times; first at record {f.step} "
-            f"(epoch {f.epoch})", fix, f.count, f.epoch, f.step))
+        out.append(_say(
+            Severity.CRITICAL, "non_finite_values", "loss", "loss", "cause",
+            {"count": f.count, "step": f.step, "epoch": f.epoch}, th, f.count, f.epoch,
+            f.step))
     return out
 
 
@@ -348,27 +332,22 @@ def check_output_overflow(layers: list[LayerStats], loss: LossStats | None,
             sev = Severity.WARNING
         else:
             continue
-        effect = (f"exp() of counts above {FLOAT32_EXP_LIMIT:.1f} overflows float32, and "
-                  "even a log-softmax (torch's cross_entropy) is saturated by them, so "
-                  "its gradients vanish" if top > FLOAT32_EXP_LIMIT
-                  else "a softmax over these counts saturates and its gradients vanish")
-        out.append(_finding(
-            sev, "output_overflow", st,
-            f"Output spike counts per sample reach {top:g} (range [{lo:g}, {hi:g}]). "
-            f"Used as logits, {effect}{_loss_seen(loss)}",
-            "Fix the cause, not the symptom: binarise the input and raise the thresholds "
-            "that feed this layer so counts stay within about [0, 50] (log1p, clipping or "
-            "weight decay only hide it)", top))
+        values = {"top": top, "lo": lo, "hi": hi, "limit": FLOAT32_EXP_LIMIT}
+        if loss is not None and loss.count:
+            values["loss_max"] = loss.max
+        values["effect"] = text("output_overflow",
+                                "float32" if top > FLOAT32_EXP_LIMIT else "softmax", values)
+        values["seen"] = _loss_seen(loss, values)
+        out.append(_say(sev, "output_overflow", st, "counts", "cause", values, th, top))
     return out
 
 
-def _loss_seen(loss: LossStats | None) -> str:
+def _loss_seen(loss: LossStats | None, values: Mapping[str, Any]) -> str:
     """What the recorded loss showed, beside what the counts would do."""
     if loss is None or loss.count == 0:
         return ""
-    if loss.nonfinite is not None:
-        return "; the recorded loss did become NaN/Inf"
-    return f"; the recorded loss stayed finite (up to {loss.max:.3g})"
+    return text("output_overflow", "loss_nan" if loss.nonfinite is not None
+                else "loss_finite", values)
 
 
 def check_loss_at_chance(layers: list[LayerStats], loss: LossStats | None,
@@ -389,13 +368,9 @@ def check_loss_at_chance(layers: list[LayerStats], loss: LossStats | None,
     since = int(loss.recent_epochs[start]) if len(loss.recent_epochs) == len(values) \
         else None
     mean = float(sum(window) / len(window))
-    return [_finding(
-        Severity.WARNING, "loss_at_chance", "loss",
-        f"The loss has sat at {mean:.3f}, within {th.loss_chance_tolerance:.0%} of "
-        f"ln {loss.n_classes} = {chance:.3f} (chance), for the last {len(window)} records: "
-        "the outputs carry no class information",
-        "Check that the output layer is neither silent nor saturated and that the loss "
-        "reads its spike counts; fix dead or non-binary layers first", mean, since)]
+    return [_say(Severity.WARNING, "loss_at_chance", "loss", "chance", "outputs_first",
+                 {"mean": mean, "classes": loss.n_classes, "chance": chance,
+                  "records": len(window)}, th, mean, since)]
 
 
 def check_layer_died(layers: list[LayerStats], loss: LossStats | None,
@@ -417,17 +392,13 @@ def check_layer_died(layers: list[LayerStats], loss: LossStats | None,
         if onset == 0:
             continue  # dead from the start: dead_neurons / silent_network say so
         was, died, last = st.per_epoch[onset - 1], st.per_epoch[onset], st.per_epoch[-1]
-        state = ("silent" if last.max_rate < th.silent_max_rate
-                 else f"{last.dead_fraction:.0%} dead")
-        out.append(_finding(
-            Severity.CRITICAL, "layer_died", st,
-            f"Alive in epoch {was.epoch} ({was.dead_fraction:.0%} dead), dead since "
-            f"epoch {died.epoch} ({died.dead_fraction:.0%} dead); {state} in epoch "
-            f"{last.epoch}",
-            f"Look at what changed in epoch {died.epoch}: a learning-rate step, or a "
-            f"gradient spike in this or an earlier layer; resume from a checkpoint of "
-            f"epoch {was.epoch} with a lower learning rate or gradient clipping",
-            died.dead_fraction, died.epoch))
+        values = {"was": was.epoch, "was_dead": was.dead_fraction, "died": died.epoch,
+                  "died_dead": died.dead_fraction, "last": last.epoch,
+                  "last_dead": last.dead_fraction}
+        values["state"] = text("layer_died", "silent" if last.max_rate < th.silent_max_rate
+                               else "dead", values)
+        out.append(_say(Severity.CRITICAL, "layer_died", st, "died", "resume", values, th,
+                        died.dead_fraction, died.epoch))
     return out
 
 
@@ -436,10 +407,11 @@ def starves_gradients(st: LayerStats, th: Thresholds) -> str | None:
     neurons"), or None: a neuron that seldom fires sits far from its threshold, where
     the surrogate gradient is near zero."""
     top = float(st.firing_rates.max())
+    values = {"name": st.name, "top": top, "share": st.dead_neuron_fraction}
     if top < th.silent_max_rate:
-        return f"'{st.name}' is silent (highest firing rate {top:.2g})"
+        return text("gradient_vanishing", "why_silent", values)
     if st.dead_neuron_fraction > th.dead_critical_fraction:
-        return f"'{st.name}' has {st.dead_neuron_fraction:.0%} dead neurons"
+        return text("gradient_vanishing", "why_dead", values)
     return None
 
 
@@ -469,70 +441,176 @@ def check_gradient_vanishing(layers: list[LayerStats], loss: LossStats | None,
         why = None if s.role == "input" else starves_gradients(s, th)
         if why is not None:
             dead.append((s.name, why))
-    message = (f"Gradients reaching '{first.name}' are {ratio:.0f}x smaller per value "
-               f"(RMS {a:.3g} vs {b:.3g}) and {norm_ratio:.0f}x smaller in norm than at "
-               f"'{last.name}'")
+    values = {"first": first.name, "last": last.name, "ratio": ratio, "a": a, "b": b,
+              "norm_ratio": norm_ratio}
+    values["gap"] = text("gradient_vanishing", "gap", values)
     if not dead:
-        return [_finding(
-            Severity.CRITICAL, "gradient_vanishing", first,
-            f"{message}: the input-side layers barely learn",
-            "Add skip connections, use an adaptive or wider surrogate gradient, normalise "
-            "layers, or make the network shallower", ratio)]
-    names = " and ".join(f"'{name}'" for name, _ in dead)
+        return [_say(Severity.CRITICAL, "gradient_vanishing", first, "deep", "architecture",
+                     values, th, ratio)]
     plural = len(dead) > 1
-    return [_finding(
-        Severity.CRITICAL, "gradient_vanishing", first,
-        f"{message}, because {' and '.join(why for _, why in dead)}: a layer that "
-        f"seldom fires passes almost no surrogate gradient",
-        f"Make {names} fire first (see {'their' if plural else 'its'} dead_neurons or "
-        f"silent_network finding{'s' if plural else ''}); the gradients recover with the "
-        f"spikes, so skip connections would not help", ratio)]
+    values |= {"names": " and ".join(f"'{name}'" for name, _ in dead),
+               "whys": " and ".join(why for _, why in dead),
+               "their": "their" if plural else "its", "s": "s" if plural else ""}
+    return [_say(Severity.CRITICAL, "gradient_vanishing", first, "starved", "wake_first",
+                 values, th, ratio)]
 
 
 RULES: tuple[Rule, ...] = (
     Rule("dead_neurons", "critical if > {dead_critical_fraction:.0%} of neurons, warning if > "
          "{dead_warning_fraction:.0%}", "firing rate < {dead_rate:g} (output layers: fires "
          "in < {dead_rate:.0%} of samples)",
-         "Lower threshold, add noise", check_dead),
+         "Lower threshold, add noise", check_dead,
+         messages={
+             "rate": "{dead}/{n} neurons ({share:.0%}) fire at a rate below {dead_rate:g} "
+                     "spikes per step",
+             "samples": "{dead}/{n} neurons ({share:.0%}) fire in fewer than {dead_rate:.0%} "
+                        "of the samples"},
+         fixes={
+             "critical": "Lower the firing threshold (about 20% at a time) or raise the input "
+                         "gain / weight scale; check that input reaches this layer",
+             "warning": "Lower the threshold a little or add noise to the input"}),
     Rule("saturated_neurons", "warning if > {saturated_warning_fraction:.0%} of neurons",
          "firing rate > {saturated_rate:g}", "Raise threshold, reduce input",
-         check_saturated),
+         check_saturated,
+         messages={"rate": "{saturated}/{n} neurons ({share:.0%}) fire at a rate above "
+                           "{saturated_rate:g} (almost every step)"},
+         fixes={"sparse": "Raise the threshold or reduce the input gain to restore sparse "
+                          "spiking"}),
     Rule("silent_network", "critical", "a layer's max rate < {silent_max_rate:g}",
-         "Check input encoding, lower all thresholds", check_silent),
+         "Check input encoding, lower all thresholds", check_silent,
+         messages={"top": "Layer emits almost no spikes: its highest firing rate is "
+                          "{top:.2g} (< {silent_max_rate:g})"},
+         fixes={
+             "input": "Check the input encoding: the input is (almost) all zeros",
+             "behind_firing": "The layer before it ('{before}') fires, so spikes arrive: "
+                              "lower this layer's firing threshold or raise the weight scale "
+                              "into it",
+             "unknown": "Check the input encoding, lower all thresholds, and verify that the "
+                        "input data is not all zeros"}),
     Rule("voltage_collapse", "warning", ">= {voltage_collapse_fraction:.0%} of neurons have a "
          "voltage std over time < {voltage_collapse_std:g}",
-         "Increase input current", check_voltage_collapse),
+         "Increase input current", check_voltage_collapse,
+         messages={"frozen": "{frozen}/{known} neurons ({share:.0%}) have a membrane voltage "
+                             "frozen in time: its std over time is below "
+                             "{voltage_collapse_std:.0e} (over {steps} steps, layer mean "
+                             "{mean:.4g})"},
+         fixes={"current": "Increase the input current (weight scale), check connectivity, "
+                           "and check that the state is not reset every step"}),
     Rule("gradient_explosion", "critical",
          "gradient norm > {gradient_explosion_ratio:g}x both the median of the layer's "
          f"first {GRADIENT_HEAD} records and its geometric mean, or steady growth > "
          "{gradient_explosion_ratio:g}x over the run (log-linear fit)",
-         "Clip gradients, reduce LR", check_gradient_explosion),
+         "Clip gradients, reduce LR", check_gradient_explosion,
+         messages={
+             "growth": "Surrogate-gradient norm grows steadily, {per_step:.3g}x per step "
+                       "from step {first} to {last}: {growth:.3g}x in all by a log-linear "
+                       "fit (threshold {gradient_explosion_ratio:g}x); it peaks at "
+                       "{peak:.3g} at step {peak_step}",
+             "peak": "Surrogate-gradient norm peaks at {peak:.3g} at step {peak_step}, "
+                     "{jump:.0f}x the median {base:.3g} of its first {records} records and "
+                     "{over:.0f}x its geometric mean {typical:.3g} (threshold "
+                     "{gradient_explosion_ratio:g}x)"},
+         fixes={"clip": "Clip gradients (torch.nn.utils.clip_grad_norm_), lower the learning "
+                        "rate, or flatten the surrogate-gradient slope"}),
     Rule("gradient_vanishing", "critical", "output-side / input-side gradient, per value "
          "(RMS) and in norm, both > {gradient_vanishing_ratio:g}x",
          "Skip connections, adaptive surrogate slope; if a dead or silent layer lies "
-         "between, wake it instead", check_gradient_vanishing),
+         "between, wake it instead", check_gradient_vanishing,
+         messages={
+             "gap": "Gradients reaching '{first}' are {ratio:.0f}x smaller per value (RMS "
+                    "{a:.3g} vs {b:.3g}) and {norm_ratio:.0f}x smaller in norm than at "
+                    "'{last}'",
+             "deep": "{gap}: the input-side layers barely learn",
+             "starved": "{gap}, because {whys}: a layer that seldom fires passes almost no "
+                        "surrogate gradient",
+             "why_silent": "'{name}' is silent (highest firing rate {top:.2g})",
+             "why_dead": "'{name}' has {share:.0%} dead neurons"},
+         fixes={
+             "architecture": "Add skip connections, use an adaptive or wider surrogate "
+                             "gradient, normalise layers, or make the network shallower",
+             "wake_first": "Make {names} fire first (see {their} dead_neurons or "
+                           "silent_network finding{s}); the gradients recover with the "
+                           "spikes, so skip connections would not help"}),
     Rule("non_binary_spikes", "critical", "a spike layer emits values other than 0/1",
          "Raise threshold, check the reset; declare graded=True if intended",
-         check_non_binary),
+         check_non_binary, browser="fixed",
+         messages={
+             "positive": "Spikes are not binary: values up to {max:g} in one step ({other} "
+                         "of values are neither 0 nor 1)",
+             "signed": "Spikes are not binary: values up to {max:g} in one step, down to "
+                       "{min:g} ({other} of values are neither 0 nor 1)"},
+         fixes={"threshold": "Raise the firing threshold so that at most one spike fits in a "
+                             "step, check the reset (subtract or zero) and that the layer "
+                             "outputs spikes rather than membrane potentials; if graded "
+                             "spikes are intended, declare the layer graded=True"}),
     Rule("count_valued_input", "warning", "the input holds whole-number counts above 1 "
          "(never real-valued or signed input)",
-         "x = (x > 0).float()", check_count_input),
+         "x = (x > 0).float()", check_count_input, browser="fixed",
+         messages={"counts": "Input carries counts, not spikes: whole numbers up to {max:g} "
+                             "per bin ({above} of values are above 1), as tonic's ToFrame "
+                             "produces"},
+         fixes={"binarise": "Binarise the frames before the network: x = (x > 0).float()"}),
     Rule("non_finite_values", "critical", "NaN/Inf in spikes, voltages, gradients or loss",
-         "Fix the overflow's cause (input, thresholds, learning rate)", check_non_finite),
+         "Fix the overflow's cause (input, thresholds, learning rate)", check_non_finite,
+         browser="fixed",
+         messages={
+             "layer": "NaN/Inf values ({sources}); first in {source} at step {step} (epoch "
+                      "{epoch})",
+             "loss": "The loss became NaN/Inf {count} times; first at record {step} (epoch "
+                     "{epoch})"},
+         fixes={"cause": "Find what overflowed first: usually spike counts feeding the loss "
+                         "or exploding gradients. Fix the cause (binarise the input, raise "
+                         "thresholds, lower the learning rate) rather than masking it"}),
     Rule("output_overflow", "critical if > {output_count_critical:g}, warning if > "
          "{output_count_warning:g}", "output spike count per sample, summed over time",
-         "Binarise input, raise thresholds (not log1p/clipping)", check_output_overflow),
+         "Binarise input, raise thresholds (not log1p/clipping)", check_output_overflow,
+         messages={
+             "counts": "Output spike counts per sample reach {top:g} (range [{lo:g}, "
+                       "{hi:g}]). Used as logits, {effect}{seen}",
+             "float32": "exp() of counts above {limit:.1f} overflows float32, and even a "
+                        "log-softmax (torch's cross_entropy) is saturated by them, so its "
+                        "gradients vanish",
+             "softmax": "a softmax over these counts saturates and its gradients vanish",
+             "loss_nan": "; the recorded loss did become NaN/Inf",
+             "loss_finite": "; the recorded loss stayed finite (up to {loss_max:.3g})"},
+         fixes={"cause": "Fix the cause, not the symptom: binarise the input and raise the "
+                         "thresholds that feed this layer so counts stay within about [0, 50] "
+                         "(log1p, clipping or weight decay only hide it)"}),
     Rule("loss_at_chance", "warning", "last {loss_chance_window} losses within "
          "{loss_chance_tolerance:.0%} of ln C", "Fix silent/saturated outputs first",
-         check_loss_at_chance),
+         check_loss_at_chance,
+         messages={"chance": "The loss has sat at {mean:.3f}, within "
+                             "{loss_chance_tolerance:.0%} of ln {classes} = {chance:.3f} "
+                             "(chance), for the last {records} records: the outputs carry no "
+                             "class information"},
+         fixes={"outputs_first": "Check that the output layer is neither silent nor "
+                                 "saturated and that the loss reads its spike counts; fix "
+                                 "dead or non-binary layers first"}),
     Rule("layer_died", "critical", "alive in an earlier epoch, dead (> "
          "{dead_critical_fraction:.0%}) or silent in every epoch since",
          "See what changed that epoch; resume from before it with a lower LR",
-         check_layer_died),
+         check_layer_died,
+         messages={
+             "died": "Alive in epoch {was} ({was_dead:.0%} dead), dead since epoch {died} "
+                     "({died_dead:.0%} dead); {state} in epoch {last}",
+             "silent": "silent",
+             "dead": "{last_dead:.0%} dead"},
+         fixes={"resume": "Look at what changed in epoch {died}: a learning-rate step, or a "
+                          "gradient spike in this or an earlier layer; resume from a "
+                          "checkpoint of epoch {was} with a lower learning rate or gradient "
+                          "clipping"}),
     Rule("too_few_observations", "info", "as many neurons look dead as chance predicts "
          "for the observations seen", "Record more steps before judging",
-         check_few_observations),
+         check_few_observations,
+         messages={"chance": "{dead}/{n} neurons ({share:.0%}) look dead after only {seen} "
+                             "{unit} each, but at this layer's mean rate ({p:.2g}) chance "
+                             "alone leaves about {q:.0%} of neurons that low: too few {unit} "
+                             "to call them dead"},
+         fixes={"record_more": "Record more steps before judging: about {need} {unit} per "
+                               "neuron tell a dead neuron from a quiet one at this rate"}),
 )
+
+BY_CATEGORY: dict[str, Rule] = {r.category: r for r in RULES}
 
 CATEGORIES: tuple[str, ...] = tuple(r.category for r in RULES)
 

@@ -122,3 +122,19 @@ export function pyFormat(x, spec = "") {
       return general(x, 17); // repr-like fallback; not used by the rules
   }
 }
+
+/**
+ * Python's str.format_map(values) for the rule templates: "{name}" and "{name:spec}"
+ * fields (spec as pyFormat takes it), "{{" and "}}" for braces. Strings are inserted as
+ * they are. A field with no value throws (a template and its evaluator disagree).
+ */
+export function formatTemplate(template, values) {
+  return template.replace(/\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]*))?\}/g,
+    (whole, name, spec) => {
+      if (whole === "{{") return "{";
+      if (whole === "}}") return "}";
+      if (!(name in values)) throw new Error(`template field {${name}} has no value: ${template}`);
+      const v = values[name];
+      return typeof v === "string" ? v : pyFormat(v, spec || "");
+    });
+}

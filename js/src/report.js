@@ -68,7 +68,8 @@ export function lossView(store, epoch) {
 export function buildReport(store, epoch, th) {
   const layers = layerViews(store, epoch, th);
   const chunk = store.chunks.get(epoch);
-  const consts = { categories: store.meta.categories,
+  const { categories, rules, causes, follows } = store.meta;
+  const consts = { categories, rules, causes, follows,
     float32ExpLimit: store.meta.float32_exp_limit };
   const found = diagnose(layers, lossView(store, epoch), th, chunk ? chunk.fixed : [], consts);
   // like SpikeProfiler.report: a layer finding of a one-epoch report is located there

@@ -1,10 +1,10 @@
-// The threshold-dependent rules of spikewidget/rules.py, ported so that a slider move
-// re-diagnoses in the browser. Messages are built with Python's number formatting; the
-// shared vectors (tests/shared_vectors/) check that both sides agree word for word.
-// Rules that no slider can change (non-binary spikes, count-valued input, NaN/Inf) are
-// not ported: Python sends their findings ready-made ("fixed").
+// The evaluators of spikewidget/rules.py's threshold-dependent rules, so that a slider
+// move re-diagnoses in the browser. They compute values only: every word comes from the
+// rule's templates in the payload (Python's RULES), filled with Python's number
+// formatting. The shared vectors (tests/shared_vectors/) check both sides agree word for
+// word. Rules that no slider changes (browser="fixed") come from Python ready-made.
 
-import { pyFormat as f } from "./pyformat.js";
+import { formatTemplate } from "./pyformat.js";
 
 export const HEALTHY = 0;
 export const DEAD = 1;
@@ -71,10 +71,27 @@ function finding(severity, category, layer, message, fix, epoch = null, step = n
   return { severity, category, layer, message, fix, epoch, step, cause: null };
 }
 
-const FIX_DEAD_CRITICAL =
-  "Lower the firing threshold (about 20% at a time) or raise the input gain / weight " +
-  "scale; check that input reaches this layer";
-const FIX_DEAD_WARNING = "Lower the threshold a little or add noise to the input";
+/**
+ * The words of the rules, from the payload (Python's rules.RULES: templates by key):
+ * text(category, key, values, fix) fills one; say(...) makes a finding whose message and
+ * fix are templates filled with the thresholds and the measured values.
+ */
+export function speaker(rules, th) {
+  const text = (category, key, values, fix = false) => {
+    const rule = rules[category];
+    const template = rule && (fix ? rule.fixes : rule.messages)[key];
+    if (template === undefined) {
+      throw new Error(`spikewidget: rule ${category} has no ${fix ? "fix" : "message"} '${key}'`);
+    }
+    return formatTemplate(template, values);
+  };
+  const say = (severity, category, layer, message, fix, values, epoch = null, step = null) => {
+    const all = { ...th, ...values };
+    return finding(severity, category, layer, text(category, message, all),
+      text(category, fix, all, true), epoch, step);
+  };
+  return { text, say };
+}
 
 function deadSeverity(st, th) {
   if (st.role === "input") return null;
@@ -84,18 +101,13 @@ function deadSeverity(st, th) {
   return null;
 }
 
-function checkDead(layers, loss, th) {
+function checkDead(layers, loss, th, { say }) {
   const out = [];
   for (const st of layers) {
     const sev = deadSeverity(st, th);
     if (sev === null || chanceExplainsDead(st, th) !== null) continue;
-    const fix = sev === "critical" ? FIX_DEAD_CRITICAL : FIX_DEAD_WARNING;
-    const frac = st.deadCount / st.n;
-    const what = st.activity
-      ? `fire in fewer than ${f(th.dead_rate, ".0%")} of the samples`
-      : `fire at a rate below ${f(th.dead_rate, "g")} spikes per step`;
-    out.push(finding(sev, "dead_neurons", st.name,
-      `${st.deadCount}/${st.n} neurons (${f(frac, ".0%")}) ${what}`, fix));
+    out.push(say(sev, "dead_neurons", st.name, st.activity ? "samples" : "rate", sev,
+      { dead: st.deadCount, n: st.n, share: st.deadCount / st.n }));
   }
   return out;
 }
@@ -165,7 +177,7 @@ function erfc(x) {
   return x >= 0 ? r : 2 - r;
 }
 
-function checkFewObservations(layers, loss, th) {
+function checkFewObservations(layers, loss, th, { say }) {
   const out = [];
   for (const st of layers) {
     if (deadSeverity(st, th) === null) continue;
@@ -173,26 +185,20 @@ function checkFewObservations(layers, loss, th) {
     if (seen === null) continue;
     const [n, p, q, unit] = seen;
     const need = Math.ceil(Math.log(1e-3) / Math.log1p(-p));
-    out.push(finding("info", "too_few_observations", st.name,
-      `${st.deadCount}/${st.n} neurons (${f(st.deadCount / st.n, ".0%")}) look dead after ` +
-      `only ${n} ${unit} each, but at this layer's mean rate (${f(p, ".2g")}) chance alone ` +
-      `leaves about ${f(q, ".0%")} of neurons that low: too few ${unit} to call them dead`,
-      `Record more steps before judging: about ${need} ${unit} per neuron tell a dead ` +
-      "neuron from a quiet one at this rate"));
+    out.push(say("info", "too_few_observations", st.name, "chance", "record_more",
+      { dead: st.deadCount, n: st.n, share: st.deadCount / st.n, seen: n, unit, p, q, need }));
   }
   return out;
 }
 
-function checkSaturated(layers, loss, th) {
+function checkSaturated(layers, loss, th, { say }) {
   return layers
     .filter((st) => st.role !== "input" && st.satCount / st.n > th.saturated_warning_fraction)
-    .map((st) => finding("warning", "saturated_neurons", st.name,
-      `${st.satCount}/${st.n} neurons (${f(st.satCount / st.n, ".0%")}) fire at a rate ` +
-      `above ${f(th.saturated_rate, "g")} (almost every step)`,
-      "Raise the threshold or reduce the input gain to restore sparse spiking"));
+    .map((st) => say("warning", "saturated_neurons", st.name, "rate", "sparse",
+      { saturated: st.satCount, n: st.n, share: st.satCount / st.n }));
 }
 
-function checkSilent(layers, loss, th) {
+function checkSilent(layers, loss, th, { say }) {
   const out = [];
   let before = null; // the layer recorded just before
   for (const st of layers) {
@@ -200,18 +206,11 @@ function checkSilent(layers, loss, th) {
     const feeding = before;
     before = st;
     if (top < th.silent_max_rate) {
-      let fix;
-      if (st.role === "input") fix = "Check the input encoding: the input is (almost) all zeros";
-      else if (feeding !== null && feeding.maxRate >= th.silent_max_rate) {
-        fix = `The layer before it ('${feeding.name}') fires, so spikes arrive: lower this ` +
-          "layer's firing threshold or raise the weight scale into it";
-      } else {
-        fix = "Check the input encoding, lower all thresholds, and verify that the input " +
-          "data is not all zeros";
-      }
-      out.push(finding("critical", "silent_network", st.name,
-        `Layer emits almost no spikes: its highest firing rate is ${f(top, ".2g")} ` +
-        `(< ${f(th.silent_max_rate, "g")})`, fix));
+      let fix = "unknown";
+      if (st.role === "input") fix = "input";
+      else if (feeding !== null && feeding.maxRate >= th.silent_max_rate) fix = "behind_firing";
+      out.push(say("critical", "silent_network", st.name, "top", fix,
+        { top, before: feeding ? feeding.name : "" }));
     }
   }
   return out;
@@ -219,7 +218,7 @@ function checkSilent(layers, loss, th) {
 
 // Neurons whose voltage is frozen in time (per-neuron std over time below
 // voltage_collapse_std), as Python's check_voltage_collapse.
-function checkVoltageCollapse(layers, loss, th) {
+function checkVoltageCollapse(layers, loss, th, { say }) {
   const out = [];
   for (const st of layers) {
     const spread = st.voltageTimeStd;
@@ -233,22 +232,13 @@ function checkVoltageCollapse(layers, loss, th) {
       if (v < th.voltage_collapse_std) frozen++;
     }
     if (!frozen || frozen / known < th.voltage_collapse_fraction) continue;
-    const share = frozen / known;
-    out.push(finding("warning", "voltage_collapse", st.name,
-      `${frozen}/${known} neurons (${f(share, ".0%")}) have a membrane voltage frozen in ` +
-      `time: its std over time is below ${f(th.voltage_collapse_std, ".0e")} (over ` +
-      `${st.nSteps} steps, layer mean ${f(st.voltageMean, ".4g")})`,
-      "Increase the input current (weight scale), check connectivity, and check that " +
-      "the state is not reset every step"));
+    out.push(say("warning", "voltage_collapse", st.name, "frozen", "current",
+      { frozen, known, share: frozen / known, steps: st.nSteps, mean: st.voltageMean }));
   }
   return out;
 }
 
-const FIX_EXPLOSION =
-  "Clip gradients (torch.nn.utils.clip_grad_norm_), lower the learning rate, or " +
-  "flatten the surrogate-gradient slope";
-
-function checkGradientExplosion(layers, loss, th) {
+function checkGradientExplosion(layers, loss, th, { say }) {
   const out = [];
   const limit = th.gradient_explosion_ratio;
   for (const st of layers) {
@@ -259,36 +249,32 @@ function checkGradientExplosion(layers, loss, th) {
     const typical = st.gradientGeomean;
     const jump = base > 0 ? peak / base : NaN;
     const over = typical > 0 ? peak / typical : NaN;
+    const values = { peak, peak_step: st.gradientPeakStep };
     let message;
     if (growth > limit) {
       const [first, last] = st.gradientGrowthSteps;
-      message = "Surrogate-gradient norm grows steadily, " +
-        `${f(st.gradientGrowthPerStep, ".3g")}x per step from step ${first} to ${last}: ` +
-        `${f(growth, ".3g")}x in all by a log-linear fit (threshold ${f(limit, "g")}x); ` +
-        `it peaks at ${f(peak, ".3g")} at step ${st.gradientPeakStep}`;
+      message = "growth";
+      Object.assign(values, { per_step: st.gradientGrowthPerStep, first, last, growth });
     } else if (jump > limit && over > limit) {
-      message = `Surrogate-gradient norm peaks at ${f(peak, ".3g")} at step ` +
-        `${st.gradientPeakStep}, ${f(jump, ".0f")}x the median ${f(base, ".3g")} of its ` +
-        `first ${st.gradientBaselineRecords} records and ${f(over, ".0f")}x its geometric ` +
-        `mean ${f(typical, ".3g")} (threshold ${f(limit, "g")}x)`;
+      message = "peak";
+      Object.assign(values, { jump, base, records: st.gradientBaselineRecords, over, typical });
     } else continue;
-    out.push(finding("critical", "gradient_explosion", st.name, message, FIX_EXPLOSION));
+    out.push(say("critical", "gradient_explosion", st.name, message, "clip", values));
   }
   return out;
 }
 
 /** Why few gradients pass through a layer (silent, or mostly dead), or null. */
-function starvesGradients(st, th) {
-  const top = st.maxRate;
-  if (top < th.silent_max_rate) {
-    return `'${st.name}' is silent (highest firing rate ${f(top, ".2g")})`;
+function starvesGradients(st, th, text) {
+  const values = { name: st.name, top: st.maxRate, share: st.deadCount / st.n };
+  if (st.maxRate < th.silent_max_rate) return text("gradient_vanishing", "why_silent", values);
+  if (values.share > th.dead_critical_fraction) {
+    return text("gradient_vanishing", "why_dead", values);
   }
-  const frac = st.deadCount / st.n;
-  if (frac > th.dead_critical_fraction) return `'${st.name}' has ${f(frac, ".0%")} dead neurons`;
   return null;
 }
 
-function checkGradientVanishing(layers, loss, th) {
+function checkGradientVanishing(layers, loss, th, { say, text }) {
   const withGrads = layers.filter((s) => s.role !== "input" && s.gradientSteps > 0);
   if (withGrads.length < 2) return [];
   const first = withGrads[0];
@@ -306,29 +292,22 @@ function checkGradientVanishing(layers, loss, th) {
   const dead = [];
   for (const s of layers.slice(lo, hi + 1)) {
     if (s.role === "input") continue;
-    const why = starvesGradients(s, th);
+    const why = starvesGradients(s, th, text);
     if (why !== null) dead.push([s.name, why]);
   }
-  const message = `Gradients reaching '${first.name}' are ${f(ratio, ".0f")}x smaller per ` +
-    `value (RMS ${f(a, ".3g")} vs ${f(b, ".3g")}) and ${f(normRatio, ".0f")}x smaller in ` +
-    `norm than at '${last.name}'`;
+  const values = { first: first.name, last: last.name, ratio, a, b, norm_ratio: normRatio };
+  values.gap = text("gradient_vanishing", "gap", values);
   if (dead.length === 0) {
-    return [finding("critical", "gradient_vanishing", first.name,
-      `${message}: the input-side layers barely learn`,
-      "Add skip connections, use an adaptive or wider surrogate gradient, normalise " +
-      "layers, or make the network shallower")];
+    return [say("critical", "gradient_vanishing", first.name, "deep", "architecture", values)];
   }
-  const names = dead.map(([name]) => `'${name}'`).join(" and ");
-  const whys = dead.map(([, why]) => why).join(" and ");
-  return [finding("critical", "gradient_vanishing", first.name,
-    `${message}, because ${whys}: a layer that seldom fires passes almost no surrogate ` +
-    "gradient",
-    `Make ${names} fire first (see ${dead.length > 1 ? "their" : "its"} dead_neurons or ` +
-    `silent_network finding${dead.length > 1 ? "s" : ""}); the gradients recover with the ` +
-    "spikes, so skip connections would not help")];
+  const plural = dead.length > 1;
+  Object.assign(values, { names: dead.map(([name]) => `'${name}'`).join(" and "),
+    whys: dead.map(([, why]) => why).join(" and "), their: plural ? "their" : "its",
+    s: plural ? "s" : "" });
+  return [say("critical", "gradient_vanishing", first.name, "starved", "wake_first", values)];
 }
 
-function checkOutputOverflow(layers, loss, th, consts) {
+function checkOutputOverflow(layers, loss, th, { say, text, consts }) {
   const out = [];
   for (const st of layers) {
     if (!st.countRange) continue; // Python sends a range for output layers only
@@ -339,27 +318,17 @@ function checkOutputOverflow(layers, loss, th, consts) {
     else if (top > th.output_count_warning) sev = "warning";
     else continue;
     const limit = consts.float32ExpLimit;
-    const effect = top > limit
-      ? `exp() of counts above ${f(limit, ".1f")} overflows float32, and even a log-softmax ` +
-        "(torch's cross_entropy) is saturated by them, so its gradients vanish"
-      : "a softmax over these counts saturates and its gradients vanish";
-    out.push(finding(sev, "output_overflow", st.name,
-      `Output spike counts per sample reach ${f(top, "g")} (range [${f(lo, "g")}, ` +
-      `${f(hi, "g")}]). Used as logits, ${effect}${lossSeen(loss)}`,
-      "Fix the cause, not the symptom: binarise the input and raise the thresholds that " +
-      "feed this layer so counts stay within about [0, 50] (log1p, clipping or weight " +
-      "decay only hide it)"));
+    const values = { top, lo, hi, limit };
+    if (loss && loss.count) values.loss_max = loss.max;
+    values.effect = text("output_overflow", top > limit ? "float32" : "softmax", values);
+    values.seen = !loss || !loss.count ? ""
+      : text("output_overflow", loss.nonfinite > 0 ? "loss_nan" : "loss_finite", values);
+    out.push(say(sev, "output_overflow", st.name, "counts", "cause", values));
   }
   return out;
 }
 
-function lossSeen(loss) {
-  if (!loss || !loss.count) return "";
-  if (loss.nonfinite > 0) return "; the recorded loss did become NaN/Inf";
-  return `; the recorded loss stayed finite (up to ${f(loss.max, ".3g")})`;
-}
-
-function checkLossAtChance(layers, loss, th) {
+function checkLossAtChance(layers, loss, th, { say }) {
   if (!loss || loss.chance === null || loss.chance === undefined) return [];
   const w = th.loss_chance_window;
   const recent = loss.recent;
@@ -372,16 +341,12 @@ function checkLossAtChance(layers, loss, th) {
   const window = recent.subarray(recent.length - w);
   let sum = 0;
   for (const v of window) sum += v;
-  const mean = sum / window.length;
-  return [finding("warning", "loss_at_chance", "loss",
-    `The loss has sat at ${f(mean, ".3f")}, within ${f(th.loss_chance_tolerance, ".0%")} of ` +
-    `ln ${loss.nClasses} = ${f(chance, ".3f")} (chance), for the last ${window.length} ` +
-    "records: the outputs carry no class information",
-    "Check that the output layer is neither silent nor saturated and that the loss reads " +
-    "its spike counts; fix dead or non-binary layers first", loss.recentEpochs[start])];
+  return [say("warning", "loss_at_chance", "loss", "chance", "outputs_first",
+    { mean: sum / window.length, classes: loss.nClasses, chance, records: window.length },
+    loss.recentEpochs[start])];
 }
 
-function checkLayerDied(layers, loss, th) {
+function checkLayerDied(layers, loss, th, { say, text }) {
   const out = [];
   for (const st of layers) {
     const hist = st.perEpoch || [];
@@ -395,20 +360,21 @@ function checkLayerDied(layers, loss, th) {
     const was = hist[onset - 1];
     const died = hist[onset];
     const last = hist[hist.length - 1];
-    const state = last.maxRate < th.silent_max_rate ? "silent"
-      : `${f(last.deadFraction, ".0%")} dead`;
-    out.push(finding("critical", "layer_died", st.name,
-      `Alive in epoch ${was.epoch} (${f(was.deadFraction, ".0%")} dead), dead since epoch ` +
-      `${died.epoch} (${f(died.deadFraction, ".0%")} dead); ${state} in epoch ${last.epoch}`,
-      `Look at what changed in epoch ${died.epoch}: a learning-rate step, or a gradient spike ` +
-      `in this or an earlier layer; resume from a checkpoint of epoch ${was.epoch} with a ` +
-      "lower learning rate or gradient clipping", died.epoch));
+    const values = { was: was.epoch, was_dead: was.deadFraction, died: died.epoch,
+      died_dead: died.deadFraction, last: last.epoch, last_dead: last.deadFraction };
+    values.state = text("layer_died", last.maxRate < th.silent_max_rate ? "silent" : "dead",
+      values);
+    out.push(say("critical", "layer_died", st.name, "died", "resume", values, died.epoch));
   }
   return out;
 }
 
-/** The ported rules by category; the rest come from Python as fixed findings. */
-export const PORTED = {
+/**
+ * The evaluators of the rules a slider re-judges, by category: each computes the values
+ * its rule's templates name. Python's rules marked browser="fixed" have none: their
+ * findings come ready-made.
+ */
+export const EVALUATORS = {
   dead_neurons: checkDead,
   saturated_neurons: checkSaturated,
   silent_network: checkSilent,
@@ -421,29 +387,33 @@ export const PORTED = {
   layer_died: checkLayerDied,
 };
 
-/** Which finding explains which, as Python's causes.CAUSES: [cause, "same"|"earlier"|"any"]. */
-const CAUSES = {
-  dead_neurons: [["layer_died", "same"], ["silent_network", "same"],
-    ["silent_network", "earlier"]],
-  silent_network: [["layer_died", "same"], ["silent_network", "earlier"],
-    ["dead_neurons", "earlier"]],
-  layer_died: [["layer_died", "earlier"]],
-  saturated_neurons: [["non_binary_spikes", "same"]],
-  output_overflow: [["count_valued_input", "any"], ["non_binary_spikes", "any"]],
-  gradient_vanishing: [["silent_network", "any"], ["layer_died", "any"], ["dead_neurons", "any"]],
-  loss_at_chance: [["silent_network", "any"], ["layer_died", "any"], ["output_overflow", "any"],
-    ["dead_neurons", "any"]],
-};
+/**
+ * Throws unless every rule Python marks "rejudged" has an evaluator here and every
+ * evaluator has a rule: a missing port must fail at load, never drop findings silently.
+ */
+export function checkEvaluators(rules) {
+  if (!rules || typeof rules !== "object") {
+    throw new Error("spikewidget: the payload carries no rules (meta.rules)");
+  }
+  const rejudged = Object.keys(rules).filter((c) => rules[c].browser === "rejudged");
+  const missing = rejudged.filter((c) => !(c in EVALUATORS));
+  const stray = Object.keys(EVALUATORS).filter((c) => !rejudged.includes(c));
+  if (missing.length || stray.length) {
+    throw new Error("spikewidget: the widget's rule evaluators do not match Python's rules" +
+      (missing.length ? `; no evaluator for ${missing.join(", ")}` : "") +
+      (stray.length ? `; evaluators without a re-judged rule: ${stray.join(", ")}` : ""));
+  }
+}
 
 const cmp = (a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
 
 /** Python's causes.link_causes: effects name their cause, each root leads its group. */
-export function linkCauses(found, order, categories) {
+export function linkCauses(found, order, categories, causes, follows) {
   const pos = (p) => (order.has(p.layer) ? order.get(p.layer) : order.size);
   const key = (p) => [SEVERITY_RANK[p.severity], pos(p), categories.indexOf(p.category)];
   const sorted = found.slice().sort((a, b) => cmp(key(a), key(b)));
   const causeOf = (p) => {
-    for (const [category, where] of CAUSES[p.category] || []) {
+    for (const [category, where] of causes[p.category] || []) {
       for (const c of sorted) {
         if (c === p || c.category !== category || c.layer === "loss") continue;
         if (category === "dead_neurons" && c.severity !== "critical") continue;
@@ -471,7 +441,7 @@ export function linkCauses(found, order, categories) {
     if (c !== null && root(c) !== p) {
       r = root(p);
       item = { ...p, cause: `${r.category} @ ${r.layer}`,
-        fix: `Follows from ${r.category} at '${r.layer}': fix that first` };
+        fix: formatTemplate(follows, { category: r.category, layer: r.layer }) };
     }
     if (!groups.has(r)) groups.set(r, []);
     groups.get(r).push(item);
@@ -495,16 +465,17 @@ export function linkCauses(found, order, categories) {
 
 /**
  * Diagnose one selection, like rules.diagnose: findings sorted by severity, then layer
- * order, then rule order. `layers` are the reported layers in recording order.
+ * order, then rule order. `layers` are the reported layers in recording order; `consts`
+ * carries the payload's rules, causes, follows and float32ExpLimit.
  */
 export function diagnose(layers, loss, th, fixed, consts) {
-  const categories = consts.categories;
+  const { categories, rules } = consts;
+  const ctx = { ...speaker(rules, th), consts };
   const found = [];
   for (const cat of categories) {
-    const check = PORTED[cat];
-    if (check) found.push(...check(layers, loss, th, consts));
+    if (rules[cat].browser === "rejudged") found.push(...EVALUATORS[cat](layers, loss, th, ctx));
     else found.push(...fixed.filter((p) => p.category === cat).map((p) => ({ ...p, cause: null })));
   }
   const order = new Map(layers.map((s, i) => [s.name, i]));
-  return linkCauses(found, order, categories);
+  return linkCauses(found, order, categories, consts.causes, consts.follows);
 }

@@ -3,7 +3,7 @@
 // One store per model (not per view), so every view of a widget shows the same data.
 
 import { decodeArray } from "./codec.js";
-import { ratesOf } from "./rules.js";
+import { checkEvaluators, ratesOf } from "./rules.js";
 
 export function createStore() {
   return {
@@ -106,6 +106,7 @@ export function applyMessage(store, msg) {
   if (!msg.base && msg.seq <= store.seq) return "stale";
   const gap = !msg.base && msg.prev !== store.seq;
   if (msg.base) {
+    checkEvaluators(msg.meta.rules); // a rule without its evaluator fails here, loudly
     const fresh = createStore();
     Object.assign(store, fresh, { version: store.version });
     store.meta = msg.meta;

@@ -6,6 +6,11 @@ import { histogramOf } from "../../js/src/histogram.js";
 import { binRaster, pick, selectFrames, spiked, unravel } from "../../js/src/raster.js";
 import { constrain, fromPosition, toPosition } from "../../js/src/sliders.js";
 import { applyMessage, createStore } from "../../js/src/store.js";
+import { readFileSync } from "node:fs";
+
+// the rules as Python sends them in every base message
+const RULES = JSON.parse(readFileSync(new URL("../shared_vectors/vectors.json", import.meta.url),
+  "utf8")).payload.meta.rules;
 
 const enc = (arr, shape) => encodeArray(arr, shape);
 const b64 = (arr) => ({ dtype: "uint32", shape: [arr.length],
@@ -32,7 +37,8 @@ function rasterMsg(layer, n, steps, frames, reset = false) {
 
 function base(extra = {}) {
   return { base: true, seq: 1, prev: null,
-    meta: { scalar_fields: ["n_obs"], raster_window: 4, categories: [], sliders: [], order: [] },
+    meta: { scalar_fields: ["n_obs"], raster_window: 4, categories: [], sliders: [], order: [],
+      rules: RULES },
     layers: [{ name: "a", n_neurons: 10, shape: [10] }], epochs: [0],
     chunks: [{ epoch: 0, fixed: [], layers: [{ index: 0, role: "hidden", graded: false,
       counts: enc(new Uint8Array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])), scalars: enc(new Float64Array([10])) }] }],
@@ -57,7 +63,7 @@ test("raster binning counts every spike once, whatever the zoom", () => {
   const n = 1000;
   const frames = Array.from({ length: 300 }, (_, k) => [k % n, (k * 7 + 1) % n, 999]);
   const s = createStore();
-  applyMessage(s, base({ meta: { scalar_fields: ["n_obs"], raster_window: 1000 },
+  applyMessage(s, base({ meta: { scalar_fields: ["n_obs"], raster_window: 1000, rules: RULES },
     raster: [rasterMsg(0, n, frames.map((_, k) => k), frames)] }));
   const r = s.raster[0];
   const sel = selectFrames(r, null);

@@ -2,6 +2,7 @@
 // message and the verdict of a prediction (the mirror of spikewidget/sweep.py's _row).
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { encodeArray } from "../../js/src/codec.js";
 import { decodeSweep, nearestIndex, predict, recommendedBand, verdictOf } from "../../js/src/sweep.js";
 
@@ -13,7 +14,10 @@ const TH = { dead_rate: 0.01, dead_warning_fraction: 0.1, dead_critical_fraction
 const FIELDS = ["n_steps", "n_obs", "max_value", "min_value", "is_binary", "has_count_range",
   "count_lo", "count_hi", "has_voltages", "voltage_mean", "voltage_std", "gradient_steps",
   "gradient_norm_mean", "gradient_norm_max", "count_samples"];
-const META = { scalar_fields: FIELDS, float32_exp_limit: 88.72,
+// the rules' words, causes and "follows" template as Python sends them
+const { rules, causes, follows } = JSON.parse(readFileSync(
+  new URL("../shared_vectors/vectors.json", import.meta.url), "utf8")).payload.meta;
+const META = { scalar_fields: FIELDS, float32_exp_limit: 88.72, rules, causes, follows,
   categories: ["dead_neurons", "saturated_neurons", "silent_network", "voltage_collapse",
     "gradient_explosion", "gradient_vanishing", "non_binary_spikes", "count_valued_input",
     "non_finite_values", "output_overflow", "loss_at_chance"] };
