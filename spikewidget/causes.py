@@ -13,11 +13,12 @@ import dataclasses
 from .pathology import Pathology, Severity
 
 CAUSES: dict[str, tuple[tuple[str, str], ...]] = {
-    # effect: (cause category, where: "same" layer, "earlier" layer, or "any" layer)
-    "dead_neurons": (("layer_died", "same"), ("silent_network", "same"),
-                     ("silent_network", "earlier")),
-    "silent_network": (("layer_died", "same"), ("silent_network", "earlier"),
-                       ("dead_neurons", "earlier")),
+    # effect: (cause category, where: "same" layer, "earlier" layer, "upstream" (the same
+    # or an earlier layer), or "any" layer)
+    "dead_neurons": (("layer_died", "same"), ("rate_fades_with_depth", "upstream"),
+                     ("silent_network", "same"), ("silent_network", "earlier")),
+    "silent_network": (("layer_died", "same"), ("rate_fades_with_depth", "upstream"),
+                       ("silent_network", "earlier"), ("dead_neurons", "earlier")),
     "layer_died": (("layer_died", "earlier"),),
     "saturated_neurons": (("non_binary_spikes", "same"),),
     "output_overflow": (("count_valued_input", "any"), ("non_binary_spikes", "any")),
@@ -55,6 +56,7 @@ def link_causes(found: list[Pathology], order: dict[str, int],
                     continue
                 if ((where == "same" and c.layer == p.layer)
                         or (where == "earlier" and pos(c) < pos(p))
+                        or (where == "upstream" and pos(c) <= pos(p))
                         or where == "any"):
                     return c
         return None

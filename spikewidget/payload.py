@@ -24,7 +24,7 @@ import numpy as np
 
 from .causes import CAUSES, FOLLOWS
 from .raster import RasterSnapshot
-from .rules import CATEGORIES, FLOAT32_EXP_LIMIT, RULES
+from .rules import CATEGORIES, RULES
 from .stats import LayerStats
 from .sweep import HONESTY, SweepResult
 from .thresholds import ORDER, Thresholds
@@ -221,7 +221,8 @@ def rule_texts() -> dict[str, dict[str, Any]]:
     """Each rule's templates and how the browser evaluates it (``js/src/rules.js``
     formats these; it holds no words of its own)."""
     return {r.category: {"messages": dict(r.messages), "fixes": dict(r.fixes),
-                         "browser": r.browser} for r in RULES}
+                         "browser": r.browser, "constants": dict(r.constants)}
+            for r in RULES}
 
 
 def meta(raster_window: int) -> dict[str, Any]:
@@ -234,7 +235,6 @@ def meta(raster_window: int) -> dict[str, Any]:
         "causes": {effect: [list(c) for c in causes] for effect, causes in CAUSES.items()},
         "follows": FOLLOWS,
         "scalar_fields": list(SCALAR_FIELDS),
-        "float32_exp_limit": FLOAT32_EXP_LIMIT,
         "raster_window": raster_window,
     }
 

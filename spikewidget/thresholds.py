@@ -60,6 +60,8 @@ class Thresholds:
     loss_chance_window: int = _spec(20, "chance loss: last N records", 2, 1000, integer=True)
     voltage_collapse_fraction: float = _spec(0.5, "voltage collapse: frozen share from",
                                              0.01, 1.0)
+    depth_fade_ratio: float = _spec(10.0, "depth fade: first / last layer rate above", 2.0,
+                                    1e6, log=True)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -16,6 +16,7 @@ export function layerViews(store, epoch, th) {
     if (entry.maxRate === undefined) entry.maxRate = nanMax(entry.rates);
     out.push({
       index, name: meta.name, role: entry.role, graded: entry.graded, n: meta.n_neurons,
+      isBinary: s.is_binary === 1,
       rates: entry.rates, activity: entry.activity, deadCount: dead, satCount: sat,
       counts: entry.counts, activeSamples: entry.activeSamples,
       maxRate: entry.maxRate,
@@ -69,8 +70,7 @@ export function buildReport(store, epoch, th) {
   const layers = layerViews(store, epoch, th);
   const chunk = store.chunks.get(epoch);
   const { categories, rules, causes, follows } = store.meta;
-  const consts = { categories, rules, causes, follows,
-    float32ExpLimit: store.meta.float32_exp_limit };
+  const consts = { categories, rules, causes, follows };
   const found = diagnose(layers, lossView(store, epoch), th, chunk ? chunk.fixed : [], consts);
   // like SpikeProfiler.report: a layer finding of a one-epoch report is located there
   const findings = found.map((p) => (p.epoch === null && p.layer !== "loss" ? { ...p, epoch } : p));

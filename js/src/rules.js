@@ -317,7 +317,7 @@ function checkOutputOverflow(layers, loss, th, { say, text, consts }) {
     if (top > th.output_count_critical) sev = "critical";
     else if (top > th.output_count_warning) sev = "warning";
     else continue;
-    const limit = consts.float32ExpLimit;
+    const limit = consts.rules.output_overflow.constants.float32_exp_limit;
     const values = { top, lo, hi, limit };
     if (loss && loss.count) values.loss_max = loss.max;
     values.effect = text("output_overflow", top > limit ? "float32" : "softmax", values);
@@ -369,6 +369,45 @@ function checkLayerDied(layers, loss, th, { say, text }) {
   return out;
 }
 
+/** Python's rules.mean_rate: spikes per neuron per observation (exact for whole counts). */
+function meanRate(st) {
+  let sum = 0;
+  for (let i = 0; i < st.counts.length; i++) sum += st.counts[i];
+  return sum / (Math.max(st.nObs, 1) * st.n);
+}
+
+
+// Python's check_depth_fade: the mean rate falls at every one of >= 3 spiking layers in a
+// row until one fires below dead_rate, by more than depth_fade_ratio over the run.
+function checkDepthFade(layers, loss, th, { say, text, consts }) {
+  const { min_layers: minLayers, step } = consts.rules.rate_fades_with_depth.constants;
+  const spiking = layers.filter((s) => s.role !== "input" && !s.graded && s.isBinary && s.n > 0);
+  const rates = spiking.map(meanRate);
+  const out = [];
+  let start = 0;
+  while (start < spiking.length) {
+    let stop = start;
+    while (stop + 1 < spiking.length && rates[stop + 1] * step < rates[stop]) {
+      stop++;
+    }
+    let end = -1;
+    for (let k = start; k <= stop && end < 0; k++) if (rates[k] < th.dead_rate) end = k;
+    if (end >= 0 && end - start + 1 >= minLayers) {
+      const ratio = rates[stop] > 0 ? rates[start] / rates[stop] : Infinity;
+      if (ratio > th.depth_fade_ratio) {
+        const chain = spiking.slice(start, stop + 1)
+          .map((s, k) => text("rate_fades_with_depth", "link", { name: s.name, rate: rates[start + k] }))
+          .join(" → ");
+        out.push(say("critical", "rate_fades_with_depth", spiking[end].name,
+          rates[stop] === 0 ? "to_zero" : "fading", "normalise",
+          { ratio, layers: stop - start + 1, chain }));
+      }
+    }
+    start = stop + 1;
+  }
+  return out;
+}
+
 /**
  * The evaluators of the rules a slider re-judges, by category: each computes the values
  * its rule's templates name. Python's rules marked browser="fixed" have none: their
@@ -385,6 +424,7 @@ export const EVALUATORS = {
   loss_at_chance: checkLossAtChance,
   too_few_observations: checkFewObservations,
   layer_died: checkLayerDied,
+  rate_fades_with_depth: checkDepthFade,
 };
 
 /**
@@ -418,7 +458,7 @@ export function linkCauses(found, order, categories, causes, follows) {
         if (c === p || c.category !== category || c.layer === "loss") continue;
         if (category === "dead_neurons" && c.severity !== "critical") continue;
         if ((where === "same" && c.layer === p.layer) || (where === "earlier" && pos(c) < pos(p)) ||
-            where === "any") return c;
+            (where === "upstream" && pos(c) <= pos(p)) || where === "any") return c;
       }
     }
     return null;
@@ -466,7 +506,7 @@ export function linkCauses(found, order, categories, causes, follows) {
 /**
  * Diagnose one selection, like rules.diagnose: findings sorted by severity, then layer
  * order, then rule order. `layers` are the reported layers in recording order; `consts`
- * carries the payload's rules, causes, follows and float32ExpLimit.
+ * carries the payload's rules (templates, constants), causes and follows.
  */
 export function diagnose(layers, loss, th, fixed, consts) {
   const { categories, rules } = consts;

@@ -15,9 +15,9 @@ const FIELDS = ["n_steps", "n_obs", "max_value", "min_value", "is_binary", "has_
   "count_lo", "count_hi", "has_voltages", "voltage_mean", "voltage_std", "gradient_steps",
   "gradient_norm_mean", "gradient_norm_max", "count_samples"];
 // the rules' words, causes and "follows" template as Python sends them
-const { rules, causes, follows } = JSON.parse(readFileSync(
+const PYTHON_META = JSON.parse(readFileSync(
   new URL("../shared_vectors/vectors.json", import.meta.url), "utf8")).payload.meta;
-const META = { scalar_fields: FIELDS, float32_exp_limit: 88.72, rules, causes, follows,
+const META = { ...PYTHON_META, scalar_fields: FIELDS,
   categories: ["dead_neurons", "saturated_neurons", "silent_network", "voltage_collapse",
     "gradient_explosion", "gradient_vanishing", "non_binary_spikes", "count_valued_input",
     "non_finite_values", "output_overflow", "loss_at_chance"] };

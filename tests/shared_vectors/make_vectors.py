@@ -98,6 +98,9 @@ def scenario() -> SpikeProfiler:
             # healthy in epochs 0-1, dies in epoch 2 (its input stopped)
             p.record_step("dies", (rng.random((t, b, 30)) < (0.3 if epoch < 2 else 0.0)
                                    ).astype(np.float32))
+            # behind 'dies' (0.3, then 0 in epoch 2) spikes fade with depth, 5x per layer
+            for k, rate in enumerate((0.08, 0.015, 0.003)):
+                p.record_step(f"deep{k + 1}", (rng.random((t, b, 24)) < rate).astype(np.float32))
             # output: large (non-binary in epoch 2) counts, NaN voltage once in epoch 1
             scale = (1.0, 6.0, 12.0)[epoch]
             out = rng.poisson(scale * 0.9, size=(t, b, 10)).astype(np.float32)
