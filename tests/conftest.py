@@ -47,3 +47,24 @@ def rng() -> np.random.Generator:
 def bernoulli(rng: np.random.Generator, shape: tuple[int, ...], rate: float,
               dtype: Any = np.float32) -> np.ndarray:
     return (rng.random(shape) < rate).astype(dtype)
+
+
+# ----------------------------------------------------------------------------- markers
+SLOW_MODULES = frozenset({
+    "test_notebooks", "test_story", "test_zoo", "test_distributed", "test_wheel_install",
+    "test_merge_and_threads", "test_cli_demo", "test_frameworks", "test_gradient_hooks",
+})
+"""Modules that train, install, spawn processes or race threads for seconds."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark what needs a real browser (``browser``: a module driving Chromium through
+    ``tests/widget_harness.py`` or JupyterLab) and what takes long (``slow``), so that
+    ``pytest -m "not browser and not slow"`` runs the fast core; ``make test`` runs all."""
+    for item in items:
+        module = item.module
+        name = module.__name__.rsplit(".", 1)[-1] if module else ""
+        if module is not None and "browser_context" in vars(module):
+            item.add_marker(pytest.mark.browser)
+        if name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
