@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 JS_BUNDLE := spikewidget/static/widget.js
 JS_SOURCES := $(wildcard js/src/*.js js/package.json js/package-lock.json)
 
-.PHONY: setup demo test lint bench browser js clean
+.PHONY: setup demo test lint bench browser js clean gpu-wheels
 
 $(STAMP): pyproject.toml requirements/torch-cpu.txt requirements/frameworks-nodeps.txt \
           requirements/frameworks-deps.txt Makefile
@@ -49,6 +49,15 @@ bench: setup browser
 	$(BIN)/python benchmarks/bench_sweep.py
 	$(BIN)/python benchmarks/bench_watch.py --threads 2 --repeats 41 --floor
 	$(BIN)/python benchmarks/bench_widget.py
+
+# The frameworks as pure-Python wheels for the GPU machine (benchmarks/gpu_suite.sh; carry
+# .whl there): it has torch but none of them, and no network.
+gpu-wheels: setup
+	rm -rf .whl && mkdir -p .whl
+	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+	  --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
+	  -d .whl snntorch==1.0.0 spikingjelly==2.0.0 nir nirtorch loguru
+	$(BIN)/python -m pip wheel -q --no-deps -w .whl norse==1.1.0
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info js/node_modules $(JS_BUNDLE)
