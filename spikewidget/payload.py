@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .palette import as_dict as palette_dict
 from .raster import RasterSnapshot
 from .rules import CATEGORIES, FLOAT32_EXP_LIMIT
 from .stats import LayerStats
@@ -213,11 +214,13 @@ def sweep_message(result: SweepResult, key: str, raster_window: int = 0) -> dict
             "best": None if result.best is None else float(result.best),
             "recommended": None if rec is None else [float(rec[0]), float(rec[1])],
             "reason": result.reason, "note": HONESTY,
-            "meta": meta(raster_window), "layers": layers, "candidates": candidates}
+            "meta": meta(raster_window, palette=False),  # the widget's own palette serves
+            "layers": layers, "candidates": candidates}
 
 
-def meta(raster_window: int) -> dict[str, Any]:
-    """What never changes while a widget lives: slider specs, rule order, constants."""
+def meta(raster_window: int, *, palette: bool = True) -> dict[str, Any]:
+    """What never changes while a widget lives: slider specs, rule order, constants, and
+    the palette (:mod:`spikewidget.palette`, the one source of the widget's colours)."""
     return {
         "sliders": Thresholds.slider_specs(),
         "order": [list(c) for c in ORDER_CONSTRAINTS],
@@ -225,6 +228,7 @@ def meta(raster_window: int) -> dict[str, Any]:
         "scalar_fields": list(SCALAR_FIELDS),
         "float32_exp_limit": FLOAT32_EXP_LIMIT,
         "raster_window": raster_window,
+        **({"palette": palette_dict()} if palette else {}),
     }
 
 

@@ -21,8 +21,44 @@ from .errors import InvalidInputError, InvalidTypeError
 def _spec(default: float, label: str, lo: float, hi: float, *, log: bool = False,
           integer: bool = False) -> Any:
     return field(default=default, metadata={
-        "label": label, "min": lo, "max": hi, "log": log, "integer": integer})
+        "label": label, "min": lo, "max": hi, "log": log, "integer": integer,
+        "plain": PLAIN[label][0], "rule": PLAIN[label][1]})
 
+
+PLAIN: dict[str, tuple[str, str]] = {
+    # a constant's label in the rule's terms -> (everyday words, the rule(s) it tunes)
+    "dead: firing rate below": ("A neuron is dead if it fires less often than", "dead_neurons"),
+    "dead: warning above fraction": ("Warn when this share of a layer is dead", "dead_neurons"),
+    "dead: critical above fraction": ("Critical when this share of a layer is dead",
+                                      "dead_neurons, layer_died"),
+    "saturated: firing rate above": ("A neuron is saturated if it fires more often than",
+                                     "saturated_neurons"),
+    "saturated: warning above fraction": ("Warn when this share of a layer is saturated",
+                                          "saturated_neurons"),
+    "silent: max rate below": ("A layer is silent if even its busiest neuron fires less than",
+                               "silent_network"),
+    "voltage collapse: std below": ("A voltage is frozen if it varies less than (std)",
+                                    "voltage_collapse"),
+    "voltage collapse: after steps": ("Judge frozen voltages after this many steps",
+                                      "voltage_collapse"),
+    "explosion: norm / early median above": (
+        "Gradients explode when they grow more than this many times", "gradient_explosion"),
+    "vanishing: last/first RMS above": (
+        "Gradients vanish when they shrink this many times toward the input",
+        "gradient_vanishing"),
+    "overflow: warning above count": ("Warn when an output neuron spikes more than this "
+                                      "per sample", "output_overflow"),
+    "overflow: critical above count": ("Critical when an output neuron spikes more than "
+                                       "this per sample", "output_overflow"),
+    "chance loss: within fraction of ln C": (
+        "The loss is at chance (guessing) when this close to ln C, as a share",
+        "loss_at_chance"),
+    "chance loss: last N records": ("Judge guessing over this many recent losses",
+                                    "loss_at_chance"),
+    "voltage collapse: frozen share from": ("Warn when this share of a layer's voltages "
+                                            "is frozen", "voltage_collapse"),
+}
+"""Each slider's label in plain words and the rule it tunes (its tooltip)."""
 
 ORDER: tuple[tuple[str, str, bool], ...] = (
     ("dead_warning_fraction", "dead_critical_fraction", False),
@@ -131,6 +167,7 @@ class Thresholds:
 
     @classmethod
     def slider_specs(cls) -> list[dict[str, Any]]:
-        """Name, label, default and range of every constant, for sliders and docs."""
+        """Name, label, plain label, rule, default and range of every constant, for
+        sliders and docs."""
         return [{"name": f.name, "default": f.default, **f.metadata}
                 for f in dataclasses.fields(cls)]

@@ -166,6 +166,7 @@ def test_widget_in_jupyterlab_updates_live_and_syncs_sliders_to_the_kernel(lab):
         assert ["\u21b3 dead_neurons", "hidden"] in [[r[1], r[2]] for r in table(page)]
         assert page.locator(".sw-caption").first.text_content() != caption0
 
+        page.locator(".sw-root .sw-thresholds summary").click()  # folded by default
         page.locator('.sw-range[data-name="dead_rate"]').fill("1000")  # 0.5
         on_screen = [[r[1].removeprefix("\u21b3 "), r[2]] for r in table(page)]
         page.wait_for_timeout(300)
