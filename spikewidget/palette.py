@@ -28,8 +28,8 @@ CLASS: dict[str, dict[str, str]] = {
 LAYER: dict[str, list[str]] = {
     "light": ["#332288", "#CC6677", "#8A8A2E", "#882255", "#AA4499", "#666666",
               "#A07A2C", "#6B4C9A"],
-    "dark": ["#B3A6FF", "#E8798C", "#CFCF5F", "#C85A92", "#E7A3E3", "#BDBDBD",
-             "#D9A95B", "#8C7BD6"],
+    "dark": ["#CDB8F5", "#E8798C", "#CFCF5F", "#C85A92", "#E7A3E3", "#BDBDBD",
+             "#D9A95B", "#9C6FD6"],
 }
 
 SEVERITY: dict[str, dict[str, str]] = {

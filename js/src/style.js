@@ -23,6 +23,7 @@ export const CSS = `
   }
 }
 .sw-root * { box-sizing: border-box; }
+.sw-root [hidden] { display: none !important; }
 .sw-header { display: flex; gap: 12px; align-items: baseline; flex-wrap: wrap; margin-bottom: 6px; }
 .sw-title { font-weight: 600; font-size: 13px; }
 .sw-status { color: var(--sw-fg2); }
