@@ -153,13 +153,15 @@ class ProfilerWidget(anywidget.AnyWidget):
 
     @property
     def shown_epoch(self) -> int | None:
-        """The epoch every view shows: the newest in live mode, else the chosen one
-        (or the recorded epoch nearest to it); None before anything is recorded."""
+        """The epoch every view shows: the newest in live mode (once it holds a step of
+        every layer the epoch before had, or two steps of some layer: an epoch that has
+        just begun is not judged on its first layer alone), else the chosen one (or the
+        recorded epoch nearest to it); None before anything is recorded."""
         epochs = self.profiler.epochs
         if not epochs:
             return None
         if self.live:
-            return epochs[-1]
+            return self._live_epoch(epochs)
         if self.epoch in epochs:
             return self.epoch
         return min(epochs, key=lambda e: (abs(e - self.epoch), e))
@@ -273,6 +275,27 @@ class ProfilerWidget(anywidget.AnyWidget):
         return write_html(self, path, title=title)
 
     # ------------------------------------------------------------------ private
+    def _live_epoch(self, epochs: list[int]) -> int:
+        """js/src/status.js liveEpoch: the newest epoch that is ready to be judged."""
+        cache: dict[int, dict] = {}
+
+        def stats(i: int) -> dict:
+            if i not in cache:
+                cache[i] = self.profiler.report(epoch=epochs[i]).layer_stats
+            return cache[i]
+
+        def ready(i: int) -> bool:
+            now = stats(i)
+            if not now:
+                return False
+            if i == 0:
+                return True
+            return (all(n in now for n in stats(i - 1))
+                    or any(st.n_steps >= 2 for st in now.values()))
+
+        return next((epochs[i] for i in range(len(epochs) - 1, -1, -1) if ready(i)),
+                    epochs[-1])
+
     def _raster_layers(self) -> list[str]:
         layers = self.profiler.layers
         if self.layer in layers:

@@ -177,6 +177,7 @@ def test_the_status_holds_the_last_epoch_while_a_new_one_begins(ctx):
     status = page.locator(".sw-status").text_content()
     assert "epoch 0 (epoch 1 starting)" in status and "1 critical" in status, status
     assert "0 critical" not in status and "no findings" not in status
+    assert w.shown_epoch == 0  # the kernel's widget.report() is the screen's
     for _ in range(2):
         step(np.r_[np.full(20, 0.2), np.zeros(80)])
     upd = builder.update()
@@ -184,6 +185,7 @@ def test_the_status_holds_the_last_epoch_while_a_new_one_begins(ctx):
     wait_seq(page, upd["seq"])
     status = page.locator(".sw-status").text_content()
     assert status.startswith("live \u00b7 epoch 1 \u00b7") and "1 critical" in status
+    assert w.shown_epoch == 1
 
 
 # ---------------------------------------------------------------- default layer
