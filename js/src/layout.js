@@ -7,10 +7,10 @@ import { h } from "./dom.js";
 /** Below this width (CSS px) the two columns become one. */
 export const NARROW_PX = 640;
 
-function classLegend() {
+function classLegend(withInput = false) {
   const item = (cls, text) => h("span", null, null, h("span", `sw-key ${cls}`), h("span", null, text));
   return h("div", "sw-legend", null, item("sw-dead", "dead"), item("sw-healthy", "healthy"),
-    item("sw-saturated", "saturated"));
+    item("sw-saturated", "saturated"), withInput ? item("sw-active", "input: fired") : null);
 }
 
 /** A legend entry drawn as a short line (solid or dashed) in `colour` (CSS). */
@@ -66,12 +66,12 @@ export function buildDom(root, { offline = false } = {}) {
   d.histLegend = classLegend();
   d.histPanel = panel("sw-hist-panel", d.histTitle, d.histLegend, d.hist, d.histCaption);
   d.bars = h("div", "sw-bars");
-  d.barsPanel = panel("sw-bars-panel", h("h4", null, "Neuron classes per layer"), classLegend(),
+  d.barsPanel = panel("sw-bars-panel", h("h4", null, "Neuron classes per layer"), classLegend(true),
     d.bars);
   d.health = h("canvas", "sw-canvas sw-health");
   d.healthNote = h("div", "sw-caption", "");
   d.healthPanel = panel("sw-health-panel", h("h4", null, "Layer health over epochs"),
-    classLegend(), d.health, d.healthNote);
+    classLegend(true), d.health, d.healthNote);
   d.trendLegend = h("div", "sw-legend sw-trend-legend");
   d.trend = h("canvas", "sw-canvas sw-trend");
   d.lossLegend = h("div", "sw-legend sw-loss-legend");

@@ -123,6 +123,7 @@ export const CSS = `
 .sw-sweep .sw-pred-title { margin-top: 8px; }
 .sw-pred-grid { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 8px;
   margin-bottom: 6px; }
+.sw-narrow .sw-sweep-control, .sw-narrow .sw-pred-grid { grid-template-columns: minmax(0, 1fr); }
 .sw-pred-table-title { font-weight: 600; margin: 4px 0; }
 `;
 
