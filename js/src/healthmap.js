@@ -21,7 +21,7 @@ export function healthLayout(ctx, trend, width) {
   const widest = rows.reduce((m, r) => Math.max(m, ctx.measureText(label(r)).width), 0);
   const labelW = Math.ceil(Math.min(Math.max(40, widest + 8), width * 0.35));
   const n = Math.max(1, trend.epochs.length);
-  const cellW = Math.max(1, (width - labelW - PAD.r) / n);
+  const cellW = Math.max(0.1, (width - labelW - PAD.r) / n); // many epochs: under 1 px
   return { labelW, cellW, rowH: ROW_H, top: PAD.t, epochs: trend.epochs, rows,
     height: PAD.t + rows.length * ROW_H + PAD.b };
 }
