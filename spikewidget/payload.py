@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .causes import CAUSES, FOLLOWS
+from .palette import as_dict as palette_dict
 from .raster import RasterSnapshot
 from .rules import CATEGORIES, RULES
 from .stats import LayerStats
@@ -214,7 +215,8 @@ def sweep_message(result: SweepResult, key: str, raster_window: int = 0) -> dict
             "best": None if result.best is None else float(result.best),
             "recommended": None if rec is None else [float(rec[0]), float(rec[1])],
             "reason": result.reason, "note": HONESTY,
-            "meta": meta(raster_window), "layers": layers, "candidates": candidates}
+            "meta": meta(raster_window, palette=False),  # the widget's own palette serves
+            "layers": layers, "candidates": candidates}
 
 
 def rule_texts() -> dict[str, dict[str, Any]]:
@@ -225,8 +227,9 @@ def rule_texts() -> dict[str, dict[str, Any]]:
             for r in RULES}
 
 
-def meta(raster_window: int) -> dict[str, Any]:
-    """What never changes while a widget lives: slider specs, rule order, constants."""
+def meta(raster_window: int, *, palette: bool = True) -> dict[str, Any]:
+    """What never changes while a widget lives: slider specs, rule order, constants, and
+    the palette (:mod:`spikewidget.palette`, the one source of the widget's colours)."""
     return {
         "sliders": Thresholds.slider_specs(),
         "order": [list(c) for c in ORDER_CONSTRAINTS],
@@ -236,6 +239,7 @@ def meta(raster_window: int) -> dict[str, Any]:
         "follows": FOLLOWS,
         "scalar_fields": list(SCALAR_FIELDS),
         "raster_window": raster_window,
+        **({"palette": palette_dict()} if palette else {}),
     }
 
 

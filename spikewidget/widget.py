@@ -45,6 +45,30 @@ def bundle_path(name: str = "widget.js") -> Path:
     return path
 
 
+_RANK = {"critical": 0, "warning": 1, "info": 2}
+
+
+def default_layer(profiler: Any) -> str:
+    """The layer a widget shows first: the one with the worst finding in the newest
+    epoch, else the first hidden layer, else the first that is not an input, else the
+    first; "" before anything is recorded (the browser then picks, the same way, once
+    data arrives: ``js/src/status.js`` defaultLayer)."""
+    layers = profiler.layers
+    if not layers:
+        return ""
+    epochs = profiler.epochs
+    rep = profiler.report(epoch=epochs[-1]) if epochs else profiler.report()
+    found = [p for p in rep.pathologies if p.layer in layers]
+    if found:
+        return min(found, key=lambda p: _RANK.get(p.severity.value, 9)).layer
+    roles = {name: st.role for name, st in rep.layer_stats.items()}
+    for wanted in (lambda r: r == "hidden", lambda r: r != "input"):
+        for name in layers:
+            if name in roles and wanted(roles[name]):
+                return name
+    return layers[0]
+
+
 class ProfilerWidget(anywidget.AnyWidget):
     """Live view of a :class:`SpikeProfiler`; display it in a notebook cell.
 
@@ -52,7 +76,8 @@ class ProfilerWidget(anywidget.AnyWidget):
         profiler: the profiler to show (it keeps recording as usual).
         thresholds: starting slider values (a :class:`Thresholds` or overrides of the
             profiler's); default the profiler's.
-        layer: the layer whose raster and histogram are shown; default the first.
+        layer: the layer whose raster and histogram are shown; default the layer with
+            the worst finding, else the first hidden layer (see :func:`default_layer`).
         epoch: show this epoch (turns live mode off); default: live, the newest epoch.
         interval: seconds between looks at the profiler (at most ``1/interval``
             updates per second); ``0`` or ``None`` turns automatic updates off
@@ -88,10 +113,9 @@ class ProfilerWidget(anywidget.AnyWidget):
         th = Thresholds.coerce(thresholds, profiler.thresholds)
         self._lock = threading.Lock()
         self._builder = PayloadBuilder(profiler)
-        layers = profiler.layers
         super().__init__(
             _base=self._builder.full(), threshold_values=th.to_dict(),
-            layer=layer if layer is not None else (layers[0] if layers else ""),
+            layer=layer if layer is not None else default_layer(profiler),
             live=epoch is None, epoch=-1 if epoch is None else int(epoch), **kwargs)
         self.profiler = profiler
         self.interval = interval
@@ -129,13 +153,15 @@ class ProfilerWidget(anywidget.AnyWidget):
 
     @property
     def shown_epoch(self) -> int | None:
-        """The epoch every view shows: the newest in live mode, else the chosen one
-        (or the recorded epoch nearest to it); None before anything is recorded."""
+        """The epoch every view shows: the newest in live mode (once it holds a step of
+        every layer the epoch before had, or two steps of some layer: an epoch that has
+        just begun is not judged on its first layer alone), else the chosen one (or the
+        recorded epoch nearest to it); None before anything is recorded."""
         epochs = self.profiler.epochs
         if not epochs:
             return None
         if self.live:
-            return epochs[-1]
+            return self._live_epoch(epochs)
         if self.epoch in epochs:
             return self.epoch
         return min(epochs, key=lambda e: (abs(e - self.epoch), e))
@@ -249,6 +275,27 @@ class ProfilerWidget(anywidget.AnyWidget):
         return write_html(self, path, title=title)
 
     # ------------------------------------------------------------------ private
+    def _live_epoch(self, epochs: list[int]) -> int:
+        """js/src/status.js liveEpoch: the newest epoch that is ready to be judged."""
+        cache: dict[int, dict] = {}
+
+        def stats(i: int) -> dict:
+            if i not in cache:
+                cache[i] = self.profiler.report(epoch=epochs[i]).layer_stats
+            return cache[i]
+
+        def ready(i: int) -> bool:
+            now = stats(i)
+            if not now:
+                return False
+            if i == 0:
+                return True
+            return (all(n in now for n in stats(i - 1))
+                    or any(st.n_steps >= 2 for st in now.values()))
+
+        return next((epochs[i] for i in range(len(epochs) - 1, -1, -1) if ready(i)),
+                    epochs[-1])
+
     def _raster_layers(self) -> list[str]:
         layers = self.profiler.layers
         if self.layer in layers:

@@ -56,6 +56,22 @@ print("REPORT", json.dumps([[x.category, x.layer] for x in w.report().pathologie
 ]
 
 
+DARK_CELLS = [
+    """import numpy as np
+from spikewidget import SpikeProfiler
+rng = np.random.default_rng(1)
+p = SpikeProfiler(raster_window=100)
+for epoch in range(3):
+    if epoch:
+        p.next_epoch()
+    for _ in range(4):
+        rate = 0.1 / (1 + 3 * epoch)
+        p.record_step("hidden", (rng.random((20, 2, 300)) < rate).astype(np.float32))
+        p.record_step("output", (rng.random((20, 2, 10)) < 0.3).astype(np.float32))
+p.widget(interval=None, layer="hidden")""",
+]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -78,6 +94,7 @@ def lab(tmp_path_factory):
     root = home / "root"
     root.mkdir()
     (root / "widget.ipynb").write_text(json.dumps(notebook(CELLS)))
+    (root / "dark.ipynb").write_text(json.dumps(notebook(DARK_CELLS)))
     config = home / "config"
     (config / "labconfig").mkdir(parents=True)
     (config / "labconfig" / "page_config.json").write_text(json.dumps(
@@ -166,6 +183,7 @@ def test_widget_in_jupyterlab_updates_live_and_syncs_sliders_to_the_kernel(lab):
         assert ["\u21b3 dead_neurons", "hidden"] in [[r[1], r[2]] for r in table(page)]
         assert page.locator(".sw-caption").first.text_content() != caption0
 
+        page.locator(".sw-root .sw-thresholds summary").click()  # folded by default
         page.locator('.sw-range[data-name="dead_rate"]').fill("1000")  # 0.5
         on_screen = [[r[1].removeprefix("\u21b3 "), r[2]] for r in table(page)]
         page.wait_for_timeout(300)
@@ -181,3 +199,49 @@ def test_widget_in_jupyterlab_updates_live_and_syncs_sliders_to_the_kernel(lab):
         screenshot(page, "jupyterlab.png", ".jp-NotebookPanel")
         shots = Path(ROOT / "build" / "screenshots" / "jupyterlab.png")
         assert shots.stat().st_size > 10_000
+
+
+CANVAS_FIT = """() => [...document.querySelectorAll('.sw-root canvas')]
+    .filter(c => !c.hidden && c.getClientRects().length).map(c => {
+      const p = c.parentElement, s = getComputedStyle(p);
+      return [c.className, c.getBoundingClientRect().width,
+              p.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight)]; })"""
+
+
+def assert_canvases_fill_their_panels(page) -> None:
+    fits = page.evaluate(CANVAS_FIT)
+    assert len(fits) >= 4, fits
+    for name, width, room in fits:
+        assert room > 250 and abs(width - room) <= 1, (name, width, room)
+
+
+def test_in_jupyterlabs_dark_theme_canvases_keep_their_size_without_interaction(lab):
+    """Dark theme: the palette's dark variant, and canvases sized to their panels at
+    once (no 200 px canvases until the next interaction), also across theme switches."""
+    from spikewidget.palette import CLASS
+
+    base, token = lab
+    with browser_context() as ctx:
+        page = ctx.new_page()
+        page.goto(f"{base}/lab/tree/dark.ipynb?token={token}&reset")
+        wait_idle(page, timeout=90_000)
+        page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme', "
+                      "{theme: 'JupyterLab Dark'})")
+        page.wait_for_function("document.body.dataset.jpThemeLight === 'false'",
+                               timeout=30_000)
+        run_cell(page, 0)
+        page.wait_for_selector(".sw-root .sw-health", timeout=60_000)
+        wait_idle(page)
+        page.wait_for_timeout(1500)  # no mouse, no key: what the page settles on
+        assert page.evaluate(f"{ROOT_JS}.dataset.theme") == "dark"
+        assert_canvases_fill_their_panels(page)
+        dead = page.evaluate("getComputedStyle(document.querySelector('.sw-bars .sw-dead'))"
+                             ".backgroundColor")
+        assert dead == "rgb({}, {}, {})".format(*(int(CLASS["dark"]["dead"][i:i + 2], 16)
+                                                  for i in (1, 3, 5)))
+        screenshot(page, "jupyterlab-dark.png", ".jp-NotebookPanel")
+        page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme', "
+                      "{theme: 'JupyterLab Light'})")
+        page.wait_for_function(f"{ROOT_JS}.dataset.theme === 'light'", timeout=30_000)
+        page.wait_for_timeout(1000)
+        assert_canvases_fill_their_panels(page)

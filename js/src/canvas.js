@@ -12,20 +12,27 @@ export function sizeCanvas(canvas, width, height) {
   return ctx;
 }
 
-/** The widget's palette, read from its CSS custom properties (they follow the theme). */
-export function themeColours(root) {
+/**
+ * The colours canvases draw with: foreground, background and grid follow the host's theme
+ * (CSS variables); class and layer colours are spikewidget/palette.py's (see palette.js),
+ * in the variant applyPalette() chose for this page.
+ */
+export function themeColours(root, palette = null) {
   const css = getComputedStyle(root);
   const get = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
+  const theme = root.dataset.theme === "dark" ? "dark" : "light";
+  const cls = palette ? palette.class[theme] : null;
   return {
+    theme,
     fg: get("--sw-fg", "#1f2328"),
     fg2: get("--sw-fg2", "#57606a"),
     bg: get("--sw-bg", "#ffffff"),
     grid: get("--sw-border", "#d0d7de"),
-    dead: get("--sw-dead", "#5b7fd6"),
-    healthy: get("--sw-healthy", "#3fa45b"),
-    saturated: get("--sw-sat", "#e07b39"),
-    layers: ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3",
-      "#8c8c8c", "#ccb974", "#64b5cd"],
+    dead: cls ? cls.dead : get("--sw-dead", "#808080"),
+    healthy: cls ? cls.healthy : get("--sw-healthy", "#808080"),
+    saturated: cls ? cls.saturated : get("--sw-sat", "#808080"),
+    severity: palette ? palette.severity[theme] : {},
+    layers: palette ? palette.layer[theme] : [get("--sw-fg2", "#57606a")],
   };
 }
 

@@ -30,10 +30,32 @@ export function histogramOf(rates, bins = 40) {
   return { zeros, nan, edges, counts };
 }
 
-/** Draw the histogram; returns the x position (CSS px) of each cut-off, for tests. */
-export function drawHistogram(canvas, hist, th, colours, width, height) {
+/** Round tick values 0..max (about `n` of them, steps of 1, 2 or 5 x 10^k, integers). */
+export function niceTicks(max, n = 4) {
+  if (!(max > 0)) return [0];
+  const raw = max / n;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = Math.max(1, [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw));
+  const out = [];
+  for (let v = 0; v <= max + 1e-9; v += step) out.push(v);
+  return out;
+}
+
+/**
+ * Draw the histogram. `neutral` (an input layer: activity, no health) draws every bar in
+ * the foreground colour with no class regions. Returns the layout, for tests: the cut-off
+ * positions {deadX, satX}, the y ticks and the x labels' extents (CSS px).
+ */
+export function drawHistogram(canvas, hist, th, colours, width, height, { neutral = false } = {}) {
   const ctx = sizeCanvas(canvas, width, height);
-  const pad = { l: 36, r: 8, t: 8, b: 22 };
+  ctx.font = "10px sans-serif";
+  const max0 = Math.max(1, hist.zeros, ...hist.counts);
+  const yTicks = niceTicks(max0);
+  const max = Math.max(max0, yTicks[yTicks.length - 1]);
+  const yW = Math.max(...yTicks.map((v) => ctx.measureText(String(v)).width));
+  const lastLabel = tick(10 ** hist.edges[hist.edges.length - 1]);
+  const pad = { l: Math.ceil(yW) + 8, r: Math.ceil(ctx.measureText(lastLabel).width / 2) + 3,
+    t: 8, b: 22 };
   const zeroW = 18;
   const w = width - pad.l - pad.r - zeroW - 6;
   const h = height - pad.t - pad.b;
@@ -43,48 +65,66 @@ export function drawHistogram(canvas, hist, th, colours, width, height) {
   const hi = hist.edges[hist.edges.length - 1];
   const x0 = pad.l + zeroW + 6;
   const xOf = (log) => x0 + ((log - lo) / (hi - lo)) * w;
-  const max = Math.max(1, hist.zeros, ...hist.counts);
   const yOf = (c) => pad.t + h - (c / max) * h;
   const deadX = xOf(Math.log10(th.dead_rate));
   const satX = xOf(Math.log10(th.saturated_rate));
+  // y grid
+  ctx.strokeStyle = colours.grid;
+  ctx.lineWidth = 1;
+  for (const v of yTicks) {
+    const y = Math.round(yOf(v)) + 0.5;
+    ctx.beginPath();
+    ctx.moveTo(pad.l, y);
+    ctx.lineTo(x0 + w, y);
+    ctx.stroke();
+  }
   // class regions, then bars
-  ctx.globalAlpha = 0.12;
-  ctx.fillStyle = colours.dead;
-  ctx.fillRect(pad.l, pad.t, deadX - pad.l, h);
-  ctx.fillStyle = colours.saturated;
-  ctx.fillRect(satX, pad.t, x0 + w - satX, h);
-  ctx.globalAlpha = 1;
-  ctx.fillStyle = colours.dead;
+  if (!neutral) {
+    ctx.globalAlpha = 0.12;
+    ctx.fillStyle = colours.dead;
+    ctx.fillRect(pad.l, pad.t, deadX - pad.l, h);
+    ctx.fillStyle = colours.saturated;
+    ctx.fillRect(satX, pad.t, x0 + w - satX, h);
+    ctx.globalAlpha = 1;
+  }
+  const barColour = (mid) => (neutral ? colours.fg2 : mid < th.dead_rate ? colours.dead
+    : mid > th.saturated_rate ? colours.saturated : colours.healthy);
+  ctx.fillStyle = barColour(0);
   ctx.fillRect(pad.l, yOf(hist.zeros), zeroW, pad.t + h - yOf(hist.zeros));
   hist.counts.forEach((c, b) => {
     const xa = xOf(hist.edges[b]);
     const xb = xOf(hist.edges[b + 1]);
-    const mid = 10 ** ((hist.edges[b] + hist.edges[b + 1]) / 2);
-    ctx.fillStyle = mid < th.dead_rate ? colours.dead
-      : mid > th.saturated_rate ? colours.saturated : colours.healthy;
+    ctx.fillStyle = barColour(10 ** ((hist.edges[b] + hist.edges[b + 1]) / 2));
     ctx.fillRect(xa + 0.5, yOf(c), Math.max(1, xb - xa - 1), pad.t + h - yOf(c));
   });
   // cut-offs
-  ctx.lineWidth = 1.5;
-  ctx.setLineDash([4, 3]);
-  for (const [x, c] of [[deadX, colours.dead], [satX, colours.saturated]]) {
-    ctx.strokeStyle = c;
-    ctx.beginPath();
-    ctx.moveTo(x, pad.t);
-    ctx.lineTo(x, pad.t + h);
-    ctx.stroke();
+  if (!neutral) {
+    ctx.lineWidth = 1.5;
+    ctx.setLineDash([4, 3]);
+    for (const [x, c] of [[deadX, colours.dead], [satX, colours.saturated]]) {
+      ctx.strokeStyle = c;
+      ctx.beginPath();
+      ctx.moveTo(x, pad.t);
+      ctx.lineTo(x, pad.t + h);
+      ctx.stroke();
+    }
+    ctx.setLineDash([]);
   }
-  ctx.setLineDash([]);
-  // axes
+  // axes: x labels kept inside the canvas, y ticks at round counts
   ctx.fillStyle = colours.fg2;
-  ctx.font = "10px sans-serif";
-  ctx.textAlign = "center";
-  ctx.fillText("0", pad.l + zeroW / 2, height - 8);
-  for (let e = Math.ceil(lo); e <= hi; e++) {
-    if (xOf(e) - pad.l - zeroW > 14) ctx.fillText(tick(10 ** e), xOf(e), height - 8);
-  }
+  ctx.textAlign = "left";
+  const xLabels = [];
+  const put = (text, mid) => {
+    const tw = ctx.measureText(text).width;
+    const left = Math.min(width - tw - 1, Math.max(0, mid - tw / 2));
+    const prev = xLabels[xLabels.length - 1];
+    if (prev && left < prev.right + 4) return;
+    ctx.fillText(text, left, height - 8);
+    xLabels.push({ text, left, right: left + tw });
+  };
+  put("0", pad.l + zeroW / 2);
+  for (let e = Math.ceil(lo); e <= hi + 1e-9; e++) put(tick(10 ** e), xOf(e));
   ctx.textAlign = "right";
-  ctx.fillText(String(max), pad.l - 4, pad.t + 8);
-  ctx.fillText("0", pad.l - 4, pad.t + h);
-  return { deadX, satX };
+  for (const v of yTicks) ctx.fillText(String(v), pad.l - 4, Math.min(pad.t + h, yOf(v) + 3.5));
+  return { deadX, satX, yTicks, xLabels, width, height };
 }

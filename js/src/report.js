@@ -78,22 +78,30 @@ export function buildReport(store, epoch, th) {
 }
 
 /**
- * Dead and saturated fractions of every layer in every epoch, for the trend lines:
- * {epochs, series: [{name, dead: Float64Array, sat: Float64Array}]} (NaN: not recorded).
+ * Dead and saturated fractions of every layer in every epoch, for the trend lines and the
+ * health map: {epochs, series: [{name, role, dead, sat, active}]} (Float64Arrays, NaN: not
+ * recorded; active: the share of neurons that fired at all; role: the newest epoch's).
  */
 export function trends(store, th) {
   const epochs = store.epochs;
-  const series = store.layers.map((l) => ({ name: l.name,
-    dead: new Float64Array(epochs.length).fill(NaN),
-    sat: new Float64Array(epochs.length).fill(NaN) }));
+  const blank = () => new Float64Array(epochs.length).fill(NaN);
+  const series = store.layers.map((l) => ({ name: l.name, role: "hidden",
+    dead: blank(), sat: blank(), active: blank() }));
   epochs.forEach((e, j) => {
     const chunk = store.chunks.get(e);
     if (!chunk) return;
     chunk.layers.forEach((entry, i) => {
       if (!entry || !series[i]) return;
       const { dead, sat } = layerClasses(entry, th);
-      series[i].dead[j] = dead / entry.rates.length;
-      series[i].sat[j] = sat / entry.rates.length;
+      const n = entry.rates.length;
+      series[i].dead[j] = dead / n;
+      series[i].sat[j] = sat / n;
+      if (entry.fired === undefined) { // threshold-free: counted once per chunk
+        entry.fired = 0;
+        for (let k = 0; k < n; k++) if (entry.counts[k] > 0) entry.fired++;
+      }
+      series[i].active[j] = entry.fired / Math.max(1, n);
+      series[i].role = entry.role;
     });
   });
   return { epochs, series };

@@ -53,13 +53,34 @@ function show(spec, v) {
     : String(Number(v.toPrecision(4)));
 }
 
+/** Whether `v` is the spec's default (as shown: a slider position rounds). */
+export function isDefault(spec, v) {
+  return show(spec, v) === show(spec, spec.default);
+}
+
 /**
- * Build the slider panel into `el`. onInput(values) fires on every move, onCommit(values)
- * when a move ends. Returns {set(values)} to move the sliders from outside.
+ * Build the slider panel into `el`: each label in plain words, the rule it tunes and its
+ * technical name as the tooltip; a slider away from its default is marked. onInput(values)
+ * fires on every move, onCommit(values) when a move ends, onMarks(n) with the number of
+ * changed sliders. Returns {set(values), values, changed()} to move the sliders from outside.
  */
-export function renderSliders(el, specs, order, initial, { onInput, onCommit }) {
+export function renderSliders(el, specs, order, initial, { onInput, onCommit, onMarks = () => {} }) {
   let values = { ...initial };
   const rows = new Map();
+  const mark = () => {
+    let n = 0;
+    for (const spec of specs) {
+      const row = rows.get(spec.name);
+      const changed = !isDefault(spec, values[spec.name]);
+      row.el.classList.toggle("sw-changed", changed);
+      row.el.dataset.changed = String(changed);
+      row.dot.textContent = changed ? "\u25CF" : "";
+      row.dot.title = changed ? `changed (default ${show(spec, spec.default)})` : "";
+      if (changed) n += 1;
+    }
+    onMarks(n);
+    return n;
+  };
   const update = (name, raw, commit) => {
     const spec = specs.find((s) => s.name === name);
     let v = Number(raw);
@@ -70,6 +91,7 @@ export function renderSliders(el, specs, order, initial, { onInput, onCommit }) 
     const row = rows.get(name);
     row.range.value = String(toPosition(spec, v));
     if (document.activeElement !== row.number || commit) row.number.value = show(spec, v);
+    mark();
     onInput(values, name);
     if (commit) onCommit(values, name);
   };
@@ -84,15 +106,24 @@ export function renderSliders(el, specs, order, initial, { onInput, onCommit }) 
       max: String(spec.max) });
     number.dataset.name = spec.name;
     number.value = show(spec, values[spec.name]);
-    number.setAttribute("aria-label", spec.label);
-    const label = h("label", "sw-slider-label", spec.label);
+    const plain = spec.plain || spec.label;
+    number.setAttribute("aria-label", plain);
+    const label = h("label", "sw-slider-label", plain);
     label.htmlFor = id;
+    const tip = `${spec.rule ? `rule: ${spec.rule}` : ""} \u00B7 ${spec.name} (${spec.label}); ` +
+      `default ${show(spec, spec.default)}`;
+    label.title = tip;
+    range.title = tip;
+    const dot = h("span", "sw-changed-dot", "");
     range.addEventListener("input", () => update(spec.name, fromPosition(spec, range.value), false));
     range.addEventListener("change", () => update(spec.name, fromPosition(spec, range.value), true));
     number.addEventListener("change", () => update(spec.name, number.value, true));
-    rows.set(spec.name, { range, number });
-    el.appendChild(h("div", "sw-slider", null, label, range, number));
+    const row = h("div", "sw-slider", null, label, range, number, dot);
+    row.dataset.name = spec.name;
+    rows.set(spec.name, { range, number, dot, el: row });
+    el.appendChild(row);
   }
+  mark();
   return {
     set(next) {
       values = { ...values, ...next };
@@ -101,9 +132,11 @@ export function renderSliders(el, specs, order, initial, { onInput, onCommit }) 
         row.range.value = String(toPosition(spec, values[spec.name]));
         if (document.activeElement !== row.number) row.number.value = show(spec, values[spec.name]);
       }
+      mark();
     },
     get values() {
       return values;
     },
+    changed: mark,
   };
 }

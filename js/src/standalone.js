@@ -24,9 +24,10 @@ export function localModel(state) {
   };
 }
 
-/** Render a widget state (as written by spikewidget/export.py) into element `el`. */
+/** Render a widget state (as written by spikewidget/export.py) into element `el`. The
+ * page is offline: it never says "live" nor offers to follow the newest epoch. */
 export function mount(el, state) {
-  const model = localModel(state);
+  const model = localModel({ ...state, _offline: true });
   const cleanup = render({ model, el });
   return { model, cleanup };
 }

@@ -13,6 +13,12 @@ function since(p, first) {
   return p.epoch === null || p.epoch === undefined ? "" : `epoch ${p.epoch}`;
 }
 
+// a narrow widget shows each row as a card; these cells then carry their column's name
+function labelled(td, col) {
+  if (td.textContent) td.dataset.col = col;
+  return td;
+}
+
 /** Re-draw the table of `findings` (first[i]: epoch finding i first appeared;
  * `recorded`: false before any data, which is not the same as "no pathologies"). */
 export function renderTable(el, findings, first = [], recorded = true) {
@@ -37,8 +43,8 @@ export function renderTable(el, findings, first = [], recorded = true) {
       h("td", "sw-cat", cat),
       h("td", "sw-layer", p.layer),
       h("td", "sw-msg", p.message),
-      h("td", "sw-fix", p.fix),
-      h("td", "sw-since", since(p, first[i])));
+      labelled(h("td", "sw-fix", p.fix), "Fix"),
+      labelled(h("td", "sw-since", since(p, first[i])), "Where"));
     tr.dataset.severity = p.severity;
     body.appendChild(tr);
   });

@@ -1,9 +1,10 @@
-// Trends over epochs: dead (solid) and saturated (dashed) fractions per layer, and the
-// loss per epoch with the ln C chance line when a loss was recorded.
+// Trends over epochs: dead (solid) and saturated (dashed) fractions per layer, in the
+// palette's layer colours (never class colours), and the loss per epoch with the ln C
+// chance line. Legends are HTML above the plots (see widget.js), never drawn over lines.
 
 import { sizeCanvas, tick } from "./canvas.js";
 
-function frame(ctx, colours, width, height, pad, yLabel) {
+function frame(ctx, colours, width, height, pad) {
   ctx.fillStyle = colours.bg;
   ctx.fillRect(0, 0, width, height);
   ctx.strokeStyle = colours.grid;
@@ -11,8 +12,6 @@ function frame(ctx, colours, width, height, pad, yLabel) {
   ctx.strokeRect(pad.l, pad.t, width - pad.l - pad.r, height - pad.t - pad.b);
   ctx.fillStyle = colours.fg2;
   ctx.font = "10px sans-serif";
-  ctx.textAlign = "left";
-  ctx.fillText(yLabel, pad.l + 4, pad.t + 11);
 }
 
 function line(ctx, xs, ys, xOf, yOf) {
@@ -41,10 +40,17 @@ function xAxis(ctx, epochs, colours, width, height, pad, current) {
   const w = width - pad.l - pad.r;
   const xOf = (e) => pad.l + (hi === lo ? w / 2 : ((e - lo) / (hi - lo)) * w);
   ctx.fillStyle = colours.fg2;
-  ctx.textAlign = "center";
+  ctx.textAlign = "left";
   const step = Math.max(1, Math.ceil(epochs.length / 8));
+  let right = -Infinity;
   epochs.forEach((e, i) => {
-    if (i % step === 0 || i === epochs.length - 1) ctx.fillText(String(e), xOf(e), height - 6);
+    if (i % step !== 0 && i !== epochs.length - 1) return;
+    const text = String(e);
+    const tw = ctx.measureText(text).width;
+    const left = Math.min(width - tw - 1, Math.max(0, xOf(e) - tw / 2));
+    if (left < right + 4) return;
+    ctx.fillText(text, left, height - 6);
+    right = left + tw;
   });
   if (current !== null) {
     ctx.strokeStyle = colours.fg2;
@@ -58,28 +64,39 @@ function xAxis(ctx, epochs, colours, width, height, pad, current) {
   return xOf;
 }
 
+function yTicks(ctx, values, yOf, pad, text = tick) {
+  ctx.textAlign = "right";
+  for (const v of values) ctx.fillText(text(v), pad.l - 4, yOf(v) + 3.5);
+}
+
+/** The layers that get a trend line (not input layers: they have no health), with colours. */
+export function trendLines(trend, colours) {
+  return trend.series.filter((s) => s.role !== "input" && s.dead.some(Number.isFinite))
+    .map((s, i) => ({ series: s, name: s.name, colour: colours.layers[i % colours.layers.length] }));
+}
+
 /** Dead/saturated fraction lines of every layer (trend from report.js trends()). */
 export function drawClassTrends(canvas, trend, colours, width, height, current) {
   const ctx = sizeCanvas(canvas, width, height);
   const pad = { l: 34, r: 8, t: 6, b: 18 };
-  frame(ctx, colours, width, height, pad, "dead — / saturated - -");
-  if (trend.epochs.length === 0) return;
+  frame(ctx, colours, width, height, pad);
+  const lines = trendLines(trend, colours);
+  if (trend.epochs.length === 0) return lines;
   const xOf = xAxis(ctx, trend.epochs, colours, width, height, pad, current);
   const h = height - pad.t - pad.b;
   const yOf = (v) => pad.t + h - v * h;
-  ctx.textAlign = "right";
-  ctx.fillText("1", pad.l - 4, pad.t + 8);
-  ctx.fillText("0", pad.l - 4, pad.t + h);
+  ctx.fillStyle = colours.fg2;
+  yTicks(ctx, [0, 0.5, 1], yOf, pad, (v) => `${v * 100}%`);
   ctx.lineWidth = 1.5;
-  trend.series.forEach((s, i) => {
-    const c = colours.layers[i % colours.layers.length];
-    ctx.strokeStyle = c;
-    ctx.fillStyle = c;
-    line(ctx, trend.epochs, s.dead, xOf, yOf);
+  for (const { series, colour } of lines) {
+    ctx.strokeStyle = colour;
+    ctx.fillStyle = colour;
+    line(ctx, trend.epochs, series.dead, xOf, yOf);
     ctx.setLineDash([5, 3]);
-    line(ctx, trend.epochs, s.sat, xOf, yOf);
+    line(ctx, trend.epochs, series.sat, xOf, yOf);
     ctx.setLineDash([]);
-  });
+  }
+  return lines;
 }
 
 /** Mean loss per epoch and the ln C chance line; returns false when no loss exists. */
@@ -87,7 +104,7 @@ export function drawLoss(canvas, loss, colours, width, height, current) {
   if (!loss || loss.epochs.length === 0) return false;
   const ctx = sizeCanvas(canvas, width, height);
   const pad = { l: 34, r: 8, t: 6, b: 18 };
-  frame(ctx, colours, width, height, pad, "loss per epoch");
+  frame(ctx, colours, width, height, pad);
   const epochs = Array.from(loss.epochs);
   const xOf = xAxis(ctx, epochs, colours, width, height, pad, current);
   const vals = Array.from(loss.means).filter(Number.isFinite);
@@ -98,21 +115,17 @@ export function drawLoss(canvas, loss, colours, width, height, current) {
   hi += (hi - lo) * 0.1;
   const h = height - pad.t - pad.b;
   const yOf = (v) => pad.t + h - ((v - lo) / (hi - lo)) * h;
-  ctx.textAlign = "right";
-  ctx.fillText(tick(hi), pad.l - 4, pad.t + 8);
-  ctx.fillText(tick(lo), pad.l - 4, pad.t + h);
+  ctx.fillStyle = colours.fg2;
+  yTicks(ctx, [lo, (lo + hi) / 2, hi], yOf, pad);
   if (loss.chance !== null) {
-    ctx.strokeStyle = colours.saturated;
+    ctx.strokeStyle = colours.fg2;
+    ctx.lineWidth = 1;
     ctx.setLineDash([6, 3]);
     ctx.beginPath();
     ctx.moveTo(pad.l, yOf(loss.chance));
     ctx.lineTo(width - pad.r, yOf(loss.chance));
     ctx.stroke();
     ctx.setLineDash([]);
-    ctx.fillStyle = colours.saturated;
-    ctx.textAlign = "right";
-    ctx.fillText(`chance ln ${loss.nClasses} = ${loss.chance.toFixed(3)}`, width - pad.r - 4,
-      yOf(loss.chance) - 3);
   }
   ctx.strokeStyle = colours.fg;
   ctx.fillStyle = colours.fg;

@@ -4,93 +4,32 @@
 
 import { themeColours } from "./canvas.js";
 import { clear, count, h } from "./dom.js";
-import { drawHistogram, histogramOf } from "./histogram.js";
+import { healthMapView } from "./healthmap.js";
 import { renderBars } from "./bars.js";
 import { binRaster, drawRaster, pick, selectFrames, spiked, unravel } from "./raster.js";
 import { buildReport, firstSeen, trends } from "./report.js";
 import { CLASS_NAMES, classifyRate } from "./rules.js";
 import { renderSliders } from "./sliders.js";
 import { applyMessage, createStore } from "./store.js";
+import { buildDom, contentWidth, fitLayout } from "./layout.js";
+import { fillHistogram, fillTrends } from "./panels.js";
+import { applyPalette } from "./palette.js";
+import { defaultLayer, epochLabel, liveEpoch, statusText } from "./status.js";
 import { injectStyle } from "./style.js";
 import { decodeSweep, nearestIndex, predict } from "./sweep.js";
 import { createSweepPanel } from "./sweeppanel.js";
 import { renderTable } from "./table.js";
-import { drawClassTrends, drawLoss } from "./trends.js";
 
 const PLAY_MS = 700;
-
-function legend() {
-  const item = (cls, text) => h("span", null, null, h("span", `sw-key ${cls}`), h("span", null, text));
-  return h("div", "sw-legend", null, item("sw-dead", "dead"), item("sw-healthy", "healthy"),
-    item("sw-saturated", "saturated"));
-}
-
-function buildDom(root) {
-  const d = {};
-  d.title = h("span", "sw-title", "spikewidget");
-  d.status = h("span", "sw-status", "");
-  root.appendChild(h("div", "sw-header", null, d.title, d.status));
-  d.layer = h("select", "sw-layer-select");
-  d.layer.setAttribute("aria-label", "layer");
-  d.prev = h("button", "sw-prev", "\u25C0");
-  d.play = h("button", "sw-play", "\u25B6 play");
-  d.next = h("button", "sw-next", "\u25B6");
-  d.prev.title = "previous epoch";
-  d.next.title = "next epoch";
-  d.scrub = h("input", "sw-scrub");
-  Object.assign(d.scrub, { type: "range", min: "0", max: "0", step: "1", value: "0" });
-  d.scrub.setAttribute("aria-label", "epoch");
-  d.epochLabel = h("span", "sw-epoch-label", "");
-  d.live = h("input", "sw-live");
-  d.live.type = "checkbox";
-  root.appendChild(h("div", "sw-controls", null,
-    h("label", null, "Layer ", d.layer),
-    h("span", "sw-epoch", null, h("span", null, "Epoch "), d.prev, d.scrub, d.next, d.epochLabel,
-      d.play),
-    h("label", null, null, d.live, h("span", null, "live (follow newest)"))));
-
-  const grid = h("div", "sw-grid");
-  d.rasterTitle = h("h4", null, "Spike raster");
-  d.raster = h("canvas", "sw-canvas sw-raster");
-  d.rasterCaption = h("div", "sw-caption", "");
-  d.tip = h("div", "sw-tip");
-  d.tip.hidden = true;
-  d.rasterPanel = h("div", "sw-panel", null, d.rasterTitle, d.raster, d.rasterCaption, d.tip);
-  d.histTitle = h("h4", null, "Firing rates");
-  d.hist = h("canvas", "sw-canvas sw-hist");
-  d.histCaption = h("div", "sw-caption", "");
-  d.histPanel = h("div", "sw-panel", null, d.histTitle, d.hist, legend(), d.histCaption);
-  d.bars = h("div", "sw-bars");
-  d.barsPanel = h("div", "sw-panel", null, h("h4", null, "Neuron classes per layer"), legend(),
-    d.bars);
-  d.trend = h("canvas", "sw-canvas sw-trend");
-  d.loss = h("canvas", "sw-canvas sw-loss");
-  d.trendLegend = h("div", "sw-legend");
-  d.trendPanel = h("div", "sw-panel", null, h("h4", null, "Trends over epochs"), d.trend,
-    d.trendLegend, d.loss);
-  d.table = h("div", "sw-table-wrap");
-  d.tablePanel = h("div", "sw-panel sw-wide", null, h("h4", null, "Pathologies"), d.table);
-  for (const p of [d.rasterPanel, d.histPanel, d.barsPanel, d.trendPanel, d.tablePanel]) {
-    grid.appendChild(p);
-  }
-  root.appendChild(grid);
-  d.sweeps = h("div", "sw-sweeps");
-  root.appendChild(d.sweeps);
-  d.sliders = h("div", "sw-sliders");
-  d.defaults = h("button", "sw-defaults", "defaults");
-  d.thresholds = h("details", "sw-thresholds", null,
-    h("summary", null, "Thresholds (re-diagnose in the browser)"), d.sliders, d.defaults);
-  d.thresholds.open = true;
-  root.appendChild(d.thresholds);
-  return d;
-}
 
 /** anywidget entry point: draw the widget for `model` into `el`. */
 export function render({ model, el }) {
   injectStyle(el);
-  const root = h("div", "sw-root");
+  const root = document.createElement("div");
+  root.className = "sw-root";
   el.appendChild(root);
-  const d = buildDom(root);
+  const offline = Boolean(model.get("_offline")); // a static page: no kernel, nothing live
+  const d = buildDom(root, { offline });
   const store = createStore();
   const stats = { draws: 0, lastDrawMs: 0, lastRasterMs: 0, lastUpdateMs: 0, resyncs: 0 };
   root.swStats = stats;
@@ -130,6 +69,10 @@ export function render({ model, el }) {
         model.set("threshold_values", { ...values });
         model.save_changes();
       },
+      onMarks(n) {
+        d.thresholdsSummary.textContent = "Thresholds (re-diagnose in the browser)" +
+          (n ? ` \u00B7 ${n} changed from default` : "");
+      },
     });
   d.defaults.addEventListener("click", () => {
     th = defaults();
@@ -146,7 +89,8 @@ export function render({ model, el }) {
     if (typeof chosen === "number" && chosen > 0) return nearestIndex(sweep.grid, chosen);
     return sweep.bestIndex !== null ? sweep.bestIndex : nearestIndex(sweep.grid, sweep.original);
   }
-  function drawSweep(entry, colours = themeColours(root)) {
+  const palette = () => (store.meta ? store.meta.palette : null);
+  function drawSweep(entry, colours = themeColours(root, palette())) {
     const t0 = performance.now();
     const li = layerIndex();
     const name = li >= 0 ? store.layers[li].name : null;
@@ -177,7 +121,7 @@ export function render({ model, el }) {
   function shownEpoch() {
     const eps = epochs();
     if (eps.length === 0) return null;
-    if (model.get("live")) return eps[eps.length - 1];
+    if (model.get("live")) return liveEpoch(store);
     const e = model.get("epoch");
     if (eps.includes(e)) return e;
     return eps.reduce((best, x) => (Math.abs(x - e) < Math.abs(best - e) ? x : best), eps[0]);
@@ -186,6 +130,14 @@ export function render({ model, el }) {
     const name = model.get("layer");
     const i = store.layers.findIndex((l) => l.name === name);
     return i >= 0 ? i : store.layers.length ? 0 : -1;
+  }
+  // no layer chosen (or it is gone): the worst finding's, else the first hidden layer;
+  // told to the model, so that Python sends that layer's raster
+  function ensureLayer(report) {
+    const name = model.get("layer");
+    if (store.layers.length === 0 || store.layers.some((l) => l.name === name)) return;
+    model.set("layer", defaultLayer(store, report));
+    model.save_changes();
   }
   function chooseEpoch(e) {
     model.set("live", false);
@@ -210,9 +162,9 @@ export function render({ model, el }) {
     const eps = epochs();
     d.scrub.max = String(Math.max(0, eps.length - 1));
     d.scrub.value = String(Math.max(0, eps.indexOf(epoch)));
-    d.scrub.disabled = eps.length < 2;
-    d.epochLabel.textContent = epoch === null ? "none recorded"
-      : `${epoch} (${eps.indexOf(epoch) + 1} of ${eps.length})`;
+    const single = eps.length < 2;
+    for (const b of [d.scrub, d.prev, d.next, d.play]) b.disabled = single;
+    d.epochLabel.textContent = epochLabel(epoch, eps);
     d.live.checked = Boolean(model.get("live"));
     d.play.textContent = playTimer ? "\u25A0 stop" : "\u25B6 play";
   }
@@ -267,9 +219,9 @@ export function render({ model, el }) {
   for (const [el, ev, fn] of listeners) el.addEventListener(ev, fn);
 
   // ---- drawing -----------------------------------------------------------------
-  function width(panel) {
-    return Math.max(200, Math.floor(panel.clientWidth - 14) || 420);
-  }
+  // a canvas takes its panel's width; 0 while not laid out (then it is drawn once the
+  // ResizeObserver sees the panel's real size, never at a made-up width)
+  const width = contentWidth;
 
   function drawRasterView(colours, li, epoch) {
     const raster = li >= 0 ? store.raster[li] : undefined;
@@ -277,8 +229,9 @@ export function render({ model, el }) {
     const w = width(d.rasterPanel);
     const hgt = 220;
     const key = [store.version, li, live ? "live" : epoch, w, colours.fg, colours.bg].join("|");
-    if (key === rasterKey) return;
+    if (key === rasterKey || w === 0) return;
     rasterKey = key;
+    d.tip.hidden = true; // what it described is gone
     const t0 = performance.now();
     frameIdx = selectFrames(raster, live ? null : epoch);
     rasterN = raster ? raster.n : 0;
@@ -297,7 +250,7 @@ export function render({ model, el }) {
     if (!raster || frameIdx.length === 0) {
       d.rasterCaption.textContent = raster
         ? `No frames of epoch ${epoch} in the kept window (the last ${store.meta.raster_window} ` +
-          "time steps); tick live to see the newest."
+          `time steps)${offline ? "." : "; tick live to see the newest."}`
         : "No raster frames kept for this layer yet.";
       return;
     }
@@ -312,51 +265,45 @@ export function render({ model, el }) {
       `${count(grid.spikes, "spike")}${dens}`;
   }
 
+  const health = healthMapView(d.health, (e, name) => {
+    model.set("layer", name);
+    chooseEpoch(e);
+  });
+
   function draw(full = true) {
     if (disposed) return;
     const t0 = performance.now();
-    const colours = themeColours(root);
+    applyPalette(root, palette());
+    const colours = themeColours(root, palette());
     const epoch = shownEpoch();
+    const report = epoch === null ? { layers: [], findings: [] } : buildReport(store, epoch, th);
+    ensureLayer(report);
     const li = layerIndex();
     syncControls(epoch);
-    const report = epoch === null ? { layers: [], findings: [] } : buildReport(store, epoch, th);
     current = { epoch, report, li };
     if (full) drawRasterView(colours, li, epoch);
-    // histogram of the selected layer in the shown epoch
     const lv = report.layers.find((l) => l.index === li);
     const hw = width(d.histPanel);
-    if (lv) {
-      const chunk = store.chunks.get(epoch).layers[li];
-      if (!chunk.hist) chunk.hist = histogramOf(chunk.rates);
-      drawHistogram(d.hist, chunk.hist, th, colours, hw, 200);
-      d.histTitle.textContent = `Firing rates \u2014 ${lv.name}, epoch ${epoch}`;
-      d.histCaption.textContent = `${lv.n} neurons: ${lv.deadCount} dead (rate < ${th.dead_rate}), ` +
-        `${lv.satCount} saturated (rate > ${th.saturated_rate}); log axis, ` +
-        `${chunk.hist.zeros} at rate 0`;
-    } else {
-      drawHistogram(d.hist, histogramOf([]), th, colours, hw, 200);
-      d.histCaption.textContent = "This layer was not recorded in this epoch.";
-    }
+    if (hw) stats.hist = fillHistogram(d, store, lv, epoch, th, colours, hw);
     renderBars(d.bars, report.layers);
     const tr = trends(store, th);
     const tw = width(d.trendPanel);
-    drawClassTrends(d.trend, tr, colours, tw, 130, epoch);
-    clear(d.trendLegend);
-    tr.series.forEach((s, i) => {
-      const key = h("span", "sw-key");
-      key.style.background = colours.layers[i % colours.layers.length];
-      d.trendLegend.appendChild(h("span", null, null, key, h("span", null, s.name)));
-    });
-    d.loss.hidden = !drawLoss(d.loss, store.loss, colours, tw, 110, epoch);
+    if (tw) fillTrends(d, store, tr, colours, tw, epoch);
     const first = epoch === null ? [] : firstSeen(store, epoch, th, report.findings);
+    const marks = report.findings.map((p, i) => ({ layer: p.layer, severity: p.severity,
+      category: p.category, epoch: first[i] ?? p.epoch }));
+    d.health.hidden = tr.epochs.length === 0;
+    d.healthNote.textContent = tr.epochs.length === 0 ? "Nothing recorded yet."
+      : "Click a cell to show that epoch and layer; \u25CF a finding, where it first appeared.";
+    const mw = width(d.healthPanel);
+    if (mw && tr.epochs.length) health.draw(tr, marks, colours, mw, epoch, li);
     renderTable(d.table, report.findings, first, epoch !== null);
     for (const entry of sweeps) drawSweep(entry, colours);
-    const crit = report.findings.filter((p) => p.severity === "critical").length;
-    const warn = report.findings.filter((p) => p.severity === "warning").length;
-    d.status.textContent = epoch === null ? "waiting for the first recorded step"
-      : `${model.get("live") ? "live \u00B7 " : ""}epoch ${epoch} \u00B7 ` +
-        `${count(store.layers.length, "layer")} \u00B7 ${crit} critical, ` +
-        `${count(warn, "warning")}`;
+    const live = Boolean(model.get("live"));
+    const newest = store.epochs.length ? store.epochs[store.epochs.length - 1] : null;
+    d.status.textContent = statusText({ epoch, live: live && !offline,
+      pending: live && newest !== epoch ? newest : null, layers: store.layers.length,
+      findings: report.findings });
     root.dataset.seq = String(store.seq);
     root.dataset.epoch = String(epoch);
     root.dataset.findings = String(report.findings.length);
@@ -396,14 +343,20 @@ export function render({ model, el }) {
     d.tip.dataset.neuron = String(hit.neuron);
     d.tip.dataset.cls = cls;
     d.tip.hidden = false;
+    // kept inside the raster's panel, never over the next one
     const pr = d.rasterPanel.getBoundingClientRect();
-    d.tip.style.left = `${Math.min(ev.clientX - pr.left + 12, pr.width - 180)}px`;
-    d.tip.style.top = `${ev.clientY - pr.top + 12}px`;
+    const x = ev.clientX - pr.left;
+    const y = ev.clientY - pr.top;
+    const tw = d.tip.offsetWidth;
+    const th2 = d.tip.offsetHeight;
+    d.tip.style.left = `${Math.max(0, x + 12 + tw > pr.width ? x - 12 - tw : x + 12)}px`;
+    d.tip.style.top = `${Math.max(0, y + 12 + th2 > pr.height ? y - 12 - th2 : y + 12)}px`;
   };
   const onLeave = () => { d.tip.hidden = true; };
-  listeners.push([d.raster, "mousemove", onMove], [d.raster, "mouseleave", onLeave]);
-  d.raster.addEventListener("mousemove", onMove);
-  d.raster.addEventListener("mouseleave", onLeave);
+  const more = [[d.raster, "mousemove", onMove], [d.raster, "mouseleave", onLeave],
+    [root, "mouseleave", onLeave], ...health.listeners];
+  for (const [el, ev, fn] of more) el.addEventListener(ev, fn);
+  listeners.push(...more);
 
   // ---- model events ------------------------------------------------------------
   const handlers = {
@@ -432,14 +385,19 @@ export function render({ model, el }) {
 
   const observers = [];
   if (typeof ResizeObserver === "function") {
-    const ro = new ResizeObserver(() => schedule());
-    ro.observe(root);
+    // every canvas follows its panel: any panel (or the widget) changing size redraws
+    const ro = new ResizeObserver(() => {
+      fitLayout(root);
+      d.tip.hidden = true;
+      schedule();
+    });
+    for (const target of [root, ...d.canvasPanels]) ro.observe(target);
     observers.push(ro);
   }
   if (typeof MutationObserver === "function" && document.body) {
     const mo = new MutationObserver(() => { rasterKey = ""; schedule(); });
     mo.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-name",
-      "data-jp-theme-light", "class"] });
+      "data-jp-theme-light", "class", "style"] });
     observers.push(mo);
   }
   root.swRedraw = (rasterToo = true) => {
@@ -448,6 +406,7 @@ export function render({ model, el }) {
     draw(true);
     return performance.now() - t0;
   };
+  fitLayout(root);
   draw(true);
 
   return () => {
