@@ -15,6 +15,7 @@ import torch
 from spikewidget import InvalidInputError, InvalidTypeError, SpikeProfiler
 from spikewidget.datasets import count_frames, shd_like
 from spikewidget.export import render_html, widget_state
+from spikewidget.palette import CLASS
 from spikewidget.payload import (
     FIXED_CATEGORIES,
     decode_array,
@@ -78,8 +79,7 @@ def test_a_sweep_travels_as_binary_arrays_one_chunk_per_candidate(story):
             assert (entry["activity"] is None) == (st.active_samples is None)
         assert cand["fixed"] == [finding_dict(p) for p in row.report.pathologies
                                  if p.category in FIXED_CATEGORIES]
-    # per-neuron numbers are in buffers: the JSON part stays small (the meta, the rules'
-    # words and the sliders, is the same few kB for any model)
+    # per-neuron numbers are in buffers: the JSON part stays small
     json_part = message_bytes({**msg, "meta": {}, "candidates": [{**c, "layers": []}
                                                                  for c in msg["candidates"]]})
     assert json_part < 8000
@@ -166,8 +166,9 @@ def test_the_sweep_slider_snaps_to_the_grid_and_predicts_pythons_table(ctx, stor
         assert predicted_rows(page) == python_rows(row.report), row.threshold
         bars = page.eval_on_selector_all(".sw-pred-bars .sw-seg.sw-dead",
                                          "s => s.map(x => Number(x.dataset.share))")
-        assert bars == pytest.approx([s.dead_neuron_fraction
-                                      for s in row.report.layer_stats.values()])
+        assert bars == pytest.approx([s.dead_neuron_fraction  # inputs show activity
+                                      for s in row.report.layer_stats.values()
+                                      if s.role != "input"])
         sets = page.evaluate("model.log.sets.filter(s => s[0] === 'sweep_thresholds')")
         assert sets[-1][1] == {KEY: row.threshold}
     # a value between grid points snaps (the range has one step per grid point)
@@ -194,7 +195,8 @@ def test_the_recommended_interval_is_a_band_and_words(ctx, story):
     assert box["x"] > track["x"] + 0.3 * track["width"]  # under grid points 3 to 5 of 0..7
     colour = page.evaluate(
         "getComputedStyle(document.querySelector('.sw-sweep-band')).backgroundColor")
-    assert colour == "rgb(63, 164, 91)"  # the healthy green ...
+    assert colour == "rgb({}, {}, {})".format(*(int(CLASS["light"]["healthy"][i:i + 2], 16)
+                                                for i in (1, 3, 5)))  # the healthy green ...
     text = page.locator(".sw-sweep-rec").text_content()
     assert "Recommended interval" in text and "19 to 22" in text  # ... and words
     assert "best 20" in text
@@ -211,6 +213,7 @@ def test_a_rule_slider_rejudges_the_prediction_too(ctx, story):
     before = predicted_rows(page)
     # counts per sample of up to 9 overflow once the warning starts at 1 (one batch of 16
     # samples is too few to call its quiet output neurons dead: that stays an info)
+    page.locator(".sw-thresholds summary").click()  # the sliders are folded by default
     page.locator('.sw-range[data-name="output_count_warning"]').fill("0")  # 1
     values = page.evaluate("model.get('threshold_values')")
     assert values["output_count_warning"] == 1
