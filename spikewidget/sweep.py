@@ -199,28 +199,67 @@ class SweepResult:
                 f"<p><i>{esc(HONESTY)}</i></p></div>")
 
     def plot(self, ax: Any = None) -> Any:
-        """Max per step, output counts and dead fraction against the threshold."""
-        import matplotlib.pyplot as plt
+        """Max per step, output counts and the dead share against the threshold, the
+        recommended interval shaded (its edges, where they are only known to lie
+        between two thresholds, lighter); the legend sits under the axes, clear of
+        every curve. Returns the axes (a new figure's when ``ax`` is None)."""
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+        from matplotlib.transforms import ScaledTranslation
+
+        from .figtext import LITERAL, legend, shown
+        from .palette import CLASS
 
         if ax is None:
-            _, ax = plt.subplots(figsize=(7, 4))
+            import matplotlib.pyplot as plt
+
+            _, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
         th = self.thresholds
         ax.set_xscale("log")
         ax.set_yscale("symlog")
-        ax.plot(th, [r.max_per_step for r in self.rows], "o-", label="max spikes / step")
-        ax.plot(th, [r.output_count_range[1] if r.output_count_range else np.nan
-                     for r in self.rows], "s-", label="max output count / sample")
+        entries: list[tuple[Any, str]] = []
+        if self.recommended is not None:
+            lo, hi = self.recommended
+            a, b = distinct(lo, hi)
+            band = ax.axvspan(lo, hi, color=_BAND, alpha=0.35, lw=0, zorder=0,
+                              label=f"recommended {a} to {b}")
+            for x in (lo, hi):  # a band one threshold wide stays visible
+                ax.axvline(x, color=_BAND, lw=2, zorder=0.5, label="_band edge")
+            entries.append((band, f"recommended {a} to {b}"))
+            edges = [e for e in self.edges if e is not None]
+            for e in edges:
+                ax.axvspan(min(e.inside, e.outside), max(e.inside, e.outside), color=_BAND,
+                           alpha=0.12, lw=0, zorder=0, label="_edge")
+            if edges:
+                entries.append((Patch(color=_BAND, alpha=0.12),
+                                "an edge lies here (ok on one side, failed on the other)"))
+        line, = ax.plot(th, [r.max_per_step for r in self.rows], "o-", color="black",
+                        ms=4, label="max spikes / step")
+        entries.append((line, "max spikes / step (1 = binary)"))
+        line, = ax.plot(th, [r.output_count_range[1] if r.output_count_range else np.nan
+                             for r in self.rows], "s-", color="#777777", ms=4,
+                        label="max output count / sample")
+        entries.append((line, "max output count / sample"))
+        ax.set_ylabel("spikes (symlog)")
         ax2 = ax.twinx()
         ax2.plot(th, [max(r.dead_fraction.get(n, np.nan) for n in self.layers)
-                      for r in self.rows], "^--", color="grey", label="dead fraction")
-        ax2.set_ylim(0, 1)
-        ax2.set_ylabel("dead fraction")
-        if self.recommended is not None:
-            ax.axvspan(*self.recommended, color="#1a7f37", alpha=0.15, label="recommended")
-        ax.set_xlabel(f"threshold of {self.layer}")
-        ax.legend(loc="upper right", fontsize=8)
+                      for r in self.rows], "^--", color=CLASS["light"]["dead"], ms=4,
+                 label="dead fraction")
+        entries.append((Line2D([], [], ls="--", marker="^", color=CLASS["light"]["dead"]),
+                        "dead share (most dead swept layer), right axis"))
+        ax2.set_ylim(-0.02, 1.02)
+        ax2.set_ylabel("dead share")
+        ax.set_xlabel(f"threshold of {shown(self.layer)}", **LITERAL)
+        shift = ScaledTranslation(0, -0.5, ax.figure.dpi_scale_trans)
+        legend(ax, [h for h, _ in entries], [t for _, t in entries], ncols=2,
+               loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               bbox_transform=ax.transAxes + shift, fontsize=8, frameon=False)
         ax.set_title("Threshold sweep (batch fixed, no retraining)")
         return ax
+
+
+_BAND = "#6f6f6f"
+"""The recommended interval in sweep plots: not a class colour (it is not a class)."""
 
 
 def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
