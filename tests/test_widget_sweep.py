@@ -243,3 +243,24 @@ def _screenshot_path(name: str):
     out = ROOT / "build" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     return out / name
+
+
+@needs_chromium
+def test_the_predicted_table_says_where_its_findings_come_from(ctx, story):
+    result = story["sweep"]
+    msg = sweep_message(result, KEY)
+    assert [c["where"] for c in msg["candidates"]] == [r.where for r in result.rows]
+    page = open_harness(ctx, widget_state(
+        ProfilerWidget(story["profiler"], interval=None, sweep=result)))
+    slider = page.locator(".sw-sweep-range")
+    for i in (1, 4, 7):  # non-binary, ok, silent
+        slider.fill(str(i))
+        row = result.rows[i]
+        where = page.eval_on_selector_all(".sw-pred-table td.sw-since",
+                                          "cells => cells.map(c => c.textContent)")
+        assert len(where) == len(row.report.pathologies)
+        expected = [row.where + (f", step {p.step}" if p.step is not None else "")
+                    for p in row.report.pathologies]
+        assert where == expected, row.threshold
+        assert row.where == f"sweep batch, threshold {row.threshold:g}"
+    assert page.errors == []
