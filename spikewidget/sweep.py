@@ -109,10 +109,9 @@ class BandEdge:
         gap = self.ratio - 1
         low, high = distinct(min(self.inside, self.outside), max(self.inside, self.outside))
         outside = low if self.outside < self.inside else high
+        within = f"{gap:.1%}" if gap < 0.01 else f"{gap:.0%}"
         return (f"{self.verdict} at {outside} (the edge lies between {low} and {high}, "
-                f"known to within {gap:.1%} in threshold)" if gap < 0.01 else
-                f"{self.verdict} at {outside} (the edge lies between {low} and {high}, "
-                f"known to within {gap:.0%} in threshold)")
+                f"known to within {within} in threshold)")
 
 
 def distinct(a: float, b: float) -> tuple[str, str]:

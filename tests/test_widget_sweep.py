@@ -264,3 +264,24 @@ def test_the_predicted_table_says_where_its_findings_come_from(ctx, story):
         assert where == expected, row.threshold
         assert row.where == f"sweep batch, threshold {row.threshold:g}"
     assert page.errors == []
+
+
+@needs_chromium
+def test_a_refined_sweep_marks_the_thresholds_added_at_its_edges(ctx, story):
+    result = story["profiler"].threshold_sweep(story["net"], story["x"], layer=LAYERS,
+                                               thresholds=[8.0, 20.0, 40.0], refine=1)
+    added = [i for i, r in enumerate(result.rows) if r.refined]
+    assert len(added) == 2 and len(result.rows) == 5
+    page = open_harness(ctx, widget_state(
+        ProfilerWidget(story["profiler"], interval=None, sweep=result)))
+    slider = page.locator(".sw-sweep-range")
+    assert slider.get_attribute("max") == "4"  # the slider steps through every row
+    for i, row in enumerate(result.rows):
+        slider.fill(str(i))
+        assert shown(page) == (row.threshold, row.verdict)
+        text = page.locator(".sw-sweep-value").text_content()
+        assert ("added to locate an edge" in text) == row.refined
+    lo, hi = result.recommended
+    rec = page.locator(".sw-sweep-rec").text_content()
+    assert f"{lo:.3g} to {hi:.3g}" in rec
+    assert page.errors == []

@@ -97,7 +97,8 @@ export function createSweepPanel(sweep, index, { onInput, onCommit }) {
       const t = showThreshold(pred.threshold);
       value.textContent = `${t} \u00B7 ${pred.verdict}` +
         (inBand ? " \u00B7 in the recommended interval" : "") +
-        (i === sweep.bestIndex ? " (best)" : "");
+        (i === sweep.bestIndex ? " (best)" : "") +
+        (sweep.candidates[i].refined ? " \u00B7 added to locate an edge of the interval" : "");
       el.dataset.threshold = String(pred.threshold);
       el.dataset.index = String(i);
       el.dataset.verdict = pred.verdict;
