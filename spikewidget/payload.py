@@ -194,7 +194,8 @@ def sweep_message(result: SweepResult, key: str, raster_window: int = 0) -> dict
     Per candidate threshold: its report encoded as a chunk (:func:`report_chunk`, the
     same per-layer arrays as a recorded epoch), so the browser re-judges it under the
     rule sliders; plus the grid, ``best``, ``recommended`` and why. ``key`` names the
-    sweep (its swept layers joined by " + ").
+    sweep (its swept layers joined by " + "). ``where`` is what the predicted
+    table's "Where" column says of a candidate's findings (its batch and threshold).
     """
     layers: list[dict[str, Any]] = []
     index: dict[str, int] = {}
@@ -207,6 +208,7 @@ def sweep_message(result: SweepResult, key: str, raster_window: int = 0) -> dict
         return index[st.name]
 
     candidates = [{"threshold": float(r.threshold), "verdict": r.verdict,
+                   "refined": r.refined, "where": r.where,
                    **report_chunk(r.report, index_of)} for r in result.rows]
     rec = result.recommended
     return {"v": VERSION, "key": key, "swept": list(result.layers),

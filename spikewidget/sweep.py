@@ -75,6 +75,53 @@ class SweepRow:
     saturated_fraction: dict[str, float]
     verdict: str
     report: Report
+    refined: bool = False
+    """True for a threshold added between grid points to locate an edge of the
+    recommended interval (see :class:`BandEdge`)."""
+
+    @property
+    def where(self) -> str:
+        """Where this row's findings come from, as the predicted table's "Where"
+        column says it: the sweep's batch at this threshold."""
+        return f"sweep batch, threshold {self.threshold:.3g}"
+
+
+@dataclass(frozen=True)
+class BandEdge:
+    """One end of the recommended interval: the last threshold that passed and the
+    next one swept, which failed. The true edge lies between them."""
+
+    inside: float
+    """The last threshold with verdict "ok" on this side."""
+    outside: float
+    """The nearest swept threshold beyond it, which failed."""
+    verdict: str
+    """What ``outside`` failed with ("non-binary", "silent", ...)."""
+
+    @property
+    def ratio(self) -> float:
+        """How far apart the two are, as a factor >= 1 (1.03: the edge is known to
+        within 3 %)."""
+        return max(self.inside, self.outside) / min(self.inside, self.outside)
+
+    def describe(self) -> str:
+        """The edge in words: what fails beyond it, and how precisely it is known."""
+        gap = self.ratio - 1
+        low, high = distinct(min(self.inside, self.outside), max(self.inside, self.outside))
+        outside = low if self.outside < self.inside else high
+        within = f"{gap:.1%}" if gap < 0.01 else f"{gap:.0%}"
+        return (f"{self.verdict} at {outside} (the edge lies between {low} and {high}, "
+                f"known to within {within} in threshold)")
+
+
+def distinct(a: float, b: float) -> tuple[str, str]:
+    """``a`` and ``b`` with 3 significant digits, or as many more as tell them apart
+    (19.94 and 19.96 never both read "19.9")."""
+    for digits in range(3, 10):
+        sa, sb = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if sa != sb or a == b:
+            return sa, sb
+    return f"{a!r}", f"{b!r}"
 
 
 @dataclass(frozen=True)
@@ -89,6 +136,9 @@ class SweepResult:
     reason: str
     batched: bool = False
     """True when the candidates ran K at a time in one forward (see the module doc)."""
+    edges: tuple[BandEdge | None, BandEdge | None] = (None, None)
+    """The lower and upper end of the recommended interval; None where the interval
+    reaches the end of the swept range (nothing failed beyond it) or there is none."""
 
     @property
     def layer(self) -> str:
@@ -116,7 +166,7 @@ class SweepResult:
             lines.append(f"{r.threshold:>10.3g} {r.max_per_step:>9g} "
                          f"{share(r.binary_fraction):>7} {counts:>14} "
                          + "".join(f"{r.dead_fraction[n]:>14.0%}" for n in layers)
-                         + f"  {r.verdict}")
+                         + f"  {r.verdict}" + ("  (edge refined)" if r.refined else ""))
         lines += ["", self.reason, HONESTY]
         return "\n".join(lines)
 
@@ -140,7 +190,7 @@ class SweepResult:
                 f"<tr{style}><td>{r.threshold:.3g}</td><td>{r.max_per_step:g}</td>"
                 f"<td>{share(r.binary_fraction)}</td><td>{esc(counts)}</td>{dead}"
                 f"<td style=\"color:{colour.get(r.verdict, '#cf222e')}\">"
-                f"{esc(r.verdict)}</td></tr>")
+                f"{esc(r.verdict)}{' (edge refined)' if r.refined else ''}</td></tr>")
         return (f"<div><b>Threshold sweep of {esc(self.layer)}</b> (was "
                 f"{self.original_threshold:g})<table><tr><th>threshold</th>"
                 f"<th>max/step</th><th>binary</th><th>output counts</th>{cells}"
@@ -148,28 +198,67 @@ class SweepResult:
                 f"<p><i>{esc(HONESTY)}</i></p></div>")
 
     def plot(self, ax: Any = None) -> Any:
-        """Max per step, output counts and dead fraction against the threshold."""
-        import matplotlib.pyplot as plt
+        """Max per step, output counts and the dead share against the threshold, the
+        recommended interval shaded (its edges, where they are only known to lie
+        between two thresholds, lighter); the legend sits under the axes, clear of
+        every curve. Returns the axes (a new figure's when ``ax`` is None)."""
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+        from matplotlib.transforms import ScaledTranslation
+
+        from .figtext import LITERAL, legend, shown
+        from .palette import CLASS
 
         if ax is None:
-            _, ax = plt.subplots(figsize=(7, 4))
+            import matplotlib.pyplot as plt
+
+            _, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
         th = self.thresholds
         ax.set_xscale("log")
         ax.set_yscale("symlog")
-        ax.plot(th, [r.max_per_step for r in self.rows], "o-", label="max spikes / step")
-        ax.plot(th, [r.output_count_range[1] if r.output_count_range else np.nan
-                     for r in self.rows], "s-", label="max output count / sample")
+        entries: list[tuple[Any, str]] = []
+        if self.recommended is not None:
+            lo, hi = self.recommended
+            a, b = distinct(lo, hi)
+            band = ax.axvspan(lo, hi, color=_BAND, alpha=0.35, lw=0, zorder=0,
+                              label=f"recommended {a} to {b}")
+            for x in (lo, hi):  # a band one threshold wide stays visible
+                ax.axvline(x, color=_BAND, lw=2, zorder=0.5, label="_band edge")
+            entries.append((band, f"recommended {a} to {b}"))
+            edges = [e for e in self.edges if e is not None]
+            for e in edges:
+                ax.axvspan(min(e.inside, e.outside), max(e.inside, e.outside), color=_BAND,
+                           alpha=0.12, lw=0, zorder=0, label="_edge")
+            if edges:
+                entries.append((Patch(color=_BAND, alpha=0.12),
+                                "an edge lies here (ok on one side, failed on the other)"))
+        line, = ax.plot(th, [r.max_per_step for r in self.rows], "o-", color="black",
+                        ms=4, label="max spikes / step")
+        entries.append((line, "max spikes / step (1 = binary)"))
+        line, = ax.plot(th, [r.output_count_range[1] if r.output_count_range else np.nan
+                             for r in self.rows], "s-", color="#777777", ms=4,
+                        label="max output count / sample")
+        entries.append((line, "max output count / sample"))
+        ax.set_ylabel("spikes (symlog)")
         ax2 = ax.twinx()
         ax2.plot(th, [max(r.dead_fraction.get(n, np.nan) for n in self.layers)
-                      for r in self.rows], "^--", color="grey", label="dead fraction")
-        ax2.set_ylim(0, 1)
-        ax2.set_ylabel("dead fraction")
-        if self.recommended is not None:
-            ax.axvspan(*self.recommended, color="#1a7f37", alpha=0.15, label="recommended")
-        ax.set_xlabel(f"threshold of {self.layer}")
-        ax.legend(loc="upper right", fontsize=8)
+                      for r in self.rows], "^--", color=CLASS["light"]["dead"], ms=4,
+                 label="dead fraction")
+        entries.append((Line2D([], [], ls="--", marker="^", color=CLASS["light"]["dead"]),
+                        "dead share (most dead swept layer), right axis"))
+        ax2.set_ylim(-0.02, 1.02)
+        ax2.set_ylabel("dead share")
+        ax.set_xlabel(f"threshold of {shown(self.layer)}", **LITERAL)
+        shift = ScaledTranslation(0, -0.5, ax.figure.dpi_scale_trans)
+        legend(ax, [h for h, _ in entries], [t for _, t in entries], ncols=2,
+               loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               bbox_transform=ax.transAxes + shift, fontsize=8, frameon=False)
         ax.set_title("Threshold sweep (batch fixed, no retraining)")
         return ax
+
+
+_BAND = "#6f6f6f"
+"""The recommended interval in sweep plots: not a class colour (it is not a class)."""
 
 
 def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
@@ -179,7 +268,8 @@ def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
                     watch_input: bool = True,
                     progress: Callable[[int, int], None] | None = None,
                     batched: bool = False, chunk: int | None = None,
-                    time_steps: int | None = None) -> SweepResult:
+                    time_steps: int | None = None,
+                    refine: int | None = None) -> SweepResult:
     """Sweep the firing threshold of ``layer`` over ``thresholds``.
 
     Args:
@@ -206,6 +296,14 @@ def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
         time_steps: the model is called once per time step (as in
             :func:`~spikewidget.torch_hooks.watch`): this many calls make one
             ``(time, batch, ...)`` record, which gives output spike counts per sample.
+        refine: bisections of each failing edge of the recommended interval, between
+            its last passing and its first failing threshold (log midpoints, one
+            forward pass each, at most ``2 * refine`` in all, shown by ``progress``
+            whose total then grows by that many); each halves how far the edge may
+            lie from the thresholds swept. Default 3 on the automatic grid, 0 (the
+            thresholds swept as given) when ``thresholds`` is passed. The refined
+            rows are marked ``refined``; the best threshold is always a grid point.
+            The result's ``edges`` say where each edge lies and what fails beyond.
     """
     import torch
 
@@ -228,6 +326,12 @@ def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
                 f"layer {name!r} ({type(modules[name]).__name__}) has no known firing "
                 f"threshold (snnTorch threshold, SpikingJelly v_threshold, Norse p.v_th)")
     run = forward or _default_forward(batch, time_steps)
+    if refine is None:
+        refine = 3 if thresholds is None else 0
+    if not is_whole(refine) or not 0 <= refine <= 20:
+        raise InvalidInputError(f"refine must be a whole number from 0 to 20 (bisections "
+                                f"per edge), got {refine!r}")
+    refine = int(refine)
     original = _as_float(adapters.get_threshold(modules[swept[0]]), swept[0])
 
     def measure(threshold: float) -> Report:
@@ -288,10 +392,13 @@ def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
             if progress is not None:
                 progress(len(reports), len(grid))
         rows = [_row(th, rep, swept) for th, rep in zip(grid, reports, strict=True)]
+        rows = _refine(rows, refine, lambda th: _row(th, measure(th), swept, refined=True),
+                       progress)
     finally:
         torch.set_flush_denormal(False)
-    recommended, best, reason = _recommend(rows, " + ".join(swept))
-    return SweepResult(swept, original, rows, recommended, best, reason, used_batches)
+    recommended, best, reason, edges = _recommend(rows, " + ".join(swept))
+    return SweepResult(swept, original, rows, recommended, best, reason, used_batches,
+                       edges)
 
 
 # ------------------------------------------------------------- batched candidates
@@ -509,7 +616,8 @@ def _auto_grid(report: Report, layers: tuple[str, ...], original: float,
     return [float(t) for t in np.geomspace(lo, hi, max(n, 2))]
 
 
-def _row(threshold: float, report: Report, layers: tuple[str, ...]) -> SweepRow:
+def _row(threshold: float, report: Report, layers: tuple[str, ...],
+         refined: bool = False) -> SweepRow:
     from .rules import output_layers
 
     stats = report.layer_stats
@@ -537,38 +645,89 @@ def _row(threshold: float, report: Report, layers: tuple[str, ...]) -> SweepRow:
         output_count_range=counts,
         dead_fraction={n: s.dead_neuron_fraction for n, s in spiking.items()},
         saturated_fraction={n: s.saturated_neuron_fraction for n, s in spiking.items()},
-        verdict=verdict, report=report)
+        verdict=verdict, report=report, refined=refined)
 
 
-def _recommend(rows: list[SweepRow], layer: str
-               ) -> tuple[tuple[float, float] | None, float | None, str]:
-    ok = [r for r in rows if r.verdict == "ok"]
+def _band(rows: list[SweepRow]) -> tuple[int, int, SweepRow] | None:
+    """The recommended run of ``rows`` (sorted by threshold): the grid row with
+    verdict "ok", the fewest dead neurons and then the smallest output counts, and
+    the contiguous "ok" rows around it, as (first index, last index, best row).
+    Refined rows locate the edges; the best is always a grid point."""
+    ok = [r for r in rows if r.verdict == "ok" and not r.refined]
     if not ok:
-        seen = ", ".join(sorted({r.verdict for r in rows}))
-        return None, None, (f"No threshold gave binary spikes with output counts the loss "
-                            f"handles and few dead neurons (verdicts seen: {seen}); widen "
-                            f"the range or fix the input first.")
+        return None
     best = min(ok, key=lambda r: (sum(r.dead_fraction.values()),
                                   r.output_count_range[1] if r.output_count_range else 0))
-    # the contiguous run of acceptable thresholds around the best one
     i = rows.index(best)
     lo = hi = i
     while lo > 0 and rows[lo - 1].verdict == "ok":
         lo -= 1
     while hi < len(rows) - 1 and rows[hi + 1].verdict == "ok":
         hi += 1
+    return lo, hi, best
+
+
+def _edges(rows: list[SweepRow], lo: int, hi: int
+           ) -> tuple[BandEdge | None, BandEdge | None]:
+    below = (BandEdge(rows[lo].threshold, rows[lo - 1].threshold, rows[lo - 1].verdict)
+             if lo > 0 else None)
+    above = (BandEdge(rows[hi].threshold, rows[hi + 1].threshold, rows[hi + 1].verdict)
+             if hi < len(rows) - 1 else None)
+    return below, above
+
+
+def _refine(rows: list[SweepRow], steps: int, run: Callable[[float], SweepRow],
+            progress: Callable[[int, int], None] | None) -> list[SweepRow]:
+    """``rows`` plus ``steps`` bisections (log midpoints) of each failing edge of the
+    recommended interval, between its last passing and first failing threshold:
+    each halves the edge's uncertainty (on a log scale) for one forward pass."""
+    band = _band(rows)
+    if band is None or steps <= 0:
+        return rows
+    edges = [e for e in _edges(rows, band[0], band[1]) if e is not None]
+    done, total = len(rows), len(rows) + steps * len(edges)
+    added: list[SweepRow] = []
+    for edge in edges:
+        inside, outside = edge.inside, edge.outside
+        for _ in range(steps):
+            row = run(math.sqrt(inside * outside))
+            added.append(row)
+            done += 1
+            if progress is not None:
+                progress(done, total)
+            if row.verdict == "ok":
+                inside = row.threshold
+            else:
+                outside = row.threshold
+    return sorted(rows + added, key=lambda r: r.threshold)
+
+
+def _recommend(rows: list[SweepRow], layer: str
+               ) -> tuple[tuple[float, float] | None, float | None, str,
+                          tuple[BandEdge | None, BandEdge | None]]:
+    band = _band(rows)
+    if band is None:
+        seen = ", ".join(sorted({r.verdict for r in rows}))
+        return None, None, (f"No threshold gave binary spikes with output counts the loss "
+                            f"handles and few dead neurons (verdicts seen: {seen}); widen "
+                            f"the range or fix the input first."), (None, None)
+    lo, hi, best = band
     interval = (rows[lo].threshold, rows[hi].threshold)
+    below, above = _edges(rows, lo, hi)
     counts = best.output_count_range
     counted = (f"output counts per sample stay within [{counts[0]:g}, {counts[1]:g}]"
                if counts else
                "output counts per sample were not measured (no output layer was recorded "
                "over whole sequences: for a model called once per time step, pass "
                "time_steps=T)")
-    reason = (f"Recommended threshold for '{layer}': {interval[0]:.3g} to {interval[1]:.3g} "
+    low, high = distinct(*interval)
+    reason = (f"Recommended threshold for '{layer}': {low} to {high} "
               f"(best {best.threshold:.3g}): spikes are binary, {counted}, and the fewest "
               f"neurons are dead "
               f"({sum(best.dead_fraction.values()) / max(len(best.dead_fraction), 1):.0%} "
-              f"on average). Below it: "
-              f"{rows[lo - 1].verdict if lo > 0 else 'not swept'}; above it: "
-              f"{rows[hi + 1].verdict if hi < len(rows) - 1 else 'not swept'}.")
-    return interval, best.threshold, reason
+              f"on average). Below it: {below.describe() if below else 'not swept'}; "
+              f"above it: {above.describe() if above else 'not swept'}.")
+    if lo == hi and (below or above) and not any(r.refined for r in rows):
+        reason += (" Only one grid point passed: the interval is narrower than the grid; "
+                   "pass refine=3 to bisect its edges.")
+    return interval, best.threshold, reason, (below, above)

@@ -256,11 +256,71 @@ def test_the_sweep_draws_as_a_matplotlib_figure(story_batch):
     result = SpikeProfiler().threshold_sweep(StoryNet(1.0), story_batch,
                                              layer=["lif1", "lif2"], n=12)
     ax = result.plot()
-    lines = ax.get_lines()
+    lines = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
     assert [line.get_label() for line in lines] == ["max spikes / step",
                                                      "max output count / sample"]
     np.testing.assert_allclose(lines[0].get_xdata(), result.thresholds)
     np.testing.assert_allclose(lines[0].get_ydata(), [r.max_per_step for r in result.rows])
     assert ax.get_xscale() == "log"
-    if result.recommended is not None:
-        assert any(p.get_label() == "recommended" for p in ax.patches)
+    assert result.recommended is not None
+    assert any(p.get_label().startswith("recommended") for p in ax.patches)
+
+
+# ------------------------------------------------------- the recommended interval's edges
+def test_a_one_point_band_gets_its_edges_bisected_with_progress(story_batch):
+    grid = [8.0, 20.0, 40.0]  # non-binary, ok, too sparse / silent: one grid point passes
+    coarse = SpikeProfiler().threshold_sweep(StoryNet(1.0), story_batch,
+                                             layer=["lif1", "lif2"], thresholds=grid)
+    assert coarse.recommended == (20.0, 20.0) and coarse.thresholds == grid
+    below, above = coarse.edges
+    assert (below.inside, below.outside, below.verdict) == (20.0, 8.0, "non-binary")
+    assert above.inside == 20.0 and above.outside == 40.0 and above.verdict != "ok"
+    assert "known to within 150% in threshold" in coarse.reason  # 20 -> 8: how coarse
+    assert "pass refine=3" in coarse.reason
+
+    done = []
+    fine = SpikeProfiler().threshold_sweep(StoryNet(1.0), story_batch,
+                                           layer=["lif1", "lif2"], thresholds=grid,
+                                           refine=3, progress=lambda i, n: done.append((i, n)))
+    assert done == [(1, 3), (2, 3), (3, 3)] + [(k, 9) for k in range(4, 10)]
+    assert fine.thresholds == sorted(fine.thresholds) and len(fine.rows) == 9
+    assert [r.threshold for r in fine.rows if not r.refined] == grid
+    assert fine.best == 20.0  # the best stays a grid point
+    lo, hi = fine.recommended
+    assert lo <= 20.0 <= hi and lo < hi  # the band grew into the bisected gaps
+    for edge, gap in zip(fine.edges, (20.0 / 8.0, 40.0 / 20.0), strict=True):
+        assert edge.ratio == pytest.approx(gap ** (1 / 8))  # 3 halvings on a log scale
+        assert fine.row(edge.inside).verdict == "ok"
+        assert fine.row(edge.outside).verdict == edge.verdict != "ok"
+    assert (fine.edges[0].inside, fine.edges[1].inside) == (lo, hi)
+    assert "known to within 12% in threshold" in fine.reason
+    assert "refine=" not in fine.reason
+    # the refined rows are real forward passes: swept again on their own, they agree
+    ends = [fine.edges[0].outside, lo, hi, fine.edges[1].outside]
+    again = SpikeProfiler().threshold_sweep(StoryNet(1.0), story_batch,
+                                            layer=["lif1", "lif2"], thresholds=ends)
+    assert [r.verdict for r in again.rows] == [fine.row(t).verdict for t in ends]
+    assert "(edge refined)" in fine.table()
+
+
+def test_an_interval_that_reaches_the_end_of_the_grid_is_refined_on_one_side(story_batch):
+    result = SpikeProfiler().threshold_sweep(StoryNet(1.0), story_batch, layer=["lif1", "lif2"],
+                                             thresholds=[20.0, 120.0], refine=2)
+    assert result.edges[0] is None and result.edges[1].verdict != "ok"
+    assert sum(r.refined for r in result.rows) == 2
+    assert "Below it: not swept" in result.reason
+
+
+def test_a_bad_refine_says_what_is_expected(story_batch):
+    prof = SpikeProfiler()
+    for bad in (-1, 2.5, 21):
+        with pytest.raises(InvalidInputError, match="refine must be a whole number"):
+            prof.threshold_sweep(StoryNet(1.0), story_batch, layer="lif1", refine=bad)
+
+
+def test_thresholds_that_round_alike_are_told_apart():
+    from spikewidget.sweep import distinct
+
+    assert distinct(19.91, 19.94) == ("19.91", "19.94")
+    assert distinct(19.9, 19.9) == ("19.9", "19.9")
+    assert distinct(0.5, 2.0) == ("0.5", "2")

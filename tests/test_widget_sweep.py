@@ -247,3 +247,45 @@ def _screenshot_path(name: str):
     out = ROOT / "build" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     return out / name
+
+
+@needs_chromium
+def test_the_predicted_table_says_where_its_findings_come_from(ctx, story):
+    result = story["sweep"]
+    msg = sweep_message(result, KEY)
+    assert [c["where"] for c in msg["candidates"]] == [r.where for r in result.rows]
+    page = open_harness(ctx, widget_state(
+        ProfilerWidget(story["profiler"], interval=None, sweep=result)))
+    slider = page.locator(".sw-sweep-range")
+    for i in (1, 4, 7):  # non-binary, ok, silent
+        slider.fill(str(i))
+        row = result.rows[i]
+        where = page.eval_on_selector_all(".sw-pred-table td.sw-since",
+                                          "cells => cells.map(c => c.textContent)")
+        assert len(where) == len(row.report.pathologies)
+        expected = [row.where + (f", step {p.step}" if p.step is not None else "")
+                    for p in row.report.pathologies]
+        assert where == expected, row.threshold
+        assert row.where == f"sweep batch, threshold {row.threshold:g}"
+    assert page.errors == []
+
+
+@needs_chromium
+def test_a_refined_sweep_marks_the_thresholds_added_at_its_edges(ctx, story):
+    result = story["profiler"].threshold_sweep(story["net"], story["x"], layer=LAYERS,
+                                               thresholds=[8.0, 20.0, 40.0], refine=1)
+    added = [i for i, r in enumerate(result.rows) if r.refined]
+    assert len(added) == 2 and len(result.rows) == 5
+    page = open_harness(ctx, widget_state(
+        ProfilerWidget(story["profiler"], interval=None, sweep=result)))
+    slider = page.locator(".sw-sweep-range")
+    assert slider.get_attribute("max") == "4"  # the slider steps through every row
+    for i, row in enumerate(result.rows):
+        slider.fill(str(i))
+        assert shown(page) == (row.threshold, row.verdict)
+        text = page.locator(".sw-sweep-value").text_content()
+        assert ("added to locate an edge" in text) == row.refined
+    lo, hi = result.recommended
+    rec = page.locator(".sw-sweep-rec").text_content()
+    assert f"{lo:.3g} to {hi:.3g}" in rec
+    assert page.errors == []

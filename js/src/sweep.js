@@ -59,7 +59,8 @@ export function decodeSweep(msg) {
     store.layers = msg.layers;
     store.epochs = [0];
     applyChunk(store, { epoch: 0, layers: c.layers, fixed: c.fixed || [] });
-    return { threshold: c.threshold, verdict: c.verdict, store };
+    return { threshold: c.threshold, verdict: c.verdict, refined: Boolean(c.refined),
+      where: c.where || `sweep batch, threshold ${showThreshold(c.threshold)}`, store };
   });
   return {
     key: msg.key, swept: msg.swept, original: msg.original, grid, best: msg.best,

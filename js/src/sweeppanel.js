@@ -8,6 +8,16 @@ import { drawHistogram, histogramOf } from "./histogram.js";
 import { showThreshold } from "./sweep.js";
 import { renderTable } from "./table.js";
 
+/** Two thresholds as text, with as many digits as tell them apart (never "19.9 to 19.9"). */
+function showPair(a, b) {
+  for (let d = 3; d < 10; d++) {
+    const sa = String(Number(a.toPrecision(d)));
+    const sb = String(Number(b.toPrecision(d)));
+    if (sa !== sb || a === b) return [sa, sb];
+  }
+  return [String(a), String(b)];
+}
+
 function legend() {
   const item = (cls, text) => h("span", null, null, h("span", `sw-key ${cls}`), h("span", null, text));
   return h("div", "sw-legend", null, item("sw-dead", "dead"), item("sw-healthy", "healthy"),
@@ -45,10 +55,9 @@ export function createSweepPanel(sweep, index, { onInput, onCommit }) {
     band.style.width = `${Math.max(0.01, right - left) * 100}%`;
     band.dataset.lo = String(lo);
     band.dataset.hi = String(hi);
-    const [a, b] = sweep.recommended;
-    band.title = `recommended: ${showThreshold(a)} to ${showThreshold(b)}`;
-    rec.textContent = `Recommended interval (band under the slider): ${showThreshold(a)} to ` +
-      `${showThreshold(b)}` + (sweep.best !== null ? `, best ${showThreshold(sweep.best)}` : "") +
+    const [a, b] = showPair(...sweep.recommended);
+    band.title = `recommended: ${a} to ${b}`;
+    rec.textContent = `Recommended interval (band under the slider): ${a} to ${b}` + (sweep.best !== null ? `, best ${showThreshold(sweep.best)}` : "") +
       ` \u00B7 the current threshold was ${showThreshold(sweep.original)}`;
   } else {
     band.hidden = true;
@@ -88,7 +97,8 @@ export function createSweepPanel(sweep, index, { onInput, onCommit }) {
       const t = showThreshold(pred.threshold);
       value.textContent = `${t} \u00B7 ${pred.verdict}` +
         (inBand ? " \u00B7 in the recommended interval" : "") +
-        (i === sweep.bestIndex ? " (best)" : "");
+        (i === sweep.bestIndex ? " (best)" : "") +
+        (sweep.candidates[i].refined ? " \u00B7 added to locate an edge of the interval" : "");
       el.dataset.threshold = String(pred.threshold);
       el.dataset.index = String(i);
       el.dataset.verdict = pred.verdict;
@@ -110,7 +120,10 @@ export function createSweepPanel(sweep, index, { onInput, onCommit }) {
         drawHistogram(hist, histogramOf([]), th, colours, w, 180);
         histCaption.textContent = "No layer recorded in this sweep.";
       }
-      renderTable(table, pred.findings);
+      // "Where": the sweep's batch at this threshold (and the step, when one is known)
+      const where = sweep.candidates[i].where;
+      renderTable(table, pred.findings.map((p) => ({ ...p,
+        where: p.step === null || p.step === undefined ? where : `${where}, step ${p.step}` })));
       tableTitle.textContent = `Pathologies (predicted): ${pred.findings.length}` +
         (current ? ` · now: ${current.findings.length}` : "");
     },

@@ -8,6 +8,7 @@ const ICON = { critical: "\u25CF", warning: "\u25B2", info: "\u2139" };
 export const COLUMNS = ["Severity", "Pathology", "Layer", "Message", "Fix", "Where"];
 
 function since(p, first) {
+  if (p.where) return p.where; // set by its source (a sweep's prediction: batch, threshold)
   if (p.step !== null && p.step !== undefined) return `epoch ${p.epoch}, step ${p.step}`;
   if (first !== undefined && first !== null && first !== p.epoch) return `since epoch ${first}`;
   return p.epoch === null || p.epoch === undefined ? "" : `epoch ${p.epoch}`;
