@@ -59,13 +59,13 @@ def wrap(text: str, width: float, size: float) -> str:
     points, whole: no word is lost and nothing is cut to "[...]"; a word longer than a
     line is broken where it must."""
     lines: list[str] = []
-    line = ""
+    line: str | None = None  # None: nothing on this line yet (a space is kept as written)
     for word in shown(text).split(" "):
-        trial = f"{line} {word}" if line else word
+        trial = word if line is None else f"{line} {word}"
         if text_width(trial, size) <= width:
             line = trial
             continue
-        if line:
+        if line is not None:
             lines.append(line)
         line = ""
         for ch in word:  # the word alone is too wide: break it
@@ -73,5 +73,5 @@ def wrap(text: str, width: float, size: float) -> str:
                 lines.append(line)
                 line = ""
             line += ch
-    lines.append(line)
+    lines.append(line or "")
     return "\n".join(lines)
