@@ -146,10 +146,10 @@ class SpikeProfiler:
                   "gradient_explosion_ratio": gradient_explosion_ratio}
         changes = {k: v for k, v in legacy.items() if v is not None}
         self._thresholds = th.replace(**changes) if changes else th
-        if not is_whole(raster_window) or raster_window < 0:
+        if not is_whole(raster_window) or not 0 <= raster_window <= MAX_RASTER_WINDOW:
             raise InvalidInputError(
-                f"raster_window must be a whole number of time steps >= 0, "
-                f"got {raster_window!r}")
+                f"raster_window must be a whole number of time steps from 0 to "
+                f"{MAX_RASTER_WINDOW}, got {raster_window!r}")
         raster_window = int(raster_window)
         if backend not in ("auto", "numpy", "torch"):
             raise InvalidInputError(
@@ -776,11 +776,13 @@ class SpikeProfiler:
             return dump_profile(self)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> SpikeProfiler:
-        """Inverse of :meth:`to_bytes`."""
+    def from_bytes(cls, data: bytes, *, max_bytes: int | None = None) -> SpikeProfiler:
+        """Inverse of :meth:`to_bytes`; ``max_bytes`` as in :meth:`load`."""
         from .persist import read_profile
+        from .profile_schema import MAX_LOAD_BYTES
 
-        return read_profile(cls, data)
+        return read_profile(cls, data, max_bytes=MAX_LOAD_BYTES if max_bytes is None
+                            else max_bytes)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write everything recorded to ``path`` (a versioned .npz, no pickle)."""
@@ -791,11 +793,21 @@ class SpikeProfiler:
             save_profile(self, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> SpikeProfiler:
-        """Read a profile written by :meth:`save`; recording can continue."""
-        from .persist import load_profile
+    def load(cls, path: str | os.PathLike[str], *,
+             max_bytes: int | None = None) -> SpikeProfiler:
+        """Read a profile written by :meth:`save`; recording can continue.
 
-        return load_profile(cls, path)
+        Any damaged, foreign or crafted file raises :class:`ProfileFormatError` (a
+        path that cannot be opened, the usual ``OSError``). ``max_bytes`` (default
+        :data:`~spikewidget.profile_schema.MAX_LOAD_BYTES`, 4 GiB) bounds what the
+        file may make this allocate, checked from its declared sizes before anything
+        is decompressed.
+        """
+        from .persist import load_profile
+        from .profile_schema import MAX_LOAD_BYTES
+
+        return load_profile(cls, path, max_bytes=MAX_LOAD_BYTES if max_bytes is None
+                            else max_bytes)
 
     # ------------------------------------------------------------ integrations
     def watch(self, model: Any, **kwargs: Any) -> Any:
@@ -857,6 +869,9 @@ RESERVED_NAMES = frozenset({"loss"})
 
 MAX_EPOCH = 2**31 - 1
 """The largest epoch number (epochs travel to the browser as int32)."""
+
+MAX_RASTER_WINDOW = 2**20
+"""The largest ``raster_window`` (time steps kept per layer for rasters)."""
 
 
 def _check_name(layer: Any) -> None:
