@@ -25,6 +25,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from .arguments import is_whole
 from .errors import InvalidInputError, InvalidTypeError
 from .payload import PayloadBuilder, sweep_message
 from .report import Report
@@ -85,6 +86,9 @@ class ProfilerWidget(anywidget.AnyWidget):
                  sweep: SweepResult | Sequence[SweepResult] | None = None,
                  **kwargs: Any) -> None:
         bundle_path()
+        if epoch is not None and not is_whole(epoch):
+            raise InvalidTypeError(f"epoch must be a whole number or None (live), "
+                                   f"got {epoch!r}")
         th = Thresholds.coerce(thresholds, profiler.thresholds)
         self._lock = threading.Lock()
         self._builder = PayloadBuilder(profiler)
@@ -237,9 +241,12 @@ class ProfilerWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Stop the refresh thread and close the widget."""
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2)
+        stop = getattr(self, "_stop", None)  # None when the constructor failed early
+        if stop is not None:
+            stop.set()
+        thread = getattr(self, "_thread", None)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=2)
         super().close()
 
     def to_html(self, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
