@@ -960,7 +960,12 @@ def _prepare(x: Any, layer: str, argument: str, device: Any,
         a = to_host(a)
     else:
         torch = torch_module()
-        a = torch.as_tensor(a, device=device) if isinstance(a, np.ndarray) else a.to(device)
+        if isinstance(a, np.ndarray):
+            if any(st < 0 for st in a.strides):  # a reversed view: torch takes no such
+                a = np.ascontiguousarray(a)
+            a = torch.as_tensor(a, device=device)
+        else:
+            a = a.to(device)
     if shape is not None and tuple(a.shape) != shape:
         raise InvalidInputError(
             f"layer {layer!r}: {argument} has shape {tuple(a.shape)} but spikes has shape "
