@@ -212,15 +212,12 @@ def _rebuild(cls: type[SpikeProfiler], archive: Archive, meta: dict[str, Any],
                        for vec in vectors_kept}
             info.epochs[e] = EpochStats.from_parts(scalars, vectors)
         spikes = archive.array(f"layer{i}_raster", np.dtype(np.bool_), (None, n),
-                               f"{label}: raster")
+                               f"{label}: raster", max_first=prof.raster_window)
         k = (len(spikes),)
         steps = archive.array(f"layer{i}_raster_steps", i8, k, f"{label}: raster steps")
         epochs = archive.array(f"layer{i}_raster_epochs", i8, k, f"{label}: raster epochs")
-        if len(spikes) > prof.raster_window or (steps < 0).any() or (
-                (epochs < 0) | (epochs > MAX_EPOCH)).any():
-            raise ProfileFormatError(
-                f"{name}: {label}: raster of {len(spikes)} frames (window "
-                f"{prof.raster_window}) with steps or epochs out of range")
+        if (steps < 0).any() or ((epochs < 0) | (epochs > MAX_EPOCH)).any():
+            raise ProfileFormatError(f"{name}: {label}: raster steps or epochs out of range")
         info.raster.restore(RasterSnapshot(spikes, steps, epochs))
         info.steps = lay["steps"]
         info.last_epoch = lay["last_epoch"]  # the epoch a gradient recorded next joins

@@ -74,10 +74,11 @@ class Archive:
         self._zip.close()
 
     def array(self, key: str, dtype: np.dtype, shape: tuple[int | None, ...],
-              what: str) -> np.ndarray:
+              what: str, max_first: int | None = None) -> np.ndarray:
         """Member ``key`` as an array of exactly ``dtype``; ``shape`` may hold None
         for an axis whose length the metadata does not fix (bounded by the member's
-        declared size, which was budgeted). ``what`` names it in messages."""
+        declared size, which was budgeted), ``max_first`` bounds the first axis.
+        ``what`` names it in messages."""
         info = self._members.get(key)
         if info is None:
             raise ProfileFormatError(f"{self.name}: {what} is missing (no array {key!r})")
@@ -85,11 +86,14 @@ class Archive:
             got_dtype, got_shape, fortran = _header(fh, self.name, key)
             if got_dtype != dtype or len(got_shape) != len(shape) or any(
                     want is not None and got != want
-                    for got, want in zip(got_shape, shape, strict=True)):
+                    for got, want in zip(got_shape, shape, strict=True)) or (
+                    max_first is not None and got_shape[0] > max_first):
                 raise ProfileFormatError(
                     f"{self.name}: {what} is an array of {got_dtype} with shape "
                     f"{got_shape}; expected {np.dtype(dtype)} with shape "
-                    f"{tuple('any' if s is None else s for s in shape)}")
+                    f"{tuple('any' if s is None else s for s in shape)}"
+                    + ("" if max_first is None else f", at most {max_first} on the first "
+                                                    f"axis"))
             count = 1
             for d in got_shape:
                 count *= d
@@ -107,6 +111,8 @@ class Archive:
                     raise ProfileFormatError(f"{self.name}: {what} is truncated")
                 view[done:done + len(chunk)] = chunk
                 done += len(chunk)
+            if fh.read(1):  # reading to the end also checks the member's CRC
+                raise ProfileFormatError(f"{self.name}: {what} is longer than declared")
         if dtype == np.bool_:  # any non-zero byte is a spike, as the writer meant
             out = out.view(np.uint8) != 0
         return out.reshape(got_shape, order="F" if fortran else "C")
