@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -86,9 +87,17 @@ class ProfilerWidget(anywidget.AnyWidget):
                  sweep: SweepResult | Sequence[SweepResult] | None = None,
                  **kwargs: Any) -> None:
         bundle_path()
-        if epoch is not None and not is_whole(epoch):
-            raise InvalidTypeError(f"epoch must be a whole number or None (live), "
-                                   f"got {epoch!r}")
+        if epoch is not None and (not is_whole(epoch) or abs(epoch) > 2**31 - 1):
+            raise InvalidTypeError(f"epoch must be a whole number from 0 to 2147483647 or "
+                                   f"None (live), got {epoch!r}")
+        if interval is not None and (
+                isinstance(interval, bool) or not isinstance(interval, numbers.Real)
+                or not 0 <= interval < math.inf):
+            raise InvalidInputError(f"interval must be a number of seconds >= 0 or None "
+                                    f"(no automatic updates), got {interval!r}")
+        if layer is not None and not isinstance(layer, str):
+            raise InvalidTypeError(f"layer must be a layer name (a str) or None, got "
+                                   f"{layer!r}")
         th = Thresholds.coerce(thresholds, profiler.thresholds)
         self._lock = threading.Lock()
         self._builder = PayloadBuilder(profiler)
