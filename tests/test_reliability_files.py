@@ -126,7 +126,7 @@ def test_every_truncation_is_refused(cut):
 
 
 @pytest.mark.fuzz
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(where=BITS)
 def test_fuzz_flipped_bits(where):
     loads_as_saved_or_refused(flipped(where))
@@ -351,7 +351,7 @@ def test_any_field_of_any_type_is_refused_at_load_or_works_everywhere(path, valu
 
 
 @pytest.mark.fuzz
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(edits=st.lists(st.tuples(st.sampled_from(PATHS), json_values, st.booleans()),
                       min_size=1, max_size=4))
 def test_fuzz_several_fields_changed_at_once(edits):
