@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("profile", help="a file written by SpikeProfiler.save()")
         p.add_argument("--epoch", type=int, default=None,
                        help="report one epoch (negative counts from the latest)")
+        p.add_argument("--max-bytes", type=int, default=None, metavar="N",
+                       help="load a profile that needs more than the default 4 GiB "
+                            "(a file you trust)")
         if name == "report":
             p.add_argument("--html", metavar="OUT", help="write the offline HTML dashboard")
             p.add_argument("--png", metavar="OUT.png",
@@ -81,7 +84,7 @@ def _report(args: argparse.Namespace) -> int:
         if not png.lower().endswith(".png"):
             raise UsageError(f"--png writes PNG files; the name must end in .png, got "
                              f"{png!r}")
-    profiler = SpikeProfiler.load(args.profile)
+    profiler = SpikeProfiler.load(args.profile, max_bytes=args.max_bytes)
     report = profiler.report(epoch=args.epoch)
     _emit(report.summary(), sys.stdout)
     if html is not None:

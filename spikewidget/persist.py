@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .arguments import is_whole
+from .arguments import is_path, is_whole
 from .epoch_stats import VECTORS, EpochStats
-from .errors import InvalidInputError, ProfileFormatError
+from .errors import InvalidInputError, InvalidTypeError, ProfileFormatError
 from .loss import RECENT, LossTracker
 from .profile_archive import Archive
 from .profile_schema import (
@@ -118,6 +118,9 @@ def load_profile(cls: type[SpikeProfiler], path: str | os.PathLike[str], *,
                  max_bytes: int = MAX_LOAD_BYTES) -> SpikeProfiler:
     """Read a profile; any damage gives a :class:`ProfileFormatError` naming the file
     (a path that cannot be opened raises the usual ``OSError``)."""
+    if not is_path(path):
+        raise InvalidTypeError(f"load: path must be a file name (str or os.PathLike), "
+                               f"got {path!r}")
     name = os.fspath(path)
     with open(name, "rb") as fh:
         return _read(cls, fh, name, _budget(max_bytes))
@@ -150,8 +153,8 @@ def _read(cls: type[SpikeProfiler], source: Any, name: str, max_bytes: int,
                 raise ProfileFormatError(
                     f"{name}: its layers' raster windows ({meta['raster_window']} frames) "
                     f"and arrays need {max_bytes - spare:,} bytes, more than the limit of "
-                    f"{max_bytes:,} bytes (pass max_bytes= to load a larger profile you "
-                    f"trust)")
+                    f"{max_bytes:,} bytes (pass max_bytes= or --max-bytes to load a larger "
+                    f"profile you trust)")
             return _rebuild(cls, archive, meta, spare, depth)
         finally:
             archive.close()

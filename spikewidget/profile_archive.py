@@ -59,7 +59,7 @@ class Archive:
         if total > max_bytes:
             raise ProfileFormatError(
                 f"{name}: the file declares {total:,} bytes of arrays, more than the "
-                f"limit of {max_bytes:,} bytes (pass max_bytes= to load a larger "
+                f"limit of {max_bytes:,} bytes (pass max_bytes= or --max-bytes to load a larger "
                 f"profile you trust)")
 
     @property

@@ -27,8 +27,9 @@ MAX_LOAD_BYTES = 4 * 2**30
 declared (uncompressed) sizes of its arrays, and the raster windows its layers reserve
 (``raster_window`` frames of one byte per neuron). Checked before anything is
 decompressed; ``load(path, max_bytes=...)`` raises it for a large profile you trust."""
-MAX_META_BYTES = 64 * 2**20
-"""Largest metadata (the JSON of thresholds, layers and per-epoch scalars) read."""
+MAX_META_BYTES = 32 * 2**20
+"""Largest metadata (the JSON of thresholds, layers and per-epoch scalars) read: about
+20,000 layer-epochs; parsed, it takes up to some 20 times its size."""
 MAX_COUNT = 2**63 - 1
 """Largest step, sample or value count a file may state."""
 MAX_PHASE_DEPTH = 2

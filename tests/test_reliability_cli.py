@@ -56,6 +56,7 @@ def one_error_line(capsys) -> str:
     (["summary", "{d}/sick.npz", "--epoch", "5"], ["epoch=5"]),
     (["summary", "{d}/sick.npz", "--epoch", "x"], ["--epoch", "'x'"]),
     (["demo", "--out", "{d}/a-file"], ["a-file", "is a file"]),
+    (["summary", "{d}/sick.npz", "--max-bytes", "100"], ["limit of 100 bytes", "--max-bytes"]),
     (["report"], ["profile"]),
     (["nonsense"], ["invalid choice"]),
     ([], ["command"]),
@@ -73,6 +74,7 @@ def test_usage_and_io_errors_exit_2_with_one_line_before_writing(profiles, capsy
 
 def test_findings_still_gate_with_0_and_1(profiles, capsys, tmp_path):
     assert main(["summary", str(profiles / "healthy.npz")]) == EXIT_OK
+    assert main(["summary", str(profiles / "healthy.npz"), "--max-bytes", "10000000"]) == 0
     html, png = tmp_path / "r.html", tmp_path / "R.PNG"
     assert main(["report", str(profiles / "sick.npz"), "--html", str(html),
                  "--png", str(png)]) == EXIT_CRITICAL
