@@ -7,6 +7,10 @@ trip reproduces every statistic bit for bit. Other phases (``profiler.phase("eva
 are whole profiles of their own, each stored as one array ``phase_<name>``. The file
 is written to a temporary name and renamed, so an interrupted save never leaves a
 half-written profile.
+
+Loading trusts nothing in the file: :mod:`profile_archive` checks the zip and each
+array's header against a byte budget before reading, :mod:`profile_schema` checks every
+metadata field's type and range; only :class:`ProfileFormatError` leaves a load.
 """
 
 from __future__ import annotations
