@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from collections import Counter
+from typing import Any, NoReturn
 
 from .epoch_stats import GRADIENT_HEAD, LATER_FIELDS, NEW_IN_V2, NO_STEP, VECTORS, EpochStats
 from .errors import ProfileFormatError, SpikeWidgetError
@@ -56,8 +57,9 @@ def check_meta(meta: Any, name: str, version: int) -> dict[str, Any]:
     layers = [c.layer(lay, f"layers[{i}]", version)
               for i, lay in enumerate(c.sequence(c.key(top, "layers", "metadata"), "layers"))]
     names = [lay["name"] for lay in layers]
-    if len(set(names)) != len(names):
-        raise ProfileFormatError(f"{name}: layers: a layer name appears twice in {names}")
+    twice = sorted(n for n, k in Counter(names).items() if k > 1)
+    if twice:
+        raise ProfileFormatError(f"{name}: layers: layer {_show(twice[0])} appears twice")
     phases = c.sequence(top.get("phases", []), "phases")
     for i, ph in enumerate(phases):
         if ph not in PHASES[1:] or phases.index(ph) != i:
@@ -96,7 +98,7 @@ class _Checker:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def fail(self, where: str, expected: str, value: Any) -> None:
+    def fail(self, where: str, expected: str, value: Any) -> NoReturn:
         raise ProfileFormatError(f"{self.name}: {where} must be {expected}, got "
                                  f"{_show(value)}")
 
@@ -129,7 +131,6 @@ class _Checker:
             return float(value)
         except OverflowError:
             self.fail(where, "a number within float range", value)
-            raise  # pragma: no cover (fail raised)
 
     def flag(self, value: Any, where: str) -> bool:
         if not isinstance(value, bool):

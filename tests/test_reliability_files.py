@@ -369,6 +369,7 @@ def test_fuzz_several_fields_changed_at_once(edits):
     (("loss", "n_classes"), "4", ["loss.n_classes"]),
     (("layers", 0, "name"), 3, ["layers[0].name", "layer name"]),
     (("layers", 1, "name"), "loss", ["reserved"]),
+    (("layers", 1, "name"), "frames", ["'frames' appears twice"]),
     (("declared",), [], ["declared", "an object"]),
     (("declared", "sew", "graded"), "yes", ["graded", "true or false"]),
     (("thresholds", "dead_rate"), 7, ["thresholds", "dead_rate"]),
