@@ -90,6 +90,11 @@ def _show(value: Any) -> str:
 _EPOCH_FIELDS = [f for f in dataclasses.fields(EpochStats)
                  if f.name not in VECTORS and f.name != "open"]
 _LOSS_FIELDS = dataclasses.fields(EpochLoss)
+_CHECKED_TYPES = ("int", "float", "bool", "list[float]", "list[int]")
+_unchecked = [f"{f.name}: {f.type}" for f in _EPOCH_FIELDS if f.type not in _CHECKED_TYPES]
+if _unchecked:  # a statistic the loader could not check would load unchecked: refuse now
+    raise TypeError(f"EpochStats fields {_unchecked} have types profile_schema.py does not "
+                    f"check ({_CHECKED_TYPES}); add their check to _Checker.epoch_scalars")
 
 
 class _Checker:
@@ -218,8 +223,8 @@ class _Checker:
             elif f.type == "list[int]":
                 out[f.name] = [self.whole(x, at, NO_STEP)
                                for x in self.sequence(v, at, GRADIENT_HEAD)]
-            else:  # pragma: no cover - a new kind of field needs a check here
-                raise ProfileFormatError(f"{self.name}: {where}: {f.name} cannot be checked")
+            elif f.type == "bool":
+                out[f.name] = self.flag(v, at)
         if out["n_neurons"] != n:
             self.fail(f"{where}: n_neurons", f"{n} (its neuron shape's size)", out["n_neurons"])
         if len(out.get("g_head", [])) != len(out.get("g_head_steps", [])):
