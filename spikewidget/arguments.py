@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
+
+
+def is_one_of(value: Any, options: tuple[str, ...]) -> bool:
+    """``value`` is one of the string ``options`` (an array or a list never is, and
+    never raises while asking)."""
+    return isinstance(value, str) and value in options
+
+
+def is_path(value: Any) -> bool:
+    """A non-empty ``str`` or ``os.PathLike`` naming a file."""
+    return isinstance(value, (str, os.PathLike)) and os.fspath(value) not in ("", b"")
 
 
 def is_whole(value: Any) -> bool:

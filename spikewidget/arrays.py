@@ -42,8 +42,12 @@ def to_array(x: Any, *, layer: str, argument: str, keep_tensor: bool = False) ->
     ``keep_tensor`` keeps CPU tensors as tensors (the device code path on CPU).
     """
     torch = torch_module()
+    if isinstance(x, np.ma.MaskedArray):
+        raise InvalidTypeError(
+            f"layer {layer!r}: {argument} is a masked array; its masked values would be "
+            f"recorded as if valid: pass x.filled(0) (or the unmasked part)")
     if isinstance(x, np.ndarray):
-        arr: Any = x
+        arr: Any = x if type(x) is np.ndarray else np.asarray(x)  # np.matrix: 2-D as is
     elif torch is not None and isinstance(x, torch.Tensor):
         arr = _from_tensor(torch, x, layer, argument, keep_tensor)
     elif isinstance(x, (list, tuple, str, bytes, dict, set)) or x is None \

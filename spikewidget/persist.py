@@ -7,6 +7,10 @@ trip reproduces every statistic bit for bit. Other phases (``profiler.phase("eva
 are whole profiles of their own, each stored as one array ``phase_<name>``. The file
 is written to a temporary name and renamed, so an interrupted save never leaves a
 half-written profile.
+
+Loading trusts nothing in the file: :mod:`profile_archive` checks the zip and each
+array's header against a byte budget before reading, :mod:`profile_schema` checks every
+metadata field's type and range; only :class:`ProfileFormatError` leaves a load.
 """
 
 from __future__ import annotations
@@ -15,18 +19,26 @@ import io
 import json
 import os
 import tempfile
-import zipfile
-import zlib
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .epoch_stats import NEW_IN_V2, VECTORS, EpochStats
-from .errors import ProfileFormatError
-from .loss import RECENT, EpochLoss, LossTracker
+from .arguments import is_path, is_whole
+from .epoch_stats import VECTORS, EpochStats
+from .errors import InvalidInputError, InvalidTypeError, ProfileFormatError
+from .loss import RECENT, LossTracker
+from .profile_archive import Archive
+from .profile_schema import (
+    MAX_LOAD_BYTES,
+    MAX_META_BYTES,
+    MAX_PHASE_DEPTH,
+    check_meta,
+    planned_bytes,
+    vector_names,
+)
+from .profiler import MAX_EPOCH
 from .raster import RasterSnapshot
-from .thresholds import Thresholds
 
 if TYPE_CHECKING:
     from .profiler import SpikeProfiler
@@ -106,98 +118,128 @@ def _write(profiler: SpikeProfiler, fh: Any) -> None:
     np.savez_compressed(fh, **arrays)
 
 
-def load_profile(cls: type[SpikeProfiler], path: str | os.PathLike[str]) -> SpikeProfiler:
-    """Read a profile; any damage gives a :class:`ProfileFormatError` naming the file."""
+def load_profile(cls: type[SpikeProfiler], path: str | os.PathLike[str], *,
+                 max_bytes: int = MAX_LOAD_BYTES) -> SpikeProfiler:
+    """Read a profile; any damage gives a :class:`ProfileFormatError` naming the file
+    (a path that cannot be opened raises the usual ``OSError``)."""
+    if not is_path(path):
+        raise InvalidTypeError(f"load: path must be a file name (str or os.PathLike), "
+                               f"got {path!r}")
     name = os.fspath(path)
-    return _read(cls, name, name)
+    with open(name, "rb") as fh:
+        return _read(cls, fh, name, _budget(max_bytes))
 
 
-def read_profile(cls: type[SpikeProfiler], data: bytes) -> SpikeProfiler:
+def read_profile(cls: type[SpikeProfiler], data: bytes, *,
+                 max_bytes: int = MAX_LOAD_BYTES) -> SpikeProfiler:
     """Inverse of :func:`dump_profile`."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ProfileFormatError(f"expected the bytes of a profile, got {type(data).__name__}")
-    return _read(cls, io.BytesIO(bytes(data)), "<bytes>")
+    return _read(cls, io.BytesIO(bytes(data)), "<bytes>", _budget(max_bytes))
 
 
-def _read(cls: type[SpikeProfiler], source: Any, name: str) -> SpikeProfiler:
+def _budget(max_bytes: Any) -> int:
+    if not is_whole(max_bytes) or max_bytes < 0:
+        raise InvalidInputError(f"max_bytes must be a whole number of bytes >= 0, "
+                                f"got {max_bytes!r}")
+    return int(max_bytes)
+
+
+def _read(cls: type[SpikeProfiler], source: Any, name: str, max_bytes: int,
+          depth: int = 0) -> SpikeProfiler:
+    """Only :class:`ProfileFormatError` leaves here, whatever the bytes hold."""
     try:
-        with np.load(source, allow_pickle=False) as data:
-            if not hasattr(data, "files") or "meta" not in data.files:
-                raise ProfileFormatError(f"{name}: not a spikewidget profile (no 'meta')")
-            meta = _read_meta(name, data["meta"])
-            return _rebuild(cls, name, meta, data)
+        archive = Archive(source, name, max_bytes)
+        try:
+            meta = _read_meta(archive)
+            spare = max_bytes - archive.declared_bytes - planned_bytes(meta)
+            if spare < 0:
+                raise ProfileFormatError(
+                    f"{name}: its layers' raster windows ({meta['raster_window']} frames) "
+                    f"and arrays need {max_bytes - spare:,} bytes, more than the limit of "
+                    f"{max_bytes:,} bytes (pass max_bytes= or --max-bytes to load a larger "
+                    f"profile you trust)")
+            return _rebuild(cls, archive, meta, spare, depth)
+        finally:
+            archive.close()
     except ProfileFormatError:
         raise
-    except FileNotFoundError:
-        raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
-            TypeError, IndexError) as exc:
+    except (MemoryError, RecursionError) as exc:
+        raise ProfileFormatError(f"{name}: too large or too deeply nested to load "
+                                 f"({type(exc).__name__})") from exc
+    except Exception as exc:  # any other damage: the file, never the caller, is at fault
         raise ProfileFormatError(
             f"{name}: not a readable spikewidget profile (truncated or corrupted?): "
             f"{type(exc).__name__}: {exc}") from exc
 
 
-def _read_meta(name: str, raw: np.ndarray) -> dict[str, Any]:
+def _read_meta(archive: Archive) -> dict[str, Any]:
+    name = archive.name
+    if "meta" not in archive.names:
+        raise ProfileFormatError(f"{name}: not a spikewidget profile (no 'meta')")
+    if archive.size("meta") > MAX_META_BYTES:
+        raise ProfileFormatError(f"{name}: metadata of {archive.size('meta'):,} bytes is "
+                                 f"over the limit of {MAX_META_BYTES:,}")
+    raw = archive.array("meta", np.dtype(np.uint8), (None,), "the metadata")
     try:
         meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProfileFormatError(f"{name}: profile metadata is corrupted ({exc})") from exc
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ProfileFormatError(f"{name}: profile metadata is corrupted "
+                                 f"({type(exc).__name__}: {str(exc)[:80]})") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else "?"
         raise ProfileFormatError(f"{name}: not a spikewidget profile (format "
-                                 f"{meta.get('format') if isinstance(meta, dict) else '?'!r})")
-    if meta.get("version") not in READABLE:
+                                 f"{str(found)[:40]!r})")
+    version = meta.get("version")
+    if isinstance(version, bool) or version not in READABLE:
         raise ProfileFormatError(
-            f"{name}: profile format version {meta.get('version')!r} is not supported "
+            f"{name}: profile format version {str(version)[:20]} is not supported "
             f"(this spikewidget reads versions {', '.join(map(str, READABLE))})")
-    return meta
+    return check_meta(meta, name, version)
 
 
-def _rebuild(cls: type[SpikeProfiler], name: str, meta: dict[str, Any],
-             data: Any) -> SpikeProfiler:
+def _rebuild(cls: type[SpikeProfiler], archive: Archive, meta: dict[str, Any],
+             spare: int, depth: int) -> SpikeProfiler:
+    """A profiler from checked metadata and the archive's arrays, each array read
+    only after its dtype and shape matched what the metadata says."""
     from .profiler import _Layer
 
-    prof = cls(thresholds=Thresholds.from_dict(meta["thresholds"]),
-               raster_window=int(meta["raster_window"]))
-    prof._declared = {k: dict(v) for k, v in meta["declared"].items()}
+    name = archive.name
+    f8, i8 = np.dtype(np.float64), np.dtype(np.int64)
+    prof = cls(thresholds=meta["thresholds"], raster_window=meta["raster_window"])
+    prof._declared = meta["declared"]
+    vectors_kept = vector_names(meta["version"])
     for i, lay in enumerate(meta["layers"]):
-        shape = tuple(int(d) for d in lay["neuron_shape"])
-        info = _Layer(lay["name"], lay["role"], bool(lay["graded"]), int(lay["neuron_axes"]),
-                      shape, None, prof.raster_window)
-        for ep in lay["epochs"]:
-            e = int(ep["epoch"])
-            old = meta["version"] == 1
-            vectors = {vec: data[f"layer{i}_epoch{e}_{vec}"] for vec in VECTORS
-                       if not (old and vec in NEW_IN_V2)}
-            for vec, arr in vectors.items():
-                if arr.shape != (info.n_neurons,):
-                    raise ProfileFormatError(
-                        f"{name}: layer {lay['name']!r} epoch {e} has {vec} of shape "
-                        f"{arr.shape} for {info.n_neurons} neurons")
-            scalars = {k: v for k, v in ep.items() if k != "epoch"}
-            if old:  # extrema never measured
-                scalars.update(v_min=float("inf"), v_max=float("-inf"))
+        n, label = lay["n_neurons"], f"layer {lay['name']!r}"
+        info = _Layer(lay["name"], lay["role"], lay["graded"], lay["neuron_axes"],
+                      lay["neuron_shape"], None, prof.raster_window)
+        for e, scalars in lay["epochs"].items():
+            vectors = {vec: archive.array(f"layer{i}_epoch{e}_{vec}", f8, (n,),
+                                          f"{label} epoch {e}: {vec}")
+                       for vec in vectors_kept}
             info.epochs[e] = EpochStats.from_parts(scalars, vectors)
-        raster = RasterSnapshot(data[f"layer{i}_raster"], data[f"layer{i}_raster_steps"],
-                                data[f"layer{i}_raster_epochs"])
-        if raster.spikes.ndim != 2 or raster.spikes.shape[1] != info.n_neurons:
-            raise ProfileFormatError(f"{name}: raster of layer {lay['name']!r} has shape "
-                                     f"{raster.spikes.shape}")
-        info.raster.restore(raster)
-        info.steps = int(lay["steps"])
-        # the epoch a gradient recorded next belongs to (files before it: the latest)
-        info.last_epoch = int(lay.get("last_epoch", max(info.epochs, default=0)))
+        spikes = archive.array(f"layer{i}_raster", np.dtype(np.bool_), (None, n),
+                               f"{label}: raster", max_first=prof.raster_window)
+        k = (len(spikes),)
+        steps = archive.array(f"layer{i}_raster_steps", i8, k, f"{label}: raster steps")
+        epochs = archive.array(f"layer{i}_raster_epochs", i8, k, f"{label}: raster epochs")
+        if (steps < 0).any() or ((epochs < 0) | (epochs > MAX_EPOCH)).any():
+            raise ProfileFormatError(f"{name}: {label}: raster steps or epochs out of range")
+        info.raster.restore(RasterSnapshot(spikes, steps, epochs))
+        info.steps = lay["steps"]
+        info.last_epoch = lay["last_epoch"]  # the epoch a gradient recorded next joins
         prof._layers[info.name] = info
     loss = meta["loss"]
-    tracker = LossTracker(n_classes=loss["n_classes"], count=int(loss["count"]))
-    for ep in loss["epochs"]:
-        tracker.epochs[int(ep["epoch"])] = EpochLoss(
-            n=int(ep["n"]), total=ep["total"], min=ep["min"], max=ep["max"],
-            last=ep["last"], nonfinite=int(ep["nonfinite"]),
-            first_nonfinite=int(ep["first_nonfinite"]))
-    tracker.recent = deque((tuple(r) for r in loss["recent"]), maxlen=RECENT)
+    tracker = LossTracker(n_classes=loss["n_classes"], count=loss["count"])
+    tracker.epochs = loss["epochs"]
+    tracker.recent = deque(loss["recent"], maxlen=RECENT)
     prof._loss = tracker
-    prof._epoch = int(meta["epoch"])
-    for phase_name in meta.get("phases", []):  # files before phases have none
-        raw = data[f"phase_{phase_name}"].tobytes()
-        prof._phases[phase_name] = _read(cls, io.BytesIO(raw), f"{name} (phase {phase_name})")
+    prof._epoch = meta["epoch"]
+    if meta["phases"] and depth >= MAX_PHASE_DEPTH:
+        raise ProfileFormatError(f"{name}: phases nested more than {MAX_PHASE_DEPTH} deep")
+    for phase_name in meta["phases"]:
+        raw = archive.array(f"phase_{phase_name}", np.dtype(np.uint8), (None,),
+                            f"phase {phase_name!r}")
+        prof._phases[phase_name] = _read(cls, io.BytesIO(raw.tobytes()),
+                                         f"{name} (phase {phase_name})", spare, depth + 1)
     return prof

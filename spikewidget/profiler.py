@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .arguments import is_whole
+from .arguments import is_one_of, is_path, is_whole
 from .arrays import is_device_tensor, to_array, to_host, torch_module
 from .epoch_stats import EpochStats, merge_all
 from .errors import InvalidInputError, InvalidTypeError, UnknownLayerError
@@ -146,12 +146,12 @@ class SpikeProfiler:
                   "gradient_explosion_ratio": gradient_explosion_ratio}
         changes = {k: v for k, v in legacy.items() if v is not None}
         self._thresholds = th.replace(**changes) if changes else th
-        if not is_whole(raster_window) or raster_window < 0:
+        if not is_whole(raster_window) or not 0 <= raster_window <= MAX_RASTER_WINDOW:
             raise InvalidInputError(
-                f"raster_window must be a whole number of time steps >= 0, "
-                f"got {raster_window!r}")
+                f"raster_window must be a whole number of time steps from 0 to "
+                f"{MAX_RASTER_WINDOW}, got {raster_window!r}")
         raster_window = int(raster_window)
-        if backend not in ("auto", "numpy", "torch"):
+        if not is_one_of(backend, ("auto", "numpy", "torch")):
             raise InvalidInputError(
                 f"backend must be 'auto', 'numpy' or 'torch', got {backend!r}")
         self.raster_window = raster_window
@@ -214,7 +214,7 @@ class SpikeProfiler:
             raise InvalidInputError(
                 f"layer {name!r}: fan_out must be a positive number of synapses per "
                 f"neuron, got {fan_out!r}")
-        if role is not None and role not in ROLES:
+        if role is not None and not is_one_of(role, ROLES):
             raise InvalidInputError(
                 f"layer {name!r}: role must be one of {ROLES}, got {role!r}")
         if graded is not None and not isinstance(graded, bool):
@@ -264,6 +264,7 @@ class SpikeProfiler:
     def neuron_axes(self, name: str) -> int | None:
         """How many trailing axes index neurons in layer ``name``: as recorded, else as
         declared, else None."""
+        _check_name(name)
         with self._lock:
             info = self._layers.get(name)
             if info is not None:
@@ -527,10 +528,10 @@ class SpikeProfiler:
         ``report(phase="eval")`` or ``widget(phase="eval")``, save it with its own
         ``save()``. It shares this profiler's thresholds, declarations and epoch.
         """
+        if not is_one_of(name, PHASES):
+            raise InvalidInputError(f"phase must be one of {PHASES}, got {name!r}")
         if name == "train":
             return self
-        if name not in PHASES:
-            raise InvalidInputError(f"phase must be one of {PHASES}, got {name!r}")
         with self._lock:
             other = self._phases.get(name)
             if other is None:
@@ -566,6 +567,8 @@ class SpikeProfiler:
             phase: ``"train"`` (default) or ``"eval"``: the validation passes
                 (see :meth:`phase`), never mixed into training statistics.
         """
+        if not is_one_of(phase, PHASES):
+            raise InvalidInputError(f"phase must be one of {PHASES}, got {phase!r}")
         if phase != "train":
             return self.phase(phase).report(thresholds, epoch=epoch, layers=layers)
         th = Thresholds.coerce(thresholds, self._thresholds)
@@ -776,26 +779,39 @@ class SpikeProfiler:
             return dump_profile(self)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> SpikeProfiler:
-        """Inverse of :meth:`to_bytes`."""
+    def from_bytes(cls, data: bytes, *, max_bytes: int | None = None) -> SpikeProfiler:
+        """Inverse of :meth:`to_bytes`; ``max_bytes`` as in :meth:`load`."""
         from .persist import read_profile
+        from .profile_schema import MAX_LOAD_BYTES
 
-        return read_profile(cls, data)
+        return read_profile(cls, data, max_bytes=MAX_LOAD_BYTES if max_bytes is None
+                            else max_bytes)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write everything recorded to ``path`` (a versioned .npz, no pickle)."""
         from .persist import save_profile
 
+        _check_path(path, "save")
         with self._lock:
             self._loss.flush()
             save_profile(self, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> SpikeProfiler:
-        """Read a profile written by :meth:`save`; recording can continue."""
-        from .persist import load_profile
+    def load(cls, path: str | os.PathLike[str], *,
+             max_bytes: int | None = None) -> SpikeProfiler:
+        """Read a profile written by :meth:`save`; recording can continue.
 
-        return load_profile(cls, path)
+        Any damaged, foreign or crafted file raises :class:`ProfileFormatError` (a
+        path that cannot be opened, the usual ``OSError``). ``max_bytes`` (default
+        :data:`~spikewidget.profile_schema.MAX_LOAD_BYTES`, 4 GiB) bounds what the
+        file may make this allocate, checked from its declared sizes before anything
+        is decompressed.
+        """
+        from .persist import load_profile
+        from .profile_schema import MAX_LOAD_BYTES
+
+        return load_profile(cls, path, max_bytes=MAX_LOAD_BYTES if max_bytes is None
+                            else max_bytes)
 
     # ------------------------------------------------------------ integrations
     def watch(self, model: Any, **kwargs: Any) -> Any:
@@ -844,6 +860,7 @@ class SpikeProfiler:
 
         ``kwargs`` go to :class:`ProfilerWidget` (``epoch=``, ``layer=``, ``thresholds=``).
         """
+        _check_path(path, "to_html")
         return self.widget(interval=None, **kwargs).to_html(path)
 
     def __repr__(self) -> str:
@@ -858,6 +875,9 @@ RESERVED_NAMES = frozenset({"loss"})
 MAX_EPOCH = 2**31 - 1
 """The largest epoch number (epochs travel to the browser as int32)."""
 
+MAX_RASTER_WINDOW = 2**20
+"""The largest ``raster_window`` (time steps kept per layer for rasters)."""
+
 
 def _check_name(layer: Any) -> None:
     if not isinstance(layer, str) or not layer:
@@ -866,6 +886,19 @@ def _check_name(layer: Any) -> None:
         raise InvalidInputError(
             f"layer {layer!r}: this name is reserved for the recorded loss's findings; "
             f"name the layer otherwise")
+
+
+def _check_path(path: Any, what: str) -> None:
+    """A file name that can be written: a non-empty path in an existing folder."""
+    if not is_path(path):
+        raise InvalidTypeError(f"{what}: path must be a file name (str or os.PathLike), "
+                               f"got {path!r}")
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{what}: {os.fspath(path)!r} is a folder; give a file name")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{what}: cannot write {os.fspath(path)!r}: the folder "
+                                f"{folder!r} does not exist")
 
 
 def _check_epoch(epoch: Any) -> int:
@@ -945,7 +978,12 @@ def _prepare(x: Any, layer: str, argument: str, device: Any,
         a = to_host(a)
     else:
         torch = torch_module()
-        a = torch.as_tensor(a, device=device) if isinstance(a, np.ndarray) else a.to(device)
+        if isinstance(a, np.ndarray):
+            if any(st < 0 for st in a.strides):  # a reversed view: torch takes no such
+                a = np.ascontiguousarray(a)
+            a = torch.as_tensor(a, device=device)
+        else:
+            a = a.to(device)
     if shape is not None and tuple(a.shape) != shape:
         raise InvalidInputError(
             f"layer {layer!r}: {argument} has shape {tuple(a.shape)} but spikes has shape "

@@ -37,7 +37,7 @@ import copy
 import html
 import math
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -261,6 +261,34 @@ _BAND = "#6f6f6f"
 """The recommended interval in sweep plots: not a class colour (it is not a class)."""
 
 
+def _check_sweep_arguments(layer: Any, thresholds: Any, n: Any, chunk: Any
+                           ) -> tuple[tuple[str, ...], list[Any] | None]:
+    """The swept layers' names and the candidate thresholds as a list; a clear error
+    for arguments of the wrong kind."""
+    swept: Any = (layer,) if isinstance(layer, str) else layer
+    if isinstance(swept, Iterable) and not isinstance(swept, (bytes, Mapping)):
+        swept = tuple(swept)
+    if not isinstance(swept, tuple) or not all(isinstance(x, str) for x in swept):
+        raise InvalidTypeError(f"layer must be a module path (str) or a list of them, "
+                               f"got {layer!r}")
+    grid = None
+    if thresholds is not None:
+        if isinstance(thresholds, Iterable) and not isinstance(thresholds,
+                                                               (str, bytes, Mapping)):
+            grid = list(thresholds)
+        if grid is None or not all(isinstance(t, (int, float, np.integer, np.floating))
+                                   and not isinstance(t, (bool, np.bool_)) for t in grid):
+            raise InvalidTypeError(f"thresholds must be an iterable of numbers (neuron "
+                                   f"thresholds), got {thresholds!r}")
+    if not is_whole(n) or not 1 <= n <= 10_000:
+        raise InvalidInputError(f"n must be a whole number of thresholds from 1 to 10000, "
+                                f"got {n!r}")
+    if chunk is not None and (not is_whole(chunk) or chunk < 1):
+        raise InvalidInputError(f"chunk must be a whole number of candidates >= 1, "
+                                f"got {chunk!r}")
+    return swept, grid
+
+
 def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
                     layer: str | Sequence[str],
                     thresholds: Iterable[float] | None = None, n: int = 30,
@@ -312,7 +340,7 @@ def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
     if not isinstance(model, torch.nn.Module):
         raise InvalidTypeError(f"threshold_sweep expects a torch.nn.Module, got "
                                f"{type(model).__name__}")
-    swept = (layer,) if isinstance(layer, str) else tuple(layer)
+    swept, thresholds = _check_sweep_arguments(layer, thresholds, n, chunk)
     modules = dict(model.named_modules())
     spiking = [k for k, m in modules.items() if adapters.threshold_attribute(m)]
     if not swept:
@@ -346,7 +374,7 @@ def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
         return prof.report()
 
     if thresholds is not None:
-        grid = sorted({float(t) for t in thresholds})
+        grid = sorted({float(t) for t in thresholds})  # numbers: checked above
         if not grid or any(not (math.isfinite(t) and t > 0) for t in grid):
             raise InvalidInputError(f"thresholds must be finite numbers > 0, got {grid}")
     # very low thresholds drive membranes through subnormal floats, which are ~20x

@@ -723,6 +723,9 @@ def _choose(model: Any, layers: Iterable[str | Any] | None,
     if layers is not None:
         if isinstance(layers, (str, torch.nn.Module)):
             layers = [layers]
+        if not isinstance(layers, Iterable):
+            raise InvalidTypeError(f"watch: layers must be module paths or modules (a "
+                                   f"list), got {layers!r}")
         wanted = set()
         for item in layers:
             name = by_id.get(id(item)) if isinstance(item, torch.nn.Module) else item

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from .arguments import is_whole
 from .errors import InvalidInputError, InvalidTypeError
 from .payload import PayloadBuilder, sweep_message
 from .report import Report
@@ -110,6 +112,17 @@ class ProfilerWidget(anywidget.AnyWidget):
                  sweep: SweepResult | Sequence[SweepResult] | None = None,
                  **kwargs: Any) -> None:
         bundle_path()
+        if epoch is not None and (not is_whole(epoch) or abs(epoch) > 2**31 - 1):
+            raise InvalidTypeError(f"epoch must be a whole number from 0 to 2147483647 or "
+                                   f"None (live), got {epoch!r}")
+        if interval is not None and (
+                isinstance(interval, bool) or not isinstance(interval, numbers.Real)
+                or not 0 <= interval < math.inf):
+            raise InvalidInputError(f"interval must be a number of seconds >= 0 or None "
+                                    f"(no automatic updates), got {interval!r}")
+        if layer is not None and not isinstance(layer, str):
+            raise InvalidTypeError(f"layer must be a layer name (a str) or None, got "
+                                   f"{layer!r}")
         th = Thresholds.coerce(thresholds, profiler.thresholds)
         self._lock = threading.Lock()
         self._builder = PayloadBuilder(profiler)
@@ -263,9 +276,12 @@ class ProfilerWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Stop the refresh thread and close the widget."""
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2)
+        stop = getattr(self, "_stop", None)  # None when the constructor failed early
+        if stop is not None:
+            stop.set()
+        thread = getattr(self, "_thread", None)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=2)
         super().close()
 
     def to_html(self, path: str | os.PathLike[str], *, title: str | None = None) -> Path:

@@ -21,3 +21,18 @@ def test_readme_framework_example_runs_as_written(capsys):
     out = capsys.readouterr().out
     assert "SpikeProfiler Report" in out and "input [input]" in out
     assert "['1', '3']" in out and "['1'] ['3']" in out
+
+
+def test_readme_limits_are_the_ones_the_code_enforces():
+    from spikewidget.persist import READABLE, VERSION
+    from spikewidget.profile_schema import MAX_LOAD_BYTES, MAX_META_BYTES, MAX_PHASE_DEPTH
+    from spikewidget.profiler import MAX_EPOCH, MAX_RASTER_WINDOW
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## Guarantees and limits", 1)[1].split("\n## ", 1)[0]
+    assert f"version {VERSION}" in section and READABLE == (1, 2)
+    assert f"**{MAX_LOAD_BYTES // 2**30} GiB**" in section
+    assert f"**{MAX_META_BYTES // 2**20} MiB**" in section
+    assert f"at most **{MAX_PHASE_DEPTH}** deep" in section
+    assert MAX_EPOCH == 2**31 - 1 and "`2**31 - 1`" in section
+    assert MAX_RASTER_WINDOW == 2**20 and "`2**20` frames" in section

@@ -12,8 +12,10 @@ from torch import nn
 
 from spikewidget import SpikeProfiler, Thresholds
 
-OPS = st.lists(st.sampled_from(["step", "gradient", "epoch", "loss"]), min_size=1,
-               max_size=14)
+from .conftest import fingerprint
+
+OPS = st.lists(st.sampled_from(["step", "gradient", "epoch", "loss", "eval", "declare",
+                                "other"]), min_size=1, max_size=14)
 
 
 def apply(p: SpikeProfiler, ops: list[str], seed: int) -> None:
@@ -28,6 +30,14 @@ def apply(p: SpikeProfiler, ops: list[str], seed: int) -> None:
             p.next_epoch()
         elif op == "loss":
             p.record_loss(float(rng.uniform(0.5, 3.0)), n_classes=5)
+        elif op == "eval":  # a validation pass: its own phase, saved inside the file
+            p.phase("eval").record_step("hidden", (rng.random((5, 3, 12)) < 0.2)
+                                        .astype(np.float32))
+            p.phase("eval").record_loss(float(rng.uniform(0.5, 3.0)))
+        elif op == "declare":
+            p.declare_layer("hidden", role="output", fan_out=7)
+        elif op == "other":  # a second layer, recorded after the first
+            p.record_step("readout", rng.integers(0, 4, (5, 3, 4)).astype(np.float32))
 
 
 def summary_of(p: SpikeProfiler) -> tuple:
@@ -36,7 +46,9 @@ def summary_of(p: SpikeProfiler) -> tuple:
         return ()
     st_ = rep.layer_stats.get("hidden")
     per_epoch = {e: p.report(epoch=e).layer_stats.get("hidden") for e in p.epochs}
-    return (rep.summary(), [(f.category, f.layer, f.epoch, f.step) for f in rep.pathologies],
+    evals = p.report(phase="eval").summary() if "eval" in p.phases else None
+    return (rep.summary(), evals,
+            [(f.category, f.layer, f.epoch, f.step) for f in rep.pathologies],
             None if st_ is None else (st_.gradient_steps, st_.gradient_norm_mean),
             {e: None if s is None else (s.n_steps, s.gradient_steps) for e, s in
              per_epoch.items()})
@@ -53,6 +65,7 @@ def test_a_loaded_profile_continues_exactly_as_the_original(before, after, seed)
     apply(original, after, seed + 1)
     apply(loaded, after, seed + 1)
     assert summary_of(loaded) == summary_of(original)
+    assert fingerprint(loaded) == fingerprint(original)
 
 
 def test_gradients_after_a_reload_go_to_the_layer_s_latest_epoch(rng):
