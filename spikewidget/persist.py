@@ -25,7 +25,7 @@ import numpy as np
 from .epoch_stats import NEW_IN_V2, VECTORS, EpochStats
 from .errors import ProfileFormatError
 from .loss import RECENT, EpochLoss, LossTracker
-from .raster import RasterSnapshot
+from .raster import RASTER_NEURONS
 from .thresholds import Thresholds
 
 if TYPE_CHECKING:
@@ -77,6 +77,10 @@ def _write(profiler: SpikeProfiler, fh: Any) -> None:
         arrays[f"layer{i}_raster"] = snap.spikes
         arrays[f"layer{i}_raster_steps"] = snap.steps
         arrays[f"layer{i}_raster_epochs"] = snap.epochs
+        per_epoch = info.raster.epoch_snapshots()  # files before them have none
+        arrays[f"layer{i}_epoch_raster"] = per_epoch.spikes
+        arrays[f"layer{i}_epoch_raster_steps"] = per_epoch.steps
+        arrays[f"layer{i}_epoch_raster_epochs"] = per_epoch.epochs
         layers.append({"name": info.name, "role": info.role, "graded": info.graded,
                        "neuron_axes": info.neuron_axes,
                        "neuron_shape": list(info.neuron_shape),
@@ -93,6 +97,7 @@ def _write(profiler: SpikeProfiler, fh: Any) -> None:
         "format": FORMAT, "version": VERSION,
         "thresholds": profiler.thresholds.to_dict(),
         "epoch": profiler.epoch, "raster_window": profiler.raster_window,
+        "raster_neurons": profiler.raster_neurons,
         "declared": profiler._declared, "layers": layers,
         "loss": {"n_classes": loss.n_classes, "count": loss.count,
                  "epochs": [{"epoch": e, "n": s.n, "total": s.total, "min": s.min,
@@ -157,12 +162,13 @@ def _rebuild(cls: type[SpikeProfiler], name: str, meta: dict[str, Any],
     from .profiler import _Layer
 
     prof = cls(thresholds=Thresholds.from_dict(meta["thresholds"]),
-               raster_window=int(meta["raster_window"]))
+               raster_window=int(meta["raster_window"]),
+               raster_neurons=int(meta.get("raster_neurons", RASTER_NEURONS)))
     prof._declared = {k: dict(v) for k, v in meta["declared"].items()}
     for i, lay in enumerate(meta["layers"]):
         shape = tuple(int(d) for d in lay["neuron_shape"])
         info = _Layer(lay["name"], lay["role"], bool(lay["graded"]), int(lay["neuron_axes"]),
-                      shape, None, prof.raster_window)
+                      shape, None, prof.raster_window, prof.raster_neurons)
         for ep in lay["epochs"]:
             e = int(ep["epoch"])
             old = meta["version"] == 1
@@ -177,12 +183,17 @@ def _rebuild(cls: type[SpikeProfiler], name: str, meta: dict[str, Any],
             if old:  # extrema never measured
                 scalars.update(v_min=float("inf"), v_max=float("-inf"))
             info.epochs[e] = EpochStats.from_parts(scalars, vectors)
-        raster = RasterSnapshot(data[f"layer{i}_raster"], data[f"layer{i}_raster_steps"],
-                                data[f"layer{i}_raster_epochs"])
-        if raster.spikes.ndim != 2 or raster.spikes.shape[1] != info.n_neurons:
-            raise ProfileFormatError(f"{name}: raster of layer {lay['name']!r} has shape "
-                                     f"{raster.spikes.shape}")
-        info.raster.restore(raster)
+        for key in (f"layer{i}_epoch_raster", f"layer{i}_raster"):  # epochs first
+            if key not in data.files:  # files before epoch snapshots have none
+                continue
+            raster = info.raster.saved(data[key], data[f"{key}_steps"], data[f"{key}_epochs"])
+            if raster is None:
+                raise ProfileFormatError(f"{name}: {key} of layer {lay['name']!r} has "
+                                         f"shape {data[key].shape}")
+            if key.endswith("epoch_raster"):
+                info.raster.restore_epochs(raster)
+            else:
+                info.raster.restore(raster)
         info.steps = int(lay["steps"])
         # the epoch a gradient recorded next belongs to (files before it: the latest)
         info.last_epoch = int(lay.get("last_epoch", max(info.epochs, default=0)))

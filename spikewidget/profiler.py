@@ -25,7 +25,7 @@ from .epoch_stats import EpochStats, merge_all
 from .errors import InvalidInputError, InvalidTypeError, UnknownLayerError
 from .loss import LossTracker
 from .pathology import Pathology
-from .raster import RasterSnapshot, RasterWindow
+from .raster import RASTER_NEURONS, RasterSnapshot, RasterWindow
 from .reduce_numpy import (
     StepResult,
     add_gradients,
@@ -109,7 +109,8 @@ class _Layer:
     )
 
     def __init__(self, name: str, role: str, graded: bool, neuron_axes: int,
-                 neuron_shape: tuple[int, ...], device: Any, raster_window: int) -> None:
+                 neuron_shape: tuple[int, ...], device: Any, raster_window: int,
+                 raster_neurons: int = RASTER_NEURONS) -> None:
         self.name = name
         self.role = role
         self.graded = graded
@@ -119,7 +120,7 @@ class _Layer:
         self.device = device  # None: host (NumPy) statistics; else a torch.device
         self.epochs: dict[int, Any] = {}
         self.health: dict[int, tuple[Any, EpochHealth]] = {}  # epoch -> (key, health)
-        self.raster = RasterWindow(self.n_neurons, raster_window)
+        self.raster = RasterWindow(self.n_neurons, raster_window, raster_neurons)
         self.steps = 0
         self.last_epoch = 0
 
@@ -130,7 +131,10 @@ class SpikeProfiler:
     Drop-in for the published tutorial's ``SpikeProfiler``: ``dead_threshold``,
     ``saturated_threshold`` and ``gradient_explosion_ratio`` set those constants;
     ``thresholds`` sets any of them (a :class:`Thresholds` or a mapping).
-    ``raster_window`` is how many recent time steps per layer are kept for rasters.
+    ``raster_window`` is how many recent time steps per layer are kept for rasters,
+    of at most ``raster_neurons`` neurons per layer (a strided sample of bigger
+    layers), as bits: at most :func:`~spikewidget.raster.raster_bytes` per layer
+    (324 KiB with the defaults, epoch snapshots included), whatever the layer's size.
     ``backend``: ``"auto"`` reduces device tensors on their device and everything
     else with NumPy; ``"torch"`` always uses torch ops; ``"numpy"`` always copies
     to the host.
@@ -140,7 +144,8 @@ class SpikeProfiler:
                  saturated_threshold: float | None = None,
                  gradient_explosion_ratio: float | None = None, *,
                  thresholds: Thresholds | Mapping[str, float] | None = None,
-                 raster_window: int = 256, backend: Backend = "auto") -> None:
+                 raster_window: int = 256, raster_neurons: int = RASTER_NEURONS,
+                 backend: Backend = "auto") -> None:
         th = Thresholds.coerce(thresholds, Thresholds())
         legacy = {"dead_rate": dead_threshold, "saturated_rate": saturated_threshold,
                   "gradient_explosion_ratio": gradient_explosion_ratio}
@@ -151,6 +156,15 @@ class SpikeProfiler:
                 f"raster_window must be a whole number of time steps >= 0, "
                 f"got {raster_window!r}")
         raster_window = int(raster_window)
+        if raster_window > MAX_RASTER_WINDOW:
+            raise InvalidInputError(
+                f"raster_window must be at most {MAX_RASTER_WINDOW} time steps, got "
+                f"{raster_window!r}")
+        if not is_whole(raster_neurons) or not 0 <= raster_neurons <= MAX_RASTER_NEURONS:
+            raise InvalidInputError(
+                f"raster_neurons must be a whole number of neurons from 0 to "
+                f"{MAX_RASTER_NEURONS}, got {raster_neurons!r}")
+        self.raster_neurons = int(raster_neurons)
         if backend not in ("auto", "numpy", "torch"):
             raise InvalidInputError(
                 f"backend must be 'auto', 'numpy' or 'torch', got {backend!r}")
@@ -403,7 +417,7 @@ class SpikeProfiler:
             # ---- commit: the step is in; now file it ----
             if info is None:
                 info = _Layer(layer, role, bool(decl.get("graded", False)), axes, nshape,
-                              device, self.raster_window)
+                              device, self.raster_window, self.raster_neurons)
                 self._layers[layer] = info
             info.epochs[ep] = acc
             info.raster.push(frames, step, ep)
@@ -512,10 +526,23 @@ class SpikeProfiler:
             found.update(info.epochs)
         return sorted(found)
 
-    def raster(self, layer: str) -> RasterSnapshot:
-        """The recent frames of one layer (first sample of each batch), oldest first."""
+    def raster(self, layer: str, epoch: int | None = None) -> RasterSnapshot:
+        """The recent frames of one layer (first sample of each batch), oldest first;
+        with ``epoch``, that epoch's frames: those still in the window, or its kept
+        snapshot (its last frames) when that holds more. Of at most
+        ``raster_neurons`` neurons: ``snapshot.neurons`` says which."""
         with self._lock:
-            return self._layer(layer).raster.snapshot()
+            store = self._layer(layer).raster
+            if epoch is None:
+                return store.snapshot()
+            ep = _check_epoch(epoch)
+            window = store.snapshot()
+            keep = window.epochs == ep
+            kept = store.epoch_snapshot(ep)
+            if np.count_nonzero(keep) >= len(kept.steps):
+                return RasterSnapshot(window.spikes[keep], window.steps[keep],
+                                      window.epochs[keep], window.neurons)
+            return kept
 
     def phase(self, name: str = "eval") -> SpikeProfiler:
         """The profiler that holds the passes of phase ``name``.
@@ -536,6 +563,7 @@ class SpikeProfiler:
             if other is None:
                 other = self._phases[name] = SpikeProfiler(
                     thresholds=self._thresholds, raster_window=self.raster_window,
+                    raster_neurons=self.raster_neurons,
                     backend=self.backend)
                 other._declared = {k: dict(v) for k, v in self._declared.items()}
                 self._version += 1
@@ -721,7 +749,8 @@ class SpikeProfiler:
         with other._lock:
             other._loss.flush()
             theirs = [(info, {e: _host_stats(a).copy() for e, a in info.epochs.items()},
-                       info.raster.snapshot()) for info in other._layers.values()]
+                       (info.raster.snapshot(), info.raster.epoch_snapshots()))
+                      for info in other._layers.values()]
             their_loss = other._loss
             their_epoch = other._epoch
             their_declared = {k: dict(v) for k, v in other._declared.items()}
@@ -737,13 +766,15 @@ class SpikeProfiler:
                 mine = self._layers.get(info.name)
                 if mine is None:
                     mine = _Layer(info.name, info.role, info.graded, info.neuron_axes,
-                                  info.neuron_shape, None, self.raster_window)
-                    mine.raster.restore(raster)
+                                  info.neuron_shape, None, self.raster_window,
+                                  self.raster_neurons)
+                    mine.raster.restore_epochs(raster[1])
+                    mine.raster.restore(raster[0])
                     self._layers[info.name] = mine
                 elif mine.device is not None:
                     mine.epochs = {e: _host_stats(a) for e, a in mine.epochs.items()}
                     mine.device = None
-                    mine.raster.restore(mine.raster.snapshot())
+                    mine.raster.to_host()
                 for e, stats in epochs.items():
                     if e in mine.epochs:
                         mine.epochs[e].merge_into(stats)
@@ -854,6 +885,11 @@ class SpikeProfiler:
 # ------------------------------------------------------------------ helpers
 RESERVED_NAMES = frozenset({"loss"})
 """Names findings use for things that are not layers."""
+
+MAX_RASTER_WINDOW = 65536
+"""The most frames ``raster_window`` may keep per layer (9 MiB at 1024 neurons)."""
+MAX_RASTER_NEURONS = 65536
+"""The most neurons ``raster_neurons`` may keep per layer for pictures."""
 
 MAX_EPOCH = 2**31 - 1
 """The largest epoch number (epochs travel to the browser as int32)."""
