@@ -134,7 +134,7 @@ class SpikeProfiler:
     ``raster_window`` is how many recent time steps per layer are kept for rasters,
     of at most ``raster_neurons`` neurons per layer (a strided sample of bigger
     layers), as bits: at most :func:`~spikewidget.raster.raster_bytes` per layer
-    (324 KiB with the defaults, epoch snapshots included), whatever the layer's size.
+    (396 KiB with the defaults, epoch snapshots included), whatever the layer's size.
     ``backend``: ``"auto"`` reduces device tensors on their device and everything
     else with NumPy; ``"torch"`` always uses torch ops; ``"numpy"`` always copies
     to the host.

@@ -12,7 +12,7 @@ over every channel and position; the same neurons for the whole run). Two stores
   :data:`EPOCH_SNAPSHOTS` epochs, so that an epoch long gone from the window still
   shows what its neurons did.
 
-Memory is at most :func:`raster_bytes` (about 300 KiB per layer with the defaults),
+Memory is at most :func:`raster_bytes` (396 KiB per layer with the defaults),
 whatever the number of neurons, steps or epochs. Device tensors stay on their device
 (packed there) until :meth:`RasterWindow.snapshot`.
 """
@@ -33,16 +33,19 @@ EPOCH_FRAMES = 32
 EPOCH_SNAPSHOTS = 64
 """Epochs that keep their frames: the newest ones (older ones are dropped)."""
 _FRAME_META = 16  # bytes per kept frame for its step and epoch (two int64)
+_PER_SNAPSHOT = 1024  # bytes of Python objects around one epoch's arrays (measured ~600)
 
 
 def raster_bytes(capacity: int, max_neurons: int = RASTER_NEURONS) -> int:
-    """The most bytes one layer's raster store holds (window plus epoch snapshots)
-    for a window of ``capacity`` frames and ``max_neurons`` kept neurons: 36 KiB +
-    288 KiB = 324 KiB with the defaults (256 frames, 1024 neurons)."""
+    """The most bytes one layer's raster store holds (window, epoch snapshots, the
+    kept neurons' indices) for a window of ``capacity`` frames and ``max_neurons``
+    kept neurons: 36 + 288 + 8 + 64 = 396 KiB with the defaults (256 frames, 1024
+    neurons), for a layer of any size."""
     if capacity == 0 or max_neurons == 0:
         return 0
     row = -(-max_neurons // 8) + _FRAME_META
-    return (capacity + EPOCH_SNAPSHOTS * EPOCH_FRAMES) * row
+    return ((capacity + EPOCH_SNAPSHOTS * EPOCH_FRAMES) * row + 8 * max_neurons
+            + EPOCH_SNAPSHOTS * _PER_SNAPSHOT)
 
 
 def sample_neurons(n_neurons: int, max_neurons: int) -> np.ndarray:
