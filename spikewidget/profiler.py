@@ -544,6 +544,14 @@ class SpikeProfiler:
                                       window.epochs[keep], window.neurons)
             return kept
 
+    def epoch_rasters(self, layer: str) -> dict[int, RasterSnapshot]:
+        """Per epoch, the last frames it kept of ``layer`` (up to 32, for the newest 64
+        epochs: :data:`~spikewidget.raster.EPOCH_FRAMES`, ``EPOCH_SNAPSHOTS``), so an
+        epoch that has left the raster window still shows what its neurons did."""
+        with self._lock:
+            store = self._layer(layer).raster
+            return {e: store.epoch_snapshot(e) for e in store.epoch_marks}
+
     def phase(self, name: str = "eval") -> SpikeProfiler:
         """The profiler that holds the passes of phase ``name``.
 
