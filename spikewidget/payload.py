@@ -233,9 +233,12 @@ def sweep_message(result: SweepResult, key: str, raster_window: int = 0) -> dict
             "meta": meta(raster_window), "layers": layers, "candidates": candidates}
 
 
-def meta(raster_window: int) -> dict[str, Any]:
-    """What never changes while a widget lives: slider specs, rule order, constants."""
+def meta(raster_window: int, max_epochs: int | None = None,
+         dropped_epochs: Iterable[int] = ()) -> dict[str, Any]:
+    """What never changes while a widget lives: slider specs, rule order, constants;
+    and which epochs ``max_epochs`` dropped (a change sends a new base)."""
     return {
+        "max_epochs": max_epochs, "dropped_epochs": [int(e) for e in dropped_epochs],
         "sliders": Thresholds.slider_specs(),
         "order": [list(c) for c in ORDER_CONSTRAINTS],
         "categories": list(CATEGORIES),
@@ -265,6 +268,7 @@ class PayloadBuilder:
         self._version: int | None = None  # the profiler's version at the last message
         self._raster_seen: dict[str, int | None] = {}  # version when a raster was last sent
         self._epoch_raster_sig: dict[str, dict[int, tuple]] = {}  # what was sent per epoch
+        self._dropped: list[int] = []  # the profiler's dropped epochs at the last base
 
     # -- public -----------------------------------------------------------------
     def full(self, raster_layers: Iterable[str] | None = None) -> dict[str, Any]:
@@ -290,13 +294,15 @@ class PayloadBuilder:
         self._layers, self._index = [], {}
         self._epoch_sig, self._raster_step, self._loss_sig = {}, {}, None
         self._raster_seen, self._epoch_raster_sig = {}, {}
+        self._dropped = list(getattr(self.profiler, "dropped_epochs", []))
         epochs = self.profiler.epochs
         chunks = [c for c in (self._chunk(e) for e in epochs) if c is not None]
         self._latest = epochs[-1] if epochs else None
         names = self.profiler.layers if raster_layers is None else list(raster_layers)
         self.seq += 1
         return {"base": True, "v": VERSION, "seq": self.seq, "prev": None,
-                "meta": meta(getattr(self.profiler, "raster_window", 0)),
+                "meta": meta(getattr(self.profiler, "raster_window", 0),
+                             getattr(self.profiler, "max_epochs", None), self._dropped),
                 "layers": list(self._layers), "epochs": epochs, "chunks": chunks,
                 "loss": self._loss(force=True), "raster": self._rasters(names),
                 "epoch_raster": self._epoch_rasters(names)}
@@ -312,8 +318,9 @@ class PayloadBuilder:
         names = self.profiler.layers
         known = [d["name"] for d in self._layers]
         epochs = self.profiler.epochs
-        if names[:len(known)] != known or any(e not in epochs for e in self._epoch_sig):
-            return self.full(raster_layers)
+        if names[:len(known)] != known or any(e not in epochs for e in self._epoch_sig) \
+                or getattr(self.profiler, "dropped_epochs", []) != self._dropped:
+            return self._full(raster_layers)
         todo = {e for e in epochs if e not in self._epoch_sig}
         if epochs:
             todo.add(epochs[-1])

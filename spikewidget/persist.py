@@ -26,6 +26,7 @@ from .epoch_stats import NEW_IN_V2, VECTORS, EpochStats
 from .errors import ProfileFormatError
 from .loss import RECENT, EpochLoss, LossTracker
 from .raster import RASTER_NEURONS
+from .stats import EpochSummary
 from .thresholds import Thresholds
 
 if TYPE_CHECKING:
@@ -81,7 +82,15 @@ def _write(profiler: SpikeProfiler, fh: Any) -> None:
         arrays[f"layer{i}_epoch_raster"] = per_epoch.spikes
         arrays[f"layer{i}_epoch_raster_steps"] = per_epoch.steps
         arrays[f"layer{i}_epoch_raster_epochs"] = per_epoch.epochs
+        summaries = []  # epochs max_epochs dropped: what the rules still need
+        for e, summary in info.summaries.items():
+            arrays[f"layer{i}_summary{e}_rate_q"] = summary.rate_q
+            if summary.sample_q is not None:
+                arrays[f"layer{i}_summary{e}_sample_q"] = summary.sample_q
+            summaries.append({"epoch": e, "max_rate": summary.max_rate,
+                              "n_obs": summary.n_obs})
         layers.append({"name": info.name, "role": info.role, "graded": info.graded,
+                       "summaries": summaries,
                        "neuron_axes": info.neuron_axes,
                        "neuron_shape": list(info.neuron_shape),
                        "steps": info.steps, "last_epoch": info.last_epoch,
@@ -97,7 +106,8 @@ def _write(profiler: SpikeProfiler, fh: Any) -> None:
         "format": FORMAT, "version": VERSION,
         "thresholds": profiler.thresholds.to_dict(),
         "epoch": profiler.epoch, "raster_window": profiler.raster_window,
-        "raster_neurons": profiler.raster_neurons,
+        "raster_neurons": profiler.raster_neurons, "max_epochs": profiler.max_epochs,
+        "dropped_epochs": sorted(profiler._dropped),
         "declared": profiler._declared, "layers": layers,
         "loss": {"n_classes": loss.n_classes, "count": loss.count,
                  "epochs": [{"epoch": e, "n": s.n, "total": s.total, "min": s.min,
@@ -163,7 +173,9 @@ def _rebuild(cls: type[SpikeProfiler], name: str, meta: dict[str, Any],
 
     prof = cls(thresholds=Thresholds.from_dict(meta["thresholds"]),
                raster_window=int(meta["raster_window"]),
-               raster_neurons=int(meta.get("raster_neurons", RASTER_NEURONS)))
+               raster_neurons=int(meta.get("raster_neurons", RASTER_NEURONS)),
+               max_epochs=meta.get("max_epochs"))
+    prof._dropped = {int(e) for e in meta.get("dropped_epochs", [])}
     prof._declared = {k: dict(v) for k, v in meta["declared"].items()}
     for i, lay in enumerate(meta["layers"]):
         shape = tuple(int(d) for d in lay["neuron_shape"])
@@ -194,6 +206,14 @@ def _rebuild(cls: type[SpikeProfiler], name: str, meta: dict[str, Any],
                 info.raster.restore_epochs(raster)
             else:
                 info.raster.restore(raster)
+        for summary in lay.get("summaries", []):  # files before max_epochs have none
+            e = int(summary["epoch"])
+            key = f"layer{i}_summary{e}_"
+            info.summaries[e] = EpochSummary(
+                e, np.asarray(data[key + "rate_q"], np.float64),
+                np.asarray(data[key + "sample_q"], np.float64)
+                if key + "sample_q" in data.files else None,
+                float(summary["max_rate"]), int(summary["n_obs"]))
         info.steps = int(lay["steps"])
         # the epoch a gradient recorded next belongs to (files before it: the latest)
         info.last_epoch = int(lay.get("last_epoch", max(info.epochs, default=0)))

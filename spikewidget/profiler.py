@@ -38,6 +38,7 @@ from .rules import diagnose
 from .stats import (
     ROLES,
     EpochHealth,
+    EpochSummary,
     LayerStats,
     LossStats,
     epoch_health,
@@ -106,6 +107,7 @@ class _Layer:
         "raster",
         "role",
         "steps",
+        "summaries",
     )
 
     def __init__(self, name: str, role: str, graded: bool, neuron_axes: int,
@@ -120,6 +122,7 @@ class _Layer:
         self.device = device  # None: host (NumPy) statistics; else a torch.device
         self.epochs: dict[int, Any] = {}
         self.health: dict[int, tuple[Any, EpochHealth]] = {}  # epoch -> (key, health)
+        self.summaries: dict[int, EpochSummary] = {}  # epochs max_epochs dropped
         self.raster = RasterWindow(self.n_neurons, raster_window, raster_neurons)
         self.steps = 0
         self.last_epoch = 0
@@ -135,6 +138,10 @@ class SpikeProfiler:
     of at most ``raster_neurons`` neurons per layer (a strided sample of bigger
     layers), as bits: at most :func:`~spikewidget.raster.raster_bytes` per layer
     (396 KiB with the defaults, epoch snapshots included), whatever the layer's size.
+    ``max_epochs``: keep the statistics of at most this many epochs per layer (the
+    newest; older ones are dropped, and reports and the widget say so). Each layer
+    holds 56 bytes per neuron per epoch (seven float64 per-neuron sums), whatever the
+    number of steps: None (the default) keeps every epoch.
     ``backend``: ``"auto"`` reduces device tensors on their device and everything
     else with NumPy; ``"torch"`` always uses torch ops; ``"numpy"`` always copies
     to the host.
@@ -145,7 +152,7 @@ class SpikeProfiler:
                  gradient_explosion_ratio: float | None = None, *,
                  thresholds: Thresholds | Mapping[str, float] | None = None,
                  raster_window: int = 256, raster_neurons: int = RASTER_NEURONS,
-                 backend: Backend = "auto") -> None:
+                 max_epochs: int | None = None, backend: Backend = "auto") -> None:
         th = Thresholds.coerce(thresholds, Thresholds())
         legacy = {"dead_rate": dead_threshold, "saturated_rate": saturated_threshold,
                   "gradient_explosion_ratio": gradient_explosion_ratio}
@@ -165,6 +172,12 @@ class SpikeProfiler:
                 f"raster_neurons must be a whole number of neurons from 0 to "
                 f"{MAX_RASTER_NEURONS}, got {raster_neurons!r}")
         self.raster_neurons = int(raster_neurons)
+        if max_epochs is not None and (not is_whole(max_epochs) or max_epochs < 1):
+            raise InvalidInputError(
+                f"max_epochs must be None (keep every epoch) or a whole number of epochs "
+                f">= 1, got {max_epochs!r}")
+        self.max_epochs = None if max_epochs is None else int(max_epochs)
+        self._dropped: set[int] = set()  # epochs whose layer statistics were dropped
         if backend not in ("auto", "numpy", "torch"):
             raise InvalidInputError(
                 f"backend must be 'auto', 'numpy' or 'torch', got {backend!r}")
@@ -407,6 +420,8 @@ class SpikeProfiler:
                         f"device; record each layer from one device")
             info = now
             acc = info.epochs.get(ep) if info is not None else None
+            if acc is None and info is not None:
+                self._check_keeps(layer, info, ep)
             if acc is None:
                 acc = EpochStats(math.prod(nshape)) if device is None \
                     else _device_stats(math.prod(nshape), device)
@@ -420,11 +435,39 @@ class SpikeProfiler:
                               device, self.raster_window, self.raster_neurons)
                 self._layers[layer] = info
             info.epochs[ep] = acc
+            self._drop_old_epochs(info)
             info.raster.push(frames, step, ep)
             info.steps += 1
             info.last_epoch = ep
             self._epoch = ep
             self._version += 1
+
+    def _check_keeps(self, layer: str, info: _Layer, ep: int) -> None:
+        """Refuse a step into an epoch that ``max_epochs`` dropped or would drop at once."""
+        k = self.max_epochs
+        if k is None:
+            return
+        if len(info.epochs) >= k and ep < min(info.epochs):
+            raise InvalidInputError(
+                f"layer {layer!r}: epoch {ep} is older than the {k} newest epochs "
+                f"kept (max_epochs={k}; kept: {sorted(info.epochs)}); its statistics "
+                f"are dropped")
+
+    def _drop_old_epochs(self, info: _Layer) -> None:
+        """Keep the newest ``max_epochs`` epochs of a layer (call under the lock)."""
+        k = self.max_epochs
+        if k is None or len(info.epochs) <= k:
+            return
+        for e in sorted(info.epochs)[:-k]:
+            info.summaries[e] = EpochSummary.of(e, _host_stats(info.epochs.pop(e)))
+            info.health.pop(e, None)
+            self._dropped.add(e)
+
+    @property
+    def dropped_epochs(self) -> list[int]:
+        """Epochs whose layer statistics ``max_epochs`` dropped (their loss is kept)."""
+        with self._lock:
+            return sorted(self._dropped)
 
     def record_gradients(self, layer: str, gradients: Any, *,
                          epoch: int | None = None) -> None:
@@ -495,6 +538,7 @@ class SpikeProfiler:
         with self._lock:
             self._phases.clear()
             self._layers.clear()
+            self._dropped = set()
             self._loss = LossTracker()
             self._epoch = 0
             self._version += 1
@@ -571,7 +615,7 @@ class SpikeProfiler:
             if other is None:
                 other = self._phases[name] = SpikeProfiler(
                     thresholds=self._thresholds, raster_window=self.raster_window,
-                    raster_neurons=self.raster_neurons,
+                    raster_neurons=self.raster_neurons, max_epochs=self.max_epochs,
                     backend=self.backend)
                 other._declared = {k: dict(v) for k, v in self._declared.items()}
                 self._version += 1
@@ -611,7 +655,9 @@ class SpikeProfiler:
             stats, loss = self._statistics(selected, names, th)
             found = diagnose(stats, loss, th)
             found = self._locate_first_epochs(found, selected, names, th)
-        return Report({s.name: s for s in stats}, found, th, tuple(selected), loss)
+        dropped = tuple(e for e in selected if e in self._dropped)
+        return Report({s.name: s for s in stats}, found, th, tuple(selected), loss,
+                      dropped_epochs=dropped, max_epochs=self.max_epochs)
 
     def _statistics(self, selected: list[int], names: list[str], th: Thresholds,
                     history: bool = True) -> tuple[list[LayerStats], LossStats | None]:
@@ -657,7 +703,10 @@ class SpikeProfiler:
         """The layer's health in every recorded epoch up to ``until`` (call under the
         lock); cached per epoch while that epoch receives no new step."""
         out = []
-        for e in sorted(x for x in info.epochs if x <= until):
+        for e in sorted(x for x in (*info.epochs, *info.summaries) if x <= until):
+            if e not in info.epochs:  # dropped: its summary (see max_epochs)
+                out.append(info.summaries[e].health(by_samples, th))
+                continue
             acc = info.epochs[e]
             key = (acc.n_steps, th.dead_rate, by_samples)
             hit = info.health.get(e)
@@ -790,6 +839,11 @@ class SpikeProfiler:
                         mine.epochs[e] = stats
                 mine.steps = max(mine.steps, info.steps)
                 mine.last_epoch = max(mine.last_epoch, info.last_epoch)
+                for e, summary in info.summaries.items():
+                    if e not in mine.epochs:
+                        mine.summaries.setdefault(e, summary)
+                self._drop_old_epochs(mine)
+            self._dropped |= other._dropped
             self._loss.flush()
             self._loss.merge(their_loss)
             for name, decl in their_declared.items():  # the same whichever merges which

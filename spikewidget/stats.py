@@ -360,6 +360,48 @@ def epoch_health(epoch: int, stats: EpochStats, by_samples: bool,
     return EpochHealth(epoch, int(dead) / n, top, stats.n_obs)
 
 
+SUMMARY_QUANTILES = 256
+"""Per-neuron rates an epoch summary keeps: evenly spaced ranks of the sorted rates."""
+
+
+@dataclass(frozen=True)
+class EpochSummary:
+    """What an epoch whose per-neuron statistics were dropped (``max_epochs``) keeps
+    for the rules that look back over epochs (``layer_died``, trends): the sorted
+    per-neuron rates at :data:`SUMMARY_QUANTILES` evenly spaced ranks (all of them
+    for smaller layers; per sample for output layers in ``sample_q``), the highest
+    rate and the observations. 2 KiB to 4 KiB per layer and epoch, whatever its size."""
+
+    epoch: int
+    rate_q: np.ndarray
+    sample_q: np.ndarray | None
+    max_rate: float
+    n_obs: int
+
+    @classmethod
+    def of(cls, epoch: int, stats: EpochStats) -> EpochSummary:
+        rates = stats.spike_sum / max(stats.n_obs, 1)
+        samples = (stats.active_samples / stats.count_samples if stats.count_samples
+                   else None)
+        return cls(epoch, _quantiles(rates), None if samples is None else _quantiles(samples),
+                   float(rates.max()) if rates.size else 0.0, int(stats.n_obs))
+
+    def health(self, by_samples: bool, th: Thresholds) -> EpochHealth:
+        """:func:`epoch_health` from the summary (the dead share to 1/256 for layers
+        of more than 256 neurons, exact for smaller ones)."""
+        q = self.sample_q if by_samples and self.sample_q is not None else self.rate_q
+        dead = np.searchsorted(q, th.dead_rate, side="left") / max(len(q), 1)
+        return EpochHealth(self.epoch, float(dead), self.max_rate, self.n_obs)
+
+
+def _quantiles(values: np.ndarray) -> np.ndarray:
+    ordered = np.sort(values)
+    if len(ordered) <= SUMMARY_QUANTILES:
+        return ordered
+    ranks = (np.arange(SUMMARY_QUANTILES) + 0.5) * len(ordered) / SUMMARY_QUANTILES
+    return ordered[ranks.astype(np.int64)]
+
+
 def judge_output_by_samples(st: LayerStats, th: Thresholds) -> None:
     """An output layer is read per sample (spike counts into the loss): one of its
     neurons is dead when it fires in fewer than ``dead_rate`` of the samples, not

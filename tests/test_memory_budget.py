@@ -201,3 +201,87 @@ def test_device_loss_memory_does_not_grow_between_reports() -> None:
                 (b.nonfinite.count, b.nonfinite.epoch, b.nonfinite.step)
         np.testing.assert_array_equal(a.recent, b.recent)
         np.testing.assert_array_equal(a.recent_epochs, b.recent_epochs)
+
+
+# ------------------------------------------------------------- per-epoch statistics
+def record_epochs(p: SpikeProfiler, rng, epochs: range, n: int = 2000,
+                  alive_until: int = 10**9) -> None:
+    for epoch in epochs:
+        rate = 0.2 if epoch < alive_until else 0.0
+        for _ in range(2):
+            p.record_step("h", (rng.random((4, 3, n)) < rate).astype(np.float32),
+                          epoch=epoch)
+            p.record_step("out", (rng.random((4, 3, 10)) < 0.5).astype(np.float32),
+                          epoch=epoch)
+        p.record_loss(1.0 + epoch, epoch=epoch)
+
+
+def growth_per_epoch(p: SpikeProfiler, rng, first: int) -> float:
+    """Bytes held per epoch over 10 more epochs, measured after 10 epochs of warm-up
+    (so that what an epoch replaces was traced too)."""
+    tracemalloc.start()
+    record_epochs(p, rng, range(first, first + 10))
+    before = tracemalloc.get_traced_memory()[0]
+    record_epochs(p, rng, range(first + 10, first + 20))
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return held / 10
+
+
+def test_each_epoch_costs_56_bytes_per_neuron_unless_max_epochs_bounds_it(rng) -> None:
+    n = 2000
+    assert 8 * len(VECTORS) == 56  # the figure the README and the docstrings state
+    grew = growth_per_epoch(SpikeProfiler(raster_window=0), rng, 0)
+    assert 56 * n <= grew <= 56 * n + 8000  # + the scalars and the other layer
+    grew = growth_per_epoch(SpikeProfiler(raster_window=0, max_epochs=3), rng, 0)
+    assert grew <= 4 * 1024 + 2000  # an epoch summary (2 KiB) per layer, not 112 KB
+
+
+def test_max_epochs_keeps_the_newest_says_what_it_dropped_and_still_sees_a_death(rng):
+    p = SpikeProfiler(max_epochs=3)
+    record_epochs(p, rng, range(10), alive_until=8)  # "h" dies in epoch 8
+    assert p.dropped_epochs == list(range(7))
+    rep = p.report()
+    assert rep.dropped_epochs == tuple(range(7)) and rep.epochs == tuple(range(10))
+    assert "layer statistics of epochs 0-6 were dropped: max_epochs=3" in rep.summary()
+    assert rep.layer_stats["h"].n_steps == 6  # the three kept epochs
+    assert rep.loss.count == 10  # the loss keeps every epoch
+    died = rep.by_category("layer_died")
+    assert [p_.layer for p_ in died] == ["h"] and "dead since epoch 8" in died[0].message
+    # the death is seen even when only dead epochs are kept: the summaries remember
+    q = SpikeProfiler(max_epochs=2)
+    record_epochs(q, rng, range(10), alive_until=5)
+    assert [x.layer for x in q.report().by_category("layer_died")] == ["h"]
+    assert "Alive in epoch 4" in q.report().by_category("layer_died")[0].message
+    # recording into a dropped epoch is refused, and changes nothing
+    before = q.report().layer_stats["h"].n_steps
+    with pytest.raises(InvalidInputError, match=r"layer 'h': epoch 1 is older than the 2 "
+                                                r"newest epochs kept \(max_epochs=2"):
+        q.record_step("h", np.ones((3, 2000)), epoch=1)
+    assert q.report().layer_stats["h"].n_steps == before
+    # saved and loaded, it continues the same way
+    r = SpikeProfiler.from_bytes(q.to_bytes())
+    assert r.max_epochs == 2 and r.dropped_epochs == q.dropped_epochs
+    assert [x.message for x in r.report().pathologies] == \
+        [x.message for x in q.report().pathologies]
+    record_epochs(r, rng, range(10, 11))
+    assert r.dropped_epochs == list(range(9))
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "3", True])
+def test_max_epochs_refuses_what_is_not_a_positive_whole_number(bad) -> None:
+    with pytest.raises(InvalidInputError, match="max_epochs must be None"):
+        SpikeProfiler(max_epochs=bad)
+
+
+def test_the_widget_is_told_which_epochs_were_dropped(rng) -> None:
+    from spikewidget.payload import PayloadBuilder
+
+    p = SpikeProfiler(max_epochs=2)
+    record_epochs(p, rng, range(3))
+    builder = PayloadBuilder(p)
+    base = builder.full()
+    assert base["meta"]["dropped_epochs"] == [0] and base["meta"]["max_epochs"] == 2
+    record_epochs(p, rng, range(3, 4))
+    update = builder.update(["h"])
+    assert update["base"] and update["meta"]["dropped_epochs"] == [0, 1]

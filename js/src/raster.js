@@ -266,12 +266,16 @@ export function renderRaster(canvas, caption, store, li, epoch, opts) {
   canvas.dataset.framePx = String(lay.perCol > 1 ? 0 : lay.colPx);
   canvas.dataset.plotX = String(lay.x0);
   canvas.dataset.plotY = String(lay.y0);
+  const meta = store.meta || {};
+  const dropped = epoch !== null && (meta.dropped_epochs || []).includes(epoch)
+    ? ` Epoch ${epoch}'s layer statistics were dropped (max_epochs=${meta.max_epochs} ` +
+      "keeps the newest epochs): rates and findings leave it out." : "";
   if (!raster || frames.length === 0) {
-    caption.textContent = raster
+    caption.textContent = (raster
       ? `No frames of epoch ${epoch} were kept (the window holds the last ` +
         `${store.meta.raster_window} time steps; older epochs keep their last frames ` +
         "for the newest epochs only)."
-      : "No raster frames kept for this layer yet.";
+      : "No raster frames kept for this layer yet.") + dropped;
     return { view, layout: lay, grid };
   }
   const first = frames[0];
@@ -288,7 +292,8 @@ export function renderRaster(canvas, caption, store, li, epoch, opts) {
   caption.textContent = `${count(frames.length, "frame")} (steps ${raster.steps[first]}` +
     `\u2013${raster.steps[last]}, ${eps}${kept})` +
     ` \u00D7 ${who} \u00B7 ${count(grid.spikes, "spike")} \u00B7 ` +
-    `${scale(lay.perCol, lay.colPx, "frame")}, ${scale(lay.perRow, lay.rowPx, "neuron")}${dens}`;
+    `${scale(lay.perCol, lay.colPx, "frame")}, ${scale(lay.perRow, lay.rowPx, "neuron")}${dens}` +
+    (dropped ? ` \u00B7${dropped}` : "");
   if (layerName) canvas.setAttribute("aria-label", `Spike raster of ${layerName}`);
   return { view, layout: lay, grid };
 }
