@@ -146,7 +146,7 @@ def _read(cls: type[SpikeProfiler], source: Any, name: str) -> SpikeProfiler:
     except FileNotFoundError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
-            TypeError, IndexError) as exc:
+            TypeError, IndexError, NotImplementedError, RuntimeError) as exc:
         raise ProfileFormatError(
             f"{name}: not a readable spikewidget profile (truncated or corrupted?): "
             f"{type(exc).__name__}: {exc}") from exc
