@@ -560,12 +560,13 @@ class SpikeProfiler:
 
     @property
     def epochs(self) -> list[int]:
-        """Every epoch with any recorded data, ascending."""
+        """Every epoch with any recorded data, ascending (dropped ones too: see
+        ``max_epochs``)."""
         with self._lock:
             return self._all_epochs()
 
     def _all_epochs(self) -> list[int]:
-        found = set(self._loss.epochs) | self._loss.pending_epochs
+        found = set(self._loss.epochs) | self._loss.pending_epochs | self._dropped
         for info in self._layers.values():
             found.update(info.epochs)
         return sorted(found)

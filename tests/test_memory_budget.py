@@ -285,3 +285,24 @@ def test_the_widget_is_told_which_epochs_were_dropped(rng) -> None:
     record_epochs(p, rng, range(3, 4))
     update = builder.update(["h"])
     assert update["base"] and update["meta"]["dropped_epochs"] == [0, 1]
+
+
+def test_live_updates_send_an_epochs_frames_when_they_leave_the_window(rng) -> None:
+    from spikewidget.payload import PayloadBuilder, decode_array
+
+    p = SpikeProfiler(raster_window=8)
+    p.record_step("h", (rng.random((4, 2, 30)) < 0.3).astype(np.float32), epoch=0)
+    builder = PayloadBuilder(p)
+    assert builder.full(["h"])["epoch_raster"] == []  # the window shows all of epoch 0
+    for _ in range(3):
+        p.record_step("h", (rng.random((4, 2, 30)) < 0.3).astype(np.float32), epoch=1)
+    sent = builder.update(["h"])["epoch_raster"]
+    # epoch 0 has left the window; epoch 1's 12 frames are more than the window's 8
+    assert [(r["layer"], r["epoch"]) for r in sent] == [(0, 0), (0, 1)]
+    want = p.raster("h", epoch=0)
+    bits = decode_array(sent[0]["bits"])
+    np.testing.assert_array_equal(
+        np.unpackbits(bits, axis=1, count=30, bitorder="little").astype(bool), want.spikes)
+    p.record_step("h", np.zeros((4, 2, 30), np.float32), epoch=1)
+    again = builder.update(["h"])["epoch_raster"]
+    assert [r["epoch"] for r in again] == [1]  # epoch 0 is unchanged: not sent again

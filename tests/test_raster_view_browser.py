@@ -121,3 +121,21 @@ def test_a_sampled_layer_says_so_and_hover_names_real_neuron_indices(ctx):
     kept = p.raster("big").neurons
     assert neuron in set(kept.tolist()) and neuron > 19_800  # not the column, 1,020
     assert f"neuron {neuron}" in tip.text_content()
+
+
+def test_an_epoch_whose_statistics_were_dropped_says_so(ctx):
+    rng = np.random.default_rng(8)
+    p = SpikeProfiler(raster_window=8, max_epochs=2)
+    for epoch in range(4):
+        for _ in range(3):
+            p.record_step("h", (rng.random((4, 2, 30)) < 0.3).astype(np.float32),
+                          epoch=epoch)
+    assert p.dropped_epochs == [0, 1]
+    page = open_harness(ctx, widget_state(ProfilerWidget(p, interval=None, layer="h")))
+    scrub(page, 0)
+    caption = page.locator(".sw-raster + .sw-caption").text_content()
+    assert "Epoch 0's layer statistics were dropped (max_epochs=2" in caption
+    assert page.evaluate("document.querySelector('.sw-root').swStats.rasterSpikes") == \
+        int(p.raster("h", epoch=0).spikes.sum()) > 0  # its frames are still shown
+    scrub(page, 3)
+    assert "dropped" not in page.locator(".sw-raster + .sw-caption").text_content()
