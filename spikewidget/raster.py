@@ -168,9 +168,11 @@ class RasterWindow:
         import torch  # a tensor, so torch is importable
 
         index, weights = self._on_device(frames.device)
-        spikes = (frames.index_select(1, index) if self._sampled else frames) != 0
-        pad = self.row_bytes * 8 - spikes.shape[1]
-        bits = torch.nn.functional.pad(spikes.to(torch.uint8), (0, pad))
+        bits = ((frames.index_select(1, index) if self._sampled else frames) != 0).to(
+            torch.uint8)
+        pad = self.row_bytes * 8 - bits.shape[1]
+        if pad:  # a few kernels on the device, no sync
+            bits = torch.nn.functional.pad(bits, (0, pad))
         return (bits.reshape(bits.shape[0], self.row_bytes, 8) * weights).sum(
             -1, dtype=torch.uint8)
 
