@@ -37,6 +37,7 @@ from .report import Report
 from .rules import diagnose
 from .stats import (
     ROLES,
+    DeviceSummary,
     EpochHealth,
     EpochSummary,
     LayerStats,
@@ -122,7 +123,7 @@ class _Layer:
         self.device = device  # None: host (NumPy) statistics; else a torch.device
         self.epochs: dict[int, Any] = {}
         self.health: dict[int, tuple[Any, EpochHealth]] = {}  # epoch -> (key, health)
-        self.summaries: dict[int, EpochSummary] = {}  # epochs max_epochs dropped
+        self.summaries: dict[int, EpochSummary | DeviceSummary] = {}  # dropped epochs
         self.raster = RasterWindow(self.n_neurons, raster_window, raster_neurons)
         self.steps = 0
         self.last_epoch = 0
@@ -459,7 +460,9 @@ class SpikeProfiler:
         if k is None or len(info.epochs) <= k:
             return
         for e in sorted(info.epochs)[:-k]:
-            info.summaries[e] = EpochSummary.of(e, _host_stats(info.epochs.pop(e)))
+            acc = info.epochs.pop(e)
+            info.summaries[e] = (EpochSummary.of(e, acc) if isinstance(acc, EpochStats)
+                                 else DeviceSummary(e, acc))  # no sync: sorted there
             info.health.pop(e, None)
             self._dropped.add(e)
 

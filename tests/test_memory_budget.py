@@ -306,3 +306,26 @@ def test_live_updates_send_an_epochs_frames_when_they_leave_the_window(rng) -> N
     p.record_step("h", np.zeros((4, 2, 30), np.float32), epoch=1)
     again = builder.update(["h"])["epoch_raster"]
     assert [r["epoch"] for r in again] == [1]  # epoch 0 is unchanged: not sent again
+
+
+def test_max_epochs_on_the_device_path_never_syncs_and_judges_as_the_host(rng) -> None:
+    from .test_torch_nosync import SyncSpy
+
+    host = SpikeProfiler(max_epochs=2, backend="numpy")
+    device = SpikeProfiler(max_epochs=2, backend="torch")
+    spy = SyncSpy()
+    for epoch in range(6):
+        rate = 0.3 if epoch < 4 else 0.0  # "h" dies in epoch 4
+        for _ in range(2):
+            x = (rng.random((4, 3, 300)) < rate).astype(np.float32)
+            host.record_step("h", x, epoch=epoch)
+            with spy:
+                device.record_step("h", torch.from_numpy(x), epoch=epoch)
+    assert spy.calls == []  # dropping epochs 0-3 sorted their summaries on the device
+    a, b = host.report(), device.report()
+    assert device.dropped_epochs == host.dropped_epochs == [0, 1, 2, 3]
+    assert [(p.category, p.layer, p.message) for p in a.pathologies] == \
+        [(p.category, p.layer, p.message) for p in b.pathologies]
+    assert any(p.category == "layer_died" for p in b.pathologies)
+    c = SpikeProfiler.from_bytes(device.to_bytes())
+    assert [p.message for p in c.report().pathologies] == [p.message for p in b.pathologies]
