@@ -7,6 +7,7 @@ the pathology named, located and explained (:meth:`SpikeProfiler.report`).
 from __future__ import annotations
 
 from .errors import (
+    GatherError,
     InvalidInputError,
     InvalidTypeError,
     ProfileFormatError,
@@ -35,6 +36,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "RULES",
+    "GatherError",
     "InvalidInputError",
     "InvalidTypeError",
     "LayerStats",

@@ -29,3 +29,8 @@ class UnknownLayerError(SpikeWidgetError, KeyError):
 
 class ProfileFormatError(SpikeWidgetError, ValueError):
     """A saved profile is truncated, corrupted, foreign or of an unknown version."""
+
+
+class GatherError(SpikeWidgetError, RuntimeError):
+    """A distributed :func:`~spikewidget.distributed.gather` failed on some rank; every
+    rank raises it with the same message."""

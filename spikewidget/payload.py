@@ -163,7 +163,24 @@ def pack_raster(layer: int, snap: RasterSnapshot, after_step: int | None) -> dic
     bits = np.packbits(spikes, axis=1, bitorder="little")
     return {"layer": layer, "n": int(snap.spikes.shape[1]), "reset": bool(reset),
             "bits": encode_array(bits), "steps": encode_array(steps[keep].astype(np.int32)),
-            "epochs": encode_array(snap.epochs[keep].astype(np.int32))}
+            "epochs": encode_array(snap.epochs[keep].astype(np.int32)), **_kept(snap)}
+
+
+def pack_epoch_raster(layer: int, epoch: int, snap: RasterSnapshot) -> dict[str, Any]:
+    """The kept frames of one epoch (its last ones), bits packed, for scrubbing to an
+    epoch that has left the window."""
+    return {"layer": layer, "epoch": int(epoch), "n": int(snap.spikes.shape[1]),
+            "bits": encode_array(np.packbits(snap.spikes, axis=1, bitorder="little")),
+            "steps": encode_array(snap.steps.astype(np.int32)), **_kept(snap)}
+
+
+def _kept(snap: RasterSnapshot) -> dict[str, Any]:
+    """Which neurons a raster's columns are, when they are a sample of a bigger layer
+    (flat indices, ascending); nothing when they are every neuron."""
+    neurons = np.asarray(snap.neurons)
+    if np.array_equal(neurons, np.arange(len(neurons))):
+        return {}
+    return {"neurons": encode_array(neurons.astype(np.int32))}
 
 
 def layer_entry(st: LayerStats, index: int) -> dict[str, Any]:
@@ -229,10 +246,13 @@ def rule_texts() -> dict[str, dict[str, Any]]:
             for r in RULES}
 
 
-def meta(raster_window: int, *, palette: bool = True) -> dict[str, Any]:
-    """What never changes while a widget lives: slider specs, rule order, constants, and
-    the palette (:mod:`spikewidget.palette`, the one source of the widget's colours)."""
+def meta(raster_window: int, max_epochs: int | None = None,
+         dropped_epochs: Iterable[int] = (), *, palette: bool = True) -> dict[str, Any]:
+    """What never changes while a widget lives: slider specs, rules, constants; which
+    epochs ``max_epochs`` dropped (a change sends a new base); and the palette
+    (:mod:`spikewidget.palette`, the one source of the widget's colours)."""
     return {
+        "max_epochs": max_epochs, "dropped_epochs": [int(e) for e in dropped_epochs],
         "sliders": Thresholds.slider_specs(),
         "order": [list(c) for c in ORDER_CONSTRAINTS],
         "categories": list(CATEGORIES),
@@ -264,6 +284,8 @@ class PayloadBuilder:
         self._raster_step: dict[str, int] = {}
         self._version: int | None = None  # the profiler's version at the last message
         self._raster_seen: dict[str, int | None] = {}  # version when a raster was last sent
+        self._epoch_raster_sig: dict[str, dict[int, tuple]] = {}  # what was sent per epoch
+        self._dropped: list[int] = []  # the profiler's dropped epochs at the last base
 
     # -- public -----------------------------------------------------------------
     def full(self, raster_layers: Iterable[str] | None = None) -> dict[str, Any]:
@@ -288,16 +310,19 @@ class PayloadBuilder:
         self._version = getattr(self.profiler, "version", None)
         self._layers, self._index = [], {}
         self._epoch_sig, self._raster_step, self._loss_sig = {}, {}, None
-        self._raster_seen = {}
+        self._raster_seen, self._epoch_raster_sig = {}, {}
+        self._dropped = list(getattr(self.profiler, "dropped_epochs", []))
         epochs = self.profiler.epochs
         chunks = [c for c in (self._chunk(e) for e in epochs) if c is not None]
         self._latest = epochs[-1] if epochs else None
         names = self.profiler.layers if raster_layers is None else list(raster_layers)
         self.seq += 1
         return {"base": True, "v": VERSION, "seq": self.seq, "prev": None,
-                "meta": meta(getattr(self.profiler, "raster_window", 0)),
+                "meta": meta(getattr(self.profiler, "raster_window", 0),
+                             getattr(self.profiler, "max_epochs", None), self._dropped),
                 "layers": list(self._layers), "epochs": epochs, "chunks": chunks,
-                "loss": self._loss(force=True), "raster": self._rasters(names)}
+                "loss": self._loss(force=True), "raster": self._rasters(names),
+                "epoch_raster": self._epoch_rasters(names)}
 
     def _update(self, raster_layers: Iterable[str] = ()) -> dict[str, Any] | None:
         version = getattr(self.profiler, "version", None)
@@ -310,8 +335,9 @@ class PayloadBuilder:
         names = self.profiler.layers
         known = [d["name"] for d in self._layers]
         epochs = self.profiler.epochs
-        if names[:len(known)] != known or any(e not in epochs for e in self._epoch_sig):
-            return self.full(raster_layers)
+        if names[:len(known)] != known or any(e not in epochs for e in self._epoch_sig) \
+                or getattr(self.profiler, "dropped_epochs", []) != self._dropped:
+            return self._full(raster_layers)
         todo = {e for e in epochs if e not in self._epoch_sig}
         if epochs:
             todo.add(epochs[-1])
@@ -326,11 +352,15 @@ class PayloadBuilder:
         self._latest = epochs[-1] if epochs else None
         loss = self._loss(force=False)
         rasters = self._rasters(raster_layers)
-        if not chunks and loss is None and not rasters and n_layers == len(self._layers):
+        kept = self._epoch_rasters(raster_layers)
+        if not chunks and loss is None and not rasters and not kept \
+                and n_layers == len(self._layers):
             return None
         prev, self.seq = self.seq, self.seq + 1
         msg: dict[str, Any] = {"base": False, "v": VERSION, "seq": self.seq, "prev": prev,
                                "epochs": epochs, "chunks": chunks, "raster": rasters}
+        if kept:
+            msg["epoch_raster"] = kept
         if n_layers != len(self._layers):
             msg["layers"] = list(self._layers)
         if loss is not None:
@@ -383,6 +413,27 @@ class PayloadBuilder:
                 "nonfinite": encode_array(np.array([x[2] for x in extent], np.float64)),
                 "recent": encode_array(np.asarray(loss.recent, dtype=np.float64)),
                 "recent_epochs": encode_array(np.asarray(loss.recent_epochs, np.int32))}
+
+    def _epoch_rasters(self, names: Iterable[str]) -> list[dict[str, Any]]:
+        """The kept frames of each epoch of ``names`` that changed since last sent,
+        where the window holds fewer frames of that epoch than its snapshot."""
+        out = []
+        source = getattr(self.profiler, "epoch_rasters", None)
+        if source is None:
+            return out
+        for name in names:
+            if name not in self._index:
+                continue
+            sent = self._epoch_raster_sig.setdefault(name, {})
+            window = self.profiler.raster(name).epochs
+            for epoch, snap in source(name).items():
+                sig = (len(snap.steps), int(snap.steps[-1]) if len(snap.steps) else -1)
+                if np.count_nonzero(window == epoch) >= len(snap.steps):
+                    continue  # the window shows as much of this epoch (sent when it leaves)
+                if sent.get(epoch) != sig:
+                    sent[epoch] = sig
+                    out.append(pack_epoch_raster(self._index[name], epoch, snap))
+        return out
 
     def _rasters(self, names: Iterable[str]) -> list[dict[str, Any]]:
         out = []

@@ -38,7 +38,8 @@ from .profile_schema import (
     vector_names,
 )
 from .profiler import MAX_EPOCH
-from .raster import RasterSnapshot
+from .raster import EPOCH_FRAMES, EPOCH_SNAPSHOTS
+from .stats import SUMMARY_QUANTILES, EpochSummary
 
 if TYPE_CHECKING:
     from .profiler import SpikeProfiler
@@ -89,7 +90,19 @@ def _write(profiler: SpikeProfiler, fh: Any) -> None:
         arrays[f"layer{i}_raster"] = snap.spikes
         arrays[f"layer{i}_raster_steps"] = snap.steps
         arrays[f"layer{i}_raster_epochs"] = snap.epochs
+        per_epoch = info.raster.epoch_snapshots()  # files before them have none
+        arrays[f"layer{i}_epoch_raster"] = per_epoch.spikes
+        arrays[f"layer{i}_epoch_raster_steps"] = per_epoch.steps
+        arrays[f"layer{i}_epoch_raster_epochs"] = per_epoch.epochs
+        summaries = []  # epochs max_epochs dropped: what the rules still need
+        for e, summary in info.summaries.items():
+            arrays[f"layer{i}_summary{e}_rate_q"] = summary.rate_q
+            if summary.sample_q is not None:
+                arrays[f"layer{i}_summary{e}_sample_q"] = summary.sample_q
+            summaries.append({"epoch": e, "max_rate": summary.max_rate,
+                              "n_obs": summary.n_obs})
         layers.append({"name": info.name, "role": info.role, "graded": info.graded,
+                       "summaries": summaries,
                        "neuron_axes": info.neuron_axes,
                        "neuron_shape": list(info.neuron_shape),
                        "steps": info.steps, "last_epoch": info.last_epoch,
@@ -105,6 +118,8 @@ def _write(profiler: SpikeProfiler, fh: Any) -> None:
         "format": FORMAT, "version": VERSION,
         "thresholds": profiler.thresholds.to_dict(),
         "epoch": profiler.epoch, "raster_window": profiler.raster_window,
+        "raster_neurons": profiler.raster_neurons, "max_epochs": profiler.max_epochs,
+        "dropped_epochs": sorted(profiler._dropped),
         "declared": profiler._declared, "layers": layers,
         "loss": {"n_classes": loss.n_classes, "count": loss.count,
                  "epochs": [{"epoch": e, "n": s.n, "total": s.total, "min": s.min,
@@ -205,27 +220,51 @@ def _rebuild(cls: type[SpikeProfiler], archive: Archive, meta: dict[str, Any],
     from .profiler import _Layer
 
     name = archive.name
-    f8, i8 = np.dtype(np.float64), np.dtype(np.int64)
-    prof = cls(thresholds=meta["thresholds"], raster_window=meta["raster_window"])
+    f8, i8, b1 = np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_)
+    prof = cls(thresholds=meta["thresholds"], raster_window=meta["raster_window"],
+               raster_neurons=meta["raster_neurons"], max_epochs=meta["max_epochs"])
+    prof._dropped = set(meta["dropped_epochs"])
     prof._declared = meta["declared"]
     vectors_kept = vector_names(meta["version"])
     for i, lay in enumerate(meta["layers"]):
         n, label = lay["n_neurons"], f"layer {lay['name']!r}"
         info = _Layer(lay["name"], lay["role"], lay["graded"], lay["neuron_axes"],
-                      lay["neuron_shape"], None, prof.raster_window)
+                      lay["neuron_shape"], None, prof.raster_window, prof.raster_neurons)
         for e, scalars in lay["epochs"].items():
             vectors = {vec: archive.array(f"layer{i}_epoch{e}_{vec}", f8, (n,),
                                           f"{label} epoch {e}: {vec}")
                        for vec in vectors_kept}
             info.epochs[e] = EpochStats.from_parts(scalars, vectors)
-        spikes = archive.array(f"layer{i}_raster", np.dtype(np.bool_), (None, n),
-                               f"{label}: raster", max_first=prof.raster_window)
-        k = (len(spikes),)
-        steps = archive.array(f"layer{i}_raster_steps", i8, k, f"{label}: raster steps")
-        epochs = archive.array(f"layer{i}_raster_epochs", i8, k, f"{label}: raster epochs")
-        if (steps < 0).any() or ((epochs < 0) | (epochs > MAX_EPOCH)).any():
-            raise ProfileFormatError(f"{name}: {label}: raster steps or epochs out of range")
-        info.raster.restore(RasterSnapshot(spikes, steps, epochs))
+        for key, frames in ((f"layer{i}_epoch_raster", EPOCH_SNAPSHOTS * EPOCH_FRAMES),
+                            (f"layer{i}_raster", prof.raster_window)):  # epochs first
+            if key not in archive.names:  # files before epoch snapshots have none
+                continue
+            spikes = archive.array(key, b1, (None, None), f"{label}: {key}",
+                                   max_first=frames)
+            k = (len(spikes),)
+            steps = archive.array(f"{key}_steps", i8, k, f"{label}: {key} steps")
+            epochs = archive.array(f"{key}_epochs", i8, k, f"{label}: {key} epochs")
+            if (steps < 0).any() or ((epochs < 0) | (epochs > MAX_EPOCH)).any():
+                raise ProfileFormatError(f"{name}: {label}: {key} steps or epochs out of "
+                                         f"range")
+            raster = info.raster.saved(spikes, steps, epochs)
+            if raster is None:
+                raise ProfileFormatError(f"{name}: {label}: {key} has {spikes.shape[1]} "
+                                         f"neurons, not {n} nor the kept sample")
+            if key.endswith("epoch_raster"):
+                info.raster.restore_epochs(raster)
+            else:
+                info.raster.restore(raster)
+        for summary in lay["summaries"]:  # files before max_epochs have none
+            e, key = summary["epoch"], f"layer{i}_summary{summary['epoch']}_"
+            q = (None,)
+            rate_q = archive.array(key + "rate_q", f8, q, f"{label} summary {e}",
+                                   max_first=SUMMARY_QUANTILES)
+            sample_q = (archive.array(key + "sample_q", f8, q, f"{label} summary {e}",
+                                      max_first=SUMMARY_QUANTILES)
+                        if key + "sample_q" in archive.names else None)
+            info.summaries[e] = EpochSummary(e, rate_q, sample_q, summary["max_rate"],
+                                             summary["n_obs"])
         info.steps = lay["steps"]
         info.last_epoch = lay["last_epoch"]  # the epoch a gradient recorded next joins
         prof._layers[info.name] = info

@@ -19,7 +19,8 @@ from typing import Any, NoReturn
 from .epoch_stats import GRADIENT_HEAD, LATER_FIELDS, NEW_IN_V2, NO_STEP, VECTORS, EpochStats
 from .errors import ProfileFormatError, SpikeWidgetError
 from .loss import RECENT, EpochLoss
-from .profiler import MAX_EPOCH, MAX_RASTER_WINDOW, PHASES, RESERVED_NAMES
+from .profiler import MAX_EPOCH, MAX_RASTER_NEURONS, MAX_RASTER_WINDOW, PHASES, RESERVED_NAMES
+from .raster import RASTER_NEURONS, raster_bytes
 from .stats import ROLES
 from .thresholds import Thresholds
 
@@ -64,7 +65,15 @@ def check_meta(meta: Any, name: str, version: int) -> dict[str, Any]:
     for i, ph in enumerate(phases):
         if ph not in PHASES[1:] or phases.index(ph) != i:
             c.fail(f"phases[{i}]", f"one distinct name of {PHASES[1:]}", ph)
-    return {"thresholds": thresholds, "raster_window": window, "declared": declared,
+    kept = c.whole(top.get("raster_neurons", RASTER_NEURONS), "raster_neurons", 0,
+                   MAX_RASTER_NEURONS)  # files before the cap kept every neuron: sampled now
+    max_epochs = top.get("max_epochs")
+    if max_epochs is not None:
+        max_epochs = c.whole(max_epochs, "max_epochs", 1, MAX_EPOCH)
+    dropped = sorted({c.whole(e, "dropped_epochs", 0, MAX_EPOCH) for e in c.sequence(
+        top.get("dropped_epochs", []), "dropped_epochs")})
+    return {"thresholds": thresholds, "raster_window": window, "raster_neurons": kept,
+            "max_epochs": max_epochs, "dropped_epochs": dropped, "declared": declared,
             "layers": layers, "loss": c.loss(c.key(top, "loss", "metadata")),
             "epoch": c.whole(c.key(top, "epoch", "metadata"), "epoch", 0, MAX_EPOCH),
             "phases": list(phases), "version": version}
@@ -72,9 +81,11 @@ def check_meta(meta: Any, name: str, version: int) -> dict[str, Any]:
 
 def planned_bytes(meta: dict[str, Any]) -> int:
     """What building the checked ``meta`` allocates beyond its arrays: each layer's
-    raster window (frames x neurons bytes, plus a step and an epoch per frame)."""
-    window = meta["raster_window"]
-    return sum(window * (lay["n_neurons"] + 16) for lay in meta["layers"])
+    raster store (:func:`spikewidget.raster.raster_bytes`: its window and epoch
+    snapshots, bits of at most ``raster_neurons`` neurons)."""
+    return sum(raster_bytes(meta["raster_window"], min(lay["n_neurons"],
+                                                        meta["raster_neurons"]))
+               for lay in meta["layers"])
 
 
 def vector_names(version: int) -> tuple[str, ...]:
@@ -203,7 +214,24 @@ class _Checker:
                 "neuron_axes": axes, "neuron_shape": shape, "n_neurons": n,
                 "steps": self.whole(self.key(lay, "steps", where), f"{where}: steps", 0),
                 "last_epoch": self.whole(last, f"{where}: last_epoch", 0, MAX_EPOCH),
-                "epochs": epochs}
+                "epochs": epochs, "summaries": self.summaries(lay, where, epochs)}
+
+    def summaries(self, lay: dict[str, Any], where: str, epochs: dict[int, Any]
+                  ) -> list[dict[str, Any]]:
+        """The summaries of epochs ``max_epochs`` dropped (files before it have none)."""
+        out: dict[int, dict[str, Any]] = {}
+        for i, sm in enumerate(self.sequence(lay.get("summaries", []),
+                                             f"{where}: summaries")):
+            at = f"{where}: summaries[{i}]"
+            sm = self.mapping(sm, at)
+            e = self.whole(self.key(sm, "epoch", at), f"{at}.epoch", 0, MAX_EPOCH)
+            if e in out or e in epochs:
+                self.fail(f"{at}.epoch", "an epoch with no statistics and no other summary",
+                          e)
+            out[e] = {"epoch": e, "max_rate": self.real(self.key(sm, "max_rate", at),
+                                                        f"{at}.max_rate"),
+                      "n_obs": self.whole(self.key(sm, "n_obs", at), f"{at}.n_obs", 0)}
+        return list(out.values())
 
     def epoch_scalars(self, ep: dict[str, Any], where: str, n: int,
                       version: int) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from .epoch_stats import EpochStats, merge_all
 from .errors import InvalidInputError, InvalidTypeError, UnknownLayerError
 from .loss import LossTracker
 from .pathology import Pathology
-from .raster import RasterSnapshot, RasterWindow
+from .raster import RASTER_NEURONS, RasterSnapshot, RasterWindow
 from .reduce_numpy import (
     StepResult,
     add_gradients,
@@ -37,7 +37,9 @@ from .report import Report
 from .rules import diagnose
 from .stats import (
     ROLES,
+    DeviceSummary,
     EpochHealth,
+    EpochSummary,
     LayerStats,
     LossStats,
     epoch_health,
@@ -106,10 +108,12 @@ class _Layer:
         "raster",
         "role",
         "steps",
+        "summaries",
     )
 
     def __init__(self, name: str, role: str, graded: bool, neuron_axes: int,
-                 neuron_shape: tuple[int, ...], device: Any, raster_window: int) -> None:
+                 neuron_shape: tuple[int, ...], device: Any, raster_window: int,
+                 raster_neurons: int = RASTER_NEURONS) -> None:
         self.name = name
         self.role = role
         self.graded = graded
@@ -119,7 +123,8 @@ class _Layer:
         self.device = device  # None: host (NumPy) statistics; else a torch.device
         self.epochs: dict[int, Any] = {}
         self.health: dict[int, tuple[Any, EpochHealth]] = {}  # epoch -> (key, health)
-        self.raster = RasterWindow(self.n_neurons, raster_window)
+        self.summaries: dict[int, EpochSummary | DeviceSummary] = {}  # dropped epochs
+        self.raster = RasterWindow(self.n_neurons, raster_window, raster_neurons)
         self.steps = 0
         self.last_epoch = 0
 
@@ -130,7 +135,14 @@ class SpikeProfiler:
     Drop-in for the published tutorial's ``SpikeProfiler``: ``dead_threshold``,
     ``saturated_threshold`` and ``gradient_explosion_ratio`` set those constants;
     ``thresholds`` sets any of them (a :class:`Thresholds` or a mapping).
-    ``raster_window`` is how many recent time steps per layer are kept for rasters.
+    ``raster_window`` is how many recent time steps per layer are kept for rasters,
+    of at most ``raster_neurons`` neurons per layer (a strided sample of bigger
+    layers), as bits: at most :func:`~spikewidget.raster.raster_bytes` per layer
+    (396 KiB with the defaults, epoch snapshots included), whatever the layer's size.
+    ``max_epochs``: keep the statistics of at most this many epochs per layer (the
+    newest; older ones are dropped, and reports and the widget say so). Each layer
+    holds 56 bytes per neuron per epoch (seven float64 per-neuron sums), whatever the
+    number of steps: None (the default) keeps every epoch.
     ``backend``: ``"auto"`` reduces device tensors on their device and everything
     else with NumPy; ``"torch"`` always uses torch ops; ``"numpy"`` always copies
     to the host.
@@ -140,7 +152,8 @@ class SpikeProfiler:
                  saturated_threshold: float | None = None,
                  gradient_explosion_ratio: float | None = None, *,
                  thresholds: Thresholds | Mapping[str, float] | None = None,
-                 raster_window: int = 256, backend: Backend = "auto") -> None:
+                 raster_window: int = 256, raster_neurons: int = RASTER_NEURONS,
+                 max_epochs: int | None = None, backend: Backend = "auto") -> None:
         th = Thresholds.coerce(thresholds, Thresholds())
         legacy = {"dead_rate": dead_threshold, "saturated_rate": saturated_threshold,
                   "gradient_explosion_ratio": gradient_explosion_ratio}
@@ -151,6 +164,17 @@ class SpikeProfiler:
                 f"raster_window must be a whole number of time steps from 0 to "
                 f"{MAX_RASTER_WINDOW}, got {raster_window!r}")
         raster_window = int(raster_window)
+        if not is_whole(raster_neurons) or not 0 <= raster_neurons <= MAX_RASTER_NEURONS:
+            raise InvalidInputError(
+                f"raster_neurons must be a whole number of neurons from 0 to "
+                f"{MAX_RASTER_NEURONS}, got {raster_neurons!r}")
+        self.raster_neurons = int(raster_neurons)
+        if max_epochs is not None and (not is_whole(max_epochs) or max_epochs < 1):
+            raise InvalidInputError(
+                f"max_epochs must be None (keep every epoch) or a whole number of epochs "
+                f">= 1, got {max_epochs!r}")
+        self.max_epochs = None if max_epochs is None else int(max_epochs)
+        self._dropped: set[int] = set()  # epochs whose layer statistics were dropped
         if not is_one_of(backend, ("auto", "numpy", "torch")):
             raise InvalidInputError(
                 f"backend must be 'auto', 'numpy' or 'torch', got {backend!r}")
@@ -394,6 +418,8 @@ class SpikeProfiler:
                         f"device; record each layer from one device")
             info = now
             acc = info.epochs.get(ep) if info is not None else None
+            if acc is None and info is not None:
+                self._check_keeps(layer, info, ep)
             if acc is None:
                 acc = EpochStats(math.prod(nshape)) if device is None \
                     else _device_stats(math.prod(nshape), device)
@@ -404,14 +430,44 @@ class SpikeProfiler:
             # ---- commit: the step is in; now file it ----
             if info is None:
                 info = _Layer(layer, role, bool(decl.get("graded", False)), axes, nshape,
-                              device, self.raster_window)
+                              device, self.raster_window, self.raster_neurons)
                 self._layers[layer] = info
             info.epochs[ep] = acc
+            self._drop_old_epochs(info)
             info.raster.push(frames, step, ep)
             info.steps += 1
             info.last_epoch = ep
             self._epoch = ep
             self._version += 1
+
+    def _check_keeps(self, layer: str, info: _Layer, ep: int) -> None:
+        """Refuse a step into an epoch that ``max_epochs`` dropped or would drop at once."""
+        k = self.max_epochs
+        if k is None:
+            return
+        if len(info.epochs) >= k and ep < min(info.epochs):
+            raise InvalidInputError(
+                f"layer {layer!r}: epoch {ep} is older than the {k} newest epochs "
+                f"kept (max_epochs={k}; kept: {sorted(info.epochs)}); its statistics "
+                f"are dropped")
+
+    def _drop_old_epochs(self, info: _Layer) -> None:
+        """Keep the newest ``max_epochs`` epochs of a layer (call under the lock)."""
+        k = self.max_epochs
+        if k is None or len(info.epochs) <= k:
+            return
+        for e in sorted(info.epochs)[:-k]:
+            acc = info.epochs.pop(e)
+            info.summaries[e] = (EpochSummary.of(e, acc) if isinstance(acc, EpochStats)
+                                 else DeviceSummary(e, acc))  # no sync: sorted there
+            info.health.pop(e, None)
+            self._dropped.add(e)
+
+    @property
+    def dropped_epochs(self) -> list[int]:
+        """Epochs whose layer statistics ``max_epochs`` dropped (their loss is kept)."""
+        with self._lock:
+            return sorted(self._dropped)
 
     def record_gradients(self, layer: str, gradients: Any, *,
                          epoch: int | None = None) -> None:
@@ -482,6 +538,7 @@ class SpikeProfiler:
         with self._lock:
             self._phases.clear()
             self._layers.clear()
+            self._dropped = set()
             self._loss = LossTracker()
             self._epoch = 0
             self._version += 1
@@ -503,20 +560,42 @@ class SpikeProfiler:
 
     @property
     def epochs(self) -> list[int]:
-        """Every epoch with any recorded data, ascending."""
+        """Every epoch with any recorded data, ascending (dropped ones too: see
+        ``max_epochs``)."""
         with self._lock:
             return self._all_epochs()
 
     def _all_epochs(self) -> list[int]:
-        found = set(self._loss.epochs) | self._loss.pending_epochs
+        found = set(self._loss.epochs) | self._loss.pending_epochs | self._dropped
         for info in self._layers.values():
             found.update(info.epochs)
         return sorted(found)
 
-    def raster(self, layer: str) -> RasterSnapshot:
-        """The recent frames of one layer (first sample of each batch), oldest first."""
+    def raster(self, layer: str, epoch: int | None = None) -> RasterSnapshot:
+        """The recent frames of one layer (first sample of each batch), oldest first;
+        with ``epoch``, that epoch's frames: those still in the window, or its kept
+        snapshot (its last frames) when that holds more. Of at most
+        ``raster_neurons`` neurons: ``snapshot.neurons`` says which."""
         with self._lock:
-            return self._layer(layer).raster.snapshot()
+            store = self._layer(layer).raster
+            if epoch is None:
+                return store.snapshot()
+            ep = _check_epoch(epoch)
+            window = store.snapshot()
+            keep = window.epochs == ep
+            kept = store.epoch_snapshot(ep)
+            if np.count_nonzero(keep) >= len(kept.steps):
+                return RasterSnapshot(window.spikes[keep], window.steps[keep],
+                                      window.epochs[keep], window.neurons)
+            return kept
+
+    def epoch_rasters(self, layer: str) -> dict[int, RasterSnapshot]:
+        """Per epoch, the last frames it kept of ``layer`` (up to 32, for the newest 64
+        epochs: :data:`~spikewidget.raster.EPOCH_FRAMES`, ``EPOCH_SNAPSHOTS``), so an
+        epoch that has left the raster window still shows what its neurons did."""
+        with self._lock:
+            store = self._layer(layer).raster
+            return {e: store.epoch_snapshot(e) for e in store.epoch_marks}
 
     def phase(self, name: str = "eval") -> SpikeProfiler:
         """The profiler that holds the passes of phase ``name``.
@@ -537,6 +616,7 @@ class SpikeProfiler:
             if other is None:
                 other = self._phases[name] = SpikeProfiler(
                     thresholds=self._thresholds, raster_window=self.raster_window,
+                    raster_neurons=self.raster_neurons, max_epochs=self.max_epochs,
                     backend=self.backend)
                 other._declared = {k: dict(v) for k, v in self._declared.items()}
                 self._version += 1
@@ -578,7 +658,9 @@ class SpikeProfiler:
             stats, loss = self._statistics(selected, names, th)
             found = diagnose(stats, loss, th)
             found = self._locate_first_epochs(found, selected, names, th)
-        return Report({s.name: s for s in stats}, found, th, tuple(selected), loss)
+        dropped = tuple(e for e in selected if e in self._dropped)
+        return Report({s.name: s for s in stats}, found, th, tuple(selected), loss,
+                      dropped_epochs=dropped, max_epochs=self.max_epochs)
 
     def _statistics(self, selected: list[int], names: list[str], th: Thresholds,
                     history: bool = True) -> tuple[list[LayerStats], LossStats | None]:
@@ -624,7 +706,10 @@ class SpikeProfiler:
         """The layer's health in every recorded epoch up to ``until`` (call under the
         lock); cached per epoch while that epoch receives no new step."""
         out = []
-        for e in sorted(x for x in info.epochs if x <= until):
+        for e in sorted(x for x in (*info.epochs, *info.summaries) if x <= until):
+            if e not in info.epochs:  # dropped: its summary (see max_epochs)
+                out.append(info.summaries[e].health(by_samples, th))
+                continue
             acc = info.epochs[e]
             key = (acc.n_steps, th.dead_rate, by_samples)
             hit = info.health.get(e)
@@ -724,7 +809,8 @@ class SpikeProfiler:
         with other._lock:
             other._loss.flush()
             theirs = [(info, {e: _host_stats(a).copy() for e, a in info.epochs.items()},
-                       info.raster.snapshot()) for info in other._layers.values()]
+                       (info.raster.snapshot(), info.raster.epoch_snapshots()))
+                      for info in other._layers.values()]
             their_loss = other._loss
             their_epoch = other._epoch
             their_declared = {k: dict(v) for k, v in other._declared.items()}
@@ -740,13 +826,15 @@ class SpikeProfiler:
                 mine = self._layers.get(info.name)
                 if mine is None:
                     mine = _Layer(info.name, info.role, info.graded, info.neuron_axes,
-                                  info.neuron_shape, None, self.raster_window)
-                    mine.raster.restore(raster)
+                                  info.neuron_shape, None, self.raster_window,
+                                  self.raster_neurons)
+                    mine.raster.restore_epochs(raster[1])
+                    mine.raster.restore(raster[0])
                     self._layers[info.name] = mine
                 elif mine.device is not None:
                     mine.epochs = {e: _host_stats(a) for e, a in mine.epochs.items()}
                     mine.device = None
-                    mine.raster.restore(mine.raster.snapshot())
+                    mine.raster.to_host()
                 for e, stats in epochs.items():
                     if e in mine.epochs:
                         mine.epochs[e].merge_into(stats)
@@ -754,6 +842,11 @@ class SpikeProfiler:
                         mine.epochs[e] = stats
                 mine.steps = max(mine.steps, info.steps)
                 mine.last_epoch = max(mine.last_epoch, info.last_epoch)
+                for e, summary in info.summaries.items():
+                    if e not in mine.epochs:
+                        mine.summaries.setdefault(e, summary)
+                self._drop_old_epochs(mine)
+            self._dropped |= other._dropped
             self._loss.flush()
             self._loss.merge(their_loss)
             for name, decl in their_declared.items():  # the same whichever merges which
@@ -872,12 +965,13 @@ class SpikeProfiler:
 RESERVED_NAMES = frozenset({"loss"})
 """Names findings use for things that are not layers."""
 
+MAX_RASTER_WINDOW = 65536
+"""The most frames ``raster_window`` may keep per layer (9 MiB at 1024 neurons)."""
+MAX_RASTER_NEURONS = 65536
+"""The most neurons ``raster_neurons`` may keep per layer for pictures."""
+
 MAX_EPOCH = 2**31 - 1
 """The largest epoch number (epochs travel to the browser as int32)."""
-
-MAX_RASTER_WINDOW = 2**20
-"""The largest ``raster_window`` (time steps kept per layer for rasters)."""
-
 
 def _check_name(layer: Any) -> None:
     if not isinstance(layer, str) or not layer:

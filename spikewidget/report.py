@@ -29,6 +29,10 @@ class Report:
     thresholds: Thresholds = field(default_factory=Thresholds)
     epochs: tuple[int, ...] = ()
     loss: LossStats | None = None
+    dropped_epochs: tuple[int, ...] = ()
+    """Epochs of the report whose layer statistics ``max_epochs`` dropped (they count
+    for the loss only)."""
+    max_epochs: int | None = None
     total_steps: int = field(init=False)
     total_spikes: float = field(init=False)
     total_neurons: int = field(init=False)
@@ -64,6 +68,10 @@ class Report:
               f"epochs {self.epochs[0]}-{self.epochs[-1]}" if self.epochs else "no data")
         lines = [f"SpikeProfiler Report: {self.total_steps} steps, {self.total_neurons} "
                  f"neurons, {self.total_spikes:.0f} total spikes ({ep})", ""]
+        if self.dropped_epochs:
+            lines.insert(1, f"  (layer statistics of {_epoch_list(self.dropped_epochs)} were "
+                            f"dropped: max_epochs={self.max_epochs} keeps the newest; the "
+                            f"layers cover the other epochs, the loss every epoch)")
         for raw, st in self.layer_stats.items():
             name = plain(raw)  # a name never acts on the terminal or fakes a line
             if st.role == "input":  # activity, not health: no dead/saturated verdict
@@ -128,3 +136,12 @@ def _activity(st: LayerStats) -> str:
 
 ProfileReport = Report
 """The tutorial's name for :class:`Report`."""
+
+
+def _epoch_list(epochs: tuple[int, ...]) -> str:
+    """``epoch 3`` / ``epochs 0-9`` (consecutive) / ``epochs 0, 2, 5``."""
+    if len(epochs) == 1:
+        return f"epoch {epochs[0]}"
+    if epochs[-1] - epochs[0] == len(epochs) - 1:
+        return f"epochs {epochs[0]}-{epochs[-1]}"
+    return "epochs " + ", ".join(map(str, epochs))

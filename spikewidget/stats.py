@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -358,6 +359,92 @@ def epoch_health(epoch: int, stats: EpochStats, by_samples: bool,
         dead = np.count_nonzero(rates < th.dead_rate)
     top = float(rates.max()) if rates.size else 0.0
     return EpochHealth(epoch, int(dead) / n, top, stats.n_obs)
+
+
+SUMMARY_QUANTILES = 256
+"""Per-neuron rates an epoch summary keeps: evenly spaced ranks of the sorted rates."""
+
+
+@dataclass(frozen=True)
+class EpochSummary:
+    """What an epoch whose per-neuron statistics were dropped (``max_epochs``) keeps
+    for the rules that look back over epochs (``layer_died``, trends): the sorted
+    per-neuron rates at :data:`SUMMARY_QUANTILES` evenly spaced ranks (all of them
+    for smaller layers; per sample for output layers in ``sample_q``), the highest
+    rate and the observations. 2 KiB to 4 KiB per layer and epoch, whatever its size."""
+
+    epoch: int
+    rate_q: np.ndarray
+    sample_q: np.ndarray | None
+    max_rate: float
+    n_obs: int
+
+    @classmethod
+    def of(cls, epoch: int, stats: EpochStats) -> EpochSummary:
+        rates = stats.spike_sum / max(stats.n_obs, 1)
+        samples = (stats.active_samples / stats.count_samples if stats.count_samples
+                   else None)
+        return cls(epoch, _quantiles(rates), None if samples is None else _quantiles(samples),
+                   float(rates.max()) if rates.size else 0.0, int(stats.n_obs))
+
+    def health(self, by_samples: bool, th: Thresholds) -> EpochHealth:
+        """:func:`epoch_health` from the summary (the dead share to 1/256 for layers
+        of more than 256 neurons, exact for smaller ones)."""
+        q = self.sample_q if by_samples and self.sample_q is not None else self.rate_q
+        dead = np.searchsorted(q, th.dead_rate, side="left") / max(len(q), 1)
+        return EpochHealth(self.epoch, float(dead), self.max_rate, self.n_obs)
+
+
+class DeviceSummary:
+    """An :class:`EpochSummary` computed on the device (sorting and picking the ranks
+    there: dropping an epoch never syncs); copied to the host on first use, which a
+    report or a save makes."""
+
+    def __init__(self, epoch: int, acc: Any) -> None:
+        import torch
+
+        self.epoch, self.n_obs = epoch, int(acc.n_obs)
+        rates = acc.spike_sum.double() / max(acc.n_obs, 1)
+        samples = (acc.active_samples.double() / acc.count_samples if acc.count_samples
+                   else None)
+        self._parts = (_device_quantiles(torch, rates),
+                       None if samples is None else _device_quantiles(torch, samples),
+                       rates.max() if rates.numel() else torch.zeros((), dtype=torch.float64))
+        self._host: EpochSummary | None = None
+
+    def host(self) -> EpochSummary:
+        if self._host is None:
+            rate_q, sample_q, top = self._parts
+            self._host = EpochSummary(
+                self.epoch, rate_q.cpu().numpy(),
+                None if sample_q is None else sample_q.cpu().numpy(), float(top), self.n_obs)
+            self._parts = ()
+        return self._host
+
+    rate_q = property(lambda self: self.host().rate_q)
+    sample_q = property(lambda self: self.host().sample_q)
+    max_rate = property(lambda self: self.host().max_rate)
+
+    def health(self, by_samples: bool, th: Thresholds) -> EpochHealth:
+        return self.host().health(by_samples, th)
+
+
+def _device_quantiles(torch: Any, values: Any) -> Any:
+    ordered = torch.sort(values).values
+    n = ordered.numel()
+    if n <= SUMMARY_QUANTILES:
+        return ordered
+    ranks = (torch.arange(SUMMARY_QUANTILES, device=values.device) * 2 + 1) * n // (
+        2 * SUMMARY_QUANTILES)
+    return ordered[ranks]
+
+
+def _quantiles(values: np.ndarray) -> np.ndarray:
+    ordered = np.sort(values)
+    if len(ordered) <= SUMMARY_QUANTILES:
+        return ordered
+    ranks = (np.arange(SUMMARY_QUANTILES) + 0.5) * len(ordered) / SUMMARY_QUANTILES
+    return ordered[ranks.astype(np.int64)]
 
 
 def judge_output_by_samples(st: LayerStats, th: Thresholds) -> None:

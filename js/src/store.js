@@ -3,6 +3,7 @@
 // One store per model (not per view), so every view of a widget shows the same data.
 
 import { decodeArray } from "./codec.js";
+import { applyEpochRaster } from "./raster.js";
 import { checkEvaluators, ratesOf } from "./rules.js";
 
 export function createStore() {
@@ -16,7 +17,8 @@ export function createStore() {
       means: new Float64Array(0), counts: new Float64Array(0), maxes: new Float64Array(0),
       nonfinite: new Float64Array(0), recent: new Float64Array(0),
       recentEpochs: new Int32Array(0) },
-    raster: [], // per layer: {n, rowBytes, bits, steps, epochs, frames}
+    raster: [], // per layer: {n, rowBytes, bits, steps, epochs, frames, neurons, n_neurons}
+    epochRaster: [], // per layer: Map epoch -> its kept frames (raster.js applyEpochRaster)
     version: 0, // bumped on every change (caches key on it)
   };
 }
@@ -85,6 +87,8 @@ export function applyRaster(store, r) {
       epochs: concat(Int32Array, cur.epochs, epochs.subarray(from)),
     };
   }
+  cur.neurons = r.neurons ? decodeArray(r.neurons) : null; // kept neurons' flat indices
+  cur.n_neurons = r.n_neurons;
   const cap = store.meta.raster_window || cur.steps.length;
   const frames = cur.steps.length;
   if (frames > cap) {
@@ -117,6 +121,7 @@ export function applyMessage(store, msg) {
   for (const c of msg.chunks || []) applyChunk(store, c);
   if (msg.loss) applyLoss(store, msg.loss);
   for (const r of msg.raster || []) applyRaster(store, r);
+  for (const r of msg.epoch_raster || []) applyEpochRaster(store, r);
   store.seq = msg.seq;
   store.version += 1;
   return gap ? "gap" : "applied";

@@ -6,7 +6,7 @@ import { themeColours } from "./canvas.js";
 import { clear, count, h } from "./dom.js";
 import { healthMapView } from "./healthmap.js";
 import { renderBars } from "./bars.js";
-import { binRaster, drawRaster, pick, selectFrames, spiked, unravel } from "./raster.js";
+import { pickCell, renderRaster, spiked, unravel } from "./raster.js";
 import { buildReport, firstSeen, trends } from "./report.js";
 import { CLASS_NAMES, classifyRate } from "./rules.js";
 import { renderSliders } from "./sliders.js";
@@ -36,8 +36,7 @@ export function render({ model, el }) {
   root.swStore = store;
   let th = { ...model.get("threshold_values") };
   let rasterKey = "";
-  let frameIdx = [];
-  let rasterN = 0;
+  let drawnRaster = null; // what renderRaster drew, for hover
   let current = null; // {epoch, report, layer}
   let pending = 0;
   let lastResync = -Infinity;
@@ -224,7 +223,6 @@ export function render({ model, el }) {
   const width = contentWidth;
 
   function drawRasterView(colours, li, epoch) {
-    const raster = li >= 0 ? store.raster[li] : undefined;
     const live = Boolean(model.get("live"));
     const w = width(d.rasterPanel);
     const hgt = 220;
@@ -233,36 +231,12 @@ export function render({ model, el }) {
     rasterKey = key;
     d.tip.hidden = true; // what it described is gone
     const t0 = performance.now();
-    frameIdx = selectFrames(raster, live ? null : epoch);
-    rasterN = raster ? raster.n : 0;
-    const dpr = window.devicePixelRatio || 1;
-    const grid = binRaster(raster, frameIdx, Math.round(w * dpr), Math.round(hgt * dpr));
-    const canvas = d.raster;
-    canvas.style.width = `${w}px`;
-    canvas.style.height = `${hgt}px`;
-    canvas.width = Math.round(w * dpr);
-    canvas.height = Math.round(hgt * dpr);
-    drawRaster(canvas.getContext("2d"), grid, canvas.width, canvas.height, colours);
-    stats.lastRasterMs = performance.now() - t0;
-    stats.rasterSpikes = grid.spikes;
     const name = li >= 0 ? store.layers[li].name : "";
+    drawnRaster = renderRaster(d.raster, d.rasterCaption, store, li, live ? null : epoch, {
+      cssW: w, cssH: hgt, dpr: window.devicePixelRatio || 1, colours, layerName: name, count });
+    stats.lastRasterMs = performance.now() - t0;
+    stats.rasterSpikes = drawnRaster.grid.spikes;
     d.rasterTitle.textContent = name ? `Spike raster \u2014 ${name}` : "Spike raster";
-    if (!raster || frameIdx.length === 0) {
-      d.rasterCaption.textContent = raster
-        ? `No frames of epoch ${epoch} in the kept window (the last ${store.meta.raster_window} ` +
-          `time steps)${offline ? "." : "; tick live to see the newest."}`
-        : "No raster frames kept for this layer yet.";
-      return;
-    }
-    const first = frameIdx[0];
-    const last = frameIdx[frameIdx.length - 1];
-    const dens = grid.cellSize > 1
-      ? ` \u00B7 density: ${count(Math.ceil(frameIdx.length / grid.cols), "frame")} \u00D7 ` +
-        `${count(Math.ceil(rasterN / grid.rows), "neuron")} per pixel` : "";
-    d.rasterCaption.textContent = `${count(frameIdx.length, "frame")} (steps ` +
-      `${raster.steps[first]}\u2013${raster.steps[last]}, epochs ${raster.epochs[first]}` +
-      `\u2013${raster.epochs[last]}) \u00D7 ${count(rasterN, "neuron")} \u00B7 ` +
-      `${count(grid.spikes, "spike")}${dens}`;
   }
 
   const health = healthMapView(d.health, (e, name) => {
@@ -324,23 +298,23 @@ export function render({ model, el }) {
   // ---- hover -------------------------------------------------------------------
   const onMove = (ev) => {
     const li = current ? current.li : -1;
-    const raster = store.raster[li];
     const rect = d.raster.getBoundingClientRect();
-    const hit = raster && pick(frameIdx, rasterN, rect.width, rect.height,
-      ev.clientX - rect.left, ev.clientY - rect.top);
+    const hit = drawnRaster && pickCell(drawnRaster, ev.clientX - rect.left,
+      ev.clientY - rect.top);
+    const raster = hit ? drawnRaster.view.raster : null;
     if (!hit) {
       d.tip.hidden = true;
       return;
     }
     const meta = store.layers[li];
     const lv = current.report.layers.find((l) => l.index === li);
-    const rate = lv ? lv.rates[hit.neuron] : NaN;
+    const rate = lv ? lv.rates[hit.index] : NaN;
     const cls = lv ? CLASS_NAMES[classifyRate(rate, th)] : "not recorded this epoch";
-    d.tip.textContent = `neuron ${unravel(hit.neuron, meta.shape)}\n` +
+    d.tip.textContent = `neuron ${unravel(hit.index, meta.shape)}\n` +
       `rate ${Number.isFinite(rate) ? rate.toPrecision(3) : rate} \u00B7 ${cls}\n` +
       `step ${raster.steps[hit.frame]}, epoch ${raster.epochs[hit.frame]}: ` +
       `${spiked(raster, hit.frame, hit.neuron) ? "spike" : "no spike"}`;
-    d.tip.dataset.neuron = String(hit.neuron);
+    d.tip.dataset.neuron = String(hit.index);
     d.tip.dataset.cls = cls;
     d.tip.hidden = false;
     // kept inside the raster's panel, never over the next one
