@@ -26,7 +26,7 @@ def test_readme_framework_example_runs_as_written(capsys):
 def test_readme_limits_are_the_ones_the_code_enforces():
     from spikewidget.persist import READABLE, VERSION
     from spikewidget.profile_schema import MAX_LOAD_BYTES, MAX_META_BYTES, MAX_PHASE_DEPTH
-    from spikewidget.profiler import MAX_EPOCH, MAX_RASTER_WINDOW
+    from spikewidget.profiler import MAX_EPOCH, MAX_RASTER_NEURONS, MAX_RASTER_WINDOW
 
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     section = readme.split("## Guarantees and limits", 1)[1].split("\n## ", 1)[0]
@@ -35,4 +35,5 @@ def test_readme_limits_are_the_ones_the_code_enforces():
     assert f"**{MAX_META_BYTES // 2**20} MiB**" in section
     assert f"at most **{MAX_PHASE_DEPTH}** deep" in section
     assert MAX_EPOCH == 2**31 - 1 and "`2**31 - 1`" in section
-    assert MAX_RASTER_WINDOW == 2**20 and "`2**20` frames" in section
+    assert f"`raster_window` from 0 to `{MAX_RASTER_WINDOW}` frames" in section
+    assert f"`raster_neurons` from 0 to `{MAX_RASTER_NEURONS}`" in section
