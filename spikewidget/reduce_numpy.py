@@ -25,6 +25,7 @@ from .temporal import OpenSequences, first_samples, intervals, spread
 _EXACT_FLOAT32_LIMIT = 2 ** 24  # a float32 dot of more 0/1 values may round
 _GROUPED_ROW = 1024  # values per row when summing the rows of a narrow array
 _BLOCK = 65_536  # elements per block of the voltage deviations: stays in cache
+_INT64_SAFE = 2 ** 63  # |a sum of int64 values| below this cannot wrap
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,8 @@ def _spikes(x2: np.ndarray) -> tuple[np.ndarray, float, float, int, int, int, np
         s = column_sums(x2)
         tot = int(s.sum())
         return s, float(tot > 0), float(tot == x2.size), 0, 0, 0, x2
+    if x2.dtype.itemsize == 8 and kind in "iu":
+        x2 = exact_or_float64(x2)
     s = column_sums(x2) if x2.shape[0] > 1 else x2[0]
     tot = float(s.sum(dtype=np.float64))
     mx = float(x2.max())
@@ -190,6 +193,16 @@ def column_sums(a: np.ndarray) -> np.ndarray:
         return a.sum(axis=0)
     s = a[:whole].reshape(-1, k * n).sum(axis=0).reshape(k, n).sum(axis=0)
     return s + a[whole:].sum(axis=0) if whole < rows else s
+
+
+def exact_or_float64(a: np.ndarray) -> np.ndarray:
+    """64-bit integers ``(rows, n)`` as they are when no sum along a column (nor of a
+    column's sums) can leave int64, else in float64: sums of up to 2**63 values below
+    2**64 stay far below float64's range (exact up to 2**53, then rounded), so huge
+    counts are never summed into a wrapped, negative or zero total. Smaller integer
+    types sum in int64 (NumPy's default) and cannot overflow."""
+    bound = max(abs(int(a.max())), abs(int(a.min()))) * a.shape[0]
+    return a if bound < _INT64_SAFE else a.astype(np.float64)
 
 
 def _finite_float64(a: np.ndarray) -> tuple[np.ndarray, int]:
