@@ -26,9 +26,10 @@ _EXACT_FLOAT32_LIMIT = 2 ** 24  # a float32 dot of more 0/1 values may round
 _GROUPED_ROW = 1024  # values per row when summing the rows of a narrow array
 _BLOCK = 65_536  # elements per block of the voltage deviations: stays in cache
 _INT64_SAFE = 2 ** 63  # |a sum of int64 values| below this cannot wrap
+_QUIET = 1e18  # values below this in magnitude: no square or sum of a step overflows
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StepResult:
     """The reductions of one step, ready to be added to an :class:`EpochStats`."""
 
@@ -90,8 +91,17 @@ def compute_step(x2: np.ndarray, v2: np.ndarray | None, g2: np.ndarray | None, *
 def apply_step(acc: EpochStats, r: StepResult, *, step: int) -> None:
     """Add a computed step to ``acc`` (cannot fail part-way); ``step`` is the layer's
     step index, for "first non-finite at step ..."."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        acc.spike_sum += r.spike_sum
+    v = r.voltages
+    if r.spike_min > -_QUIET and r.spike_max < _QUIET and (
+            v is None or (not v[3] and v[4] > -_QUIET and v[5] < _QUIET)):
+        _apply(acc, r, step)  # no value can overflow: skip NumPy's error-state switch
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            _apply(acc, r, step)
+
+
+def _apply(acc: EpochStats, r: StepResult, step: int) -> None:
+    np.add(acc.spike_sum, r.spike_sum, out=acc.spike_sum)
     acc.n_steps += 1
     acc.n_obs += r.n_obs
     acc.n_samples += r.samples
@@ -112,9 +122,9 @@ def apply_step(acc: EpochStats, r: StepResult, *, step: int) -> None:
     if r.frame is not None:
         _continue_sequences(acc, r)
     if r.isi is not None:
-        _add_vectors(acc, ("isi_n", "isi_sum", "isi_sq"), r.isi)
+        _add_isi(acc, r.isi)
     if r.spread is not None:
-        _add_vectors(acc, ("vt_m2", "vt_dof"), r.spread)
+        _add_spread(acc, r.spread)
     if r.voltages is not None:
         n, mean, m2, nf_v, v_min, v_max = r.voltages
         acc.add_voltage_moments(n, mean, m2)
@@ -128,24 +138,31 @@ def apply_step(acc: EpochStats, r: StepResult, *, step: int) -> None:
         _commit_gradient(acc, r.gradient, step)
 
 
-def _add_vectors(acc: EpochStats, names: tuple[str, ...], values: tuple[np.ndarray, ...]
-                 ) -> None:
-    for name, value in zip(names, values, strict=True):
-        vec = getattr(acc, name)
-        np.add(vec, value, out=vec)
+def _add_isi(acc: EpochStats, isi: tuple[np.ndarray, ...]) -> None:
+    np.add(acc.isi_n, isi[0], out=acc.isi_n)
+    np.add(acc.isi_sum, isi[1], out=acc.isi_sum)
+    np.add(acc.isi_sq, isi[2], out=acc.isi_sq)
+
+
+def _add_spread(acc: EpochStats, vt: tuple[np.ndarray, np.ndarray | float]) -> None:
+    np.add(acc.vt_m2, vt[0], out=acc.vt_m2)
+    if not isinstance(vt[1], float) or vt[1]:
+        np.add(acc.vt_dof, vt[1], out=acc.vt_dof)
 
 
 def _continue_sequences(acc: EpochStats, r: StepResult) -> None:
     """One time step of the open sequences (new ones when the rows changed)."""
     spikes, binary, voltages = r.frame
-    if acc.open is None or acc.open.rows != len(spikes):
-        acc.open = OpenSequences(len(spikes))
+    open_ = acc.open
+    if open_ is None or open_.rows != len(spikes):
+        open_ = acc.open = OpenSequences(len(spikes))
     silent = r.spike_max == 0 and r.spike_min == 0 and not r.nf_spikes
-    isi, vt = acc.open.add(spikes, binary, voltages, acc.n_neurons, silent)
+    finite = r.voltages is not None and not r.voltages[3]
+    isi, vt = open_.add(spikes, binary, voltages, acc.n_neurons, silent, finite)
     if isi is not None:
-        _add_vectors(acc, ("isi_n", "isi_sum", "isi_sq"), isi)
+        _add_isi(acc, isi)
     if vt is not None:
-        _add_vectors(acc, ("vt_m2", "vt_dof"), vt)
+        _add_spread(acc, vt)
 
 
 def _spikes(x2: np.ndarray) -> tuple[np.ndarray, float, float, int, int, int, np.ndarray]:
@@ -232,10 +249,24 @@ def voltage_moments(v2: np.ndarray) -> tuple[int, float, float, int, float, floa
             return 0, 0.0, 0.0, nonfinite, math.inf, -math.inf
         total = float(v2.sum())
     mean = total / n
-    m2 = _squared_deviations(v2, mean)
+    m2 = _m2_from_squares(v2, n, mean)
+    if m2 is None:  # the mean dominates: deviations from it, in a second pass
+        m2 = _squared_deviations(v2, mean)
     if not math.isfinite(m2):  # float32 squares overflowed: redo in float64
         m2 = _squared_deviations(v2.astype(np.float64), mean)
     return n, mean, m2, nonfinite, float(v2.min()), float(v2.max())
+
+
+def _m2_from_squares(v: np.ndarray, n: int, mean: float) -> float | None:
+    """Sum of squared deviations as sum(v**2) - n mean**2, in one pass, when that
+    loses at most one bit to cancellation (n mean**2 <= half of sum(v**2): the
+    result keeps the relative precision of the sum of squares, as the deviations'
+    own sum of squares does); else None."""
+    q = float(np.vdot(v, v))
+    shift = n * mean * mean
+    if not math.isfinite(q) or shift > 0.5 * q:
+        return None
+    return q - shift
 
 
 def _squared_deviations(v: np.ndarray, mean: float) -> float:

@@ -167,13 +167,14 @@ class OpenSequences:
         return len(self.fold.last)
 
     def add(self, spikes: np.ndarray, binary: bool, voltages: np.ndarray | None,
-            n: int, silent: bool = False) -> tuple[tuple[np.ndarray, ...] | None,
-                                                   tuple[np.ndarray, np.ndarray] | None]:
-        """One time step ``(rows,)`` (``silent``: it has no spike); returns the new
-        (intervals, sum, squares) per neuron (None: no interval ended) and
-        (squared-deviation increment, degrees-of-freedom increment) per neuron (None:
-        no voltages)."""
-        welford = None if voltages is None else self._welford(voltages, n)
+            n: int, silent: bool = False, finite: bool = False
+            ) -> tuple[tuple[np.ndarray, ...] | None, tuple[np.ndarray, np.ndarray | float] | None]:
+        """One time step ``(rows,)`` (``silent``: it has no spike; ``finite``: its
+        voltages are all finite); returns the new (intervals, sum, squares) per neuron
+        (None: nothing can have ended) and (squared-deviation increment, degrees-of-
+        freedom increment) per neuron (None: no voltages). Returned arrays may be
+        buffers that the next call overwrites: add them in at once."""
+        welford = None if voltages is None else self._welford(voltages, n, finite)
         if silent:  # nothing ends, nothing moves
             self.clock += 1
             return None, welford
@@ -184,29 +185,35 @@ class OpenSequences:
             fold.dtype = np.float64
         d = fold.step(spikes if binary else spike_frames(spikes, False), self.clock)
         np.maximum(d, 0, out=d)  # a first spike has no interval
+        rows = len(d) // n
+        # every interval is at most the clock: float32 sums of squares stay exact
+        # (whole numbers below 2**24) while rows * clock**2 does
+        if d.dtype != np.float32 or rows * float(self.clock) ** 2 >= _EXACT32:
+            d = d.astype(np.float64)
         self.clock += 1
-        d = d.reshape(-1, n)
-        top = float(d.max())
-        isi = None
-        if top > 0:
-            if d.dtype != np.float32 or len(d) * top * top >= _EXACT32:
-                d = d.astype(np.float64)
-            sums = reduce_numpy.column_sums
-            isi = (sums(np.minimum(d, 1)), sums(d), sums(d * d))
-        return isi, welford
+        if rows == 1:  # one sample: its rows are the neurons (no sums across rows)
+            return (np.minimum(d, 1), d, d * d), welford
+        d = d.reshape(rows, n)
+        sums = reduce_numpy.column_sums
+        return (sums(np.minimum(d, 1)), sums(d), sums(d * d)), welford
 
-    def _welford(self, v: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def _welford(self, v: np.ndarray, n: int, finite: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray | float]:
         if v.dtype.kind != "f":
             v = v.astype(np.float64)
         if self.v_mean is None or self.v_mean.dtype != v.dtype:
             self.v_mean = np.zeros(len(v), dtype=v.dtype)
-        if self.v_count is None and np.isfinite(v.sum(dtype=np.float64)):
+        if self.v_count is None and (finite or np.isfinite(v.sum(dtype=np.float64))):
             k = self.v_ok = self.v_ok + 1
             delta = v - self.v_mean
-            self.v_mean += delta * v.dtype.type(1 / k)
-            np.multiply(delta, v - self.v_mean, out=delta)  # Welford's M2 increment
-            dof = np.full(n, (len(v) // n) if k >= 2 else 0, dtype=np.float64)
-            return reduce_numpy.column_sums(delta.reshape(-1, n)), dof
+            step = delta * v.dtype.type(1 / k)
+            self.v_mean += step
+            np.subtract(v, self.v_mean, out=step)
+            np.multiply(delta, step, out=delta)  # Welford's M2 increment
+            dof = float(len(v) // n) if k >= 2 else 0.0  # the same for every neuron
+            rows = len(v) // n
+            m2 = delta if rows == 1 else reduce_numpy.column_sums(delta.reshape(rows, n))
+            return m2, dof
         if self.v_count is None:
             self.v_count = np.full(len(v), float(self.v_ok))
         ok = np.isfinite(v)
