@@ -101,7 +101,7 @@ def _compute(x2: np.ndarray, v2: np.ndarray | None, g2: np.ndarray | None,
     if time_steps is not None:  # along time, on the first samples (temporal)
         isi = intervals(first_samples(x2.reshape(time_steps, -1), n), nonbinary == 0, n)
         if v2 is not None:
-            vt = spread(first_samples(v2.reshape(time_steps, -1), n), n)
+            vt = spread(first_samples(v2.reshape(time_steps, -1), n), n, finite=not vm[3])
     else:
         frame = (first_samples(x2.reshape(-1), n), nonbinary == 0,
                  None if v2 is None else first_samples(v2.reshape(-1), n))

@@ -207,7 +207,8 @@ class Sequence:
             with np.errstate(over="ignore", invalid="ignore"):
                 vm = voltage_moments(v.reshape(-1, n))
                 if t > 1:  # the spread over the sampled time steps
-                    vt = spread(first_samples(v.reshape(len(sampled), -1), n), n)
+                    vt = spread(first_samples(v.reshape(len(sampled), -1), n), n,
+                                finite=not vm[3])
             v_rows = first_samples(v.reshape(-1), n) if t == 1 else None
 
         def compute(want_counts: bool) -> StepResult:

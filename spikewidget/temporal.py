@@ -99,15 +99,20 @@ def intervals(x3: np.ndarray, binary: bool, n: int) -> tuple[np.ndarray, ...]:
     """(intervals, sum, sum of squares) per neuron of the sequences of one record,
     ``x3`` as ``(time, rows)``."""
     frames = spike_frames(x3, binary)
-    counts = np.count_nonzero(frames, axis=0) if frames.dtype == np.bool_ else \
-        frames.sum(axis=0, dtype=np.float64)
+    if frames.dtype == np.bool_:
+        counts = np.count_nonzero(frames, axis=0)
+    elif frames.dtype == np.float32 and len(frames) < _UNSEEN:  # 0/1: float32 sums exact
+        counts = frames.sum(axis=0)
+    else:
+        counts = frames.sum(axis=0, dtype=np.float64)
     return sequence_intervals(frames, len(frames), counts, n)
 
 
 # ------------------------------------------------------------ spread over time
-def spread(v3: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def spread(v3: np.ndarray, n: int, finite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(sum of squared deviations from each sequence's mean, degrees of freedom) per
-    neuron, float64, of voltages ``(time, rows)`` (rows = samples x ``n``).
+    neuron, float64, of voltages ``(time, rows)`` (rows = samples x ``n``; ``finite``:
+    they are known to be all finite).
 
     A voltage frozen in time gives exactly 0: float32 voltages are summed exactly in
     float64 (their mean is then the value itself), float64 ones are taken relative
@@ -115,7 +120,7 @@ def spread(v3: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     t = v3.shape[0]
     if v3.dtype.kind != "f":
         v3 = v3.astype(np.float64)
-    if not np.isfinite(v3.sum(dtype=np.float64)):
+    if not finite and not np.isfinite(v3.sum(dtype=np.float64)):
         return _spread_finite(v3, n)
     if v3.dtype == np.float32:
         mean = (v3.sum(axis=0, dtype=np.float64) / t).astype(np.float32)
