@@ -191,9 +191,11 @@ class OpenSequences:
         d = fold.step(spikes if binary else spike_frames(spikes, False), self.clock)
         np.maximum(d, 0, out=d)  # a first spike has no interval
         rows = len(d) // n
-        # every interval is at most the clock: float32 sums of squares stay exact
-        # (whole numbers below 2**24) while rows * clock**2 does
-        if d.dtype != np.float32 or rows * float(self.clock) ** 2 >= _EXACT32:
+        # float32 sums of squares stay exact (whole numbers below 2**24) while
+        # rows * top**2 does, top the longest interval; every interval is at most the
+        # clock, so the max is only looked at once the clock is large
+        if d.dtype != np.float32 or (rows * float(self.clock) ** 2 >= _EXACT32
+                                     and rows * float(d.max()) ** 2 >= _EXACT32):
             d = d.astype(np.float64)
         self.clock += 1
         if rows == 1:  # one sample: its rows are the neurons (no sums across rows)
