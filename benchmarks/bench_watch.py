@@ -1,21 +1,28 @@
 """What does ``profiler.watch(model)`` cost a training step?
 
-The story's network in snnTorch: 700 inputs -> Linear -> Leaky(256) -> Linear ->
-Leaky(20), looped over T time steps inside ``forward``, batch 128, Adam, cross
-entropy on the output spike counts. Identical copies of the model train side by
-side in one process: unwatched, watched (every step, and one step in four), and
-watched with gradients and input, their steps interleaved (rotating order) so that
-drift hits all alike. Each round times one step of every variant; the slowdown is
-the median over rounds of each round's ratio to the unwatched step, with its
-standard error (bootstrap) and the interquartile range: this machine is shared, and
-single steps vary by a few percent. Fewer variants give more rounds in the same time.
+Two networks, both looping over T time steps inside ``forward``:
 
-    python benchmarks/bench_watch.py                 # T=100 (the story), CPU
-    python benchmarks/bench_watch.py --time-steps 25 --device cuda
-    python benchmarks/bench_watch.py --floor         # + no-op hooks on the same layers
+- ``story``: the story's network in snnTorch, 700 inputs -> Linear -> Leaky(256) ->
+  Linear -> Leaky(20), T=100, batch 128, cross entropy on the output spike counts;
+- ``csnn``: a tutorial-6-style snnTorch CSNN on 28x28 frames, Conv(1->12, 5) ->
+  MaxPool 2 -> Leaky -> Conv(12->64, 5) -> MaxPool 2 -> Leaky -> Linear(1024->10) ->
+  Leaky, T=25, batch 32.
+
+Identical copies of a model train side by side in one process, Adam: unwatched,
+watched (every step, one step in four, with gradients, with input), their steps
+interleaved (rotating order) so that drift hits all alike. Each round times one
+step of every variant; a slowdown is the median over rounds of each round's ratio to
+the unwatched step, with its standard error (bootstrap) and the interquartile range:
+this machine is shared, and single steps vary by a few percent. Fewer variants give
+more rounds in the same time. The goals of issue 18 are printed beside the figures:
+``watch`` at most 3 % and within 2 points of the no-op-hook floor, ``gradients=True``
+and ``input=True`` at most 2 points above ``watch`` (per-round differences).
+
+    python benchmarks/bench_watch.py --floor             # both networks, CPU, 1 thread
+    python benchmarks/bench_watch.py --net story --time-steps 25 --device cuda
     python benchmarks/bench_watch.py --floor --variants watch --repeats 201  # +-0.6 pt
 
-``--floor`` adds a copy whose two LIF layers carry forward hooks that do nothing: the
+``--floor`` adds a copy whose LIF layers carry forward hooks that do nothing: the
 cost of PyTorch's hook dispatch alone (``Module.__call__`` takes its slow path for a
 module with hooks), which any hook-based recorder pays before recording anything.
 """
@@ -24,14 +31,15 @@ from __future__ import annotations
 
 import argparse
 import copy
-import random
 import statistics
 import time
 from collections.abc import Callable
 
 import snntorch as snn
 import torch
+from timing import Figure, verdict
 from torch import nn
+from torch.nn import functional as F
 
 from spikewidget import SpikeProfiler
 
@@ -54,6 +62,35 @@ class Net(nn.Module):
         return torch.stack(out)  # (T, batch, 20)
 
 
+class CSNN(nn.Module):
+    """snnTorch tutorial 6's convolutional SNN (frames ``(T, batch, 1, 28, 28)``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 12, 5)
+        self.lif1 = snn.Leaky(beta=0.5)
+        self.conv2 = nn.Conv2d(12, 64, 5)
+        self.lif2 = snn.Leaky(beta=0.5)
+        self.fc = nn.Linear(64 * 4 * 4, 10)
+        self.lif3 = snn.Leaky(beta=0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mem1, mem2, mem3 = self.lif1.init_leaky(), self.lif2.init_leaky(), self.lif3.init_leaky()
+        out = []
+        for t in range(x.shape[0]):
+            spk1, mem1 = self.lif1(F.max_pool2d(self.conv1(x[t]), 2), mem1)
+            spk2, mem2 = self.lif2(F.max_pool2d(self.conv2(spk1), 2), mem2)
+            spk3, mem3 = self.lif3(self.fc(spk2.flatten(1)), mem3)
+            out.append(spk3)
+        return torch.stack(out)  # (T, batch, 10)
+
+
+NETS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...], int, int, int]] = {
+    # name: (model, input frame shape, classes, default T, default batch)
+    "story": (Net, (700,), 20, 100, 128),
+    "csnn": (CSNN, (1, 28, 28), 10, 25, 32),
+}
+
 VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
     "watch": ("watch(model)", {}),
     "every4": ("watch(model, every=4)", {"every": 4}),
@@ -62,15 +99,8 @@ VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
 }
 
 
-def median_error(ratios: list[float], resamples: int = 2000) -> float:
-    """Standard error of the median of ``ratios``, by bootstrap (seeded)."""
-    rng = random.Random(0)
-    meds = [statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(resamples)]
-    return statistics.stdev(meds)
-
-
 def make_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor,
-              prof: SpikeProfiler | None) -> Callable[[], None]:
+              prof: SpikeProfiler | None, classes: int) -> Callable[[], None]:
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
 
     def step() -> None:
@@ -79,50 +109,38 @@ def make_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor,
         loss.backward()
         opt.step()
         if prof is not None:
-            prof.record_loss(loss, n_classes=20)
+            prof.record_loss(loss, n_classes=classes)
 
     return step
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--time-steps", type=int, default=100)
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--repeats", type=int, default=31, help="timed rounds (steps per variant)")
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
-    ap.add_argument("--floor", action="store_true",
-                    help="also time no-op forward hooks on the LIF layers (dispatch alone)")
-    ap.add_argument("--variants", default=",".join(VARIANTS),
-                    help=f"watched variants to time, comma-separated from {','.join(VARIANTS)} "
-                         f"(fewer variants: more rounds in the same time)")
-    args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+def run(net_name: str, args: argparse.Namespace, chosen: list[str]) -> None:
+    """Time every variant of one network in interleaved rounds and print the table."""
+    make_net, frame, classes, default_t, default_batch = NETS[net_name]
+    time_steps = args.time_steps or default_t
+    batch = args.batch or default_batch
     dev = torch.device(args.device)
     torch.manual_seed(0)
-    x = (torch.rand(args.time_steps, args.batch, 700) < 0.05).float().to(dev)
-    y = torch.randint(0, 20, (args.batch,)).to(dev)
-    base = Net().to(dev)
+    x = (torch.rand(time_steps, batch, *frame) < 0.05).float().to(dev)
+    y = torch.randint(0, classes, (batch,)).to(dev)
+    base = make_net().to(dev)
+    lifs = [m for m in base.modules() if isinstance(m, snn.Leaky)]
 
     variants: dict[str, Callable[[], None]] = {}
     handles = []
-    variants["unwatched"] = make_step(base, x, y, None)
+    variants["unwatched"] = make_step(base, x, y, None, classes)
     if args.floor:
         net = copy.deepcopy(base)
-        for layer in (net.lif1, net.lif2):
+        for layer in (m for m in net.modules() if isinstance(m, snn.Leaky)):
             handles.append(layer.register_forward_hook(lambda module, args, output: None))
-        variants["no-op hooks (floor)"] = make_step(net, x, y, None)
-    chosen = [v.strip() for v in args.variants.split(",") if v.strip()]
-    unknown = sorted(set(chosen) - set(VARIANTS))
-    if unknown:
-        ap.error(f"--variants: unknown {', '.join(unknown)}; expected some of "
-                 f"{', '.join(VARIANTS)}")
-    for label, kwargs in (VARIANTS[v] for v in chosen):
+        variants["no-op hooks (floor)"] = make_step(net, x, y, None, classes)
+    labels = {}
+    for key in chosen:
+        label, kwargs = VARIANTS[key]
         net, prof = copy.deepcopy(base), SpikeProfiler()
         handles.append(prof.watch(net, **kwargs))
-        variants[label] = make_step(net, x, y, prof)
+        variants[label] = make_step(net, x, y, prof, classes)
+        labels[key] = label
 
     def sync() -> None:
         if dev.type == "cuda":
@@ -142,22 +160,78 @@ def main() -> None:
     for h in handles:
         h.remove()
 
-    base = times["unwatched"]
-    print(f"watch() overhead: snnTorch 700-256-20, T={args.time_steps}, batch={args.batch}, "
-          f"device={dev}, threads={torch.get_num_threads()}, {args.repeats} interleaved "
-          f"rounds of one training step per variant")
+    unwatched = times["unwatched"]
+    slow = {name: [t / b - 1 for t, b in zip(times[name], unwatched, strict=True)]
+            for name in names}
+    print(f"watch() overhead: {net_name} ({len(lifs)} LIF layers), T={time_steps}, "
+          f"batch={batch}, device={dev}, threads={torch.get_num_threads()}, {args.repeats} "
+          f"interleaved rounds of one training step per variant")
     print(f"{'variant':<32}{'ms/step':>9}{'slowdown':>10}{'+-':>7}{'middle half of rounds':>24}")
     for name in names:
         ms = statistics.median(times[name]) * 1e3
         if name == "unwatched":
             print(f"{name:<32}{ms:>9.2f}{0:>+9.1f}%")
             continue
-        ratios = [t / b - 1 for t, b in zip(times[name], base, strict=True)]
-        q1, med, q3 = statistics.quantiles(ratios, n=4)
-        err = median_error(ratios)
-        spread = f"{q1 * 100:+.1f}% .. {q3 * 100:+.1f}%"
-        print(f"{name:<32}{ms:>9.2f}{med * 100:>+9.1f}%{err * 100:>6.1f}%{spread:>24}")
+        f = Figure.of(slow[name])
+        spread = f"{f.q1 * 100:+.1f}% .. {f.q3 * 100:+.1f}%"
+        print(f"{name:<32}{ms:>9.2f}{f.median * 100:>+9.1f}%{f.error * 100:>6.1f}%{spread:>24}")
     print("+-: standard error of the median slowdown (bootstrap over rounds)")
+    goals(slow, labels, "no-op hooks (floor)" if args.floor else None)
+
+
+def goals(slow: dict[str, list[float]], labels: dict[str, str], floor: str | None) -> None:
+    """Issue 18's goals beside the figures: differences are per round, in points."""
+
+    def diff(a: str, b: str) -> Figure:
+        return Figure.of([(p - q) * 100 for p, q in zip(slow[a], slow[b], strict=True)])
+
+    rows = []
+    if "watch" in labels:
+        w = Figure.of([v * 100 for v in slow[labels["watch"]]])
+        rows.append(("watch(model) slowdown", w, "<= 3 %", w.median <= 3))
+        if floor is not None:
+            d = diff(labels["watch"], floor)
+            rows.append(("watch(model) - no-op floor", d, "<= 2 pts", d.median <= 2))
+        for key in ("gradients", "input"):
+            if key in labels:
+                d = diff(labels[key], labels["watch"])
+                rows.append((f"{labels[key]} - watch", d, "<= 2 pts", d.median <= 2))
+    if not rows:
+        return
+    print(f"{'goal (issue 18)':<40}{'measured':>10}{'+-':>7}{'goal':>10}")
+    for label, f, goal, met in rows:
+        print(f"{label:<40}{f.median:>+9.1f}{f.error:>7.1f}{goal:>10}  {verdict(met)}")
+    print()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--net", default="story,csnn",
+                    help=f"networks to time, comma-separated from {','.join(NETS)}")
+    ap.add_argument("--time-steps", type=int, default=0, help="0: the network's default")
+    ap.add_argument("--batch", type=int, default=0, help="0: the network's default")
+    ap.add_argument("--repeats", type=int, default=31, help="timed rounds (steps per variant)")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: default)")
+    ap.add_argument("--floor", action="store_true",
+                    help="also time no-op forward hooks on the LIF layers (dispatch alone)")
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help=f"watched variants to time, comma-separated from {','.join(VARIANTS)} "
+                         f"(fewer variants: more rounds in the same time)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    chosen = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = sorted(set(chosen) - set(VARIANTS))
+    if unknown:
+        ap.error(f"--variants: unknown {', '.join(unknown)}; expected some of "
+                 f"{', '.join(VARIANTS)}")
+    nets = [v.strip() for v in args.net.split(",") if v.strip()]
+    if not nets or set(nets) - set(NETS):
+        ap.error(f"--net: expected some of {', '.join(NETS)}, got {args.net!r}")
+    for name in nets:
+        run(name, args, chosen)
 
 
 if __name__ == "__main__":

@@ -25,9 +25,12 @@ from .temporal import OpenSequences, first_samples, intervals, spread
 _EXACT_FLOAT32_LIMIT = 2 ** 24  # a float32 dot of more 0/1 values may round
 _GROUPED_ROW = 1024  # values per row when summing the rows of a narrow array
 _BLOCK = 65_536  # elements per block of the voltage deviations: stays in cache
+_INT64_SAFE = 2 ** 63  # |a sum of int64 values| below this cannot wrap
+_QUIET = 1e18  # values below this in magnitude: no square or sum of a step overflows
+_QUIET_SQUARES = 1e36  # a sum of squares below this bounds every value below _QUIET
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StepResult:
     """The reductions of one step, ready to be added to an :class:`EpochStats`."""
 
@@ -64,23 +67,44 @@ def compute_step(x2: np.ndarray, v2: np.ndarray | None, g2: np.ndarray | None, *
             (``observations = time_steps * samples``), else None.
         want_counts: also measure per-sample spike counts summed over time.
     """
+    # sums of squares first (BLAS: no floating-point warnings): they bound every value,
+    # so a step whose squares are all modest skips NumPy's error-state switch
+    qx, qv, qg = _squares(x2), _squares(v2), _squares(g2)
+    if qx < _QUIET_SQUARES and qv < _QUIET_SQUARES and qg < _QUIET_SQUARES:
+        return _compute(x2, v2, g2, time_steps, want_counts, qx, qv, qg)
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected, not warned
-        s, mx, mn, nonbinary, fractional, nf_x, x2 = _spikes(x2)
-        counts = None
-        if want_counts and time_steps is not None:
-            c = x2.reshape(time_steps, -1, x2.shape[1]).sum(axis=0)
-            counts = (float(c.max()), float(c.min()), np.count_nonzero(c, axis=0), len(c))
-        vm = voltage_moments(v2) if v2 is not None else None
-        gn = _gradient_norm(g2) if g2 is not None else None
-        isi = vt = frame = None
-        n = x2.shape[1]
-        if time_steps is not None:  # along time, on the first samples (temporal)
-            isi = intervals(first_samples(x2.reshape(time_steps, -1), n), nonbinary == 0, n)
-            if v2 is not None:
-                vt = spread(first_samples(v2.reshape(time_steps, -1), n), n)
-        else:
-            frame = (first_samples(x2.reshape(-1), n), nonbinary == 0,
-                     None if v2 is None else first_samples(v2.reshape(-1), n))
+        return _compute(x2, v2, g2, time_steps, want_counts, qx, qv, qg)
+
+
+def _squares(a: np.ndarray | None) -> float:
+    """Sum of squares of a float array (inf when it overflowed, NaN with NaN/Inf);
+    0.0 for None and for bool and integer arrays, whose reductions raise no
+    floating-point warnings (their float64 conversions cannot overflow)."""
+    if a is None or a.dtype.kind != "f":
+        return 0.0
+    return float(np.vdot(a, a))
+
+
+def _compute(x2: np.ndarray, v2: np.ndarray | None, g2: np.ndarray | None,
+             time_steps: int | None, want_counts: bool, qx: float, qv: float,
+             qg: float) -> StepResult:
+    """:func:`compute_step` given the sums of squares (see :func:`_squares`)."""
+    s, mx, mn, nonbinary, fractional, nf_x, x2 = _spikes(x2, qx)
+    counts = None
+    if want_counts and time_steps is not None:
+        c = x2.reshape(time_steps, -1, x2.shape[1]).sum(axis=0)
+        counts = (float(c.max()), float(c.min()), np.count_nonzero(c, axis=0), len(c))
+    vm = voltage_moments(v2, qv) if v2 is not None else None
+    gn = _gradient_norm(g2, qg) if g2 is not None else None
+    isi = vt = frame = None
+    n = x2.shape[1]
+    if time_steps is not None:  # along time, on the first samples (temporal)
+        isi = intervals(first_samples(x2.reshape(time_steps, -1), n), nonbinary == 0, n)
+        if v2 is not None:
+            vt = spread(first_samples(v2.reshape(time_steps, -1), n), n, finite=not vm[3])
+    else:
+        frame = (first_samples(x2.reshape(-1), n), nonbinary == 0,
+                 None if v2 is None else first_samples(v2.reshape(-1), n))
     samples = x2.shape[0] // time_steps if time_steps else x2.shape[0]
     return StepResult(x2.shape[0], s, mx, mn, nonbinary, nf_x, fractional, counts, vm, gn,
                       isi, vt, frame, samples)
@@ -89,8 +113,17 @@ def compute_step(x2: np.ndarray, v2: np.ndarray | None, g2: np.ndarray | None, *
 def apply_step(acc: EpochStats, r: StepResult, *, step: int) -> None:
     """Add a computed step to ``acc`` (cannot fail part-way); ``step`` is the layer's
     step index, for "first non-finite at step ..."."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        acc.spike_sum += r.spike_sum
+    v = r.voltages
+    if r.spike_min > -_QUIET and r.spike_max < _QUIET and (
+            v is None or (not v[3] and v[4] > -_QUIET and v[5] < _QUIET)):
+        _apply(acc, r, step)  # no value can overflow: skip NumPy's error-state switch
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            _apply(acc, r, step)
+
+
+def _apply(acc: EpochStats, r: StepResult, step: int) -> None:
+    np.add(acc.spike_sum, r.spike_sum, out=acc.spike_sum)
     acc.n_steps += 1
     acc.n_obs += r.n_obs
     acc.n_samples += r.samples
@@ -111,9 +144,9 @@ def apply_step(acc: EpochStats, r: StepResult, *, step: int) -> None:
     if r.frame is not None:
         _continue_sequences(acc, r)
     if r.isi is not None:
-        _add_vectors(acc, ("isi_n", "isi_sum", "isi_sq"), r.isi)
+        _add_isi(acc, r.isi)
     if r.spread is not None:
-        _add_vectors(acc, ("vt_m2", "vt_dof"), r.spread)
+        _add_spread(acc, r.spread)
     if r.voltages is not None:
         n, mean, m2, nf_v, v_min, v_max = r.voltages
         acc.add_voltage_moments(n, mean, m2)
@@ -127,34 +160,44 @@ def apply_step(acc: EpochStats, r: StepResult, *, step: int) -> None:
         _commit_gradient(acc, r.gradient, step)
 
 
-def _add_vectors(acc: EpochStats, names: tuple[str, ...], values: tuple[np.ndarray, ...]
-                 ) -> None:
-    for name, value in zip(names, values, strict=True):
-        vec = getattr(acc, name)
-        np.add(vec, value, out=vec)
+def _add_isi(acc: EpochStats, isi: tuple[np.ndarray, ...]) -> None:
+    np.add(acc.isi_n, isi[0], out=acc.isi_n)
+    np.add(acc.isi_sum, isi[1], out=acc.isi_sum)
+    np.add(acc.isi_sq, isi[2], out=acc.isi_sq)
+
+
+def _add_spread(acc: EpochStats, vt: tuple[np.ndarray, np.ndarray | float]) -> None:
+    np.add(acc.vt_m2, vt[0], out=acc.vt_m2)
+    if not isinstance(vt[1], float) or vt[1]:
+        np.add(acc.vt_dof, vt[1], out=acc.vt_dof)
 
 
 def _continue_sequences(acc: EpochStats, r: StepResult) -> None:
     """One time step of the open sequences (new ones when the rows changed)."""
     spikes, binary, voltages = r.frame
-    if acc.open is None or acc.open.rows != len(spikes):
-        acc.open = OpenSequences(len(spikes))
+    open_ = acc.open
+    if open_ is None or open_.rows != len(spikes):
+        open_ = acc.open = OpenSequences(len(spikes))
     silent = r.spike_max == 0 and r.spike_min == 0 and not r.nf_spikes
-    isi, vt = acc.open.add(spikes, binary, voltages, acc.n_neurons, silent)
+    finite = r.voltages is not None and not r.voltages[3]
+    isi, vt = open_.add(spikes, binary, voltages, acc.n_neurons, silent, finite)
     if isi is not None:
-        _add_vectors(acc, ("isi_n", "isi_sum", "isi_sq"), isi)
+        _add_isi(acc, isi)
     if vt is not None:
-        _add_vectors(acc, ("vt_m2", "vt_dof"), vt)
+        _add_spread(acc, vt)
 
 
-def _spikes(x2: np.ndarray) -> tuple[np.ndarray, float, float, int, int, int, np.ndarray]:
+def _spikes(x2: np.ndarray, squares: float = math.nan
+            ) -> tuple[np.ndarray, float, float, int, int, int, np.ndarray]:
     """(per-neuron sum, max, min, non-binary count, count of values that are not whole
-    numbers, non-finite count, cleaned x2)."""
+    numbers, non-finite count, cleaned x2); ``squares``: ``vdot(x2, x2)`` if known."""
     kind = x2.dtype.kind
     if kind == "b":
         s = column_sums(x2)
         tot = int(s.sum())
         return s, float(tot > 0), float(tot == x2.size), 0, 0, 0, x2
+    if x2.dtype.itemsize == 8 and kind in "iu":
+        x2 = exact_or_float64(x2)
     s = column_sums(x2) if x2.shape[0] > 1 else x2[0]
     tot = float(s.sum(dtype=np.float64))
     mx = float(x2.max())
@@ -164,8 +207,11 @@ def _spikes(x2: np.ndarray) -> tuple[np.ndarray, float, float, int, int, int, np
         s = column_sums(x2)
         tot = float(s.sum())
         mx = float(x2.max())
+        squares = math.nan
     if kind == "f" and mx <= 1.0 and x2.size <= _EXACT_FLOAT32_LIMIT:
-        maybe_nonbinary = float(np.vdot(x2, x2)) != tot  # x*x == x only for 0 and 1
+        if squares != squares:  # NaN: not known (or taken before NaN/Inf were cleaned)
+            squares = float(np.vdot(x2, x2))
+        maybe_nonbinary = squares != tot  # x*x == x only for 0 and 1
     else:
         maybe_nonbinary = kind == "f" or mx > 1 or float(x2.min()) < 0
     fractional = 0
@@ -192,6 +238,16 @@ def column_sums(a: np.ndarray) -> np.ndarray:
     return s + a[whole:].sum(axis=0) if whole < rows else s
 
 
+def exact_or_float64(a: np.ndarray) -> np.ndarray:
+    """64-bit integers ``(rows, n)`` as they are when no sum along a column (nor of a
+    column's sums) can leave int64, else in float64: sums of up to 2**63 values below
+    2**64 stay far below float64's range (exact up to 2**53, then rounded), so huge
+    counts are never summed into a wrapped, negative or zero total. Smaller integer
+    types sum in int64 (NumPy's default) and cannot overflow."""
+    bound = max(abs(int(a.max())), abs(int(a.min()))) * a.shape[0]
+    return a if bound < _INT64_SAFE else a.astype(np.float64)
+
+
 def _finite_float64(a: np.ndarray) -> tuple[np.ndarray, int]:
     """``a`` in float64 with NaN/Inf replaced by 0, and how many there were."""
     finite = np.isfinite(a)
@@ -202,11 +258,13 @@ def _finite_float64(a: np.ndarray) -> tuple[np.ndarray, int]:
     return a64, bad
 
 
-def voltage_moments(v2: np.ndarray) -> tuple[int, float, float, int, float, float]:
+def voltage_moments(v2: np.ndarray, squares: float = math.nan
+                    ) -> tuple[int, float, float, int, float, float]:
     """(count, mean, sum of squared deviations, non-finite count, min, max) of the
-    finite voltages."""
+    finite voltages; ``squares``: ``vdot(v2, v2)`` if known."""
     if v2.dtype.kind != "f":
         v2 = v2.astype(np.float64)
+        squares = math.nan
     n = v2.size
     total = float(column_sums(v2).sum(dtype=np.float64))
     nonfinite = 0
@@ -218,11 +276,28 @@ def voltage_moments(v2: np.ndarray) -> tuple[int, float, float, int, float, floa
         if n == 0:
             return 0, 0.0, 0.0, nonfinite, math.inf, -math.inf
         total = float(v2.sum())
+        squares = math.nan
     mean = total / n
-    m2 = _squared_deviations(v2, mean)
+    m2 = _m2_from_squares(v2, n, mean, squares)
+    if m2 is None:  # the mean dominates: deviations from it, in a second pass
+        m2 = _squared_deviations(v2, mean)
     if not math.isfinite(m2):  # float32 squares overflowed: redo in float64
         m2 = _squared_deviations(v2.astype(np.float64), mean)
     return n, mean, m2, nonfinite, float(v2.min()), float(v2.max())
+
+
+def _m2_from_squares(v: np.ndarray, n: int, mean: float, q: float = math.nan
+                     ) -> float | None:
+    """Sum of squared deviations as sum(v**2) - n mean**2, in one pass, when that
+    loses at most one bit to cancellation (n mean**2 <= half of sum(v**2): the
+    result keeps the relative precision of the sum of squares, as the deviations'
+    own sum of squares does); else None. ``q``: ``vdot(v, v)`` if known."""
+    if q != q:
+        q = float(np.vdot(v, v))
+    shift = n * mean * mean
+    if not math.isfinite(q) or shift > 0.5 * q:
+        return None
+    return q - shift
 
 
 def _squared_deviations(v: np.ndarray, mean: float) -> float:
@@ -239,12 +314,14 @@ def _squared_deviations(v: np.ndarray, mean: float) -> float:
     return total
 
 
-def _gradient_norm(g2: np.ndarray) -> tuple[float, int, int]:
+def _gradient_norm(g2: np.ndarray, sq: float = math.nan) -> tuple[float, int, int]:
     """(L2 norm, non-finite count, number of values); the norm is meaningless when
-    the count is > 0."""
+    the count is > 0. ``sq``: ``vdot(g2, g2)`` if known."""
     if g2.dtype.kind != "f":
         g2 = g2.astype(np.float64)
-    sq = float(np.vdot(g2, g2))
+        sq = math.nan
+    if sq != sq:
+        sq = float(np.vdot(g2, g2))
     if math.isfinite(sq):
         return math.sqrt(sq), 0, g2.size
     nonfinite = g2.size - int(np.count_nonzero(np.isfinite(g2)))

@@ -151,7 +151,11 @@ class DeviceEpochStats:
 
 
 def _as_float(torch: Any, t: Any) -> Any:
-    return t if t.is_floating_point() else t.to(torch.float32)
+    """Floats as they are, bool as float32, integers as float64 (exact up to 2**53 and
+    never overflowing when summed: the host path's sums, :func:`reduce_numpy.exact_or_float64`)."""
+    if t.is_floating_point():
+        return t
+    return t.to(torch.float32 if t.dtype == torch.bool else torch.float64)
 
 
 def _count_nonfinite(torch: Any, new: Any, source: str, nf: Any, step: int) -> None:

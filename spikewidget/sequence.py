@@ -133,6 +133,8 @@ class Sequence:
             else:
                 self._record_kept(profiler, neuron_axes)
         finally:
+            if self.fold is not None:
+                self.fold.views = []  # the frames' NumPy views: not kept past the record
             self.clear()
 
     # ------------------------------------------------------------ internals
@@ -207,7 +209,8 @@ class Sequence:
             with np.errstate(over="ignore", invalid="ignore"):
                 vm = voltage_moments(v.reshape(-1, n))
                 if t > 1:  # the spread over the sampled time steps
-                    vt = spread(first_samples(v.reshape(len(sampled), -1), n), n)
+                    vt = spread(first_samples(v.reshape(len(sampled), -1), n), n,
+                                finite=not vm[3])
             v_rows = first_samples(v.reshape(-1), n) if t == 1 else None
 
         def compute(want_counts: bool) -> StepResult:
@@ -225,7 +228,7 @@ class Sequence:
             if t == 1:
                 return dataclasses.replace(
                     r, frame=(first_samples(counts.reshape(-1), n), True, v_rows))
-            return dataclasses.replace(r, isi=_intervals(self.spikes, counts), spread=vt)
+            return dataclasses.replace(r, isi=_intervals(fold.views, counts), spread=vt)
 
         window = min(profiler.raster_window, t)
         raster = (fold.rows[:window].reshape(window, n) if fold is not None
@@ -244,6 +247,7 @@ class _Fold:
         self.acc = np.empty(shape, dtype=np.float32)
         self.bits = np.empty(shape, dtype=np.int32)
         self.rows = np.empty((0, *(shape[1:] if batched else shape)), dtype=np.float32)
+        self.views: list[np.ndarray] = []  # the frames of the current run, as NumPy views
 
     def run(self, frames: list[Any], window: int) -> None:
         """Fold ``frames`` (float32 CPU tensors of this shape) in, starting over, and
@@ -252,8 +256,10 @@ class _Fold:
             self.rows = np.empty((window, *self.rows.shape[1:]), dtype=np.float32)
         acc, bits, rows = self.acc, self.bits, self.rows
         first = len(frames) - window
+        views = self.views = []
         for k, frame in enumerate(frames):
             x = frame.detach().numpy()
+            views.append(x)
             if k:
                 np.add(acc, x, out=acc)
                 np.bitwise_or(bits, x.view(np.int32), out=bits)
@@ -271,12 +277,13 @@ class _Fold:
         return bool(np.array_equal(self.acc, np.trunc(self.acc)))
 
 
-def _intervals(frames: list[Any], counts: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Inter-spike intervals per neuron of binary frames (see :mod:`temporal`), one
-    frame at a time (no stacked copy); ``counts``: spikes per sample and neuron."""
+def _intervals(frames: list[np.ndarray], counts: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Inter-spike intervals per neuron of binary frames (NumPy views, see
+    :mod:`temporal`), one frame at a time (no stacked copy); ``counts``: spikes per
+    sample and neuron."""
     n = counts.shape[1]
     return sequence_intervals(
-        (first_samples(f.detach().numpy().reshape(-1), n) for f in frames), len(frames),
+        (first_samples(f.reshape(-1), n) for f in frames), len(frames),
         first_samples(counts.reshape(-1), n), n)
 
 

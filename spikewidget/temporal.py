@@ -99,15 +99,20 @@ def intervals(x3: np.ndarray, binary: bool, n: int) -> tuple[np.ndarray, ...]:
     """(intervals, sum, sum of squares) per neuron of the sequences of one record,
     ``x3`` as ``(time, rows)``."""
     frames = spike_frames(x3, binary)
-    counts = np.count_nonzero(frames, axis=0) if frames.dtype == np.bool_ else \
-        frames.sum(axis=0, dtype=np.float64)
+    if frames.dtype == np.bool_:
+        counts = np.count_nonzero(frames, axis=0)
+    elif frames.dtype == np.float32 and len(frames) < _UNSEEN:  # 0/1: float32 sums exact
+        counts = frames.sum(axis=0)
+    else:
+        counts = frames.sum(axis=0, dtype=np.float64)
     return sequence_intervals(frames, len(frames), counts, n)
 
 
 # ------------------------------------------------------------ spread over time
-def spread(v3: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def spread(v3: np.ndarray, n: int, finite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(sum of squared deviations from each sequence's mean, degrees of freedom) per
-    neuron, float64, of voltages ``(time, rows)`` (rows = samples x ``n``).
+    neuron, float64, of voltages ``(time, rows)`` (rows = samples x ``n``; ``finite``:
+    they are known to be all finite).
 
     A voltage frozen in time gives exactly 0: float32 voltages are summed exactly in
     float64 (their mean is then the value itself), float64 ones are taken relative
@@ -115,7 +120,7 @@ def spread(v3: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     t = v3.shape[0]
     if v3.dtype.kind != "f":
         v3 = v3.astype(np.float64)
-    if not np.isfinite(v3.sum(dtype=np.float64)):
+    if not finite and not np.isfinite(v3.sum(dtype=np.float64)):
         return _spread_finite(v3, n)
     if v3.dtype == np.float32:
         mean = (v3.sum(axis=0, dtype=np.float64) / t).astype(np.float32)
@@ -167,13 +172,14 @@ class OpenSequences:
         return len(self.fold.last)
 
     def add(self, spikes: np.ndarray, binary: bool, voltages: np.ndarray | None,
-            n: int, silent: bool = False) -> tuple[tuple[np.ndarray, ...] | None,
-                                                   tuple[np.ndarray, np.ndarray] | None]:
-        """One time step ``(rows,)`` (``silent``: it has no spike); returns the new
-        (intervals, sum, squares) per neuron (None: no interval ended) and
-        (squared-deviation increment, degrees-of-freedom increment) per neuron (None:
-        no voltages)."""
-        welford = None if voltages is None else self._welford(voltages, n)
+            n: int, silent: bool = False, finite: bool = False
+            ) -> tuple[tuple[np.ndarray, ...] | None, tuple[np.ndarray, np.ndarray | float] | None]:
+        """One time step ``(rows,)`` (``silent``: it has no spike; ``finite``: its
+        voltages are all finite); returns the new (intervals, sum, squares) per neuron
+        (None: nothing can have ended) and (squared-deviation increment, degrees-of-
+        freedom increment) per neuron (None: no voltages). Returned arrays may be
+        buffers that the next call overwrites: add them in at once."""
+        welford = None if voltages is None else self._welford(voltages, n, finite)
         if silent:  # nothing ends, nothing moves
             self.clock += 1
             return None, welford
@@ -184,29 +190,37 @@ class OpenSequences:
             fold.dtype = np.float64
         d = fold.step(spikes if binary else spike_frames(spikes, False), self.clock)
         np.maximum(d, 0, out=d)  # a first spike has no interval
+        rows = len(d) // n
+        # float32 sums of squares stay exact (whole numbers below 2**24) while
+        # rows * top**2 does, top the longest interval; every interval is at most the
+        # clock, so the max is only looked at once the clock is large
+        if d.dtype != np.float32 or (rows * float(self.clock) ** 2 >= _EXACT32
+                                     and rows * float(d.max()) ** 2 >= _EXACT32):
+            d = d.astype(np.float64)
         self.clock += 1
-        d = d.reshape(-1, n)
-        top = float(d.max())
-        isi = None
-        if top > 0:
-            if d.dtype != np.float32 or len(d) * top * top >= _EXACT32:
-                d = d.astype(np.float64)
-            sums = reduce_numpy.column_sums
-            isi = (sums(np.minimum(d, 1)), sums(d), sums(d * d))
-        return isi, welford
+        if rows == 1:  # one sample: its rows are the neurons (no sums across rows)
+            return (np.minimum(d, 1), d, d * d), welford
+        d = d.reshape(rows, n)
+        sums = reduce_numpy.column_sums
+        return (sums(np.minimum(d, 1)), sums(d), sums(d * d)), welford
 
-    def _welford(self, v: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def _welford(self, v: np.ndarray, n: int, finite: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray | float]:
         if v.dtype.kind != "f":
             v = v.astype(np.float64)
         if self.v_mean is None or self.v_mean.dtype != v.dtype:
             self.v_mean = np.zeros(len(v), dtype=v.dtype)
-        if self.v_count is None and np.isfinite(v.sum(dtype=np.float64)):
+        if self.v_count is None and (finite or np.isfinite(v.sum(dtype=np.float64))):
             k = self.v_ok = self.v_ok + 1
             delta = v - self.v_mean
-            self.v_mean += delta * v.dtype.type(1 / k)
-            np.multiply(delta, v - self.v_mean, out=delta)  # Welford's M2 increment
-            dof = np.full(n, (len(v) // n) if k >= 2 else 0, dtype=np.float64)
-            return reduce_numpy.column_sums(delta.reshape(-1, n)), dof
+            step = delta * v.dtype.type(1 / k)
+            self.v_mean += step
+            np.subtract(v, self.v_mean, out=step)
+            np.multiply(delta, step, out=delta)  # Welford's M2 increment
+            dof = float(len(v) // n) if k >= 2 else 0.0  # the same for every neuron
+            rows = len(v) // n
+            m2 = delta if rows == 1 else reduce_numpy.column_sums(delta.reshape(rows, n))
+            return m2, dof
         if self.v_count is None:
             self.v_count = np.full(len(v), float(self.v_ok))
         ok = np.isfinite(v)

@@ -154,7 +154,7 @@ class _Tap:
         """The forward hook: runs on every call of the layer (200 times a training
         step of the story's network). A frame like the one before it in the
         sequence (shape, dtype, device, voltages or not), with nothing to copy and
-        no gradient to hook, takes the short path: a compare and two appends."""
+        a gradient hook at most, takes the short path: a compare and two appends."""
         if self.failed or not self.handle.recording:
             return
         try:
@@ -166,6 +166,8 @@ class _Tap:
             ) == self.signature:
                 frames = self.frames
                 frames.append(spikes, voltages)
+                if self.handle.gradients and spikes.requires_grad:
+                    self._hook_frame(spikes, args, len(frames) - 1)
                 steps = self.handle.time_steps
                 if steps is not None and len(frames) >= steps:
                     self.flush()
@@ -198,9 +200,9 @@ class _Tap:
             raise ValueError(f"its spikes have shape {tuple(spikes.shape)}, fewer axes than "
                              f"the layer's {axes} neuron axes")
         want_grad = handle.gradients and spikes.requires_grad
-        # a NaN made in the layer's own backward (its surrogate) shows at its input
-        x_in = self._grad_input(args) if want_grad else None
         if lead >= 2 or (handle.time_steps is None and handle._depth == 0):
+            # a NaN made in the layer's own backward (its surrogate) shows at its input
+            x_in = self._grad_input(args) if want_grad else None
             self.flush()  # a whole sequence, or a call outside the model: record it now
             handle._record(self.name, spikes.detach(),
                            None if voltages is None else voltages.detach(), axes)
@@ -220,20 +222,28 @@ class _Tap:
         frames = self.frames
         frames.add(spikes, voltages, lead == 1)
         # the next frames like this one take the short path (see hook)
-        self.steady = not handle.gradients and frames.copying is False and not sparse
+        self.steady = frames.copying is False and not sparse
         if want_grad:
-            group = self.group = self.group or _GradGroup(handle.profiler)
-            group.hooked += 1
-            handle._hook_tensor(spikes, lambda g: self._grouped_grad(group, g))
-            # the input of every INPUT_GRAD_STRIDE-th frame: a NaN made in the layer's
-            # backward at a later step reaches it through the membrane (NaN * 0 is NaN)
-            if x_in is not None and x_in is not group.last_input \
-                    and (len(frames) - 1) % INPUT_GRAD_STRIDE == 0:  # one current, many calls
+            self._hook_frame(spikes, args, len(frames) - 1)
+        if handle.time_steps is not None and len(frames) >= handle.time_steps:
+            self.flush()
+
+    def _hook_frame(self, spikes: Any, args: Any, k: int) -> None:
+        """Hook frame ``k`` of the sequence for the gradient at its spikes and, on every
+        INPUT_GRAD_STRIDE-th frame, at its input: a NaN made in the layer's backward at a
+        later step reaches it through the membrane (NaN * 0 is NaN)."""
+        handle = self.handle
+        group = self.group
+        if group is None:
+            group = self.group = _GradGroup(handle.profiler)
+        group.hooked += 1
+        handle._hook_tensor(spikes, lambda g: self._grouped_grad(group, g))
+        if k % INPUT_GRAD_STRIDE == 0:
+            x_in = self._grad_input(args)
+            if x_in is not None and x_in is not group.last_input:  # one current, many calls
                 group.last_input = x_in
                 group.in_hooked += 1
                 handle._hook_tensor(x_in, lambda g: self._grouped_input_grad(group, g))
-        if handle.time_steps is not None and len(frames) >= handle.time_steps:
-            self.flush()
 
     def flush(self) -> None:
         """Record the pending per-step frames as one ``(time, batch, ...)`` step."""
@@ -290,7 +300,8 @@ class _Tap:
             if group is self.group:  # backward before the sequence was closed
                 self.handle._flush_all()
             add(g)
-            self.settle()
+            if group.received >= group.hooked or group.in_received >= group.in_hooked:
+                self.settle()  # only a group that may be complete now can be recorded
         except Exception as exc:
             self.fail(exc, what)
 
