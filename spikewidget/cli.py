@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _demo(args: argparse.Namespace) -> int:
     """The story with torch and snnTorch; the NumPy demo with --quick or without them."""
     if not args.quick:
+        print("spikewidget demo: loading torch and snnTorch ...", flush=True)
         try:
             import snntorch  # noqa: F401
             import torch  # noqa: F401
