@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 JS_BUNDLE := spikewidget/static/widget.js
 JS_SOURCES := $(wildcard js/src/*.js js/package.json js/package-lock.json)
 
-.PHONY: setup demo test lint bench browser js clean
+.PHONY: setup demo test lint bench browser js images clean
 
 $(STAMP): pyproject.toml requirements/torch-cpu.txt requirements/frameworks-nodeps.txt \
           requirements/frameworks-deps.txt requirements/pip-filter.awk Makefile
@@ -44,6 +44,10 @@ demo: setup
 test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The README's pictures, from a real run of the story's acts 1-3 (docs/make_images.py).
+images: setup browser
+	$(BIN)/python docs/make_images.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -162,6 +162,7 @@ def load_data(cfg: StoryConfig, log: Callable[[str], None] = _say
         f"as tonic ToFrame count frames, {cfg.time_steps} time bins ...")
     data = shd_like(cfg.samples, seed=cfg.seed, progress=lambda done, total: tick(
         done, total, f"  events of {done}/{total} samples"))
+    log("  turning the events into frames with tonic's ToFrame ...")
     frames = torch.from_numpy(count_frames(data, cfg.time_steps, progress=lambda done, total:
                                            tick(done, total, f"  frames of {done}/{total}")))
     log(f"  frames {tuple(frames.shape)}, values 0..{int(frames.max())} (counts, not spikes)")
