@@ -180,6 +180,12 @@ def sweep_thresholds(profiler: SpikeProfiler, frames: torch.Tensor, cfg: StoryCo
         progress=lambda done, total: tick(done, total, f"  sweep: {done}/{total} thresholds"))
 
 
+def chosen_threshold(sweep: SweepResult) -> float:
+    """Act 4's threshold: the sweep's best, else 20 (the story's own pick, between 20
+    and 30) when no candidate of the sweep was judged healthy."""
+    return sweep.best if sweep.best is not None else 20.0
+
+
 def run_story(out_dir: str | None = "out", cfg: StoryConfig | None = None,
               log: Callable[[str], None] = _say) -> StoryResult:
     """Replay the story; write profiles (and HTML/PNG dashboards when available)."""
@@ -214,7 +220,7 @@ def run_story(out_dir: str | None = "out", cfg: StoryConfig | None = None,
                      batch=cfg.broken_batch, test_samples=2 * cfg.broken_batch)
     _print_act(act3, log)
 
-    chosen = sweep.best if sweep.best is not None else 20.0
+    chosen = chosen_threshold(sweep)
     log(f"Act 4 - binarised input and threshold {chosen:.3g} from the sweep")
     act4 = train_act(f"threshold {chosen:.3g}", frames, labels, threshold=chosen,
                      binarise=True, steps=cfg.healthy_steps, cfg=cfg, log=log)
