@@ -94,7 +94,8 @@ def test_act_four_ends_as_the_readme_says_clean_and_above_80_percent(demo):
     verdicts = {row[0]: row[-1] for row in sweep_table(lines)}
     assert chosen and verdicts[chosen.group(1)] == "ok"  # the sweep's pick
     report = SpikeProfiler.load(out / "story-act4.npz").report()
-    assert report.pathologies == [] and "No pathologies detected." in act4
+    assert report.pathologies == []
+    assert any(s.strip() == "No pathologies detected." for s in act4)
     assert sum(report.loss.recent[-5:]) / 5 < 0.5 * CHANCE  # from 3.0 to about 1
     accuracy = re.search(r"test accuracy (\d+)% on (\d+) samples", "\n".join(act4))
     assert accuracy and int(accuracy.group(1)) > 80
@@ -103,17 +104,32 @@ def test_act_four_ends_as_the_readme_says_clean_and_above_80_percent(demo):
         assert (out / name).stat().st_size > 10_000
 
 
-def test_progress_comes_every_few_units_of_work_never_a_long_silence(demo):
-    """On two idle cores a line comes every ~2 s; on a loaded machine one training step
-    (the unit of work) can take longer, so the bound is measured in act 4's steps."""
+UNIT = re.compile(r"(\[[^\]]+\] step|sweep:) (\d+)/(\d+)")
+
+
+def one_unit_apart(before: str, after: str) -> bool:
+    """``after`` reports the unit of work (a training step, a sweep candidate, an act's
+    test pass) that follows the one ``before`` reported."""
+    now, then = UNIT.search(after), UNIT.search(before)
+    if now:
+        return int(now.group(2)) == 1 or bool(
+            then and then.group(1) == now.group(1) and int(then.group(2)) + 1 == int(now.group(2)))
+    return after.lstrip().startswith("last loss") and bool(
+        then and then.group(2) == then.group(3))
+
+
+def test_progress_comes_every_few_seconds_or_every_unit_of_work(demo):
+    """On two idle cores a line comes every ~2 s. On a loaded machine one training step
+    or sweep candidate can take longer than that; then every one of them prints, and
+    nothing else is silent for longer than a few of act 4's steps."""
     lines, stamps, _ = demo
-    act4 = [(int(m.group(1)), t) for s, t in zip(lines, stamps, strict=True)
-            if (m := re.search(r"\[threshold [\d.]+\] step (\d+)/", s))
-            and "threshold 100" not in s]
+    act4 = [(int(m.group(2)), t) for s, t in zip(lines, stamps, strict=True)
+            if (m := UNIT.search(s)) and "] step" in s and s.startswith("  [threshold")
+            and "threshold 100]" not in s]
     (first, t_first), (last, t_last) = act4[0], act4[-1]
     step_time = (t_last - t_first) / (last - first)  # one training step, on this machine
-    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     allowed = 3 * max(PROGRESS_SECONDS, step_time) + 1.0
-    worst = max(range(len(gaps)), key=gaps.__getitem__)
-    assert gaps[worst] <= allowed, (f"{gaps[worst]:.1f} s without output before "
-                                    f"{lines[worst + 1]!r} (a step takes {step_time:.1f} s)")
+    silences = [(b - a, lines[i + 1]) for i, (a, b) in enumerate(itertools.pairwise(stamps))
+                if b - a > allowed and not one_unit_apart(lines[i], lines[i + 1])]
+    assert not silences, f"no output for that long (a step takes {step_time:.1f} s)"
+    assert sum(1 for s in lines if UNIT.search(s)) >= 10  # progress was printed at all
