@@ -28,15 +28,17 @@ def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("story")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    errors = out / "stderr.txt"
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "spikewidget", "demo", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=ROOT)
-    lines, stamps = [], []
-    for line in proc.stdout:  # not a terminal: the lines must still come as they happen
-        lines.append(line.rstrip("\n"))
-        stamps.append(time.perf_counter() - t0)
-    assert proc.wait() == 0, proc.stderr.read()
+    with open(errors, "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "spikewidget", "demo", "--out", str(out)],
+            stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=ROOT)
+        lines, stamps = [], []
+        for line in proc.stdout:  # not a terminal: the lines must still come as they happen
+            lines.append(line.rstrip("\n"))
+            stamps.append(time.perf_counter() - t0)
+    assert proc.wait() == 0, errors.read_text()[-3000:]
     return lines, stamps, out
 
 
