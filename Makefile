@@ -1,22 +1,26 @@
 # One entry point for a fresh machine: `make demo` runs the main job, `make test` every test.
 # Everything the project needs is installed here, from its own files.
 PY ?= python3
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip --quiet --disable-pip-version-check
+# pip's expected "dependency conflicts" for the --no-deps frameworks become one note
+PIP_FILTER := 2>&1 | awk -f requirements/pip-filter.awk
 STAMP := $(VENV)/.installed
 JS_BUNDLE := spikewidget/static/widget.js
 JS_SOURCES := $(wildcard js/src/*.js js/package.json js/package-lock.json)
 
-.PHONY: setup demo test lint bench browser js clean gpu-wheels
+.PHONY: setup demo test lint bench browser js images clean gpu-wheels
 
 $(STAMP): pyproject.toml requirements/torch-cpu.txt requirements/frameworks-nodeps.txt \
-          requirements/frameworks-deps.txt Makefile
+          requirements/frameworks-deps.txt requirements/pip-filter.awk Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(PIP) install -r requirements/torch-cpu.txt
-	$(PIP) install -r requirements/frameworks-deps.txt
-	$(PIP) install --no-deps -r requirements/frameworks-nodeps.txt
-	$(PIP) install -e ".[dev]"
+	$(PIP) install -r requirements/torch-cpu.txt $(PIP_FILTER)
+	$(PIP) install -r requirements/frameworks-deps.txt $(PIP_FILTER)
+	$(PIP) install --no-deps -r requirements/frameworks-nodeps.txt $(PIP_FILTER)
+	$(PIP) install -e ".[dev]" $(PIP_FILTER)
 	touch $(STAMP)
 
 # The widget's front end: ES modules in js/src bundled by esbuild into the package.
@@ -40,6 +44,10 @@ demo: setup
 test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The README's pictures, from a real run of the story's acts 1-3 (docs/make_images.py).
+images: setup browser
+	$(BIN)/python docs/make_images.py
 
 lint: setup
 	$(BIN)/ruff check .

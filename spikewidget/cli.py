@@ -133,6 +133,7 @@ def _demo(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out!r} is a file; give a folder")
     os.makedirs(args.out, exist_ok=True)  # fails now, not after the training
     if not args.quick:
+        print("spikewidget demo: loading torch and snnTorch ...", flush=True)
         try:
             import snntorch  # noqa: F401
             import torch  # noqa: F401

@@ -22,6 +22,11 @@ export const CSS = `
     --sw-border: #30363d;
   }
 }
+/* marimo's dark theme: a "dark" class on an ancestor of the widget (in its shadow root) */
+.dark .sw-root {
+  --sw-fg: #e6edf3; --sw-fg2: #9da7b3; --sw-bg: #0d1117; --sw-bg2: #161b22;
+  --sw-border: #30363d; --sw-critical: #ff6b6b; --sw-warning: #e3b341; --sw-info: #58a6ff;
+}
 .sw-root * { box-sizing: border-box; }
 .sw-root [hidden] { display: none !important; }
 .sw-header { display: flex; gap: 12px; align-items: baseline; flex-wrap: wrap; margin-bottom: 6px; }
