@@ -198,6 +198,7 @@ def test_notebook_7_renders_updates_live_syncs_a_slider_and_follows_both_themes(
         wait_idle(page)
         assert look(page)["epoch"] == "1"
 
+        page.locator(".sw-thresholds summary").click()  # the sliders are folded at first
         page.locator('.sw-range[data-name="dead_rate"]').fill("1000")  # 0.5
         page.wait_for_timeout(300)
         run_cell(page, 2)
@@ -317,6 +318,7 @@ def test_marimo_renders_updates_live_syncs_a_slider_and_follows_both_themes(mari
         assert_rendered(page, dark=False)
 
         # Playwright's locators pierce marimo's open shadow root
+        page.locator(".sw-thresholds summary").click()  # the sliders are folded at first
         page.locator('.sw-range[data-name="dead_rate"]').fill("1000")  # 0.5
         on_screen = page.evaluate(f"""() => [...({FIND_ROOT})().querySelectorAll(
             '.sw-table tbody tr')].map(r => [r.cells[1].textContent.replace('\\u21b3 ', ''),

@@ -80,8 +80,10 @@ def test_binarising_leaves_the_threshold_problem(demo):
 def test_the_sweep_recommends_a_binary_threshold_and_overcorrecting_pins_the_loss(demo):
     lines, _, out = demo
     table = sweep_table(lines)
-    assert len(table) == StoryConfig().sweep_points
-    assert table[0][-1] == "non-binary" and table[-1][-1] == "silent"
+    grid = [row for row in table if row[-2:] != ["(edge", "refined)"]]
+    assert len(grid) == StoryConfig().sweep_points
+    assert 0 < len(table) - len(grid) <= 6  # each failing edge bisected three times
+    assert grid[0][-1] == "non-binary" and grid[-1][-1] == "silent"
     assert ("loss_at_chance", "loss") in findings(out, 3)
     assert ("dead_neurons", "lif1") in findings(out, 3)
     losses = SpikeProfiler.load(out / "story-act3.npz").report().loss.recent
