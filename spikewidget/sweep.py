@@ -46,6 +46,7 @@ import numpy as np
 from .arguments import is_whole
 from .errors import InvalidInputError, InvalidTypeError
 from .fmt import share
+from .palette import CLASS, SEVERITY
 from .pathology import Severity
 from .report import Report
 
@@ -176,7 +177,9 @@ class SweepResult:
     def _repr_html_(self) -> str:
         esc = html.escape
         layers = list(self.rows[0].dead_fraction) if self.rows else []
-        colour = {"ok": "#1a7f37", "too sparse": "#9a6700", "silent": "#9a6700"}
+        severity = SEVERITY["light"]  # a verdict reads as a finding would: how bad
+        colour = {"ok": CLASS["light"]["healthy"], "too sparse": severity["warning"],
+                  "silent": severity["warning"]}
         cells = "".join(f"<th>dead {esc(n)}</th>" for n in layers)
         body = []
         for r in self.rows:
@@ -189,7 +192,7 @@ class SweepResult:
             body.append(
                 f"<tr{style}><td>{r.threshold:.3g}</td><td>{r.max_per_step:g}</td>"
                 f"<td>{share(r.binary_fraction)}</td><td>{esc(counts)}</td>{dead}"
-                f"<td style=\"color:{colour.get(r.verdict, '#cf222e')}\">"
+                f"<td style=\"color:{colour.get(r.verdict, severity['critical'])}\">"
                 f"{esc(r.verdict)}{' (edge refined)' if r.refined else ''}</td></tr>")
         return (f"<div><b>Threshold sweep of {esc(self.layer)}</b> (was "
                 f"{self.original_threshold:g})<table><tr><th>threshold</th>"
