@@ -2,7 +2,7 @@
 steps with the default settings, and the peak of ``to_bytes``, beside the budget.
 
 The budget has two parts: the raster store, a fixed size whatever the layer's size
-(:func:`spikewidget.raster.raster_bytes`), and the per-epoch statistics, a fixed
+(:func:`spikewidget.state.raster.raster_bytes`), and the per-epoch statistics, a fixed
 size per neuron and epoch (:data:`STATS_BYTES_PER_NEURON`), whatever the number of
 steps. Memory is measured with tracemalloc (NumPy reports its buffers to it).
 
@@ -19,14 +19,14 @@ import tracemalloc
 import numpy as np
 
 from spikewidget import SpikeProfiler
-from spikewidget.epoch_stats import VECTORS
-from spikewidget.raster import raster_bytes
+from spikewidget.state.epoch_stats import VECTORS
+from spikewidget.state.raster import raster_bytes
 
 STATS_BYTES_PER_NEURON = 8 * len(VECTORS)
 """Per-neuron float64 vectors of one layer in one epoch."""
 OPEN_BYTES_PER_NEURON = 12
 """Per neuron and sample (at most 16) of a sequence in flight, for the current epoch
-only: records without a time axis continue one (see ``spikewidget.temporal``)."""
+only: records without a time axis continue one (see ``spikewidget.state.temporal``)."""
 SHAPE = (256, 200, 200)  # channels, height, width: 10,240,000 neurons
 
 

@@ -12,9 +12,9 @@ import time
 
 import torch
 
-from spikewidget import SpikeProfiler, adapters
-from spikewidget.datasets import count_frames, shd_like
-from spikewidget.story_model import StoryNet
+from spikewidget import SpikeProfiler, frameworks
+from spikewidget.demo.datasets import count_frames, shd_like
+from spikewidget.demo.story_model import StoryNet
 
 
 def _peak_mb() -> float:
@@ -39,7 +39,7 @@ def main(time_steps: int = 100, batch: int = 128, n: int = 30, repeats: int = 2)
         for th in grid:
             work = StoryNet(1.0)
             for name in layers:
-                adapters.set_threshold(getattr(work, name), th)
+                frameworks.set_threshold(getattr(work, name), th)
             with torch.no_grad():
                 work(x)
         torch.set_flush_denormal(False)

@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from spikewidget import SpikeProfiler  # noqa: E402
-from spikewidget.export import widget_state  # noqa: E402
-from spikewidget.payload import PayloadBuilder, message_bytes  # noqa: E402
-from spikewidget.widget import ProfilerWidget  # noqa: E402
+from spikewidget.present.export import widget_state  # noqa: E402
+from spikewidget.present.payload import PayloadBuilder, message_bytes  # noqa: E402
+from spikewidget.present.widget import ProfilerWidget  # noqa: E402
 from tests.widget_harness import browser_context, open_harness, serve_harness  # noqa: E402
 
 

@@ -138,7 +138,7 @@ def norse_stack(dev: torch.device, t: int, b: int):
 
 def payload_timing(dev: torch.device, t: int, b: int, steps: int) -> dict[str, float]:
     """report() and the widget's payload from a profile recorded on the device."""
-    from spikewidget.payload import PayloadBuilder
+    from spikewidget.present.payload import PayloadBuilder
 
     model, x, _, _ = story(dev, t, b)()
     prof = SpikeProfiler()

@@ -1,7 +1,7 @@
 """Regenerate the README's pictures from a real run of the story (``make images``).
 
 Runs act 1 (the set-up as written) and act 2 with the sweep of act 3 exactly as
-``make demo`` does (``spikewidget.story``, seeded), writes their offline HTML dashboards,
+``make demo`` does (``spikewidget.demo.story``, seeded), writes their offline HTML dashboards,
 and screenshots them in Debian's Chromium from disk (no server, no network):
 
 - ``docs/img/widget.png``: act 1's widget, light theme (the README's first picture);
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     matplotlib.use("Agg")
-    from spikewidget.story import StoryConfig, load_data, sweep_thresholds, train_act
+    from spikewidget.demo.story import StoryConfig, load_data, sweep_thresholds, train_act
 
     torch.set_flush_denormal(True)
     cfg = StoryConfig()

@@ -6,7 +6,7 @@ the pathology named, located and explained (:meth:`SpikeProfiler.report`).
 
 from __future__ import annotations
 
-from .errors import (
+from .core.errors import (
     GatherError,
     InvalidInputError,
     InvalidTypeError,
@@ -14,13 +14,13 @@ from .errors import (
     SpikeWidgetError,
     UnknownLayerError,
 )
-from .pathology import Pathology, Severity
+from .diagnose.pathology import Pathology, Severity
+from .diagnose.report import ProfileReport, Report
+from .diagnose.rules import RULES, rule_table, rule_table_markdown
+from .diagnose.stats import LayerStats, LossStats, NonFinite
+from .diagnose.thresholds import Thresholds
 from .profiler import SpikeProfiler
-from .raster import RasterSnapshot
-from .report import ProfileReport, Report
-from .rules import RULES, rule_table, rule_table_markdown
-from .stats import LayerStats, LossStats, NonFinite
-from .thresholds import Thresholds
+from .state.raster import RasterSnapshot
 
 __version__ = "0.1.0"
 
@@ -28,7 +28,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str) -> object:
     """``ProfilerWidget`` is imported on first use: anywidget stays optional."""
     if name == "ProfilerWidget":
-        from .widget import ProfilerWidget
+        from .present.widget import ProfilerWidget
 
         return ProfilerWidget
     raise AttributeError(f"module 'spikewidget' has no attribute {name!r}")

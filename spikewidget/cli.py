@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from .errors import SpikeWidgetError
+from .core.errors import SpikeWidgetError
 
 EXIT_OK, EXIT_CRITICAL, EXIT_ERROR = 0, 1, 2
 
@@ -141,11 +141,11 @@ def _demo(args: argparse.Namespace) -> int:
             _emit("spikewidget: torch and snnTorch are not installed; running the quick "
                   "NumPy demo instead (make setup installs them)", sys.stderr)
         else:
-            from .story import run_story
+            from .demo.story import run_story
 
             run_story(out_dir=args.out)  # finding the planted bugs is its job: exit 0
             return EXIT_OK
-    from .demo import run_demo
+    from .demo.simulated import run_demo
 
     run_demo(out_dir=args.out)
     return EXIT_OK

@@ -19,23 +19,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .arguments import is_one_of, is_path, is_whole
-from .arrays import is_device_tensor, to_array, to_host, torch_module
-from .epoch_stats import EpochStats, merge_all
-from .errors import InvalidInputError, InvalidTypeError, UnknownLayerError
-from .loss import LossTracker
-from .pathology import Pathology
-from .raster import RASTER_NEURONS, RasterSnapshot, RasterWindow
-from .reduce_numpy import (
-    StepResult,
-    add_gradients,
-    add_input_nonfinite,
-    apply_step,
-    compute_step,
-)
-from .report import Report
-from .rules import diagnose
-from .stats import (
+from .core.arguments import is_one_of, is_path, is_whole
+from .core.arrays import is_device_tensor, to_array, to_host, torch_module
+from .core.errors import InvalidInputError, InvalidTypeError, UnknownLayerError
+from .diagnose.pathology import Pathology
+from .diagnose.report import Report
+from .diagnose.rules import diagnose
+from .diagnose.stats import (
     ROLES,
     DeviceSummary,
     EpochHealth,
@@ -47,7 +37,17 @@ from .stats import (
     layer_stats,
     loss_stats,
 )
-from .thresholds import Thresholds
+from .diagnose.thresholds import Thresholds
+from .record.reduce_numpy import (
+    StepResult,
+    add_gradients,
+    add_input_nonfinite,
+    apply_step,
+    compute_step,
+)
+from .state.epoch_stats import EpochStats, merge_all
+from .state.loss import LossTracker
+from .state.raster import RASTER_NEURONS, RasterSnapshot, RasterWindow
 
 Backend = Literal["auto", "numpy", "torch"]
 
@@ -137,7 +137,7 @@ class SpikeProfiler:
     ``thresholds`` sets any of them (a :class:`Thresholds` or a mapping).
     ``raster_window`` is how many recent time steps per layer are kept for rasters,
     of at most ``raster_neurons`` neurons per layer (a strided sample of bigger
-    layers), as bits: at most :func:`~spikewidget.raster.raster_bytes` per layer
+    layers), as bits: at most :func:`~spikewidget.state.raster.raster_bytes` per layer
     (396 KiB with the defaults, epoch snapshots included), whatever the layer's size.
     ``max_epochs``: keep the statistics of at most this many epochs per layer (the
     newest; older ones are dropped, and reports and the widget say so). Each layer
@@ -591,7 +591,7 @@ class SpikeProfiler:
 
     def epoch_rasters(self, layer: str) -> dict[int, RasterSnapshot]:
         """Per epoch, the last frames it kept of ``layer`` (up to 32, for the newest 64
-        epochs: :data:`~spikewidget.raster.EPOCH_FRAMES`, ``EPOCH_SNAPSHOTS``), so an
+        epochs: :data:`~spikewidget.state.raster.EPOCH_FRAMES`, ``EPOCH_SNAPSHOTS``), so an
         epoch that has left the raster window still shows what its neurons did."""
         with self._lock:
             store = self._layer(layer).raster
@@ -865,7 +865,7 @@ class SpikeProfiler:
     # ------------------------------------------------------------ persistence
     def to_bytes(self) -> bytes:
         """Everything recorded, in the :meth:`save` format, as bytes."""
-        from .persist import dump_profile
+        from .io.persist import dump_profile
 
         with self._lock:
             self._loss.flush()
@@ -874,15 +874,15 @@ class SpikeProfiler:
     @classmethod
     def from_bytes(cls, data: bytes, *, max_bytes: int | None = None) -> SpikeProfiler:
         """Inverse of :meth:`to_bytes`; ``max_bytes`` as in :meth:`load`."""
-        from .persist import read_profile
-        from .profile_schema import MAX_LOAD_BYTES
+        from .io.persist import read_profile
+        from .io.schema import MAX_LOAD_BYTES
 
         return read_profile(cls, data, max_bytes=MAX_LOAD_BYTES if max_bytes is None
                             else max_bytes)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write everything recorded to ``path`` (a versioned .npz, no pickle)."""
-        from .persist import save_profile
+        from .io.persist import save_profile
 
         _check_path(path, "save")
         with self._lock:
@@ -896,12 +896,12 @@ class SpikeProfiler:
 
         Any damaged, foreign or crafted file raises :class:`ProfileFormatError` (a
         path that cannot be opened, the usual ``OSError``). ``max_bytes`` (default
-        :data:`~spikewidget.profile_schema.MAX_LOAD_BYTES`, 4 GiB) bounds what the
+        :data:`~spikewidget.io.schema.MAX_LOAD_BYTES`, 4 GiB) bounds what the
         file may make this allocate, checked from its declared sizes before anything
         is decompressed.
         """
-        from .persist import load_profile
-        from .profile_schema import MAX_LOAD_BYTES
+        from .io.persist import load_profile
+        from .io.schema import MAX_LOAD_BYTES
 
         return load_profile(cls, path, max_bytes=MAX_LOAD_BYTES if max_bytes is None
                             else max_bytes)
@@ -911,19 +911,19 @@ class SpikeProfiler:
         """Record every spiking layer of a torch model on each forward call (or one
         call in ``every``).
 
-        See :func:`spikewidget.torch_hooks.watch`; returns a handle whose
+        See :func:`spikewidget.hooks.watch.watch`; returns a handle whose
         ``remove()`` detaches every hook (also a context manager).
         """
-        from .torch_hooks import watch
+        from .hooks.watch import watch
 
         return watch(self, model, **kwargs)
 
     def gather(self, **kwargs: Any) -> SpikeProfiler | None:
         """Merge every rank's statistics on one rank (``torch.distributed``).
 
-        See :func:`spikewidget.distributed.gather`.
+        See :func:`spikewidget.io.distributed.gather`.
         """
-        from .distributed import gather
+        from .io.distributed import gather
 
         return gather(self, **kwargs)
 
@@ -932,11 +932,11 @@ class SpikeProfiler:
                         **kwargs: Any) -> Any:
         """Predict, from one batch, what each firing threshold of ``layer`` does.
 
-        See :func:`spikewidget.sweep.threshold_sweep`: returns a
-        :class:`~spikewidget.sweep.SweepResult` (table, recommended interval, why).
+        See :func:`spikewidget.sweep.runner.threshold_sweep`: returns a
+        :class:`~spikewidget.sweep.runner.SweepResult` (table, recommended interval, why).
         The model is never modified; nothing recorded here changes.
         """
-        from .sweep import threshold_sweep
+        from .sweep.runner import threshold_sweep
 
         return threshold_sweep(self, model, batch, layer=layer, thresholds=thresholds,
                                **kwargs)
@@ -944,7 +944,7 @@ class SpikeProfiler:
     def widget(self, *, phase: str = "train", **kwargs: Any) -> Any:
         """A live notebook dashboard of this profiler (:class:`ProfilerWidget`), or of
         its validation passes with ``phase="eval"`` (see :meth:`phase`)."""
-        from .widget import ProfilerWidget
+        from .present.widget import ProfilerWidget
 
         return ProfilerWidget(self.phase(phase), **kwargs)
 
@@ -1053,7 +1053,7 @@ def _device_of(x: Any) -> Any:
 
 
 def _device_stats(n: int, device: Any) -> Any:
-    from .reduce_torch import DeviceEpochStats
+    from .record.reduce_torch import DeviceEpochStats
 
     return DeviceEpochStats(n, device)
 

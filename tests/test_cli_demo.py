@@ -9,7 +9,7 @@ import numpy as np
 
 from spikewidget import SpikeProfiler
 from spikewidget.cli import EXIT_CRITICAL, EXIT_ERROR, EXIT_OK, main
-from spikewidget.demo import run_demo
+from spikewidget.demo.simulated import run_demo
 
 
 def test_the_demo_names_every_bug_it_planted(tmp_path):

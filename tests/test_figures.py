@@ -22,8 +22,8 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 from spikewidget import SpikeProfiler  # noqa: E402
-from spikewidget.palette import CLASS, LAYER, SEVERITY  # noqa: E402
-from spikewidget.plot import neuron_classes, plot_report  # noqa: E402
+from spikewidget.present.palette import CLASS, LAYER, SEVERITY  # noqa: E402
+from spikewidget.present.plot import neuron_classes, plot_report  # noqa: E402
 
 
 def troubled(epochs: int = 4, layers: tuple[str, str, str, str] = (
@@ -217,8 +217,8 @@ def test_a_layer_not_in_the_report_is_named_in_the_error(prof):
 def one_point_sweep():
     import torch
 
-    from spikewidget.datasets import count_frames, shd_like
-    from spikewidget.story_model import StoryNet
+    from spikewidget.demo.datasets import count_frames, shd_like
+    from spikewidget.demo.story_model import StoryNet
 
     data = shd_like(16, seed=3)
     batch = (torch.from_numpy(count_frames(data, 30)).transpose(0, 1).contiguous() > 0).float()

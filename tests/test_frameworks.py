@@ -1,5 +1,5 @@
 """watch() on the real frameworks: SpikingJelly, Norse (and snnTorch's odd ones),
-and reading/setting thresholds through :mod:`spikewidget.adapters`."""
+and reading/setting thresholds through :mod:`spikewidget.frameworks`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import torch
 from spikingjelly.activation_based import functional, neuron
 from torch import nn
 
-from spikewidget import SpikeProfiler, adapters
+from spikewidget import SpikeProfiler, frameworks
 
 T, B, F, H = 10, 4, 16, 12
 
@@ -142,7 +142,7 @@ def test_norse_leaky_integrator_readout_is_not_flagged_as_non_binary() -> None:
     assert h.layers == ["1"] and "3" in h.skipped and "licell" in h_cell.skipped
     assert prof.layers == ["1"]
     assert prof.report().by_category("non_binary_spikes") == []
-    assert adapters.detect(model[3]).integrator and not adapters.detect(model[1]).integrator
+    assert frameworks.detect(model[3]).integrator and not frameworks.detect(model[1]).integrator
 
 
 def test_snntorch_sequence_modules_and_state_only_layers() -> None:
@@ -174,8 +174,8 @@ def as_float(value: float | torch.Tensor) -> float:
 def test_thresholds_are_read_and_set_where_each_framework_keeps_them(make, attr) -> None:
     layer = make()
     learnable = isinstance(getattr(layer, "threshold", None), nn.Parameter)
-    assert adapters.threshold_attribute(layer) == attr
-    assert as_float(adapters.get_threshold(layer)) == 1.0
+    assert frameworks.threshold_attribute(layer) == attr
+    assert as_float(frameworks.get_threshold(layer)) == 1.0
 
     def fires() -> bool:
         """Drive the layer for 30 steps from rest; did it spike?"""
@@ -193,8 +193,8 @@ def test_thresholds_are_read_and_set_where_each_framework_keeps_them(make, attr)
         return total > 0
 
     assert fires()
-    adapters.set_threshold(layer, 50.0)
-    assert as_float(adapters.get_threshold(layer)) == 50.0
+    frameworks.set_threshold(layer, 50.0)
+    assert as_float(frameworks.get_threshold(layer)) == 50.0
     assert not fires()
     if attr == "threshold":  # a learnable threshold stays a Parameter
         assert isinstance(layer.threshold, nn.Parameter) is learnable
@@ -202,17 +202,17 @@ def test_thresholds_are_read_and_set_where_each_framework_keeps_them(make, attr)
 
 def test_modules_without_a_threshold_say_so() -> None:
     for module in (norse.LICell(), nn.Linear(2, 2)):
-        assert adapters.threshold_attribute(module) is None
+        assert frameworks.threshold_attribute(module) is None
         with pytest.raises(TypeError, match="threshold"):
-            adapters.set_threshold(module, 1.0)
+            frameworks.set_threshold(module, 1.0)
     with pytest.raises(ValueError, match="one number"):
-        adapters.set_threshold(neuron.LIFNode(), torch.ones(3))
+        frameworks.set_threshold(neuron.LIFNode(), torch.ones(3))
 
 
 def test_no_framework_is_imported_by_spikewidget() -> None:
     code = ("import sys, spikewidget\n"
             "assert 'torch' not in sys.modules, 'torch imported'\n"
-            "import torch, spikewidget.adapters as a, spikewidget.torch_hooks\n"
+            "import torch, spikewidget.frameworks as a, spikewidget.hooks.watch\n"
             "assert a.detect(torch.nn.Linear(2, 2)) is None\n"
             "p = spikewidget.SpikeProfiler()\n"
             "p.watch(torch.nn.Sequential(torch.nn.Linear(2, 2)))\n"

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from spikewidget import Severity, SpikeProfiler
-from spikewidget.epoch_stats import GRADIENT_HEAD, merge_all
+from spikewidget.state.epoch_stats import GRADIENT_HEAD, merge_all
 
 from .conftest import bernoulli, fingerprint
 

@@ -25,7 +25,7 @@ import pytest
 
 pytest.importorskip("playwright")
 
-from spikewidget.widget import bundle_path
+from spikewidget.present.widget import bundle_path
 
 from .test_widget_lab import CELLS, free_port, notebook
 from .widget_harness import ROOT, browser_context, have_chromium, screenshot

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from spikewidget import InvalidInputError, SpikeProfiler
-from spikewidget.epoch_stats import VECTORS
-from spikewidget.raster import (
+from spikewidget.state.epoch_stats import VECTORS
+from spikewidget.state.raster import (
     EPOCH_FRAMES,
     EPOCH_SNAPSHOTS,
     RASTER_NEURONS,
@@ -276,7 +276,7 @@ def test_max_epochs_refuses_what_is_not_a_positive_whole_number(bad) -> None:
 
 
 def test_the_widget_is_told_which_epochs_were_dropped(rng) -> None:
-    from spikewidget.payload import PayloadBuilder
+    from spikewidget.present.payload import PayloadBuilder
 
     p = SpikeProfiler(max_epochs=2)
     record_epochs(p, rng, range(3))
@@ -289,7 +289,7 @@ def test_the_widget_is_told_which_epochs_were_dropped(rng) -> None:
 
 
 def test_live_updates_send_an_epochs_frames_when_they_leave_the_window(rng) -> None:
-    from spikewidget.payload import PayloadBuilder, decode_array
+    from spikewidget.present.payload import PayloadBuilder, decode_array
 
     p = SpikeProfiler(raster_window=8)
     p.record_step("h", (rng.random((4, 2, 30)) < 0.3).astype(np.float32), epoch=0)

@@ -10,8 +10,8 @@ import math
 
 import pytest
 
-from spikewidget.palette import BACKGROUND, CLASS, LAYER, SEVERITY, as_dict, layer_colour
-from spikewidget.payload import meta
+from spikewidget.present.palette import BACKGROUND, CLASS, LAYER, SEVERITY, as_dict, layer_colour
+from spikewidget.present.payload import meta
 
 # JupyterLab's and the static page's backgrounds besides the palette's own
 PAGES = {"light": [BACKGROUND["light"], "#FFFFFF"], "dark": [BACKGROUND["dark"], "#0D1117"]}

@@ -133,7 +133,7 @@ def test_a_missing_array_is_reported_not_crashed(rich, tmp_path):
 
 
 def test_a_version_1_file_loads_with_the_newer_statistics_unknown(rich, tmp_path):
-    from spikewidget.epoch_stats import NEW_IN_V2
+    from spikewidget.state.epoch_stats import NEW_IN_V2
 
     path = tmp_path / "v1.npz"
     rich.save(path)

@@ -11,9 +11,9 @@ pytest.importorskip("playwright")
 pytest.importorskip("anywidget")
 
 from spikewidget import SpikeProfiler
-from spikewidget.export import widget_state
-from spikewidget.raster import EPOCH_FRAMES
-from spikewidget.widget import ProfilerWidget, bundle_path
+from spikewidget.present.export import widget_state
+from spikewidget.present.widget import ProfilerWidget, bundle_path
+from spikewidget.state.raster import EPOCH_FRAMES
 
 from .widget_harness import browser_context, have_chromium, open_harness, screenshot
 

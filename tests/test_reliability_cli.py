@@ -85,7 +85,7 @@ def test_findings_still_gate_with_0_and_1(profiles, capsys, tmp_path):
 
 def test_a_bug_inside_exits_2_not_1(profiles, capsys, monkeypatch):
     """An unexpected exception must not read as a critical finding to a CI job."""
-    from spikewidget.report import Report
+    from spikewidget.diagnose.report import Report
 
     def broken(self) -> str:
         raise RuntimeError("boom")

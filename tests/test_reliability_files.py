@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spikewidget import ProfileFormatError, SpikeProfiler
-from spikewidget.payload import PayloadBuilder
-from spikewidget.profile_schema import MAX_LOAD_BYTES
+from spikewidget.io.schema import MAX_LOAD_BYTES
+from spikewidget.present.payload import PayloadBuilder
 
 from .conftest import bernoulli, fingerprint
 

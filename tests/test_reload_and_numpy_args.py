@@ -202,7 +202,7 @@ def test_reports_racing_resets_are_consistent_snapshots():
     every report is whole (no KeyError from a layer that vanished mid-report)."""
     import threading
 
-    from spikewidget.payload import PayloadBuilder
+    from spikewidget.present.payload import PayloadBuilder
 
     p = SpikeProfiler()
     rng = np.random.default_rng(0)

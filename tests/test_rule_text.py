@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from spikewidget.causes import FOLLOWS
-from spikewidget.payload import FIXED_CATEGORIES, meta
-from spikewidget.rules import RULES
+from spikewidget.diagnose.causes import FOLLOWS
+from spikewidget.diagnose.rules import RULES
+from spikewidget.present.payload import FIXED_CATEGORIES, meta
 
 JS_SOURCES = sorted((Path(__file__).resolve().parents[1] / "js" / "src").glob("**/*.js"))
 BROWSER_SPECS = re.compile(r"^(?:\.(\d+))?([gef%r])$")  # what js/src/pyformat.js formats

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from spikewidget import SpikeProfiler
-from spikewidget.story import CHANCE, PROGRESS_SECONDS, StoryConfig
+from spikewidget.demo.story import CHANCE, PROGRESS_SECONDS, StoryConfig
 
 ROOT = Path(__file__).parent.parent
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]

@@ -11,8 +11,8 @@ import snntorch as snn
 import torch
 
 from spikewidget import InvalidInputError, SpikeProfiler
-from spikewidget.datasets import count_frames, shd_like
-from spikewidget.story_model import StoryNet
+from spikewidget.demo.datasets import count_frames, shd_like
+from spikewidget.demo.story_model import StoryNet
 
 from .conftest import _canon, fingerprint
 
@@ -45,10 +45,10 @@ def story_batch() -> torch.Tensor:
 
 
 def real_forward_report(model, batch, layers, threshold) -> SpikeProfiler:
-    from spikewidget import adapters
+    from spikewidget import frameworks
 
     for name in layers:
-        adapters.set_threshold(dict(model.named_modules())[name], threshold)
+        frameworks.set_threshold(dict(model.named_modules())[name], threshold)
     prof = SpikeProfiler(raster_window=0)
     with torch.no_grad(), prof.watch(model, input=True):
         model(batch)
@@ -319,7 +319,7 @@ def test_a_bad_refine_says_what_is_expected(story_batch):
 
 
 def test_thresholds_that_round_alike_are_told_apart():
-    from spikewidget.sweep import distinct
+    from spikewidget.sweep.runner import distinct
 
     assert distinct(19.91, 19.94) == ("19.91", "19.94")
     assert distinct(19.9, 19.9) == ("19.9", "19.9")

@@ -60,7 +60,7 @@ def test_intervals_are_per_neuron_per_sample_along_time(rng):
 
 
 def test_along_time_the_first_samples_of_a_large_batch_are_measured(rng):
-    from spikewidget.temporal import SAMPLES
+    from spikewidget.state.temporal import SAMPLES
 
     x = bernoulli(rng, (30, 3 * SAMPLES, 20), 0.2)
     v = rng.normal(size=x.shape)

@@ -15,8 +15,8 @@ from tonic import transforms as tonic_transforms
 from torch import nn
 
 from spikewidget import Severity, SpikeProfiler
-from spikewidget.fmt import share
-from spikewidget.rules import binomial_below
+from spikewidget.core.fmt import share
+from spikewidget.diagnose.rules import binomial_below
 
 torch.set_num_threads(1)
 

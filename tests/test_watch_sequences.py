@@ -1,7 +1,7 @@
 """How watch() holds a layer's frames until their sequence is recorded.
 
 Large float32 frames on the CPU are folded into per-sample counts when their
-sequence is recorded (see ``spikewidget.sequence``); whatever the way, a user must
+sequence is recorded (see ``spikewidget.hooks.sequence``); whatever the way, a user must
 get what hand-written ``record_step`` calls on the whole sequence give: exactly for
 spikes (binary or not, finite or not), and voltages from every ``VOLTAGE_STRIDE``-th
 time step and the last.
@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from spikewidget import SpikeProfiler
-from spikewidget.sequence import FOLD_MIN_VALUES, VOLTAGE_STRIDE
-from spikewidget.story_model import MultiSpikeLeaky
-from spikewidget.temporal import SAMPLES
+from spikewidget.demo.story_model import MultiSpikeLeaky
+from spikewidget.hooks.sequence import FOLD_MIN_VALUES, VOLTAGE_STRIDE
+from spikewidget.state.temporal import SAMPLES
 
 from .test_torch_watch import LoopNet, Mutating, TimeLoop
 

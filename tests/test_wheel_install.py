@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import spikewidget
 from spikewidget import SpikeProfiler
-from spikewidget.export import widget_state
+from spikewidget.present.export import widget_state
 rng = np.random.default_rng(0)
 p = SpikeProfiler()
 for epoch in range(2):

@@ -11,9 +11,9 @@ import pytest
 pytest.importorskip("anywidget")
 
 from spikewidget import SpikeProfiler, Thresholds
-from spikewidget.errors import InvalidInputError
-from spikewidget.export import render_html, widget_state
-from spikewidget.payload import (
+from spikewidget.core.errors import InvalidInputError
+from spikewidget.present.export import render_html, widget_state
+from spikewidget.present.payload import (
     ORDER_CONSTRAINTS,
     PayloadBuilder,
     decode_array,
@@ -22,7 +22,7 @@ from spikewidget.payload import (
     message_bytes,
     to_jsonable,
 )
-from spikewidget.widget import ProfilerWidget
+from spikewidget.present.widget import ProfilerWidget
 
 RNG = np.random.default_rng(0)
 

@@ -15,9 +15,9 @@ pytest.importorskip("playwright")
 pytest.importorskip("anywidget")
 
 from spikewidget import SpikeProfiler
-from spikewidget.export import widget_state
-from spikewidget.payload import PayloadBuilder, to_jsonable
-from spikewidget.widget import ProfilerWidget, bundle_path
+from spikewidget.present.export import widget_state
+from spikewidget.present.payload import PayloadBuilder, to_jsonable
+from spikewidget.present.widget import ProfilerWidget, bundle_path
 
 from .widget_harness import (
     browser_context,

@@ -22,7 +22,7 @@ import pytest
 pytest.importorskip("playwright")
 pytest.importorskip("jupyterlab")
 
-from spikewidget.widget import bundle_path
+from spikewidget.present.widget import bundle_path
 
 from .widget_harness import ROOT, browser_context, have_chromium, screenshot
 
@@ -218,7 +218,7 @@ def assert_canvases_fill_their_panels(page) -> None:
 def test_in_jupyterlabs_dark_theme_canvases_keep_their_size_without_interaction(lab):
     """Dark theme: the palette's dark variant, and canvases sized to their panels at
     once (no 200 px canvases until the next interaction), also across theme switches."""
-    from spikewidget.palette import CLASS
+    from spikewidget.present.palette import CLASS
 
     base, token = lab
     with browser_context() as ctx:

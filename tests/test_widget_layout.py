@@ -16,11 +16,11 @@ pytest.importorskip("playwright")
 pytest.importorskip("anywidget")
 
 from spikewidget import SpikeProfiler
-from spikewidget.export import widget_state
-from spikewidget.palette import CLASS, LAYER, SEVERITY
-from spikewidget.payload import PayloadBuilder, to_jsonable
-from spikewidget.thresholds import Thresholds
-from spikewidget.widget import ProfilerWidget, bundle_path, default_layer
+from spikewidget.diagnose.thresholds import Thresholds
+from spikewidget.present.export import widget_state
+from spikewidget.present.palette import CLASS, LAYER, SEVERITY
+from spikewidget.present.payload import PayloadBuilder, to_jsonable
+from spikewidget.present.widget import ProfilerWidget, bundle_path, default_layer
 
 from .test_widget_browser import open_thresholds, story_profiler, wait_seq
 from .widget_harness import browser_context, have_chromium, open_harness, serve_harness

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from spikewidget import SpikeProfiler
-from spikewidget.plot import plot_report
+from spikewidget.present.plot import plot_report
 
 
 @pytest.fixture

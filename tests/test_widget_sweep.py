@@ -13,10 +13,11 @@ pytest.importorskip("torch")
 import torch
 
 from spikewidget import InvalidInputError, InvalidTypeError, SpikeProfiler
-from spikewidget.datasets import count_frames, shd_like
-from spikewidget.export import render_html, widget_state
-from spikewidget.palette import CLASS
-from spikewidget.payload import (
+from spikewidget.demo.datasets import count_frames, shd_like
+from spikewidget.demo.story_model import StoryNet
+from spikewidget.present.export import render_html, widget_state
+from spikewidget.present.palette import CLASS
+from spikewidget.present.payload import (
     FIXED_CATEGORIES,
     decode_array,
     finding_dict,
@@ -24,8 +25,7 @@ from spikewidget.payload import (
     message_bytes,
     sweep_message,
 )
-from spikewidget.story_model import StoryNet
-from spikewidget.widget import ProfilerWidget
+from spikewidget.present.widget import ProfilerWidget
 
 from .widget_harness import ROOT, browser_context, have_chromium, open_harness, serve_harness
 

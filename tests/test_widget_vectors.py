@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from spikewidget.payload import decode_array
-from spikewidget.rules import CATEGORIES
+from spikewidget.diagnose.rules import CATEGORIES
+from spikewidget.present.payload import decode_array
 
 HERE = Path(__file__).parent / "shared_vectors"
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from spikewidget import SpikeProfiler, Thresholds
-from spikewidget.payload import PayloadBuilder, encode_array, finding_dict, to_jsonable
+from spikewidget.present.payload import PayloadBuilder, encode_array, finding_dict, to_jsonable
 
 HERE = Path(__file__).parent
 VECTORS = HERE / "vectors.json"

@@ -1,0 +1,1 @@
+"""Judging: thresholds, per-layer statistics as reports present them, roles, the rules and the report."""

@@ -1,0 +1,89 @@
+"""snnTorch's neurons (``snntorch.SpikingNeuron`` and the sequence layers).
+
+They return ``spk``, ``(spk, mem)`` or ``(spk, syn, mem)`` (spikes first, membrane
+last), with the state on ``.mem`` when ``init_hidden=True``;
+``graded_spikes_factor`` != 1 means graded spikes on purpose. ``StateLeaky`` and
+``LeakyParallel`` take whole sequences ``(time, batch, ...)``;
+``StateLeaky(output=False)`` returns only voltages. The threshold is the
+``threshold`` buffer (a Parameter with ``learn_threshold=True``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Frame, Neuron, Reader, classes, describe, is_tensor, torch_or_none
+
+name = "snntorch"
+tensor_threshold = True
+
+
+def _sequence_classes() -> tuple[type, ...]:
+    return classes("snntorch", "StateLeaky", "LeakyParallel")
+
+
+def _reader(sequence: bool, voltages_only: bool) -> Reader:
+    tensor = torch_or_none().Tensor
+
+    def read(module: Any, output: Any) -> Frame:
+        if isinstance(output, tensor):
+            if voltages_only:  # StateLeaky(output=False) returns mem alone
+                return (None, output, sequence)
+            mem = getattr(module, "mem", None)
+        elif isinstance(output, tuple) and output and isinstance(output[0], tensor):
+            output, mem = output[0], output[-1]  # (spk, mem) or (spk, syn, mem)
+        else:
+            raise TypeError(f"its output is {describe(output)}; expected spk, (spk, mem) "
+                            f"or (spk, syn, mem)")
+        if not (isinstance(mem, tensor) and mem.shape == output.shape) or mem is output:
+            mem = None
+        return (output, mem, sequence)
+
+    return read
+
+
+def _graded(module: Any) -> bool:
+    if getattr(module, "learn_graded_spikes_factor", False):
+        return True
+    factor = getattr(module, "graded_spikes_factor", 1.0)
+    if is_tensor(factor):  # read once, when watching starts
+        return bool((factor.detach() != 1).any())
+    return factor != 1
+
+
+def detect(module: Any) -> Neuron | None:
+    base = classes("snntorch", "SpikingNeuron") + _sequence_classes()
+    if not base or not isinstance(module, base):
+        return None
+    sequence = isinstance(module, _sequence_classes())
+    integrator = (isinstance(module, classes("snntorch", "StateLeaky"))
+                  and not getattr(module, "output", False))
+    return Neuron(name, _reader(sequence, integrator), integrator, _graded(module))
+
+
+def threshold_attribute(module: Any) -> str | None:
+    return "threshold" if hasattr(module, "threshold") else None
+
+
+def set_threshold(module: Any, attribute: str, value: Any) -> None:
+    torch = torch_or_none()
+    old = module.threshold
+    new = torch.as_tensor(value, dtype=old.dtype, device=old.device)
+    if isinstance(old, torch.nn.Parameter):  # learn_threshold=True: keep the Parameter
+        with torch.no_grad():
+            if new.shape == old.shape:
+                old.copy_(new)
+            else:
+                module.threshold = torch.nn.Parameter(new.clone(), old.requires_grad)
+    else:
+        module.threshold = new.clone()  # a registered buffer: replaced in place
+
+
+def reset_state(module: Any) -> bool:
+    """``reset_mem`` of this one module (snnTorch's class-wide ``reset_hidden``
+    would reset every instance)."""
+    if not isinstance(module, classes("snntorch", "SpikingNeuron")):
+        return False
+    if getattr(module, "init_hidden", False) and callable(getattr(module, "reset_mem", None)):
+        module.reset_mem()
+    return True

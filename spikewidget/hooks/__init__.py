@@ -1,0 +1,1 @@
+"""Watching a torch model: forward and backward hooks that record every spiking layer by themselves."""

@@ -1,0 +1,289 @@
+"""Per-step reductions of torch tensors on their own device, with no host sync.
+
+The host path (:mod:`reduce_numpy`) branches on values; here nothing does: every
+statistic is a tensor on the tensor's device, updated with branch-free ops
+(``torch.where``, ``maximum``), and ``.cpu()`` happens only in :meth:`to_host`,
+when a report or a widget refresh asks. Only shapes (known without a sync) are
+read on the host.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..core.arrays import torch_module
+from ..state.epoch_stats import GRADIENT_HEAD, NO_STEP, EpochStats
+from ..state.temporal import SAMPLES
+
+_SCALARS = ("spike_max", "spike_min", "nonbinary", "fractional", "count_max", "count_min", "v_n",
+            "v_mean", "v_m2", "g_n", "g_sum", "g_max", "g_min", "nf_spikes",
+            "nf_voltages", "nf_gradients", "first_nf_spikes", "first_nf_voltages",
+            "first_nf_gradients", "g_rms_sum", "g_max_step", "t_n", "t_mean_x",
+            "t_mean_y", "t_m2x", "t_m2y", "t_cxy", "t_first", "t_last",
+            "nf_input_gradients", "first_nf_input_gradients", "v_min", "v_max")
+_VECTORS = ("spike_sum", "active_samples", "isi_n", "isi_sum", "isi_sq", "vt_m2", "vt_dof")
+_INITIAL = {"spike_max": -np.inf, "spike_min": np.inf, "count_max": -np.inf,
+            "count_min": np.inf, "g_max": -np.inf, "g_min": np.inf,
+            "first_nf_spikes": NO_STEP, "first_nf_voltages": NO_STEP,
+            "first_nf_gradients": NO_STEP, "g_max_step": NO_STEP, "t_first": NO_STEP,
+            "t_last": NO_STEP, "first_nf_input_gradients": NO_STEP, "v_min": np.inf,
+            "v_max": -np.inf}
+_INTEGERS = frozenset({"nonbinary", "fractional", "v_n", "g_n", "nf_spikes", "nf_voltages",
+                       "nf_gradients", "first_nf_spikes", "first_nf_voltages",
+                       "first_nf_gradients", "g_max_step", "t_n", "t_first", "t_last",
+                       "nf_input_gradients", "first_nf_input_gradients"})
+_HEAD = len(_SCALARS)  # after the scalars: the first GRADIENT_HEAD norms, then their steps
+
+
+class DeviceEpochStats:
+    """The fields of :class:`EpochStats`, held as float64 tensors on one device."""
+
+    def __init__(self, n_neurons: int, device: Any) -> None:
+        torch = torch_module()
+        self.n_neurons = n_neurons
+        self.n_steps = 0
+        self.n_obs = 0
+        self.n_samples = 0
+        self.count_steps = 0
+        self.count_samples = 0
+        for name in _VECTORS:
+            setattr(self, name, torch.zeros(n_neurons, dtype=torch.float64, device=device))
+        self.open: _DeviceOpenSequences | None = None
+        # one vector of scalars: cheap to update together and to copy to the host;
+        # filled by scalar kernels, not copied from host memory
+        self.s = torch.zeros(_HEAD + 2 * GRADIENT_HEAD, dtype=torch.float64, device=device)
+        for name, value in _INITIAL.items():
+            self.s[_SCALARS.index(name)] = value
+        self.s[_HEAD:] = NO_STEP
+
+    def reduce_step(self, x2: Any, v2: Any, g2: Any, *, step: int,
+                    time_steps: int | None, want_counts: bool) -> None:
+        """Fold one step in; same meaning as :func:`reduce_numpy.compute_step` followed
+        by :func:`reduce_numpy.apply_step`."""
+        torch = torch_module()
+        i = _SCALARS.index
+        new = self.s.clone()
+        xf = _as_float(torch, x2)
+        finite = torch.isfinite(xf)
+        nf = (~finite).sum().double()
+        xc = torch.where(finite, xf, 0.0)
+        s = xc.sum(0, dtype=torch.float64)
+        new[i("spike_max")] = torch.maximum(new[i("spike_max")], xc.amax().double())
+        new[i("spike_min")] = torch.minimum(new[i("spike_min")], xc.amin().double())
+        new[i("nonbinary")] += ((xc != 0) & (xc != 1)).sum().double()
+        new[i("fractional")] += (xc != xc.floor()).sum().double()
+        _count_nonfinite(torch, new, "spikes", nf, step)
+        counted = want_counts and time_steps is not None
+        if counted:
+            c = xc.reshape(time_steps, -1, xc.shape[1]).sum(0)
+            new[i("count_max")] = torch.maximum(new[i("count_max")], c.amax().double())
+            new[i("count_min")] = torch.minimum(new[i("count_min")], c.amin().double())
+            active = (c != 0).sum(0).double()
+        vf = None if v2 is None else _as_float(torch, v2)
+        if vf is not None:
+            _voltage_step(torch, new, vf, step)
+        if g2 is not None:
+            _gradient_step(torch, new, _as_float(torch, g2), step)
+        n = xc.shape[1]
+        cut = SAMPLES * n  # along time, on the first samples (see temporal)
+        if time_steps is not None:
+            isi = _intervals(torch, xc.reshape(time_steps, -1)[:, :cut], n)
+            vt = None if vf is None else _spread(torch, vf.reshape(time_steps, -1)[:, :cut], n)
+        else:
+            xs = xc.reshape(-1)[:cut]
+            open_ = self.open
+            if open_ is None or open_.rows != xs.numel():
+                open_ = _DeviceOpenSequences(torch, xs.numel(), xc.device)
+            isi, vt = open_.add(torch, xs, None if vf is None else vf.reshape(-1)[:cut], n)
+            self.open = open_
+        # ---- commit ----
+        for name, value in zip(("isi_n", "isi_sum", "isi_sq"), isi, strict=True):
+            getattr(self, name).add_(value)
+        if vt is not None:
+            self.vt_m2.add_(vt[0])
+            self.vt_dof.add_(vt[1])
+        self.spike_sum += s
+        if counted:
+            self.active_samples += active
+            self.count_samples += int(c.shape[0])
+        self.s = new
+        self.n_steps += 1
+        self.n_obs += int(x2.shape[0])
+        self.n_samples += int(x2.shape[0]) // (time_steps or 1)
+        self.count_steps += int(counted)
+
+    def add_gradients(self, g2: Any, *, step: int) -> None:
+        """Fold one gradient tensor in (one norm sample; not a step)."""
+        torch = torch_module()
+        new = self.s.clone()
+        _gradient_step(torch, new, _as_float(torch, g2), step)
+        self.s = new
+
+    def add_input_nonfinite(self, count: Any, *, step: int) -> None:
+        """Add a count (a tensor on this device) of NaN/Inf in the gradient at the
+        layer's input."""
+        torch = torch_module()
+        new = self.s.clone()
+        _count_nonfinite(torch, new, "input_gradients", count.double(), step)
+        self.s = new
+
+    def to_host(self) -> EpochStats:
+        """Copy to host memory (one transfer for the scalars, one for the sums)."""
+        values = self.s.cpu().tolist()
+        scalars: dict[str, Any] = {}
+        for name, value in zip(_SCALARS, values[:_HEAD], strict=True):
+            scalars[name] = int(value) if name in _INTEGERS else float(value)
+        kept = min(scalars["g_n"], GRADIENT_HEAD)
+        scalars["g_head"] = values[_HEAD:_HEAD + kept]
+        scalars["g_head_steps"] = [int(v) for v in values[_HEAD + GRADIENT_HEAD:][:kept]]
+        vectors = self._vectors().cpu().numpy()
+        return EpochStats(n_neurons=self.n_neurons, n_steps=self.n_steps, n_obs=self.n_obs,
+                          n_samples=self.n_samples, count_steps=self.count_steps,
+                          count_samples=self.count_samples,
+                          **{k: vectors[i].copy() for i, k in enumerate(_VECTORS)},
+                          **scalars)
+
+    def _vectors(self) -> Any:
+        return torch_module().stack([getattr(self, k) for k in _VECTORS])
+
+
+def _as_float(torch: Any, t: Any) -> Any:
+    """Floats as they are, bool as float32, integers as float64 (exact up to 2**53 and
+    never overflowing when summed: the host path's sums, :func:`reduce_numpy.exact_or_float64`)."""
+    if t.is_floating_point():
+        return t
+    return t.to(torch.float32 if t.dtype == torch.bool else torch.float64)
+
+
+def _count_nonfinite(torch: Any, new: Any, source: str, nf: Any, step: int) -> None:
+    i = _SCALARS.index
+    new[i(f"nf_{source}")] += nf
+    first = new[i(f"first_nf_{source}")]
+    new[i(f"first_nf_{source}")] = torch.where((first < 0) & (nf > 0),
+                                               torch.full_like(first, step), first)
+
+
+def _voltage_step(torch: Any, new: Any, v: Any, step: int) -> None:
+    i = _SCALARS.index
+    finite = torch.isfinite(v)
+    n = finite.sum().double()
+    _count_nonfinite(torch, new, "voltages", v.numel() - n, step)
+    vc = torch.where(finite, v.double(), 0.0)
+    mean = vc.sum() / n.clamp(min=1)
+    d = torch.where(finite, vc - mean, 0.0)
+    m2 = (d * d).sum()
+    new[i("v_min")] = torch.minimum(new[i("v_min")],
+                                    torch.where(finite, v, torch.inf).amin().double())
+    new[i("v_max")] = torch.maximum(new[i("v_max")],
+                                    torch.where(finite, v, -torch.inf).amax().double())
+    na, ma, m2a = new[i("v_n")], new[i("v_mean")], new[i("v_m2")]
+    total = na + n
+    delta = mean - ma
+    new[i("v_mean")] = ma + delta * n / total.clamp(min=1)
+    new[i("v_m2")] = m2a + m2 + delta * delta * na * n / total.clamp(min=1)
+    new[i("v_n")] = total
+
+
+def _gradient_step(torch: Any, new: Any, g: Any, step: int) -> None:
+    i = _SCALARS.index
+    finite = torch.isfinite(g)
+    nf = (~finite).sum().double()
+    _count_nonfinite(torch, new, "gradients", nf, step)
+    ok = nf == 0
+    norm = torch.where(finite, g.double(), 0.0).pow(2).sum().sqrt()
+    _gradient_extras(torch, new, ok, norm, g.numel(), step)
+    new[i("g_n")] += ok.double()
+    new[i("g_sum")] += torch.where(ok, norm, 0.0)
+    new[i("g_max")] = torch.where(ok, torch.maximum(new[i("g_max")], norm), new[i("g_max")])
+    new[i("g_min")] = torch.where(ok, torch.minimum(new[i("g_min")], norm), new[i("g_min")])
+
+
+def _gradient_extras(torch: Any, new: Any, ok: Any, norm: Any, values: int, step: int) -> None:
+    """The fields of :meth:`EpochStats.add_gradient_norm` beyond sum, max and min, for a
+    record that counts when ``ok`` (before ``g_n`` and ``g_max`` take it in)."""
+    i = _SCALARS.index
+    k = GRADIENT_HEAD
+    slot = ok & (torch.arange(k, device=new.device, dtype=torch.float64) == new[i("g_n")])
+    new[_HEAD:_HEAD + k] = torch.where(slot, norm, new[_HEAD:_HEAD + k])
+    new[_HEAD + k:] = torch.where(slot, float(step), new[_HEAD + k:])
+    new[i("g_rms_sum")] += torch.where(ok, norm / math.sqrt(max(values, 1)), 0.0)
+    new[i("g_max_step")] = torch.where(ok & (norm > new[i("g_max")]), float(step),
+                                       new[i("g_max_step")])
+    # the ln(norm)-vs-step trend: one point merged into the moments, when 0 < norm < inf
+    pos = ok & (norm > 0) & torch.isfinite(norm)
+    y = torch.where(pos, norm, 1.0).log()
+    n_a = new[i("t_n")]
+    total = n_a + 1
+    dx, dy = step - new[i("t_mean_x")], y - new[i("t_mean_y")]
+    w = n_a / total
+    for name, value in (("t_mean_x", new[i("t_mean_x")] + dx / total),
+                        ("t_mean_y", new[i("t_mean_y")] + dy / total),
+                        ("t_m2x", new[i("t_m2x")] + dx * dx * w),
+                        ("t_m2y", new[i("t_m2y")] + dy * dy * w),
+                        ("t_cxy", new[i("t_cxy")] + dx * dy * w), ("t_n", total)):
+        new[i(name)] = torch.where(pos, value, new[i(name)])
+    first = new[i("t_first")]
+    new[i("t_first")] = torch.where(pos & (first < 0), float(step), first)
+    new[i("t_last")] = torch.where(pos, torch.clamp(new[i("t_last")], min=float(step)),
+                                   new[i("t_last")])
+
+
+def _intervals(torch: Any, x: Any, n: int) -> tuple[Any, Any, Any]:
+    """(intervals, sum, sum of squares) per neuron of spikes ``(time, rows)`` (see
+    :mod:`temporal`): each spike's interval from the running maximum of spike times."""
+    t = x.shape[0]
+    fired = x != 0
+    steps = torch.arange(t, dtype=torch.float64, device=x.device).unsqueeze(1)
+    last = torch.where(fired, steps, -1.0).cummax(0).values
+    valid = fired[1:] & (last[:-1] >= 0)
+    d = torch.where(valid, steps[1:] - last[:-1], 0.0)
+    return (valid.sum(0, dtype=torch.float64).reshape(-1, n).sum(0),
+            d.sum(0).reshape(-1, n).sum(0), (d * d).sum(0).reshape(-1, n).sum(0))
+
+
+def _spread(torch: Any, v: Any, n: int) -> tuple[Any, Any]:
+    """Squared deviations from each sequence's mean and degrees of freedom per neuron
+    of voltages ``(time, rows)``."""
+    finite = torch.isfinite(v)
+    k = finite.sum(0, dtype=torch.float64)
+    vc = torch.where(finite, v.double(), 0.0)
+    vc = torch.where(finite, vc - vc[0], 0.0)  # relative to the first step (temporal)
+    mean = vc.sum(0) / k.clamp(min=1)
+    d = torch.where(finite, vc - mean, 0.0)
+    return (d * d).sum(0).reshape(-1, n).sum(0), (k - 1).clamp(min=0).reshape(-1, n).sum(0)
+
+
+class _DeviceOpenSequences:
+    """:class:`temporal.OpenSequences` as tensors: last spike, voltage count and mean
+    per row; the clock is a host number."""
+
+    def __init__(self, torch: Any, rows: int, device: Any) -> None:
+        self.rows = rows
+        self.clock = 0
+        self.last = torch.full((rows,), -1.0, dtype=torch.float64, device=device)
+        self.v_count = torch.zeros(rows, dtype=torch.float64, device=device)
+        self.v_mean = torch.zeros(rows, dtype=torch.float64, device=device)
+
+    def add(self, torch: Any, x: Any, v: Any, n: int) -> tuple[tuple[Any, ...], Any]:
+        k = float(self.clock)
+        fired = x != 0
+        seen = fired & (self.last >= 0)
+        gap = torch.where(seen, k - self.last, 0.0)
+        self.last = torch.where(fired, k, self.last)
+        self.clock += 1
+        isi = (seen.reshape(-1, n).sum(0, dtype=torch.float64), gap.reshape(-1, n).sum(0),
+               (gap * gap).reshape(-1, n).sum(0))
+        if v is None:
+            return isi, None
+        ok = torch.isfinite(v)
+        vd = torch.where(ok, v.double(), 0.0)
+        count = self.v_count + ok
+        delta = torch.where(ok, vd - self.v_mean, 0.0)
+        self.v_mean = self.v_mean + delta / count.clamp(min=1)
+        inc = delta * torch.where(ok, vd - self.v_mean, 0.0)
+        self.v_count = count
+        dof = (ok & (count >= 2)).reshape(-1, n).sum(0, dtype=torch.float64)
+        return isi, (inc.reshape(-1, n).sum(0), dof)

@@ -1,0 +1,762 @@
+"""Threshold sweep: the story's hand-made tuning table, computed from one batch.
+
+For each candidate firing threshold of one spiking layer, the forward pass is
+re-run on the same batch, without gradients, on a fresh copy of the model whose
+layer has that threshold (the framework's own attribute: snnTorch ``threshold``,
+SpikingJelly ``v_threshold``, Norse ``p.v_th``); every layer is recorded by
+:meth:`SpikeProfiler.watch`. The user's model is never modified. The result is a
+table (largest value per step, share of binary spikes, output spike counts per
+sample, dead and saturated fractions per layer, a verdict) and a recommended
+interval. The batch is held fixed and nothing is retrained: the table predicts
+the first forward passes at each threshold, not where training will go.
+
+The copies. A watched model is swept as it is (its copies are not watched). Every
+candidate starts at rest: hidden state a layer keeps from the last forward (snnTorch
+``init_hidden=True`` membranes, part of an autograd graph after training;
+SpikingJelly's ``v``) is copied detached and then reset, as
+``snntorch.utils.reset`` and ``functional.reset_net`` would.
+A model called once per time step needs ``time_steps=T``: the batch
+``(T, batch, ...)`` is fed one step per call and the calls grouped, so output
+spike counts per sample are measured; without it they are not, and the
+recommendation says so.
+
+Batched candidates (``batched=True``). Where every swept threshold may be a tensor
+(snnTorch ``threshold``, Norse ``p.v_th``; not SpikingJelly, whose kernels want a
+float), K candidates run in one forward: the batch is repeated K times along its
+batch axis and each swept layer's threshold becomes a per-sample tensor of shape
+``(K*B, 1, ...)`` that broadcasts against the membrane. The watch hooks record into
+a :class:`_SplitProfiler` that hands each candidate's slice of the batch to its own
+profiler, so every statistic is computed exactly as in the sequential path. Anything
+unexpected (a layer whose batch is not K*B, a threshold that does not broadcast)
+falls back to one forward per candidate.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import math
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..core.arguments import is_whole
+from ..core.errors import InvalidInputError, InvalidTypeError
+from ..core.fmt import share
+from ..diagnose.pathology import Severity
+from ..diagnose.report import Report
+from ..present.palette import CLASS, SEVERITY
+
+if TYPE_CHECKING:
+    from ..profiler import SpikeProfiler
+
+HONESTY = ("The sweep holds this one batch fixed and does not retrain: it predicts the "
+           "first forward passes at each threshold, not where training will take them.")
+
+VERDICTS = ("non-binary", "overflow", "silent", "too sparse", "ok")
+_NEVER_FIRES = 1e30  # finite: a reset of 0 spikes times an infinite threshold is NaN
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """What the network does on the batch when the swept layer has ``threshold``."""
+
+    threshold: float
+    max_per_step: float
+    """Largest value a spiking layer emitted in one time step (1 for binary spikes)."""
+    binary_fraction: float
+    """Share of values that were exactly 0 or 1, in the spiking layer with the fewest
+    (the layers the verdict reads: every non-input layer not declared graded)."""
+    output_count_range: tuple[float, float] | None
+    """(min, max) output spikes per sample summed over time."""
+    dead_fraction: dict[str, float]
+    saturated_fraction: dict[str, float]
+    verdict: str
+    report: Report
+    refined: bool = False
+    """True for a threshold added between grid points to locate an edge of the
+    recommended interval (see :class:`BandEdge`)."""
+
+    @property
+    def where(self) -> str:
+        """Where this row's findings come from, as the predicted table's "Where"
+        column says it: the sweep's batch at this threshold."""
+        return f"sweep batch, threshold {self.threshold:.3g}"
+
+
+@dataclass(frozen=True)
+class BandEdge:
+    """One end of the recommended interval: the last threshold that passed and the
+    next one swept, which failed. The true edge lies between them."""
+
+    inside: float
+    """The last threshold with verdict "ok" on this side."""
+    outside: float
+    """The nearest swept threshold beyond it, which failed."""
+    verdict: str
+    """What ``outside`` failed with ("non-binary", "silent", ...)."""
+
+    @property
+    def ratio(self) -> float:
+        """How far apart the two are, as a factor >= 1 (1.03: the edge is known to
+        within 3 %)."""
+        return max(self.inside, self.outside) / min(self.inside, self.outside)
+
+    def describe(self) -> str:
+        """The edge in words: what fails beyond it, and how precisely it is known."""
+        gap = self.ratio - 1
+        low, high = distinct(min(self.inside, self.outside), max(self.inside, self.outside))
+        outside = low if self.outside < self.inside else high
+        within = f"{gap:.1%}" if gap < 0.01 else f"{gap:.0%}"
+        return (f"{self.verdict} at {outside} (the edge lies between {low} and {high}, "
+                f"known to within {within} in threshold)")
+
+
+def distinct(a: float, b: float) -> tuple[str, str]:
+    """``a`` and ``b`` with 3 significant digits, or as many more as tell them apart
+    (19.94 and 19.96 never both read "19.9")."""
+    for digits in range(3, 10):
+        sa, sb = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if sa != sb or a == b:
+            return sa, sb
+    return f"{a!r}", f"{b!r}"
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The table, the recommended interval and why."""
+
+    layers: tuple[str, ...]
+    original_threshold: float
+    rows: list[SweepRow]
+    recommended: tuple[float, float] | None
+    best: float | None
+    reason: str
+    batched: bool = False
+    """True when the candidates ran K at a time in one forward (see the module doc)."""
+    edges: tuple[BandEdge | None, BandEdge | None] = (None, None)
+    """The lower and upper end of the recommended interval; None where the interval
+    reaches the end of the swept range (nothing failed beyond it) or there is none."""
+
+    @property
+    def layer(self) -> str:
+        """The swept layers' names, joined (for titles)."""
+        return " + ".join(self.layers)
+
+    @property
+    def thresholds(self) -> list[float]:
+        return [r.threshold for r in self.rows]
+
+    def row(self, threshold: float) -> SweepRow:
+        """The row whose threshold is nearest ``threshold`` (on a log scale)."""
+        return min(self.rows, key=lambda r: abs(math.log(r.threshold / threshold)))
+
+    def table(self) -> str:
+        """The sweep as plain text, one row per threshold."""
+        layers = list(self.rows[0].dead_fraction) if self.rows else []
+        head = (f"{'threshold':>10} {'max/step':>9} {'binary':>7} {'out counts':>14} "
+                + "".join(f"{'dead ' + n:>14}" for n in layers) + "  verdict")
+        lines = [f"threshold sweep of {self.layer} (was {self.original_threshold:g})",
+                 head]
+        for r in self.rows:
+            counts = ("-" if r.output_count_range is None else
+                      f"[{r.output_count_range[0]:g}, {r.output_count_range[1]:g}]")
+            lines.append(f"{r.threshold:>10.3g} {r.max_per_step:>9g} "
+                         f"{share(r.binary_fraction):>7} {counts:>14} "
+                         + "".join(f"{r.dead_fraction[n]:>14.0%}" for n in layers)
+                         + f"  {r.verdict}" + ("  (edge refined)" if r.refined else ""))
+        lines += ["", self.reason, HONESTY]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        layers = list(self.rows[0].dead_fraction) if self.rows else []
+        severity = SEVERITY["light"]  # a verdict reads as a finding would: how bad
+        colour = {"ok": CLASS["light"]["healthy"], "too sparse": severity["warning"],
+                  "silent": severity["warning"]}
+        cells = "".join(f"<th>dead {esc(n)}</th>" for n in layers)
+        body = []
+        for r in self.rows:
+            rec = (self.recommended is not None
+                   and self.recommended[0] <= r.threshold <= self.recommended[1])
+            counts = ("-" if r.output_count_range is None else
+                      f"[{r.output_count_range[0]:g}, {r.output_count_range[1]:g}]")
+            dead = "".join(f"<td>{r.dead_fraction[n]:.0%}</td>" for n in layers)
+            style = ' style="font-weight:bold"' if rec else ""
+            body.append(
+                f"<tr{style}><td>{r.threshold:.3g}</td><td>{r.max_per_step:g}</td>"
+                f"<td>{share(r.binary_fraction)}</td><td>{esc(counts)}</td>{dead}"
+                f"<td style=\"color:{colour.get(r.verdict, severity['critical'])}\">"
+                f"{esc(r.verdict)}{' (edge refined)' if r.refined else ''}</td></tr>")
+        return (f"<div><b>Threshold sweep of {esc(self.layer)}</b> (was "
+                f"{self.original_threshold:g})<table><tr><th>threshold</th>"
+                f"<th>max/step</th><th>binary</th><th>output counts</th>{cells}"
+                f"<th>verdict</th></tr>{''.join(body)}</table><p>{esc(self.reason)}</p>"
+                f"<p><i>{esc(HONESTY)}</i></p></div>")
+
+    def plot(self, ax: Any = None) -> Any:
+        """Max per step, output counts and the dead share against the threshold, the
+        recommended interval shaded (its edges, where they are only known to lie
+        between two thresholds, lighter); the legend sits under the axes, clear of
+        every curve. Returns the axes (a new figure's when ``ax`` is None)."""
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+        from matplotlib.transforms import ScaledTranslation
+
+        from ..present.figtext import LITERAL, legend, shown
+        from ..present.palette import CLASS
+
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            _, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
+        th = self.thresholds
+        ax.set_xscale("log")
+        ax.set_yscale("symlog")
+        entries: list[tuple[Any, str]] = []
+        if self.recommended is not None:
+            lo, hi = self.recommended
+            a, b = distinct(lo, hi)
+            band = ax.axvspan(lo, hi, color=_BAND, alpha=0.35, lw=0, zorder=0,
+                              label=f"recommended {a} to {b}")
+            for x in (lo, hi):  # a band one threshold wide stays visible
+                ax.axvline(x, color=_BAND, lw=2, zorder=0.5, label="_band edge")
+            entries.append((band, f"recommended {a} to {b}"))
+            edges = [e for e in self.edges if e is not None]
+            for e in edges:
+                ax.axvspan(min(e.inside, e.outside), max(e.inside, e.outside), color=_BAND,
+                           alpha=0.12, lw=0, zorder=0, label="_edge")
+            if edges:
+                entries.append((Patch(color=_BAND, alpha=0.12),
+                                "an edge lies here (ok on one side, failed on the other)"))
+        line, = ax.plot(th, [r.max_per_step for r in self.rows], "o-", color="black",
+                        ms=4, label="max spikes / step")
+        entries.append((line, "max spikes / step (1 = binary)"))
+        line, = ax.plot(th, [r.output_count_range[1] if r.output_count_range else np.nan
+                             for r in self.rows], "s-", color="#777777", ms=4,
+                        label="max output count / sample")
+        entries.append((line, "max output count / sample"))
+        ax.set_ylabel("spikes (symlog)")
+        ax2 = ax.twinx()
+        ax2.plot(th, [max(r.dead_fraction.get(n, np.nan) for n in self.layers)
+                      for r in self.rows], "^--", color=CLASS["light"]["dead"], ms=4,
+                 label="dead fraction")
+        entries.append((Line2D([], [], ls="--", marker="^", color=CLASS["light"]["dead"]),
+                        "dead share (most dead swept layer), right axis"))
+        ax2.set_ylim(-0.02, 1.02)
+        ax2.set_ylabel("dead share")
+        ax.set_xlabel(f"threshold of {shown(self.layer)}", **LITERAL)
+        shift = ScaledTranslation(0, -0.5, ax.figure.dpi_scale_trans)
+        legend(ax, [h for h, _ in entries], [t for _, t in entries], ncols=2,
+               loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               bbox_transform=ax.transAxes + shift, fontsize=8, frameon=False)
+        ax.set_title("Threshold sweep (batch fixed, no retraining)")
+        return ax
+
+
+_BAND = "#6f6f6f"
+"""The recommended interval in sweep plots: not a class colour (it is not a class)."""
+
+
+def _check_sweep_arguments(layer: Any, thresholds: Any, n: Any, chunk: Any
+                           ) -> tuple[tuple[str, ...], list[Any] | None]:
+    """The swept layers' names and the candidate thresholds as a list; a clear error
+    for arguments of the wrong kind."""
+    swept: Any = (layer,) if isinstance(layer, str) else layer
+    if isinstance(swept, Iterable) and not isinstance(swept, (bytes, Mapping)):
+        swept = tuple(swept)
+    if not isinstance(swept, tuple) or not all(isinstance(x, str) for x in swept):
+        raise InvalidTypeError(f"layer must be a module path (str) or a list of them, "
+                               f"got {layer!r}")
+    grid = None
+    if thresholds is not None:
+        if isinstance(thresholds, Iterable) and not isinstance(thresholds,
+                                                               (str, bytes, Mapping)):
+            grid = list(thresholds)
+        if grid is None or not all(isinstance(t, (int, float, np.integer, np.floating))
+                                   and not isinstance(t, (bool, np.bool_)) for t in grid):
+            raise InvalidTypeError(f"thresholds must be an iterable of numbers (neuron "
+                                   f"thresholds), got {thresholds!r}")
+    if not is_whole(n) or not 1 <= n <= 10_000:
+        raise InvalidInputError(f"n must be a whole number of thresholds from 1 to 10000, "
+                                f"got {n!r}")
+    if chunk is not None and (not is_whole(chunk) or chunk < 1):
+        raise InvalidInputError(f"chunk must be a whole number of candidates >= 1, "
+                                f"got {chunk!r}")
+    return swept, grid
+
+
+def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
+                    layer: str | Sequence[str],
+                    thresholds: Iterable[float] | None = None, n: int = 30,
+                    forward: Callable[[Any, Any], Any] | None = None,
+                    watch_input: bool = True,
+                    progress: Callable[[int, int], None] | None = None,
+                    batched: bool = False, chunk: int | None = None,
+                    time_steps: int | None = None,
+                    refine: int | None = None) -> SweepResult:
+    """Sweep the firing threshold of ``layer`` over ``thresholds``.
+
+    Args:
+        profiler: gives the rule constants and layer declarations; its own
+            recordings are not touched.
+        model: a ``torch.nn.Module``; never modified (each candidate runs on a copy).
+        layer: a module path, or several that share each candidate threshold.
+        batch: the input, passed as ``forward(model_copy, batch)``; with
+            ``time_steps`` and no ``forward``, ``(time_steps, batch, ...)`` fed as
+            ``model_copy(batch[t])`` for each time step ``t``.
+        thresholds: candidates; default ``n`` log-spaced values found from the
+            layer's membrane range when it never fires.
+        forward: how to run the model (default ``model(batch)``).
+        watch_input: also record the input (count-valued frames are named).
+        progress: called as ``progress(done, total)`` after each candidate (or
+            each chunk of candidates when batched).
+        batched: run several candidates per forward pass where the framework allows
+            (snnTorch, Norse; the batch a tensor and no custom ``forward``); else, or
+            when anything does not fit, one forward per candidate. Same results.
+            Off by default: on a 2-core CPU it is not faster
+            (``benchmarks/bench_sweep.py``).
+        chunk: candidates per batched forward; default as many as keep the repeated
+            input under ``2**25`` elements (128 MiB of float32).
+        time_steps: the model is called once per time step (as in
+            :func:`~spikewidget.hooks.watch.watch`): this many calls make one
+            ``(time, batch, ...)`` record, which gives output spike counts per sample.
+        refine: bisections of each failing edge of the recommended interval, between
+            its last passing and its first failing threshold (log midpoints, one
+            forward pass each, at most ``2 * refine`` in all, shown by ``progress``
+            whose total then grows by that many); each halves how far the edge may
+            lie from the thresholds swept. Default 3 on the automatic grid, 0 (the
+            thresholds swept as given) when ``thresholds`` is passed. The refined
+            rows are marked ``refined``; the best threshold is always a grid point.
+            The result's ``edges`` say where each edge lies and what fails beyond.
+    """
+    import torch
+
+    from .. import frameworks
+
+    if not isinstance(model, torch.nn.Module):
+        raise InvalidTypeError(f"threshold_sweep expects a torch.nn.Module, got "
+                               f"{type(model).__name__}")
+    swept, thresholds = _check_sweep_arguments(layer, thresholds, n, chunk)
+    modules = dict(model.named_modules())
+    spiking = [k for k, m in modules.items() if frameworks.threshold_attribute(m)]
+    if not swept:
+        raise InvalidInputError(f"layer: name at least one layer; with a threshold: {spiking}")
+    for name in swept:
+        if name not in modules:
+            raise InvalidInputError(f"layer {name!r} is not a module of the model; layers "
+                                    f"with a threshold: {spiking}")
+        if frameworks.threshold_attribute(modules[name]) is None:
+            raise InvalidInputError(
+                f"layer {name!r} ({type(modules[name]).__name__}) has no known firing "
+                f"threshold (snnTorch threshold, SpikingJelly v_threshold, Norse p.v_th)")
+    run = forward or _default_forward(batch, time_steps)
+    if refine is None:
+        refine = 3 if thresholds is None else 0
+    if not is_whole(refine) or not 0 <= refine <= 20:
+        raise InvalidInputError(f"refine must be a whole number from 0 to 20 (bisections "
+                                f"per edge), got {refine!r}")
+    refine = int(refine)
+    original = _as_float(frameworks.get_threshold(modules[swept[0]]), swept[0])
+
+    def measure(threshold: float) -> Report:
+        work = _copy_model(model)
+        named = dict(work.named_modules())
+        for name in swept:
+            frameworks.set_threshold(named[name], threshold)
+        prof = _fresh_like(profiler)
+        with torch.no_grad(), prof.watch(work, input=watch_input, sample_voltages=False,
+                                         time_steps=time_steps, phases=False):
+            run(work, batch)
+        return prof.report()
+
+    if thresholds is not None:
+        grid = sorted({float(t) for t in thresholds})  # numbers: checked above
+        if not grid or any(not (math.isfinite(t) and t > 0) for t in grid):
+            raise InvalidInputError(f"thresholds must be finite numbers > 0, got {grid}")
+    # very low thresholds drive membranes through subnormal floats, which are ~20x
+    # slower on CPUs; flushing them changes no spike and no statistic we report
+    torch.set_flush_denormal(True)
+    used_batches = False
+    try:
+        probe = None
+        if thresholds is None:
+            probe = measure(_NEVER_FIRES)
+            grid = _auto_grid(probe, swept, original, n)
+        reports: list[Report] = []
+        if batched and len(grid) > 1 and forward is None and _can_batch(modules, swept, batch):
+            if probe is None:  # the first candidate, as usual, tells the layers' shapes
+                reports.append(measure(grid[0]))
+                probe = reports[0]
+                if progress is not None:
+                    progress(1, len(grid))
+            plan = _BatchPlan.make(profiler, swept, batch, probe, chunk, time_steps)
+            if plan is not None:
+                done = len(reports)  # measured one at a time
+                for axis in plan.axes:  # the first chunk finds the batch axis
+                    try:
+                        while len(reports) < len(grid):
+                            todo = grid[len(reports):len(reports) + plan.chunk]
+                            got = plan.measure(model, todo, axis, watch_input, profiler,
+                                               time_steps)
+                            if any(list(r.layer_stats) != list(probe.layer_stats)
+                                   for r in got):
+                                raise _CannotBatch("the batched forward recorded other layers")
+                            reports.extend(got)
+                            if progress is not None:
+                                progress(len(reports), len(grid))
+                        used_batches = True
+                        break
+                    except _CannotBatch:
+                        if len(reports) > done:
+                            del reports[done:]  # a later chunk failed: no more tries
+                            break
+                # else (or after a failure): one forward per candidate from here on
+        for th in grid[len(reports):]:
+            reports.append(measure(th))
+            if progress is not None:
+                progress(len(reports), len(grid))
+        rows = [_row(th, rep, swept) for th, rep in zip(grid, reports, strict=True)]
+        rows = _refine(rows, refine, lambda th: _row(th, measure(th), swept, refined=True),
+                       progress)
+    finally:
+        torch.set_flush_denormal(False)
+    recommended, best, reason, edges = _recommend(rows, " + ".join(swept))
+    return SweepResult(swept, original, rows, recommended, best, reason, used_batches,
+                       edges)
+
+
+# ------------------------------------------------------------- batched candidates
+_BATCH_ELEMENTS = 2 ** 25  # the repeated input of one batched forward stays below this
+
+
+class _CannotBatch(Exception):
+    """The batched forward did not record what one forward per candidate would."""
+
+
+def _can_batch(modules: dict[str, Any], swept: tuple[str, ...], batch: Any) -> bool:
+    """Every swept threshold may be a tensor, and the batch is one tensor."""
+    from .. import frameworks
+
+    torch = sys.modules["torch"]
+    if not isinstance(batch, torch.Tensor) or batch.ndim < 1:
+        return False
+    return all(frameworks.takes_tensor_threshold(modules[name]) for name in swept)
+
+
+class _SplitProfiler:
+    """What :func:`torch_hooks.watch` needs of a profiler, handing each candidate's
+    slice of the batch axis to that candidate's own profiler."""
+
+    def __init__(self, profilers: list[SpikeProfiler], batch_size: int) -> None:
+        self.profilers = profilers
+        self.batch_size = batch_size
+        self.error: BaseException | None = None
+
+    def declare_layer(self, name: str, **kwargs: Any) -> None:
+        for p in self.profilers:
+            p.declare_layer(name, **kwargs)
+
+    def neuron_axes(self, name: str) -> int | None:
+        return self.profilers[0].neuron_axes(name)
+
+    def record_step(self, layer: str, spikes: Any, voltages: Any = None, *,
+                    neuron_axes: int | None = None) -> None:
+        try:
+            axes = neuron_axes if neuron_axes is not None else 1
+            axis = spikes.ndim - axes - 1  # (batch, ...) or (time, batch, ...)
+            k, b = len(self.profilers), self.batch_size
+            if axis < 0 or spikes.shape[axis] != k * b:
+                raise _CannotBatch(f"layer {layer!r}: batch axis of {tuple(spikes.shape)} "
+                                   f"is not {k} x {b}")
+            for i, p in enumerate(self.profilers):
+                v = None if voltages is None else voltages.narrow(axis, i * b, b)
+                p.record_step(layer, spikes.narrow(axis, i * b, b), v,
+                              neuron_axes=neuron_axes)
+        except BaseException as exc:  # the hooks would only warn: remember it
+            self.error = self.error or exc
+            raise
+
+    def record_gradients(self, layer: str, gradients: Any) -> None:  # never: no_grad
+        self.error = self.error or _CannotBatch("gradients in a sweep")
+
+
+@dataclass(frozen=True)
+class _BatchPlan:
+    """How to run candidates K at a time: the input's possible batch axes (the one
+    ``watch`` assumes for the input, then 0), the number of neuron axes of each swept
+    layer (from a forward of one candidate) and K."""
+
+    swept: tuple[str, ...]
+    batch: Any
+    axes: tuple[int, ...]
+    neuron_axes: dict[str, int]
+    chunk: int
+
+    @classmethod
+    def make(cls, profiler: SpikeProfiler, swept: tuple[str, ...], batch: Any,
+             probe: Report, chunk: int | None,
+             time_steps: int | None = None) -> _BatchPlan | None:
+        declared = profiler.neuron_axes("input")
+        axes = declared if declared is not None else (batch.ndim - 2 if batch.ndim >= 3
+                                                      else batch.ndim - 1)
+        guess = batch.ndim - axes - 1  # the input's batch axis, as watch reads it
+        first = 0 if time_steps is None else 1  # axis 0 is time when fed per step
+        tries = tuple(dict.fromkeys(a for a in (guess, first) if first <= a < batch.ndim))
+        shapes = {}
+        for name in swept:
+            st = probe.layer_stats.get(name)
+            if st is None:
+                return None
+            shapes[name] = len(st.neuron_shape)
+        per = max(int(batch.numel()), 1)
+        k = chunk if chunk is not None else max(1, _BATCH_ELEMENTS // per)
+        if k < 2 or not tries:
+            return None
+        return cls(swept, batch, tries, shapes, int(k))
+
+    def measure(self, model: Any, thresholds: list[float], axis: int, watch_input: bool,
+                profiler: SpikeProfiler, time_steps: int | None = None) -> list[Report]:
+        """Reports of ``thresholds``, all from one forward pass of the batch repeated
+        along ``axis``; raises :class:`_CannotBatch` if that is not what the model
+        and every recorded layer take as the batch axis."""
+        import warnings
+
+        import torch
+
+        from .. import frameworks
+        from ..hooks.watch import watch
+
+        k, b = len(thresholds), int(self.batch.shape[axis])
+        work = _copy_model(model)
+        named = dict(work.named_modules())
+        values = torch.tensor(thresholds, dtype=torch.float64).repeat_interleave(b)
+        try:
+            for name in self.swept:
+                frameworks.set_threshold(
+                    named[name], values.reshape((k * b,) + (1,) * self.neuron_axes[name]))
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise _CannotBatch(str(exc)) from exc
+        repeated = torch.cat([self.batch] * k, dim=axis) if k > 1 else self.batch
+        profs = [_fresh_like(profiler) for _ in thresholds]
+        split = _SplitProfiler(profs, b)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                with torch.no_grad(), watch(split, work, input=watch_input,
+                                            time_steps=time_steps, phases=False):
+                    _default_forward(repeated, time_steps)(work, repeated)
+        except Exception as exc:  # e.g. a threshold that does not broadcast
+            raise _CannotBatch(str(exc)) from exc
+        if split.error is not None or any("spikewidget.watch" in str(w.message)
+                                          for w in caught):
+            raise _CannotBatch(str(split.error or caught[0].message))
+        return [p.report() for p in profs]
+
+
+def _default_forward(batch: Any, time_steps: int | None) -> Callable[[Any, Any], Any]:
+    """``model(batch)``, or with ``time_steps`` one call per time step."""
+    if time_steps is None:
+        return lambda m, b: m(b)
+    if not is_whole(time_steps) or time_steps < 1:
+        raise InvalidInputError(f"time_steps must be a whole number >= 1, got {time_steps!r}")
+    time_steps = int(time_steps)
+    shape = tuple(getattr(batch, "shape", ()))
+    if not shape or shape[0] != time_steps:
+        raise InvalidInputError(
+            f"threshold_sweep: with time_steps={time_steps} and no forward, batch must "
+            f"be (time_steps, batch, ...), fed one time step per call; got shape {shape}. "
+            f"Pass forward=fn(model, batch) to feed it otherwise.")
+
+    def per_step(m: Any, b: Any) -> list[Any]:
+        return [m(b[t]) for t in range(time_steps)]
+
+    return per_step
+
+
+def _copy_model(model: Any) -> Any:
+    """A deep copy of ``model`` with its neurons' hidden state at rest. Tensors that
+    are part of an autograd graph (snnTorch ``init_hidden`` state after a forward
+    with gradients), which ``deepcopy`` refuses, are copied as detached clones."""
+    from .. import frameworks
+
+    memo: dict[int, Any] = {}
+    for module in model.modules():
+        for value in vars(module).values():
+            for t in _tensors(value):
+                if not t.is_leaf:
+                    memo[id(t)] = t.detach().clone()
+    work = copy.deepcopy(model, memo)
+    for module in work.modules():
+        frameworks.reset_state(module)
+    return work
+
+
+def _tensors(value: Any, depth: int = 2) -> Iterable[Any]:
+    """The tensors in ``value`` and in the tuples, lists and dicts it holds."""
+    torch = sys.modules["torch"]
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif depth and isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _tensors(v, depth - 1)
+    elif depth and isinstance(value, dict):
+        for v in value.values():
+            yield from _tensors(v, depth - 1)
+
+
+def _fresh_like(profiler: SpikeProfiler) -> SpikeProfiler:
+    from ..profiler import SpikeProfiler
+
+    fresh = SpikeProfiler(thresholds=profiler.thresholds, raster_window=0)
+    with profiler._lock:  # declarations, and what watch saw of the model's output
+        fresh._declared = {k: dict(v) for k, v in profiler._declared.items()}
+    return fresh
+
+
+def _as_float(value: Any, layer: str) -> float:
+    torch = sys.modules["torch"]
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise InvalidInputError(f"layer {layer!r} has a per-neuron threshold of shape "
+                                    f"{tuple(value.shape)}; the sweep sets one value")
+        return float(value.detach().cpu())
+    return float(value)
+
+
+def _auto_grid(report: Report, layers: tuple[str, ...], original: float,
+               n: int) -> list[float]:
+    """Log-spaced from below the current threshold to just above the membrane
+    potentials the swept layers reach when they never fire."""
+    tops = [st.voltage_mean + 6 * st.voltage_std  # membrane range without spiking
+            for name in layers if (st := report.layer_stats.get(name)) is not None
+            and st.has_voltages]
+    top = max(tops, default=math.nan)
+    if not (math.isfinite(top) and top > 0):
+        top = original * 100
+    hi = max(top * 1.5, original * 2)
+    lo = min(original, hi / 1000)
+    return [float(t) for t in np.geomspace(lo, hi, max(n, 2))]
+
+
+def _row(threshold: float, report: Report, layers: tuple[str, ...],
+         refined: bool = False) -> SweepRow:
+    from ..diagnose.rules import output_layers
+
+    stats = report.layer_stats
+    swept = [stats[n] for n in layers if n in stats]
+    outputs = output_layers(list(stats.values()))
+    counts = outputs[-1].spike_count_range if outputs else None
+    cats = {p.category for p in report.pathologies}
+    if "non_binary_spikes" in cats:
+        verdict = "non-binary"
+    elif "output_overflow" in cats or "non_finite_values" in cats:
+        verdict = "overflow"
+    elif "silent_network" in cats or (counts is not None and counts[1] == 0):
+        verdict = "silent"
+    elif any(p.category == "dead_neurons" and p.severity is Severity.CRITICAL
+             for p in report.pathologies):
+        verdict = "too sparse"
+    else:
+        verdict = "ok"
+    spiking = {n: s for n, s in stats.items() if s.role != "input"}
+    judged = [s for s in spiking.values() if not s.graded] or swept  # what the verdict reads
+    return SweepRow(
+        threshold=threshold,
+        max_per_step=max((s.max_value for s in judged), default=math.nan),
+        binary_fraction=min((s.binary_fraction for s in judged), default=math.nan),
+        output_count_range=counts,
+        dead_fraction={n: s.dead_neuron_fraction for n, s in spiking.items()},
+        saturated_fraction={n: s.saturated_neuron_fraction for n, s in spiking.items()},
+        verdict=verdict, report=report, refined=refined)
+
+
+def _band(rows: list[SweepRow]) -> tuple[int, int, SweepRow] | None:
+    """The recommended run of ``rows`` (sorted by threshold): the grid row with
+    verdict "ok", the fewest dead neurons and then the smallest output counts, and
+    the contiguous "ok" rows around it, as (first index, last index, best row).
+    Refined rows locate the edges; the best is always a grid point."""
+    ok = [r for r in rows if r.verdict == "ok" and not r.refined]
+    if not ok:
+        return None
+    best = min(ok, key=lambda r: (sum(r.dead_fraction.values()),
+                                  r.output_count_range[1] if r.output_count_range else 0))
+    i = rows.index(best)
+    lo = hi = i
+    while lo > 0 and rows[lo - 1].verdict == "ok":
+        lo -= 1
+    while hi < len(rows) - 1 and rows[hi + 1].verdict == "ok":
+        hi += 1
+    return lo, hi, best
+
+
+def _edges(rows: list[SweepRow], lo: int, hi: int
+           ) -> tuple[BandEdge | None, BandEdge | None]:
+    below = (BandEdge(rows[lo].threshold, rows[lo - 1].threshold, rows[lo - 1].verdict)
+             if lo > 0 else None)
+    above = (BandEdge(rows[hi].threshold, rows[hi + 1].threshold, rows[hi + 1].verdict)
+             if hi < len(rows) - 1 else None)
+    return below, above
+
+
+def _refine(rows: list[SweepRow], steps: int, run: Callable[[float], SweepRow],
+            progress: Callable[[int, int], None] | None) -> list[SweepRow]:
+    """``rows`` plus ``steps`` bisections (log midpoints) of each failing edge of the
+    recommended interval, between its last passing and first failing threshold:
+    each halves the edge's uncertainty (on a log scale) for one forward pass."""
+    band = _band(rows)
+    if band is None or steps <= 0:
+        return rows
+    edges = [e for e in _edges(rows, band[0], band[1]) if e is not None]
+    done, total = len(rows), len(rows) + steps * len(edges)
+    added: list[SweepRow] = []
+    for edge in edges:
+        inside, outside = edge.inside, edge.outside
+        for _ in range(steps):
+            row = run(math.sqrt(inside * outside))
+            added.append(row)
+            done += 1
+            if progress is not None:
+                progress(done, total)
+            if row.verdict == "ok":
+                inside = row.threshold
+            else:
+                outside = row.threshold
+    return sorted(rows + added, key=lambda r: r.threshold)
+
+
+def _recommend(rows: list[SweepRow], layer: str
+               ) -> tuple[tuple[float, float] | None, float | None, str,
+                          tuple[BandEdge | None, BandEdge | None]]:
+    band = _band(rows)
+    if band is None:
+        seen = ", ".join(sorted({r.verdict for r in rows}))
+        return None, None, (f"No threshold gave binary spikes with output counts the loss "
+                            f"handles and few dead neurons (verdicts seen: {seen}); widen "
+                            f"the range or fix the input first."), (None, None)
+    lo, hi, best = band
+    interval = (rows[lo].threshold, rows[hi].threshold)
+    below, above = _edges(rows, lo, hi)
+    counts = best.output_count_range
+    counted = (f"output counts per sample stay within [{counts[0]:g}, {counts[1]:g}]"
+               if counts else
+               "output counts per sample were not measured (no output layer was recorded "
+               "over whole sequences: for a model called once per time step, pass "
+               "time_steps=T)")
+    low, high = distinct(*interval)
+    reason = (f"Recommended threshold for '{layer}': {low} to {high} "
+              f"(best {best.threshold:.3g}): spikes are binary, {counted}, and the fewest "
+              f"neurons are dead "
+              f"({sum(best.dead_fraction.values()) / max(len(best.dead_fraction), 1):.0%} "
+              f"on average). Below it: {below.describe() if below else 'not swept'}; "
+              f"above it: {above.describe() if above else 'not swept'}.")
+    if lo == hi and (below or above) and not any(r.refined for r in rows):
+        reason += (" Only one grid point passed: the interval is narrower than the grid; "
+                   "pass refine=3 to bisect its edges.")
+    return interval, best.threshold, reason, (below, above)
