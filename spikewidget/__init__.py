@@ -6,6 +6,7 @@ the pathology named, located and explained (:meth:`SpikeProfiler.report`).
 
 from __future__ import annotations
 
+from . import present  # noqa: F401  (draws Report.plot and the sweep's views)
 from .core.errors import (
     GatherError,
     InvalidInputError,

@@ -933,7 +933,7 @@ class SpikeProfiler:
         """Predict, from one batch, what each firing threshold of ``layer`` does.
 
         See :func:`spikewidget.sweep.runner.threshold_sweep`: returns a
-        :class:`~spikewidget.sweep.runner.SweepResult` (table, recommended interval, why).
+        :class:`~spikewidget.sweep.result.SweepResult` (table, recommended interval, why).
         The model is never modified; nothing recorded here changes.
         """
         from .sweep.runner import threshold_sweep

@@ -319,7 +319,7 @@ def test_a_bad_refine_says_what_is_expected(story_batch):
 
 
 def test_thresholds_that_round_alike_are_told_apart():
-    from spikewidget.sweep.runner import distinct
+    from spikewidget.sweep.result import distinct
 
     assert distinct(19.91, 19.94) == ("19.91", "19.94")
     assert distinct(19.9, 19.9) == ("19.9", "19.9")

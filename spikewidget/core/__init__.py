@@ -1,1 +1,3 @@
-"""Plain building blocks every layer uses: errors, argument checks, input arrays, number formatting."""
+"""Plain building blocks every layer uses: errors, argument checks, input arrays,
+number formatting.
+"""

@@ -1,1 +1,3 @@
-"""The debugging story and the short demo: their network, their data and their scripts (not the library)."""
+"""The debugging story and the short demo: their network, their data and their scripts
+(not the library).
+"""

@@ -29,7 +29,7 @@ import torch
 
 from ..diagnose.report import Report
 from ..profiler import SpikeProfiler
-from ..sweep.runner import SweepResult
+from ..sweep.result import SweepResult
 from .datasets import count_frames, shd_like
 from .story_model import StoryNet, spike_count_loss
 

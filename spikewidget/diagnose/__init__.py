@@ -1,1 +1,3 @@
-"""Judging: thresholds, per-layer statistics as reports present them, roles, the rules and the report."""
+"""Judging: thresholds, per-layer statistics as reports present them, roles, the rules
+and the report.
+"""

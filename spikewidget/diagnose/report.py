@@ -8,6 +8,7 @@ from typing import Any
 
 from ..core.errors import UnknownLayerError
 from ..core.fmt import plain
+from ..core.renderers import render
 from .pathology import Pathology, Severity
 from .rules import is_count_valued
 from .stats import LayerStats, LossStats
@@ -110,10 +111,9 @@ class Report:
         return "\n".join(lines)
 
     def plot(self, **kwargs: Any) -> Any:
-        """A matplotlib figure of the same views as the widget (needs matplotlib)."""
-        from ..present.plot import plot_report
-
-        return plot_report(self, **kwargs)
+        """A matplotlib figure of the same views as the widget (needs matplotlib; drawn
+        by :func:`spikewidget.present.plot.plot_report`)."""
+        return render("report.plot", self, **kwargs)
 
     def __str__(self) -> str:
         return self.summary()

@@ -1,1 +1,3 @@
-"""Watching a torch model: forward and backward hooks that record every spiking layer by themselves."""
+"""Watching a torch model: forward and backward hooks that record every spiking layer
+by themselves.
+"""

@@ -1,1 +1,3 @@
-"""Profiles on disk and across ranks: the saved format, its checks, and gathering ranks' profiles."""
+"""Profiles on disk and across ranks: the saved format, its checks, and gathering
+ranks' profiles.
+"""

@@ -27,7 +27,7 @@ from ..diagnose.rules import CATEGORIES, RULES
 from ..diagnose.stats import LayerStats
 from ..diagnose.thresholds import ORDER, Thresholds
 from ..state.raster import RasterSnapshot
-from ..sweep.runner import HONESTY, SweepResult
+from ..sweep.result import HONESTY, SweepResult
 from .palette import as_dict as palette_dict
 
 VERSION = 1
@@ -206,7 +206,7 @@ def report_chunk(rep: Any, index_of: Callable[[LayerStats], int]) -> dict[str, A
 
 
 def sweep_message(result: SweepResult, key: str, raster_window: int = 0) -> dict[str, Any]:
-    """A :class:`~spikewidget.sweep.runner.SweepResult` for the browser's sweep slider.
+    """A :class:`~spikewidget.sweep.result.SweepResult` for the browser's sweep slider.
 
     Per candidate threshold: its report encoded as a chunk (:func:`report_chunk`, the
     same per-layer arrays as a recorded epoch), so the browser re-judges it under the

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import UnknownLayerError
+from ..core.renderers import register
 from ..diagnose.report import Report
 from ..diagnose.thresholds import Thresholds
 from .figtext import LITERAL, legend, shown
@@ -39,6 +40,7 @@ _TABLE_TITLE = 0.3  # inches above the table for its title
 _BOTTOM = 0.1  # inches below the table
 
 
+@register("report.plot")
 def plot_report(report: Report, *, profiler: Any = None, layer: str | None = None,
                 figsize: tuple[float, float] | None = None) -> Any:
     """A :class:`matplotlib.figure.Figure` of ``report`` (no pyplot state touched).

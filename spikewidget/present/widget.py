@@ -30,7 +30,7 @@ from ..core.arguments import is_whole
 from ..core.errors import InvalidInputError, InvalidTypeError
 from ..diagnose.report import Report
 from ..diagnose.thresholds import Thresholds
-from ..sweep.runner import SweepResult, SweepRow
+from ..sweep.result import SweepResult, SweepRow
 from .payload import PayloadBuilder, sweep_message
 
 _STATIC = Path(__file__).parent.parent / "static"
@@ -85,7 +85,7 @@ class ProfilerWidget(anywidget.AnyWidget):
             updates per second); ``0`` or ``None`` turns automatic updates off
             (call :meth:`refresh`). The looking starts when the widget is displayed
             (or on :meth:`start`).
-        sweep: a :class:`~spikewidget.sweep.runner.SweepResult` (or several) to show with a
+        sweep: a :class:`~spikewidget.sweep.result.SweepResult` (or several) to show with a
             neuron-threshold slider and the predicted views (see :meth:`show_sweep`).
     """
 

@@ -1,1 +1,3 @@
-"""Recording: validate what a training loop passes and fold it into the state, on the host or the device."""
+"""Recording: validate what a training loop passes and fold it into the state, on the
+host or the device.
+"""

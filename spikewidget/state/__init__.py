@@ -1,1 +1,3 @@
-"""What is accumulated: per-layer, per-epoch statistics declared once, losses, raster frames, snapshots."""
+"""What is accumulated: per-layer, per-epoch statistics declared once, losses, raster
+frames, snapshots.
+"""
