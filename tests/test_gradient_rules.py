@@ -254,8 +254,8 @@ def test_merging_profilers_and_epochs_equals_recording_once(rng):
         assert b.gradient_growth_steps == a.gradient_growth_steps
         for name in ("gradient_growth", "gradient_rms_mean", "gradient_norm_geomean"):
             assert getattr(b, name) == pytest.approx(getattr(a, name), rel=1e-9, nan_ok=True)
-        acc = merge_all([merged._layers["h"].epochs[e] for e in (0, 1, 2)])
-        ref = merge_all([whole._layers["h"].epochs[e] for e in (0, 1, 2)])
+        acc = merge_all([merged.snapshot().layers["h"].epochs[e] for e in (0, 1, 2)])
+        ref = merge_all([whole.snapshot().layers["h"].epochs[e] for e in (0, 1, 2)])
         assert (acc.t_n, acc.t_first, acc.t_last) == (ref.t_n, ref.t_first, ref.t_last) \
             == (60, 0, 59)
         assert [acc.t_mean_x, acc.t_mean_y, acc.t_m2x, acc.t_m2y, acc.t_cxy] == pytest.approx(
@@ -297,8 +297,8 @@ def test_gradient_statistics_round_trip_and_old_profiles_still_load(rng, tmp_pat
 def test_gradient_memory_does_not_grow_with_the_number_of_steps(rng):
     p = SpikeProfiler()
     record_norms(p, rng, noisy(rng, 50))
-    size = len(json.dumps(p._layers["h"].epochs[0].scalars()))
+    size = len(json.dumps(p.snapshot().layers["h"].epochs[0].scalars()))
     record_norms(p, rng, noisy(rng, 500))
-    acc = p._layers["h"].epochs[0]
+    acc = p.snapshot().layers["h"].epochs[0]
     assert len(acc.g_head) == GRADIENT_HEAD and acc.g_head_steps == list(range(GRADIENT_HEAD))
     assert len(json.dumps(acc.scalars())) <= size + 64

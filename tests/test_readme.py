@@ -26,7 +26,7 @@ def test_readme_framework_example_runs_as_written(capsys):
 def test_readme_limits_are_the_ones_the_code_enforces():
     from spikewidget.io.persist import READABLE, VERSION
     from spikewidget.io.schema import MAX_LOAD_BYTES, MAX_META_BYTES, MAX_PHASE_DEPTH
-    from spikewidget.profiler import MAX_EPOCH, MAX_RASTER_NEURONS, MAX_RASTER_WINDOW
+    from spikewidget.state.limits import MAX_EPOCH, MAX_RASTER_NEURONS, MAX_RASTER_WINDOW
 
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     section = readme.split("## Guarantees and limits", 1)[1].split("\n## ", 1)[0]

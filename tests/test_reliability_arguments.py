@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from spikewidget import SpikeProfiler, SpikeWidgetError, Thresholds
-from spikewidget.profiler import MAX_EPOCH
+from spikewidget.state.limits import MAX_EPOCH
 
 from .conftest import bernoulli, fingerprint
 
@@ -39,8 +39,8 @@ def recorded() -> SpikeProfiler:
 
 def state(p: SpikeProfiler) -> tuple:
     """What a user could read back, declarations, thresholds and phases included."""
-    return (fingerprint(p), {k: dict(v) for k, v in p._declared.items()}, p.thresholds,
-            p.epoch, p.raster_window, {n: fingerprint(ph) for n, ph in p._phases.items()})
+    return (fingerprint(p), {k: dict(v) for k, v in p.snapshot().declared.items()}, p.thresholds,
+            p.epoch, p.raster_window, {n: fingerprint(ph) for n, ph in p.phase_recorders().items()})
 
 
 class Net(nn.Module):
@@ -133,6 +133,27 @@ ENTRY_POINTS = {
     "neuron_axes(name=)": (lambda p, b: p.neuron_axes(b), bad_name, ["layer"]),
     "phase(name=)": (lambda p, b: p.phase(b),
                      bad_phase, ["phase"]),
+    "record_reduced(layer=)": (lambda p, b: p.record_reduced(b, (1, 2, 6), 1, None, None),
+                               bad_name, ["layer"]),
+    "record_reduced(neuron_axes=)": (lambda p, b: p.record_reduced("h", (1, 2, 6), b, None,
+                                                                   None),
+                                     st.one_of(bad_count, st.integers(4, 9)),
+                                     ["'h'", "neuron_axes"]),
+    "record_input_nonfinite(layer=)": (lambda p, b: p.record_input_nonfinite(b, 1),
+                                       st.one_of(bad_name, unknown), ["layer"]),
+    "record_input_nonfinite(count=)": (lambda p, b: p.record_input_nonfinite("h", b),
+                                       st.one_of(not_whole, st.integers(max_value=-1)),
+                                       ["'h'", "count"]),
+    "note_model_output(watched=)": (lambda p, b: p.note_model_output(b, None),
+                                    st.one_of(st.integers(), st.text(max_size=3),
+                                              st.just([1]), st.just(None)), ["watched"]),
+    "note_model_output(output=)": (lambda p, b: p.note_model_output(["h"], b),
+                                   st.one_of(st.integers(), unknown), ["output"]),
+    "fresh(raster_window=)": (lambda p, b: p.fresh(raster_window=b),
+                              st.one_of(not_whole, st.integers(max_value=-1)),
+                              ["raster_window"]),
+    "restore(snap=)": (lambda p, b: p.restore(b),
+                       st.one_of(junk, st.integers(), st.just({"layers": {}})), ["restore"]),
     "merge(other=)": (lambda p, b: p.merge(p if b is None else b),
                       st.one_of(st.none(), junk, st.integers()), ["merge"]),
     "thresholds =": (lambda p, b: setattr(p, "thresholds", b), bad_thresholds, ["hreshold"]),
@@ -219,7 +240,8 @@ def test_every_entry_point_is_attacked():
     public = {n for n in dir(SpikeProfiler) if not n.startswith("_")
               and callable(getattr(SpikeProfiler, n))}
     attacked = {e.split("(")[0].split(" ")[0] for e in ENTRY_POINTS}
-    without_arguments = {"next_epoch", "reset", "consistent", "to_bytes", "gather", "load"}
+    without_arguments = {"next_epoch", "reset", "consistent", "to_bytes", "gather", "load",
+                         "snapshot", "phase_recorders"}
     assert public - attacked - without_arguments == set()
 
 

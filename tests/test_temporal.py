@@ -193,7 +193,7 @@ def test_device_path_matches_the_host_path(rng, layer):
     seed = int(rng.integers(1 << 30))
     record_mixed(host, np.random.default_rng(seed))
     record_mixed(device, np.random.default_rng(seed))
-    assert device._layers[layer].device is not None
+    assert device.snapshot().layers[layer].device is not None
     for e in host.epochs:
         a, b = stats(host, layer, epoch=e), stats(device, layer, epoch=e)
         np.testing.assert_array_equal(a.isi_counts, b.isi_counts)
@@ -232,13 +232,13 @@ def test_memory_stays_flat_with_open_sequences(rng):
     x = bernoulli(rng, (8, 50), 0.2)
     for _ in range(50):
         p.record_step("h", x, voltages=x)
-    size = sum(a.nbytes for a in vars_of(p._layers["h"].epochs[0]))
+    size = sum(a.nbytes for a in vars_of(p.snapshot().layers["h"].epochs[0]))
     for _ in range(500):
         p.record_step("h", x, voltages=x)
-    assert sum(a.nbytes for a in vars_of(p._layers["h"].epochs[0])) == size
+    assert sum(a.nbytes for a in vars_of(p.snapshot().layers["h"].epochs[0])) == size
     p.next_epoch()
     p.record_step("h", x)
-    assert p._layers["h"].epochs[0].open is None  # ended: its memory is given back
+    assert p.snapshot().layers["h"].epochs[0].open is None  # ended: its memory is given back
 
 
 def vars_of(acc) -> list[np.ndarray]:

@@ -54,8 +54,8 @@ def test_the_device_code_path_matches_the_host_path():
     host, device = SpikeProfiler(), SpikeProfiler(backend="torch")
     record(host, data)
     record(device, data)
-    assert device._layers["hidden"].device is not None  # really took the torch path
-    assert host._layers["hidden"].device is None
+    assert device.snapshot().layers["hidden"].device is not None  # really took the torch path
+    assert host.snapshot().layers["hidden"].device is None
     for e in host.epochs:
         a, b = host.report(epoch=e), device.report(epoch=e)
         assert [(f.category, f.layer, f.severity) for f in a.pathologies] == \

@@ -24,6 +24,7 @@ from ..core.fmt import share
 from ..state.epoch_stats import GRADIENT_HEAD
 from .causes import link_causes
 from .pathology import Pathology, Severity
+from .roles import output_layers
 from .stats import LayerStats, LossStats
 from .thresholds import Thresholds
 
@@ -55,12 +56,6 @@ class Rule:
     fixes: Mapping[str, str]
     browser: str = "rejudged"
     constants: Mapping[str, float] = dataclasses.field(default_factory=dict)
-
-
-def output_layers(layers: list[LayerStats]) -> list[LayerStats]:
-    """The layers read as the model's output (the report resolves roles:
-    :func:`spikewidget.profiler.output_names`)."""
-    return [s for s in layers if s.role == "output"]
 
 
 def text(category: str, key: str, values: Mapping[str, Any], *,

@@ -16,8 +16,6 @@ from ..state.epoch_stats import NO_STEP, EpochStats
 from ..state.loss import EpochLoss
 from .thresholds import Thresholds
 
-ROLES = ("input", "hidden", "output")
-
 
 @dataclass(frozen=True)
 class NonFinite:

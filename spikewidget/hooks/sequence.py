@@ -46,7 +46,7 @@ from ..record.reduce_numpy import StepResult, compute_step, voltage_moments
 from ..state.temporal import first_samples, intervals, sequence_intervals, spread
 
 if TYPE_CHECKING:
-    from ..profiler import SpikeProfiler
+    from ..record.protocol import FullRecording
 
 FOLD_MIN_VALUES = 16_384
 """Frames with fewer values are kept: per-call ops would cost more than one stack."""
@@ -120,7 +120,7 @@ class Sequence:
         self.spikes, self.voltages, self.versions, self.voltage_versions = [], [], [], []
         self.last_voltage, self.fold, self.host, self._originals = None, None, False, []
 
-    def record(self, profiler: SpikeProfiler, neuron_axes: int) -> None:
+    def record(self, profiler: FullRecording, neuron_axes: int) -> None:
         """Record the frames taken so far as one step, then forget them."""
         try:
             self._check_versions()
@@ -179,7 +179,7 @@ class Sequence:
         with torch.no_grad():  # frames may be the layer's own tensors
             return torch.stack(frames, out=out)
 
-    def _record_kept(self, profiler: SpikeProfiler, neuron_axes: int) -> None:
+    def _record_kept(self, profiler: FullRecording, neuron_axes: int) -> None:
         """Every frame and voltage, as one ``record_step`` (a GPU's kernels)."""
         spikes = self._stack(0, self.spikes)
         voltages = None
@@ -187,7 +187,7 @@ class Sequence:
             voltages = self._stack(1, self.voltages)
         profiler.record_step(self.name, spikes, voltages, neuron_axes=neuron_axes)
 
-    def _record_host(self, profiler: SpikeProfiler, neuron_axes: int, fold: _Fold | None,
+    def _record_host(self, profiler: FullRecording, neuron_axes: int, fold: _Fold | None,
                      certified: bool) -> None:
         """Spikes exactly (from the fold's counts when ``certified``, else from the
         stacked frames), voltages of the sampled frames."""
@@ -233,7 +233,7 @@ class Sequence:
         window = min(profiler.raster_window, t)
         raster = (fold.rows[:window].reshape(window, n) if fold is not None
                   else exact.reshape(t, m, n)[t - window:, 0])
-        profiler._record_reduced(self.name, shape, neuron_axes, compute, raster)
+        profiler.record_reduced(self.name, shape, neuron_axes, compute, raster)
 
 
 class _Fold:

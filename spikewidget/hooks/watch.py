@@ -50,7 +50,7 @@ from ..core.arguments import is_whole
 from ..core.arrays import strided
 from ..core.errors import InvalidInputError, InvalidTypeError
 from ..frameworks import Neuron, Reading
-from ..profiler import SpikeProfiler
+from ..record.protocol import FullRecording, Recording
 from .fan_out import fan_out_after
 from .readout import ReadoutProbe
 from .sequence import VOLTAGE_STRIDE, Sequence
@@ -283,7 +283,7 @@ class _Tap:
         if self.failed or not self.handle.active:
             return
         try:
-            profiler._record_input_nonfinite(self.name, _nonfinite_count(g))
+            profiler.record_input_nonfinite(self.name, _nonfinite_count(g))
         except Exception as exc:
             self.fail(exc, "record the input gradient of")
 
@@ -330,7 +330,7 @@ class _Tap:
             done[1] = True
             nf = group.input_count()
             if nf is not None:
-                group.profiler._record_input_nonfinite(self.name, nf)
+                group.profiler.record_input_nonfinite(self.name, nf)
         return done[0] and done[1]
 
     def fail(self, exc: BaseException, what: str) -> None:
@@ -357,10 +357,13 @@ class WatchHandle:
     profiler's ``phase("eval")`` while the model is in eval mode).
     """
 
-    def __init__(self, profiler: SpikeProfiler, model: Any, *, gradients: bool,
+    def __init__(self, profiler: Recording, model: Any, *, gradients: bool,
                  time_steps: int | None, sample_voltages: bool = True,
                  every: int = 1, phases: bool = False) -> None:
         self.profiler = profiler
+        # a stand-in (the sweep's) takes whole steps only: no folded sequences, no
+        # phases, nothing told about the model's output
+        self._full = isinstance(profiler, FullRecording)
         self.phases = phases
         self._train_profiler = profiler
         self._training = True  # the phase of the passes being recorded
@@ -453,9 +456,7 @@ class WatchHandle:
     def _sequence(self, name: str) -> Sequence:
         # a stand-in profiler (the sweep's) records whole steps only, and a profiler
         # with backend="torch" keeps every statistic as a tensor: no folding
-        prof = self.profiler
-        return Sequence(name, may_fold=isinstance(prof, SpikeProfiler)
-                        and prof.backend != "torch",
+        return Sequence(name, may_fold=self._full and self.profiler.backend != "torch",
                         voltage_stride=VOLTAGE_STRIDE if self.sample_voltages else 1)
 
     def _skip_meta(self, name: str) -> None:
@@ -555,12 +556,12 @@ class WatchHandle:
         """Tell the profiler which watched layer is the model's output (None: a
         non-spiking readout follows them all); its declarations still win."""
         self._probe = None
-        note = getattr(self._train_profiler, "_note_model_output", None)
-        if note is not None:
-            note([t.name for t in self._taps if t.neuron.framework != "input"], output)
+        if self._full:
+            self._train_profiler.note_model_output(
+                [t.name for t in self._taps if t.neuron.framework != "input"], output)
 
 
-def watch(profiler: SpikeProfiler, model: Any, *, gradients: bool = False,
+def watch(profiler: Recording, model: Any, *, gradients: bool = False,
           input: bool | str = False, layers: Iterable[str | Any] | None = None,
           extract: Extract | Mapping[str, Extract] | None = None,
           time_steps: int | None = None, sample_voltages: bool = True,

@@ -20,16 +20,34 @@ from __future__ import annotations
 
 import datetime
 import json
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, Self, TypeVar
 
 from ..core.errors import GatherError, InvalidInputError
-
-if TYPE_CHECKING:
-    from ..profiler import SpikeProfiler
+from ..state.snapshot import ProfileSnapshot
 
 
-def gather(profiler: SpikeProfiler, *, dst: int = 0, group: Any = None,
-           timeout: float | None = None) -> SpikeProfiler | None:
+class Mergeable(Protocol):
+    """What :func:`gather` needs of a profile: its bytes, a way back from them, a
+    merge, and a consistent look at its layers and declarations."""
+
+    def to_bytes(self) -> bytes: ...
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Self: ...
+
+    def merge(self, other: Self) -> None: ...
+
+    def consistent(self) -> AbstractContextManager[Any]: ...
+
+    def snapshot(self) -> ProfileSnapshot: ...
+
+
+P = TypeVar("P", bound=Mergeable)
+
+
+def gather(profiler: P, *, dst: int = 0, group: Any = None,
+           timeout: float | None = None) -> P | None:
     """Merge every rank's statistics on rank ``dst``; a collective: every rank calls it.
 
     Args:
@@ -74,7 +92,7 @@ def gather(profiler: SpikeProfiler, *, dst: int = 0, group: Any = None,
         raise GatherError(problem) from failure
     lengths = [h["size"] for h in headers]
     buffers = ops.gather_bytes(data, max(lengths), dst)
-    merged: SpikeProfiler | None = None
+    merged: P | None = None
     outcome = ""
     if buffers is not None:
         rank = 0
@@ -95,13 +113,14 @@ def gather(profiler: SpikeProfiler, *, dst: int = 0, group: Any = None,
     return merged
 
 
-def _header(profiler: SpikeProfiler, error: BaseException | None, size: int
+def _header(profiler: Mergeable, error: BaseException | None, size: int
             ) -> dict[str, Any]:
     """What the other ranks check before any profile travels."""
     with profiler.consistent():
-        shapes = {name: list(info.neuron_shape) for name, info in profiler._layers.items()}
+        snap = profiler.snapshot()
+        shapes = {name: list(info.neuron_shape) for name, info in snap.layers.items()}
         declared = {name: {k: v for k, v in d.items() if k in _DECLARED}
-                    for name, d in profiler._declared.items()}
+                    for name, d in snap.declared.items()}
     return {"error": None if error is None else f"{type(error).__name__}: {error}",
             "size": size, "shapes": shapes, "declared": _jsonable(declared)}
 

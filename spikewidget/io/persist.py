@@ -8,8 +8,8 @@ are whole profiles of their own, each stored as one array ``phase_<name>``. The 
 is written to a temporary name and renamed, so an interrupted save never leaves a
 half-written profile.
 
-Loading trusts nothing in the file: :mod:`profile_archive` checks the zip and each
-array's header against a byte budget before reading, :mod:`profile_schema` checks every
+Loading trusts nothing in the file: :mod:`~spikewidget.io.archive` checks the zip and each
+array's header against a byte budget before reading, :mod:`~spikewidget.io.schema` checks every
 metadata field's type and range; only :class:`ProfileFormatError` leaves a load.
 """
 
@@ -20,17 +20,21 @@ import json
 import os
 import tempfile
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..core.arguments import is_path, is_whole
 from ..core.errors import InvalidInputError, InvalidTypeError, ProfileFormatError
 from ..diagnose.stats import SUMMARY_QUANTILES, EpochSummary
-from ..profiler import MAX_EPOCH
+from ..diagnose.thresholds import Thresholds
 from ..state.epoch_stats import VECTORS, EpochStats
+from ..state.layer import LayerRecord, host_stats
+from ..state.limits import MAX_EPOCH
 from ..state.loss import RECENT, LossTracker
 from ..state.raster import EPOCH_FRAMES, EPOCH_SNAPSHOTS
+from ..state.snapshot import ProfileSnapshot
 from .archive import Archive
 from .schema import (
     MAX_LOAD_BYTES,
@@ -41,9 +45,6 @@ from .schema import (
     vector_names,
 )
 
-if TYPE_CHECKING:
-    from ..profiler import SpikeProfiler
-
 FORMAT = "spikewidget-profile"
 VERSION = 2
 """2 added inter-spike intervals, the voltage's spread over time and its extrema."""
@@ -52,14 +53,24 @@ READABLE = (1, 2)
 measured (no intervals, spread and extrema unknown)."""
 
 
-def save_profile(profiler: SpikeProfiler, path: str | os.PathLike[str]) -> None:
-    """Write ``profiler`` to ``path`` atomically (the caller holds its lock)."""
+@dataclass
+class SavedProfile:
+    """What a profile file holds: the recorded state, the thresholds it is judged by
+    and its other phases (``"eval"``), each a saved profile of its own."""
+
+    snapshot: ProfileSnapshot
+    thresholds: Thresholds
+    phases: dict[str, SavedProfile] = field(default_factory=dict)
+
+
+def save_profile(saved: SavedProfile, path: str | os.PathLike[str]) -> None:
+    """Write ``saved`` to ``path`` atomically (the caller holds the recorder's lock)."""
     target = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(target))
     fd, tmp = tempfile.mkstemp(prefix=".spikewidget-", suffix=".npz", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
-            _write(profiler, fh)
+            _write(saved, fh)
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
@@ -67,22 +78,21 @@ def save_profile(profiler: SpikeProfiler, path: str | os.PathLike[str]) -> None:
         raise
 
 
-def dump_profile(profiler: SpikeProfiler) -> bytes:
-    """The saved form of ``profiler`` as bytes (the caller holds its lock)."""
+def dump_profile(saved: SavedProfile) -> bytes:
+    """The saved form of ``saved`` as bytes (the caller holds the recorder's lock)."""
     buf = io.BytesIO()
-    _write(profiler, buf)
+    _write(saved, buf)
     return buf.getvalue()
 
 
-def _write(profiler: SpikeProfiler, fh: Any) -> None:
-    from ..profiler import _host_stats
-
+def _write(saved: SavedProfile, fh: Any) -> None:
+    state = saved.snapshot
     arrays: dict[str, np.ndarray] = {}
     layers = []
-    for i, info in enumerate(profiler._layers.values()):
+    for i, info in enumerate(state.layers.values()):
         epochs = []
         for e, acc in info.epochs.items():
-            host = _host_stats(acc)
+            host = host_stats(acc)
             for vec in VECTORS:
                 arrays[f"layer{i}_epoch{e}_{vec}"] = getattr(host, vec)
             epochs.append({"epoch": e, **host.scalars()})
@@ -108,19 +118,17 @@ def _write(profiler: SpikeProfiler, fh: Any) -> None:
                        "steps": info.steps, "last_epoch": info.last_epoch,
                        "epochs": epochs})
     phases = []
-    for phase_name, other in profiler._phases.items():
-        with other._lock:
-            other._loss.flush()
-            arrays[f"phase_{phase_name}"] = np.frombuffer(dump_profile(other), dtype=np.uint8)
+    for phase_name, other in saved.phases.items():
+        arrays[f"phase_{phase_name}"] = np.frombuffer(dump_profile(other), dtype=np.uint8)
         phases.append(phase_name)
-    loss = profiler._loss
+    loss = state.loss
     meta = {
         "format": FORMAT, "version": VERSION,
-        "thresholds": profiler.thresholds.to_dict(),
-        "epoch": profiler.epoch, "raster_window": profiler.raster_window,
-        "raster_neurons": profiler.raster_neurons, "max_epochs": profiler.max_epochs,
-        "dropped_epochs": sorted(profiler._dropped),
-        "declared": profiler._declared, "layers": layers,
+        "thresholds": saved.thresholds.to_dict(),
+        "epoch": state.epoch, "raster_window": state.raster_window,
+        "raster_neurons": state.raster_neurons, "max_epochs": state.max_epochs,
+        "dropped_epochs": sorted(state.dropped),
+        "declared": state.declared, "layers": layers,
         "loss": {"n_classes": loss.n_classes, "count": loss.count,
                  "epochs": [{"epoch": e, "n": s.n, "total": s.total, "min": s.min,
                              "max": s.max, "last": s.last, "nonfinite": s.nonfinite,
@@ -133,8 +141,8 @@ def _write(profiler: SpikeProfiler, fh: Any) -> None:
     np.savez_compressed(fh, **arrays)
 
 
-def load_profile(cls: type[SpikeProfiler], path: str | os.PathLike[str], *,
-                 max_bytes: int = MAX_LOAD_BYTES) -> SpikeProfiler:
+def load_profile(path: str | os.PathLike[str], *,
+                 max_bytes: int = MAX_LOAD_BYTES) -> SavedProfile:
     """Read a profile; any damage gives a :class:`ProfileFormatError` naming the file
     (a path that cannot be opened raises the usual ``OSError``)."""
     if not is_path(path):
@@ -142,15 +150,14 @@ def load_profile(cls: type[SpikeProfiler], path: str | os.PathLike[str], *,
                                f"got {path!r}")
     name = os.fspath(path)
     with open(name, "rb") as fh:
-        return _read(cls, fh, name, _budget(max_bytes))
+        return _read(fh, name, _budget(max_bytes))
 
 
-def read_profile(cls: type[SpikeProfiler], data: bytes, *,
-                 max_bytes: int = MAX_LOAD_BYTES) -> SpikeProfiler:
+def read_profile(data: bytes, *, max_bytes: int = MAX_LOAD_BYTES) -> SavedProfile:
     """Inverse of :func:`dump_profile`."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ProfileFormatError(f"expected the bytes of a profile, got {type(data).__name__}")
-    return _read(cls, io.BytesIO(bytes(data)), "<bytes>", _budget(max_bytes))
+    return _read(io.BytesIO(bytes(data)), "<bytes>", _budget(max_bytes))
 
 
 def _budget(max_bytes: Any) -> int:
@@ -160,8 +167,7 @@ def _budget(max_bytes: Any) -> int:
     return int(max_bytes)
 
 
-def _read(cls: type[SpikeProfiler], source: Any, name: str, max_bytes: int,
-          depth: int = 0) -> SpikeProfiler:
+def _read(source: Any, name: str, max_bytes: int, depth: int = 0) -> SavedProfile:
     """Only :class:`ProfileFormatError` leaves here, whatever the bytes hold."""
     try:
         archive = Archive(source, name, max_bytes)
@@ -174,7 +180,7 @@ def _read(cls: type[SpikeProfiler], source: Any, name: str, max_bytes: int,
                     f"and arrays need {max_bytes - spare:,} bytes, more than the limit of "
                     f"{max_bytes:,} bytes (pass max_bytes= or --max-bytes to load a larger "
                     f"profile you trust)")
-            return _rebuild(cls, archive, meta, spare, depth)
+            return _rebuild(archive, meta, spare, depth)
         finally:
             archive.close()
     except ProfileFormatError:
@@ -213,30 +219,28 @@ def _read_meta(archive: Archive) -> dict[str, Any]:
     return check_meta(meta, name, version)
 
 
-def _rebuild(cls: type[SpikeProfiler], archive: Archive, meta: dict[str, Any],
-             spare: int, depth: int) -> SpikeProfiler:
-    """A profiler from checked metadata and the archive's arrays, each array read
-    only after its dtype and shape matched what the metadata says."""
-    from ..profiler import _Layer
-
+def _rebuild(archive: Archive, meta: dict[str, Any], spare: int, depth: int
+             ) -> SavedProfile:
+    """A saved profile from checked metadata and the archive's arrays, each array
+    read only after its dtype and shape matched what the metadata says."""
     name = archive.name
     f8, i8, b1 = np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_)
-    prof = cls(thresholds=meta["thresholds"], raster_window=meta["raster_window"],
-               raster_neurons=meta["raster_neurons"], max_epochs=meta["max_epochs"])
-    prof._dropped = set(meta["dropped_epochs"])
-    prof._declared = meta["declared"]
+    thresholds = Thresholds.coerce(meta["thresholds"], Thresholds())
+    snap = ProfileSnapshot(meta["raster_window"], meta["raster_neurons"], meta["max_epochs"],
+                           declared=meta["declared"], epoch=meta["epoch"],
+                           dropped=set(meta["dropped_epochs"]))
     vectors_kept = vector_names(meta["version"])
     for i, lay in enumerate(meta["layers"]):
         n, label = lay["n_neurons"], f"layer {lay['name']!r}"
-        info = _Layer(lay["name"], lay["role"], lay["graded"], lay["neuron_axes"],
-                      lay["neuron_shape"], None, prof.raster_window, prof.raster_neurons)
+        info = LayerRecord(lay["name"], lay["role"], lay["graded"], lay["neuron_axes"],
+                           lay["neuron_shape"], None, snap.raster_window, snap.raster_neurons)
         for e, scalars in lay["epochs"].items():
             vectors = {vec: archive.array(f"layer{i}_epoch{e}_{vec}", f8, (n,),
                                           f"{label} epoch {e}: {vec}")
                        for vec in vectors_kept}
             info.epochs[e] = EpochStats.from_parts(scalars, vectors)
         for key, frames in ((f"layer{i}_epoch_raster", EPOCH_SNAPSHOTS * EPOCH_FRAMES),
-                            (f"layer{i}_raster", prof.raster_window)):  # epochs first
+                            (f"layer{i}_raster", snap.raster_window)):  # epochs first
             if key not in archive.names:  # files before epoch snapshots have none
                 continue
             spikes = archive.array(key, b1, (None, None), f"{label}: {key}",
@@ -267,18 +271,18 @@ def _rebuild(cls: type[SpikeProfiler], archive: Archive, meta: dict[str, Any],
                                              summary["n_obs"])
         info.steps = lay["steps"]
         info.last_epoch = lay["last_epoch"]  # the epoch a gradient recorded next joins
-        prof._layers[info.name] = info
+        snap.layers[info.name] = info
     loss = meta["loss"]
     tracker = LossTracker(n_classes=loss["n_classes"], count=loss["count"])
     tracker.epochs = loss["epochs"]
     tracker.recent = deque(loss["recent"], maxlen=RECENT)
-    prof._loss = tracker
-    prof._epoch = meta["epoch"]
+    snap.loss = tracker
     if meta["phases"] and depth >= MAX_PHASE_DEPTH:
         raise ProfileFormatError(f"{name}: phases nested more than {MAX_PHASE_DEPTH} deep")
+    phases = {}
     for phase_name in meta["phases"]:
         raw = archive.array(f"phase_{phase_name}", np.dtype(np.uint8), (None,),
                             f"phase {phase_name!r}")
-        prof._phases[phase_name] = _read(cls, io.BytesIO(raw.tobytes()),
-                                         f"{name} (phase {phase_name})", spare, depth + 1)
-    return prof
+        phases[phase_name] = _read(io.BytesIO(raw.tobytes()),
+                                   f"{name} (phase {phase_name})", spare, depth + 1)
+    return SavedProfile(snap, thresholds, phases)

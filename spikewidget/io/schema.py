@@ -17,10 +17,10 @@ from collections import Counter
 from typing import Any, NoReturn
 
 from ..core.errors import ProfileFormatError, SpikeWidgetError
-from ..diagnose.stats import ROLES
+from ..diagnose.roles import ROLES
 from ..diagnose.thresholds import Thresholds
-from ..profiler import MAX_EPOCH, MAX_RASTER_NEURONS, MAX_RASTER_WINDOW, PHASES, RESERVED_NAMES
 from ..state.epoch_stats import GRADIENT_HEAD, LATER_FIELDS, NEW_IN_V2, NO_STEP, VECTORS, EpochStats
+from ..state.limits import MAX_EPOCH, MAX_RASTER_NEURONS, MAX_RASTER_WINDOW, PHASES, RESERVED_NAMES
 from ..state.loss import RECENT, EpochLoss
 from ..state.raster import RASTER_NEURONS, raster_bytes
 

@@ -13,21 +13,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .payload import PayloadBuilder, to_jsonable
+from .payload import to_jsonable
 
 
 def widget_state(widget: Any) -> dict[str, Any]:
     """Everything a page needs to show ``widget``: a full message with every layer's
     raster, the sweeps shown (with their slider positions), and the sliders',
     scrubber's and layer picker's current values."""
-    with widget._lock:
-        base = PayloadBuilder(widget.profiler).full()
-        sweeps = list(getattr(widget, "_sweeps", []))
-    return to_jsonable({
-        "_base": base, "_update": {}, "threshold_values": dict(widget.threshold_values),
-        "epoch": widget.epoch, "live": widget.live, "layer": widget.layer,
-        "_sweeps": sweeps, "sweep_thresholds": dict(getattr(widget, "sweep_thresholds", {})),
-    })
+    return to_jsonable(widget.page_state())
 
 
 def _script_json(value: Any) -> str:

@@ -274,6 +274,18 @@ class ProfilerWidget(anywidget.AnyWidget):
         with self._lock:
             self._base = self._builder.full()
 
+    def page_state(self) -> dict[str, Any]:
+        """What a static page needs to show this view, as the model's traits would
+        hold it: a full message with every layer's raster, the sweeps shown (with
+        their slider positions), and the sliders', scrubber's and layer picker's
+        values."""
+        with self._lock:
+            base = PayloadBuilder(self.profiler).full()
+            sweeps = list(self._sweeps)
+        return {"_base": base, "_update": {}, "threshold_values": dict(self.threshold_values),
+                "epoch": self.epoch, "live": self.live, "layer": self.layer,
+                "_sweeps": sweeps, "sweep_thresholds": dict(self.sweep_thresholds)}
+
     def close(self) -> None:
         """Stop the refresh thread and close the widget."""
         stop = getattr(self, "_stop", None)  # None when the constructor failed early

@@ -38,7 +38,7 @@ import math
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -46,10 +46,19 @@ from ..core.arguments import is_whole
 from ..core.errors import InvalidInputError, InvalidTypeError
 from ..diagnose.pathology import Severity
 from ..diagnose.report import Report
+from ..record.protocol import FullRecording
 from .result import BandEdge, SweepResult, SweepRow, distinct
 
-if TYPE_CHECKING:
-    from ..profiler import SpikeProfiler
+
+class Sweepable(FullRecording, Protocol):
+    """What the sweep needs of a profiler: its declarations (through :meth:`fresh`,
+    an empty profiler like it that records one candidate) and reports."""
+
+    def fresh(self, **changes: Any) -> Sweepable:
+        """An empty profiler with this one's settings and declarations."""
+
+    def report(self) -> Report:
+        """The diagnosis of everything recorded."""
 
 _NEVER_FIRES = 1e30  # finite: a reset of 0 spikes times an infinite threshold is NaN
 
@@ -82,7 +91,7 @@ def _check_sweep_arguments(layer: Any, thresholds: Any, n: Any, chunk: Any
     return swept, grid
 
 
-def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
+def threshold_sweep(profiler: Sweepable, model: Any, batch: Any, *,
                     layer: str | Sequence[str],
                     thresholds: Iterable[float] | None = None, n: int = 30,
                     forward: Callable[[Any, Any], Any] | None = None,
@@ -129,6 +138,7 @@ def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
     import torch
 
     from .. import frameworks
+    from ..hooks.watch import watch
 
     if not isinstance(model, torch.nn.Module):
         raise InvalidTypeError(f"threshold_sweep expects a torch.nn.Module, got "
@@ -161,8 +171,8 @@ def threshold_sweep(profiler: SpikeProfiler, model: Any, batch: Any, *,
         for name in swept:
             frameworks.set_threshold(named[name], threshold)
         prof = _fresh_like(profiler)
-        with torch.no_grad(), prof.watch(work, input=watch_input, sample_voltages=False,
-                                         time_steps=time_steps, phases=False):
+        with torch.no_grad(), watch(prof, work, input=watch_input, sample_voltages=False,
+                                    time_steps=time_steps, phases=False):
             run(work, batch)
         return prof.report()
 
@@ -244,7 +254,7 @@ class _SplitProfiler:
     """What :func:`torch_hooks.watch` needs of a profiler, handing each candidate's
     slice of the batch axis to that candidate's own profiler."""
 
-    def __init__(self, profilers: list[SpikeProfiler], batch_size: int) -> None:
+    def __init__(self, profilers: list[Sweepable], batch_size: int) -> None:
         self.profilers = profilers
         self.batch_size = batch_size
         self.error: BaseException | None = None
@@ -290,7 +300,7 @@ class _BatchPlan:
     chunk: int
 
     @classmethod
-    def make(cls, profiler: SpikeProfiler, swept: tuple[str, ...], batch: Any,
+    def make(cls, profiler: Sweepable, swept: tuple[str, ...], batch: Any,
              probe: Report, chunk: int | None,
              time_steps: int | None = None) -> _BatchPlan | None:
         declared = profiler.neuron_axes("input")
@@ -312,7 +322,7 @@ class _BatchPlan:
         return cls(swept, batch, tries, shapes, int(k))
 
     def measure(self, model: Any, thresholds: list[float], axis: int, watch_input: bool,
-                profiler: SpikeProfiler, time_steps: int | None = None) -> list[Report]:
+                profiler: Sweepable, time_steps: int | None = None) -> list[Report]:
         """Reports of ``thresholds``, all from one forward pass of the batch repeated
         along ``axis``; raises :class:`_CannotBatch` if that is not what the model
         and every recorded layer take as the batch axis."""
@@ -401,13 +411,10 @@ def _tensors(value: Any, depth: int = 2) -> Iterable[Any]:
             yield from _tensors(v, depth - 1)
 
 
-def _fresh_like(profiler: SpikeProfiler) -> SpikeProfiler:
-    from ..profiler import SpikeProfiler
-
-    fresh = SpikeProfiler(thresholds=profiler.thresholds, raster_window=0)
-    with profiler._lock:  # declarations, and what watch saw of the model's output
-        fresh._declared = {k: dict(v) for k, v in profiler._declared.items()}
-    return fresh
+def _fresh_like(profiler: Sweepable) -> Sweepable:
+    """An empty profiler for one candidate: the declarations, and what watch saw of
+    the model's output, carry over; no raster is kept."""
+    return profiler.fresh(raster_window=0)
 
 
 def _as_float(value: Any, layer: str) -> float:
@@ -437,7 +444,7 @@ def _auto_grid(report: Report, layers: tuple[str, ...], original: float,
 
 def _row(threshold: float, report: Report, layers: tuple[str, ...],
          refined: bool = False) -> SweepRow:
-    from ..diagnose.rules import output_layers
+    from ..diagnose.roles import output_layers
 
     stats = report.layer_stats
     swept = [stats[n] for n in layers if n in stats]

@@ -1,0 +1,96 @@
+"""Checks of what a training loop passes to a recorder: clear errors naming the
+layer, the argument and what was expected, raised before anything is recorded."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..core.arrays import to_array, to_host, torch_module
+from ..core.errors import InvalidInputError, InvalidTypeError
+from ..state.layer import LayerRecord
+from ..state.limits import RESERVED_NAMES
+
+
+def check_name(layer: Any) -> None:
+    """A layer name: a non-empty string that is not reserved."""
+    if not isinstance(layer, str) or not layer:
+        raise InvalidTypeError(f"layer must be a non-empty string, got {layer!r}")
+    if layer in RESERVED_NAMES:
+        raise InvalidInputError(
+            f"layer {layer!r}: this name is reserved for the recorded loss's findings; "
+            f"name the layer otherwise")
+
+
+def check_neuron_axes(layer: str, axes: Any, ndim: int | None) -> None:
+    """``neuron_axes``: a whole number >= 1, at most the array's ``ndim``."""
+    if isinstance(axes, bool) or not isinstance(axes, (int, np.integer)) or axes < 1:
+        raise InvalidInputError(
+            f"layer {layer!r}: neuron_axes must be a whole number >= 1, got {axes!r}")
+    if ndim is not None and axes > ndim:
+        raise InvalidInputError(
+            f"layer {layer!r}: neuron_axes={axes} but spikes has only {ndim} axes")
+
+
+def check_neuron_shape(layer: str, shape: tuple[int, ...], nshape: tuple[int, ...],
+                       info: LayerRecord) -> None:
+    """A step's neuron shape ``nshape`` (of ``shape``) is the layer's."""
+    if nshape != info.neuron_shape:
+        raise InvalidInputError(
+            f"layer {layer!r}: spikes has shape {shape}, i.e. neuron shape {nshape} "
+            f"({math.prod(nshape)} neurons), but this layer was first recorded with neuron "
+            f"shape {info.neuron_shape} ({info.n_neurons} neurons); expected (..., "
+            f"{', '.join(map(str, info.neuron_shape))})")
+
+
+def check_declarations_agree(mine: Mapping[str, Mapping[str, Any]],
+                             theirs: Mapping[str, Mapping[str, Any]]) -> None:
+    """Refuse to merge profiles whose users declared a layer differently (what only
+    one of them declared is taken as declared)."""
+    for name, decl in theirs.items():
+        here = mine.get(name, {})
+        for key in ("role", "graded", "neuron_axes", "fan_out"):
+            if key in decl and key in here and decl[key] != here[key]:
+                raise InvalidInputError(
+                    f"layer {name!r}: declared {key}={here[key]!r} here but "
+                    f"{key}={decl[key]!r} in the other profiler; declare it the same way "
+                    f"in both before merging")
+
+
+def device_of(x: Any) -> Any:
+    """The torch device ``x`` lives on (CPU for anything that is not a tensor)."""
+    torch = torch_module()
+    if torch is None:
+        raise InvalidInputError("backend='torch' needs torch, which is not imported")
+    return x.device if isinstance(x, torch.Tensor) else torch.device("cpu")
+
+
+def prepare(x: Any, layer: str, argument: str, device: Any,
+            shape: tuple[int, ...] | None = None) -> Any:
+    """Validate one argument and bring it to the layer's device (None: host);
+    ``shape``: the shape it must have (that of the spikes)."""
+    if x is None:
+        if shape is None:
+            raise InvalidTypeError(
+                f"layer {layer!r}: {argument} must be an array (numpy.ndarray or "
+                f"torch.Tensor), got NoneType")
+        return None
+    a = to_array(x, layer=layer, argument=argument, keep_tensor=device is not None)
+    if device is None:
+        a = to_host(a)
+    else:
+        torch = torch_module()
+        if isinstance(a, np.ndarray):
+            if any(st < 0 for st in a.strides):  # a reversed view: torch takes no such
+                a = np.ascontiguousarray(a)
+            a = torch.as_tensor(a, device=device)
+        else:
+            a = a.to(device)
+    if shape is not None and tuple(a.shape) != shape:
+        raise InvalidInputError(
+            f"layer {layer!r}: {argument} has shape {tuple(a.shape)} but spikes has shape "
+            f"{shape}; expected the same shape")
+    return a

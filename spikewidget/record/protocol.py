@@ -1,0 +1,57 @@
+"""The recording interface: what the torch hooks, the sequences they fold and the
+sweep's split profiler call. :class:`~spikewidget.record.recorder.Recorder`
+implements all of it; a stand-in (the sweep's) implements :class:`Recording`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from .reduce_numpy import StepResult
+
+
+@runtime_checkable
+class Recording(Protocol):
+    """Record steps and gradients of named layers."""
+
+    def declare_layer(self, name: str, *, role: str | None = None,
+                      graded: bool | None = None, neuron_axes: int | None = None,
+                      fan_out: float | None = None) -> None:
+        """Say what a layer is (see :meth:`Recorder.declare_layer`)."""
+
+    def neuron_axes(self, name: str) -> int | None:
+        """How many trailing axes index neurons in layer ``name``, if known."""
+
+    def record_step(self, layer: str, spikes: Any, voltages: Any = None,
+                    gradients: Any = None, *, epoch: int | None = None,
+                    neuron_axes: int | None = None) -> None:
+        """Record one step: ``spikes`` (and ``voltages``, ``gradients``) of shape
+        ``(..., *neurons)``."""
+
+    def record_gradients(self, layer: str, gradients: Any, *,
+                         epoch: int | None = None) -> None:
+        """Add one gradient record to the layer's latest step."""
+
+
+@runtime_checkable
+class FullRecording(Recording, Protocol):
+    """A recorder that also takes steps reduced elsewhere, input gradients' NaN/Inf
+    counts, what :func:`watch` saw of the model's output, and phases."""
+
+    backend: str
+    """``"torch"``: every statistic is kept as a tensor (steps are never folded)."""
+    raster_window: int
+    """How many recent frames per layer the raster keeps."""
+
+    def record_reduced(self, layer: str, shape: tuple[int, ...], neuron_axes: int,
+                       compute: Callable[[bool], StepResult], frames: Any) -> None:
+        """Record one host step whose reductions ``compute(want_counts)`` makes."""
+
+    def record_input_nonfinite(self, layer: str, count: Any) -> None:
+        """Add ``count`` NaN/Inf values of the gradient at the layer's input."""
+
+    def note_model_output(self, watched: Sequence[str], output: str | None) -> None:
+        """Which watched layer's spikes the model returns (None: none of them)."""
+
+    def phase(self, name: str = "eval") -> FullRecording:
+        """The recorder of phase ``name`` (``"train"``: this one)."""
