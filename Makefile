@@ -43,6 +43,7 @@ demo: setup
 
 test: setup browser
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 # The README's pictures, from a real run of the story's acts 1-3 (docs/make_images.py).
@@ -51,6 +52,7 @@ images: setup browser
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 bench: setup browser
 	$(BIN)/python benchmarks/bench_record.py

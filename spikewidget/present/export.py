@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .bundle import bundle_path
 from .payload import to_jsonable
 
 
@@ -30,8 +31,6 @@ def _script_json(value: Any) -> str:
 
 def render_html(state: dict[str, Any], *, title: str = "spikewidget report") -> str:
     """The HTML page for a :func:`widget_state`."""
-    from .widget import bundle_path
-
     js = bundle_path("standalone.js").read_text(encoding="utf-8").replace("</script", "<\\/script")
     return (
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"

@@ -31,20 +31,10 @@ from ..core.errors import InvalidInputError, InvalidTypeError
 from ..diagnose.report import Report
 from ..diagnose.thresholds import Thresholds
 from ..sweep.result import SweepResult, SweepRow
+from .bundle import STATIC, bundle_path
 from .payload import PayloadBuilder, sweep_message
 
-_STATIC = Path(__file__).parent.parent / "static"
 _log = logging.getLogger(__name__)
-
-
-def bundle_path(name: str = "widget.js") -> Path:
-    """Path of a built front-end file; raises with the build command if it is missing."""
-    path = _STATIC / name
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"the widget's front end is not built ({path} is missing); run `make setup` "
-            f"or `cd js && npm ci && npm run build` in the spikewidget checkout")
-    return path
 
 
 _RANK = {"critical": 0, "warning": 1, "info": 2}
@@ -89,7 +79,7 @@ class ProfilerWidget(anywidget.AnyWidget):
             neuron-threshold slider and the predicted views (see :meth:`show_sweep`).
     """
 
-    _esm = _STATIC / "widget.js"
+    _esm = STATIC / "widget.js"
 
     threshold_values = traitlets.Dict().tag(sync=True)
     """The sliders' values by constant name (see :attr:`thresholds`)."""

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.columns import column_sums
 from ..state.epoch_stats import NO_STEP, EpochStats
 from ..state.temporal import OpenSequences, first_samples, intervals, spread
 
 _EXACT_FLOAT32_LIMIT = 2 ** 24  # a float32 dot of more 0/1 values may round
-_GROUPED_ROW = 1024  # values per row when summing the rows of a narrow array
 _BLOCK = 65_536  # elements per block of the voltage deviations: stays in cache
 _INT64_SAFE = 2 ** 63  # |a sum of int64 values| below this cannot wrap
 _QUIET = 1e18  # values below this in magnitude: no square or sum of a step overflows
@@ -224,18 +224,6 @@ def _spikes(x2: np.ndarray, squares: float = math.nan
         nonbinary = 0
         mn = 1.0 if tot == x2.size else 0.0
     return s, mx, mn, nonbinary, fractional, nonfinite, x2
-
-
-def column_sums(a: np.ndarray) -> np.ndarray:
-    """``a.sum(axis=0)`` for ``(rows, n)``, fast when ``n`` is small too (NumPy sums
-    axis 0 one short row at a time: rows are grouped into rows of ~1024 values)."""
-    rows, n = a.shape
-    k = max(1, _GROUPED_ROW // max(n, 1))
-    whole = rows // k * k
-    if k == 1 or whole == 0 or not a.flags.c_contiguous:
-        return a.sum(axis=0)
-    s = a[:whole].reshape(-1, k * n).sum(axis=0).reshape(k, n).sum(axis=0)
-    return s + a[whole:].sum(axis=0) if whole < rows else s
 
 
 def exact_or_float64(a: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..record import reduce_numpy  # column_sums (imported both ways: used at call time only)
+from ..core.columns import column_sums
 
 SAMPLES = 16
 """Intervals and the spread over time are measured on this many samples per record."""
@@ -201,7 +201,7 @@ class OpenSequences:
         if rows == 1:  # one sample: its rows are the neurons (no sums across rows)
             return (np.minimum(d, 1), d, d * d), welford
         d = d.reshape(rows, n)
-        sums = reduce_numpy.column_sums
+        sums = column_sums
         return (sums(np.minimum(d, 1)), sums(d), sums(d * d)), welford
 
     def _welford(self, v: np.ndarray, n: int, finite: bool = False
@@ -219,7 +219,7 @@ class OpenSequences:
             np.multiply(delta, step, out=delta)  # Welford's M2 increment
             dof = float(len(v) // n) if k >= 2 else 0.0  # the same for every neuron
             rows = len(v) // n
-            m2 = delta if rows == 1 else reduce_numpy.column_sums(delta.reshape(rows, n))
+            m2 = delta if rows == 1 else column_sums(delta.reshape(rows, n))
             return m2, dof
         if self.v_count is None:
             self.v_count = np.full(len(v), float(self.v_ok))
