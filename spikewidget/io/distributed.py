@@ -21,10 +21,12 @@ from __future__ import annotations
 import datetime
 import json
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..core.errors import GatherError, InvalidInputError
 from ..state.snapshot import ProfileSnapshot
+
+P = TypeVar("P", bound="Mergeable")
 
 
 class Mergeable(Protocol):
@@ -34,16 +36,15 @@ class Mergeable(Protocol):
     def to_bytes(self) -> bytes: ...
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Self: ...
+    def from_bytes(cls: type[P], data: bytes) -> P: ...
 
-    def merge(self, other: Self) -> None: ...
+    def merge(self: P, other: P) -> None: ...
 
     def consistent(self) -> AbstractContextManager[Any]: ...
 
     def snapshot(self) -> ProfileSnapshot: ...
 
 
-P = TypeVar("P", bound=Mergeable)
 
 
 def gather(profiler: P, *, dst: int = 0, group: Any = None,

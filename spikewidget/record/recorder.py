@@ -16,7 +16,7 @@ import contextlib
 import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Literal, Self
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -48,6 +48,7 @@ from .reduce_numpy import (
 )
 
 Backend = Literal["auto", "numpy", "torch"]
+R = TypeVar("R", bound="Recorder")
 
 
 class Recorder:
@@ -101,7 +102,7 @@ class Recorder:
         return {"raster_window": self.raster_window, "raster_neurons": self.raster_neurons,
                 "max_epochs": self.max_epochs, "backend": self.backend}
 
-    def fresh(self, **changes: Any) -> Self:
+    def fresh(self: R, **changes: Any) -> R:
         """An empty recorder of this class with this one's settings (``changes``
         override them) and declarations, what :func:`watch` saw of the model
         included: nothing recorded."""
@@ -468,7 +469,7 @@ class Recorder:
             self._version += 1
 
     @contextlib.contextmanager
-    def consistent(self) -> Iterator[Self]:
+    def consistent(self: R) -> Iterator[R]:
         """Hold recording (and resets) from other threads while several reads make one
         snapshot: ``with profiler.consistent(): a = p.epochs; r = p.report(epoch=a[-1])``.
         Steps recorded meanwhile wait, then are filed; nothing is lost."""
@@ -514,7 +515,7 @@ class Recorder:
             store = self._layer(layer).raster
             return {e: store.epoch_snapshot(e) for e in store.epoch_marks}
 
-    def phase(self, name: str = "eval") -> Self:
+    def phase(self: R, name: str = "eval") -> R:
         """The recorder that holds the passes of phase ``name``.
 
         ``"train"`` is this one. ``"eval"``: validation passes, kept apart so they
@@ -537,11 +538,11 @@ class Recorder:
             other._epoch = max(other._epoch, self._epoch)
             return other
 
-    def _share_with(self, phase: Self) -> None:
+    def _share_with(self: R, phase: R) -> None:
         """Pass on to a phase what every phase shares beyond declarations and epoch
         (nothing here; a subclass adds its own)."""
 
-    def phase_recorders(self) -> dict[str, Self]:
+    def phase_recorders(self: R) -> dict[str, R]:
         """The phases other than ``"train"`` made so far, by name."""
         with self._lock:
             return dict(self._phases)
@@ -642,7 +643,7 @@ class Recorder:
                                    self._layers, self._declared, self._loss, self._epoch,
                                    self._dropped)
 
-    def restore(self, snap: ProfileSnapshot, phases: Mapping[str, Self] | None = None
+    def restore(self: R, snap: ProfileSnapshot, phases: Mapping[str, R] | None = None
                 ) -> None:
         """Replace everything recorded by ``snap`` (a loaded profile) and the phases
         by ``phases``; ``snap`` must have this recorder's raster settings."""

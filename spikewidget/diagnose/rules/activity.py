@@ -1,0 +1,239 @@
+"""How much each layer fires: dead, saturated and silent layers, a layer that died, and
+too few observations to tell.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..pathology import Pathology, Severity
+from ..stats import LayerStats, LossStats
+from ..thresholds import Thresholds
+from .base import Rule, say, text
+
+
+# --------------------------------------------------------------------- per layer
+def check_dead(layers: list[LayerStats], loss: LossStats | None,
+               th: Thresholds) -> list[Pathology]:
+    out = []
+    for st in layers:
+        sev = _dead_severity(st, th)
+        if sev is None or _chance_explains_dead(st, th) is not None:
+            continue
+        out.append(say(
+            sev, "dead_neurons", st, "samples" if st.sample_activity is not None else "rate",
+            sev.value, {"dead": st.dead_neuron_count, "n": st.n_neurons,
+                        "share": st.dead_neuron_fraction}, th, st.dead_neuron_fraction))
+    return out
+
+
+def _dead_severity(st: LayerStats, th: Thresholds) -> Severity | None:
+    if st.role == "input":
+        return None
+    if st.dead_neuron_fraction > th.dead_critical_fraction:
+        return Severity.CRITICAL
+    if st.dead_neuron_fraction > th.dead_warning_fraction:
+        return Severity.WARNING
+    return None
+
+
+CHANCE_MARGIN = 3.0
+"""Standard deviations above the chance expectation before low counts mean dead."""
+
+
+def _chance_explains_dead(st: LayerStats, th: Thresholds
+                          ) -> tuple[int, float, float, str] | None:
+    """``(n, p, q, unit)`` when the dead count is what chance predicts for ``n``
+    observations (output layers: samples) per neuron, else None. ``p`` is the layer's
+    mean rate (output layers: the share of samples a neuron fires in) and ``q`` the
+    share of neurons chance alone would leave below ``dead_rate``: the larger of
+
+    - a binomial model: every neuron fires in each observation with probability ``p``;
+    - Good-Turing's estimate for unequal neurons: about as many neurons as fired only
+      barely (within one sample's worth of spikes above the cut-off) would have fired
+      not at all, by chance (a neuron's time steps in one sample are not independent).
+
+    A layer whose mean rate is below ``dead_rate`` is dead as a whole: never explained.
+    """
+    activity = st.sample_activity
+    if activity is not None:
+        n, p, unit = st.count_samples, float(activity.mean()), "samples"
+        counts, per_sample = st.active_samples, 1.0
+    else:
+        n, p, unit = st.n_observations, float(st.firing_rates.mean()), "observations"
+        counts = st.per_neuron_spikes
+        per_sample = max(1.0, n / st.n_samples) if st.n_samples else 1.0
+    if not (th.dead_rate <= p < 1) or n <= 0:
+        return None
+    limit = th.dead_rate * n
+    low = math.ceil(limit) - 1  # the most spikes a dead neuron has
+    barely = int(np.count_nonzero((counts > low) & (counts <= low + per_sample)))
+    q = max(binomial_below(n, p, limit), barely / st.n_neurons)
+    expected = st.n_neurons * q
+    if st.dead_neuron_count > expected + CHANCE_MARGIN * math.sqrt(expected * (1 - q)) + 1:
+        return None
+    return n, p, q, unit
+
+
+def check_few_observations(layers: list[LayerStats], loss: LossStats | None,
+                           th: Thresholds) -> list[Pathology]:
+    """Info instead of ``dead_neurons`` when too few observations were seen to tell."""
+    out = []
+    for st in layers:
+        if _dead_severity(st, th) is None:
+            continue
+        seen = _chance_explains_dead(st, th)
+        if seen is None:
+            continue
+        n, p, q, unit = seen
+        need = math.ceil(math.log(1e-3) / math.log1p(-p))
+        out.append(say(
+            Severity.INFO, "too_few_observations", st, "chance", "record_more",
+            {"dead": st.dead_neuron_count, "n": st.n_neurons,
+             "share": st.dead_neuron_fraction, "seen": n, "unit": unit, "p": p, "q": q,
+             "need": need}, th, st.dead_neuron_fraction))
+    return out
+
+
+def binomial_below(n: int, p: float, limit: float) -> float:
+    """P(X < limit) for X ~ Binomial(n, p): exact up to 1,000 terms, else normal."""
+    k_max = math.ceil(limit) - 1
+    if k_max < 0:
+        return 0.0
+    if k_max >= n:
+        return 1.0
+    if k_max > 1000:
+        sd = math.sqrt(n * p * (1 - p))
+        return 0.5 * math.erfc(-((k_max + 0.5) - n * p) / (sd * math.sqrt(2)))
+    log_term = n * math.log1p(-p)  # log P(X = 0)
+    step = math.log(p) - math.log1p(-p)
+    total = 0.0
+    for k in range(k_max + 1):
+        total += math.exp(log_term)
+        log_term += math.log((n - k) / (k + 1)) + step
+    return min(total, 1.0)
+
+
+def check_saturated(layers: list[LayerStats], loss: LossStats | None,
+                    th: Thresholds) -> list[Pathology]:
+    return [say(
+        Severity.WARNING, "saturated_neurons", st, "rate", "sparse",
+        {"saturated": st.saturated_neuron_count, "n": st.n_neurons,
+         "share": st.saturated_neuron_fraction}, th, st.saturated_neuron_fraction)
+        for st in layers
+        if st.role != "input" and st.saturated_neuron_fraction > th.saturated_warning_fraction]
+
+
+def check_silent(layers: list[LayerStats], loss: LossStats | None,
+                 th: Thresholds) -> list[Pathology]:
+    out = []
+    before: LayerStats | None = None  # the layer recorded just before
+    for st in layers:
+        top = float(st.firing_rates.max())
+        feeding, before = before, st
+        if top < th.silent_max_rate:
+            if st.role == "input":
+                fix = "input"
+            elif feeding is not None and float(feeding.firing_rates.max()) >= \
+                    th.silent_max_rate:
+                fix = "behind_firing"
+            else:
+                fix = "unknown"
+            out.append(say(Severity.CRITICAL, "silent_network", st, "top", fix,
+                            {"top": top, "before": feeding.name if feeding else ""}, th, top))
+    return out
+
+
+def check_layer_died(layers: list[LayerStats], loss: LossStats | None,
+                     th: Thresholds) -> list[Pathology]:
+    """A layer that was alive in an earlier epoch (at most ``dead_critical_fraction``
+    dead, not silent) and has been dead or silent in every epoch since (an average over
+    all epochs would hide it)."""
+    out = []
+    for st in layers:
+        if st.role == "input" or len(st.per_epoch) < 2:
+            continue
+        gone = [h.dead_fraction > th.dead_critical_fraction
+                or h.max_rate < th.silent_max_rate for h in st.per_epoch]
+        if not gone[-1]:
+            continue
+        onset = len(gone) - 1
+        while onset > 0 and gone[onset - 1]:
+            onset -= 1
+        if onset == 0:
+            continue  # dead from the start: dead_neurons / silent_network say so
+        was, died, last = st.per_epoch[onset - 1], st.per_epoch[onset], st.per_epoch[-1]
+        values = {"was": was.epoch, "was_dead": was.dead_fraction, "died": died.epoch,
+                  "died_dead": died.dead_fraction, "last": last.epoch,
+                  "last_dead": last.dead_fraction}
+        values["state"] = text("layer_died", "silent" if last.max_rate < th.silent_max_rate
+                               else "dead", values)
+        out.append(say(Severity.CRITICAL, "layer_died", st, "died", "resume", values, th,
+                        died.dead_fraction, died.epoch))
+    return out
+
+
+DEAD_NEURONS = Rule(
+    "dead_neurons", "critical if > {dead_critical_fraction:.0%} of neurons, warning if > "
+    "{dead_warning_fraction:.0%}", "firing rate < {dead_rate:g} (output layers: fires "
+    "in < {dead_rate:.0%} of samples)",
+    "Lower threshold, add noise", check_dead,
+    messages={
+        "rate": "{dead}/{n} neurons ({share:.0%}) fire at a rate below {dead_rate:g} "
+                "spikes per step",
+        "samples": "{dead}/{n} neurons ({share:.0%}) fire in fewer than {dead_rate:.0%} "
+                   "of the samples"},
+    fixes={
+        "critical": "Lower the firing threshold (about 20% at a time) or raise the input "
+                    "gain / weight scale; check that input reaches this layer",
+        "warning": "Lower the threshold a little or add noise to the input"})
+
+SATURATED_NEURONS = Rule(
+    "saturated_neurons", "warning if > {saturated_warning_fraction:.0%} of neurons",
+    "firing rate > {saturated_rate:g}", "Raise threshold, reduce input",
+    check_saturated,
+    messages={"rate": "{saturated}/{n} neurons ({share:.0%}) fire at a rate above "
+                      "{saturated_rate:g} (almost every step)"},
+    fixes={"sparse": "Raise the threshold or reduce the input gain to restore sparse "
+                     "spiking"})
+
+SILENT_NETWORK = Rule(
+    "silent_network", "critical", "a layer's max rate < {silent_max_rate:g}",
+    "Check input encoding, lower all thresholds", check_silent,
+    messages={"top": "Layer emits almost no spikes: its highest firing rate is "
+                     "{top:.2g} (< {silent_max_rate:g})"},
+    fixes={
+        "input": "Check the input encoding: the input is (almost) all zeros",
+        "behind_firing": "The layer before it ('{before}') fires, so spikes arrive: "
+                         "lower this layer's firing threshold or raise the weight scale "
+                         "into it",
+        "unknown": "Check the input encoding, lower all thresholds, and verify that the "
+                   "input data is not all zeros"})
+
+LAYER_DIED = Rule(
+    "layer_died", "critical", "alive in an earlier epoch, dead (> "
+    "{dead_critical_fraction:.0%}) or silent in every epoch since",
+    "See what changed that epoch; resume from before it with a lower LR",
+    check_layer_died,
+    messages={
+        "died": "Alive in epoch {was} ({was_dead:.0%} dead), dead since epoch {died} "
+                "({died_dead:.0%} dead); {state} in epoch {last}",
+        "silent": "silent",
+        "dead": "{last_dead:.0%} dead"},
+    fixes={"resume": "Look at what changed in epoch {died}: a learning-rate step, or a "
+                     "gradient spike in this or an earlier layer; resume from a "
+                     "checkpoint of epoch {was} with a lower learning rate or gradient "
+                     "clipping"})
+
+TOO_FEW_OBSERVATIONS = Rule(
+    "too_few_observations", "info", "as many neurons look dead as chance predicts "
+    "for the observations seen", "Record more steps before judging",
+    check_few_observations,
+    messages={"chance": "{dead}/{n} neurons ({share:.0%}) look dead after only {seen} "
+                        "{unit} each, but at this layer's mean rate ({p:.2g}) chance "
+                        "alone leaves about {q:.0%} of neurons that low: too few {unit} "
+                        "to call them dead"},
+    fixes={"record_more": "Record more steps before judging: about {need} {unit} per "
+                          "neuron tell a dead neuron from a quiet one at this rate"})

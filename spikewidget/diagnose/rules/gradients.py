@@ -1,0 +1,136 @@
+"""The surrogate gradients: exploding, and vanishing from the output back to the input.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ...state.epoch_stats import GRADIENT_HEAD
+from ..pathology import Pathology, Severity
+from ..stats import LayerStats, LossStats
+from ..thresholds import Thresholds
+from .base import Rule, say, text
+
+
+def check_gradient_explosion(layers: list[LayerStats], loss: LossStats | None,
+                             th: Thresholds) -> list[Pathology]:
+    """Steady exponential growth by more than the ratio over the run, or a peak norm
+    that many times both the median of the layer's first records and its geometric
+    mean over the run (a norm that was small only at the start is not an explosion)."""
+    out = []
+    limit = th.gradient_explosion_ratio
+    for st in layers:
+        if st.gradient_steps < 2:
+            continue
+        base, peak, growth = st.gradient_norm_baseline, st.gradient_norm_max, st.gradient_growth
+        typical = st.gradient_norm_geomean
+        jump = peak / base if base > 0 else math.nan
+        over = peak / typical if typical > 0 else math.nan
+        values = {"peak": peak, "peak_step": st.gradient_peak_step}
+        if growth > limit:
+            first, last = st.gradient_growth_steps
+            message, value = "growth", growth
+            values |= {"per_step": st.gradient_growth_per_step, "first": first, "last": last,
+                       "growth": growth}
+        elif jump > limit and over > limit:
+            message, value = "peak", jump
+            values |= {"jump": jump, "base": base, "records": st.gradient_baseline_records,
+                       "over": over, "typical": typical}
+        else:
+            continue
+        out.append(say(Severity.CRITICAL, "gradient_explosion", st, message, "clip",
+                        values, th, value))
+    return out
+
+
+def starves_gradients(st: LayerStats, th: Thresholds) -> str | None:
+    """Why few gradients pass through ``st`` ("'x' is silent ...", "'x' has 80% dead
+    neurons"), or None: a neuron that seldom fires sits far from its threshold, where
+    the surrogate gradient is near zero."""
+    top = float(st.firing_rates.max())
+    values = {"name": st.name, "top": top, "share": st.dead_neuron_fraction}
+    if top < th.silent_max_rate:
+        return text("gradient_vanishing", "why_silent", values)
+    if st.dead_neuron_fraction > th.dead_critical_fraction:
+        return text("gradient_vanishing", "why_dead", values)
+    return None
+
+
+def check_gradient_vanishing(layers: list[LayerStats], loss: LossStats | None,
+                             th: Thresholds) -> list[Pathology]:
+    """The gradient at the first layer far below that at the last, both per value (RMS:
+    a narrow layer beside a wide one is not vanishing) and in norm (a wide layer whose
+    many values each get a small share, as in front of a pooling or a strided conv, is
+    not either); a dead or silent layer from the first to the last is named as the
+    cause (its own fix applies, not skip connections)."""
+    with_grads = [s for s in layers if s.role != "input" and s.gradient_steps > 0]
+    if len(with_grads) < 2:
+        return []
+    first, last = with_grads[0], with_grads[-1]
+    a, b = first.gradient_rms_mean, last.gradient_rms_mean
+    if not (b > 0 and a >= 0):  # NaN: not measured (a profile saved before RMS was)
+        return []
+    ratio = b / a if a > 0 else math.inf
+    na, nb = first.gradient_norm_mean, last.gradient_norm_mean
+    norm_ratio = nb / na if na > 0 else math.inf
+    if min(ratio, norm_ratio) <= th.gradient_vanishing_ratio:
+        return []
+    lo = next(i for i, s in enumerate(layers) if s is first)
+    hi = next(i for i, s in enumerate(layers) if s is last)
+    dead = []  # (name, why) of the layers the gradient passes on its way to `first`
+    for s in layers[lo:hi + 1]:
+        why = None if s.role == "input" else starves_gradients(s, th)
+        if why is not None:
+            dead.append((s.name, why))
+    values = {"first": first.name, "last": last.name, "ratio": ratio, "a": a, "b": b,
+              "norm_ratio": norm_ratio}
+    values["gap"] = text("gradient_vanishing", "gap", values)
+    if not dead:
+        return [say(Severity.CRITICAL, "gradient_vanishing", first, "deep", "architecture",
+                     values, th, ratio)]
+    plural = len(dead) > 1
+    values |= {"names": " and ".join(f"'{name}'" for name, _ in dead),
+               "whys": " and ".join(why for _, why in dead),
+               "their": "their" if plural else "its", "s": "s" if plural else ""}
+    return [say(Severity.CRITICAL, "gradient_vanishing", first, "starved", "wake_first",
+                 values, th, ratio)]
+
+
+GRADIENT_EXPLOSION = Rule(
+    "gradient_explosion", "critical",
+    "gradient norm > {gradient_explosion_ratio:g}x both the median of the layer's "
+    f"first {GRADIENT_HEAD} records and its geometric mean, or steady growth > "
+    "{gradient_explosion_ratio:g}x over the run (log-linear fit)",
+    "Clip gradients, reduce LR", check_gradient_explosion,
+    messages={
+        "growth": "Surrogate-gradient norm grows steadily, {per_step:.3g}x per step "
+                  "from step {first} to {last}: {growth:.3g}x in all by a log-linear "
+                  "fit (threshold {gradient_explosion_ratio:g}x); it peaks at "
+                  "{peak:.3g} at step {peak_step}",
+        "peak": "Surrogate-gradient norm peaks at {peak:.3g} at step {peak_step}, "
+                "{jump:.0f}x the median {base:.3g} of its first {records} records and "
+                "{over:.0f}x its geometric mean {typical:.3g} (threshold "
+                "{gradient_explosion_ratio:g}x)"},
+    fixes={"clip": "Clip gradients (torch.nn.utils.clip_grad_norm_), lower the learning "
+                   "rate, or flatten the surrogate-gradient slope"})
+
+GRADIENT_VANISHING = Rule(
+    "gradient_vanishing", "critical", "output-side / input-side gradient, per value "
+    "(RMS) and in norm, both > {gradient_vanishing_ratio:g}x",
+    "Skip connections, adaptive surrogate slope; if a dead or silent layer lies "
+    "between, wake it instead", check_gradient_vanishing,
+    messages={
+        "gap": "Gradients reaching '{first}' are {ratio:.0f}x smaller per value (RMS "
+               "{a:.3g} vs {b:.3g}) and {norm_ratio:.0f}x smaller in norm than at "
+               "'{last}'",
+        "deep": "{gap}: the input-side layers barely learn",
+        "starved": "{gap}, because {whys}: a layer that seldom fires passes almost no "
+                   "surrogate gradient",
+        "why_silent": "'{name}' is silent (highest firing rate {top:.2g})",
+        "why_dead": "'{name}' has {share:.0%} dead neurons"},
+    fixes={
+        "architecture": "Add skip connections, use an adaptive or wider surrogate "
+                        "gradient, normalise layers, or make the network shallower",
+        "wake_first": "Make {names} fire first (see {their} dead_neurons or "
+                      "silent_network finding{s}); the gradients recover with the "
+                      "spikes, so skip connections would not help"})

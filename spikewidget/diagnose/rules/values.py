@@ -1,0 +1,149 @@
+"""What layers emit: non-binary spikes, count-valued input, NaN/Inf, output counts that
+overflow the loss.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ...core.fmt import share
+from ..pathology import Pathology, Severity
+from ..roles import output_layers
+from ..stats import LayerStats, LossStats
+from ..thresholds import Thresholds
+from .base import Rule, say, text
+from .loss import _loss_seen
+
+FLOAT32_EXP_LIMIT = math.log(float.fromhex("0x1.fffffep127"))  # exp(x) overflows float32 above
+
+
+def check_non_binary(layers: list[LayerStats], loss: LossStats | None,
+                     th: Thresholds) -> list[Pathology]:
+    out = []
+    for st in layers:
+        if st.role == "input" or st.graded or st.is_binary:
+            continue
+        values = {"max": st.max_value, "min": st.min_value,
+                  "other": share(1 - st.binary_fraction)}
+        out.append(say(
+            Severity.CRITICAL, "non_binary_spikes", st,
+            "signed" if st.min_value < 0 else "positive", "threshold", values, th,
+            st.max_value))
+    return out
+
+
+def is_count_valued(st: LayerStats) -> bool:
+    """Non-negative whole numbers, some above 1: event counts per bin (tonic's
+    ``ToFrame``). Real-valued input (pixels, voxel grids, time surfaces) is direct
+    encoding, and signed values are not counts either."""
+    return (not st.is_binary and st.fractional_count == 0 and st.min_value >= 0
+            and st.max_value > 1)
+
+
+def check_count_input(layers: list[LayerStats], loss: LossStats | None,
+                      th: Thresholds) -> list[Pathology]:
+    return [say(Severity.WARNING, "count_valued_input", st, "counts", "binarise",
+                 {"max": st.max_value, "above": share(1 - st.binary_fraction)}, th,
+                 st.max_value)
+            for st in layers
+            if st.role == "input" and not st.graded and is_count_valued(st)]
+
+
+def check_non_finite(layers: list[LayerStats], loss: LossStats | None,
+                     th: Thresholds) -> list[Pathology]:
+    out = []
+    for st in layers:
+        first = st.first_nonfinite
+        if first is None:
+            continue
+        sources = ", ".join(f"{f.count} in {f.source}" for f in st.nonfinite)
+        out.append(say(
+            Severity.CRITICAL, "non_finite_values", st, "layer", "cause",
+            {"sources": sources, "source": first.source, "step": first.step,
+             "epoch": first.epoch}, th, first.count, first.epoch, first.step))
+    if loss is not None and loss.nonfinite is not None:
+        f = loss.nonfinite
+        out.append(say(
+            Severity.CRITICAL, "non_finite_values", "loss", "loss", "cause",
+            {"count": f.count, "step": f.step, "epoch": f.epoch}, th, f.count, f.epoch,
+            f.step))
+    return out
+
+
+def check_output_overflow(layers: list[LayerStats], loss: LossStats | None,
+                          th: Thresholds) -> list[Pathology]:
+    out = []
+    for st in output_layers(layers):
+        if st.spike_count_range is None:
+            continue
+        lo, hi = st.spike_count_range
+        top = max(abs(lo), abs(hi))
+        if top > th.output_count_critical:
+            sev = Severity.CRITICAL
+        elif top > th.output_count_warning:
+            sev = Severity.WARNING
+        else:
+            continue
+        values = {"top": top, "lo": lo, "hi": hi, "limit": FLOAT32_EXP_LIMIT}
+        if loss is not None and loss.count:
+            values["loss_max"] = loss.max
+        values["effect"] = text("output_overflow",
+                                "float32" if top > FLOAT32_EXP_LIMIT else "softmax", values)
+        values["seen"] = _loss_seen(loss, values)
+        out.append(say(sev, "output_overflow", st, "counts", "cause", values, th, top))
+    return out
+
+
+NON_BINARY_SPIKES = Rule(
+    "non_binary_spikes", "critical", "a spike layer emits values other than 0/1",
+    "Raise threshold, check the reset; declare graded=True if intended",
+    check_non_binary, browser="fixed",
+    messages={
+        "positive": "Spikes are not binary: values up to {max:g} in one step ({other} "
+                    "of values are neither 0 nor 1)",
+        "signed": "Spikes are not binary: values up to {max:g} in one step, down to "
+                  "{min:g} ({other} of values are neither 0 nor 1)"},
+    fixes={"threshold": "Raise the firing threshold so that at most one spike fits in a "
+                        "step, check the reset (subtract or zero) and that the layer "
+                        "outputs spikes rather than membrane potentials; if graded "
+                        "spikes are intended, declare the layer graded=True"})
+
+COUNT_VALUED_INPUT = Rule(
+    "count_valued_input", "warning", "the input holds whole-number counts above 1 "
+    "(never real-valued or signed input)",
+    "x = (x > 0).float()", check_count_input, browser="fixed",
+    messages={"counts": "Input carries counts, not spikes: whole numbers up to {max:g} "
+                        "per bin ({above} of values are above 1), as tonic's ToFrame "
+                        "produces"},
+    fixes={"binarise": "Binarise the frames before the network: x = (x > 0).float()"})
+
+NON_FINITE_VALUES = Rule(
+    "non_finite_values", "critical", "NaN/Inf in spikes, voltages, gradients or loss",
+    "Fix the overflow's cause (input, thresholds, learning rate)", check_non_finite,
+    browser="fixed",
+    messages={
+        "layer": "NaN/Inf values ({sources}); first in {source} at step {step} (epoch "
+                 "{epoch})",
+        "loss": "The loss became NaN/Inf {count} times; first at record {step} (epoch "
+                "{epoch})"},
+    fixes={"cause": "Find what overflowed first: usually spike counts feeding the loss "
+                    "or exploding gradients. Fix the cause (binarise the input, raise "
+                    "thresholds, lower the learning rate) rather than masking it"})
+
+OUTPUT_OVERFLOW = Rule(
+    "output_overflow", "critical if > {output_count_critical:g}, warning if > "
+    "{output_count_warning:g}", "output spike count per sample, summed over time",
+    "Binarise input, raise thresholds (not log1p/clipping)", check_output_overflow,
+    messages={
+        "counts": "Output spike counts per sample reach {top:g} (range [{lo:g}, "
+                  "{hi:g}]). Used as logits, {effect}{seen}",
+        "float32": "exp() of counts above {limit:.1f} overflows float32, and even a "
+                   "log-softmax (torch's cross_entropy) is saturated by them, so its "
+                   "gradients vanish",
+        "softmax": "a softmax over these counts saturates and its gradients vanish",
+        "loss_nan": "; the recorded loss did become NaN/Inf",
+        "loss_finite": "; the recorded loss stayed finite (up to {loss_max:.3g})"},
+    constants={"float32_exp_limit": FLOAT32_EXP_LIMIT},
+    fixes={"cause": "Fix the cause, not the symptom: binarise the input and raise the "
+                    "thresholds that feed this layer so counts stay within about [0, 50] "
+                    "(log1p, clipping or weight decay only hide it)"})
