@@ -12,11 +12,18 @@ values) are refused with an error naming the layer and the argument.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
 from .errors import InvalidInputError, InvalidTypeError
+
+if TYPE_CHECKING:
+    import torch
+
+ArrayLike: TypeAlias = "np.ndarray | torch.Tensor"
+"""What recording takes: a NumPy array or a torch tensor on any device (torch is
+never imported by spikewidget for it)."""
 
 _REAL_KINDS = frozenset("biuf")
 DENSE_LIMIT = 2 ** 26

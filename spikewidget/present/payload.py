@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..diagnose.causes import CAUSES, FOLLOWS
+from ..diagnose.profile import Profile
 from ..diagnose.rules import CATEGORIES, RULES
 from ..diagnose.stats import LayerStats
 from ..diagnose.thresholds import ORDER, Thresholds
@@ -273,7 +274,7 @@ class PayloadBuilder:
     ``report(epoch=...)``, ``raster(layer)``). Not thread-safe: one caller at a time.
     """
 
-    def __init__(self, profiler: Any) -> None:
+    def __init__(self, profiler: Profile) -> None:
         self.profiler = profiler
         self.seq = 0
         self._layers: list[dict[str, Any]] = []

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..core.errors import UnknownLayerError
 from ..core.renderers import register
+from ..diagnose.profile import Profile
 from ..diagnose.report import Report
 from ..diagnose.thresholds import Thresholds
 from .figtext import LITERAL, legend, shown
@@ -41,7 +42,7 @@ _BOTTOM = 0.1  # inches below the table
 
 
 @register("report.plot")
-def plot_report(report: Report, *, profiler: Any = None, layer: str | None = None,
+def plot_report(report: Report, *, profiler: Profile | None = None, layer: str | None = None,
                 figsize: tuple[float, float] | None = None) -> Any:
     """A :class:`matplotlib.figure.Figure` of ``report`` (no pyplot state touched).
 
@@ -119,7 +120,7 @@ def _below(ax: Any, inches: float = 0.42) -> dict[str, Any]:
             "bbox_transform": ax.transAxes + shift, "fontsize": "x-small", "frameon": False}
 
 
-def _raster(ax: Any, profiler: Any, layer: str | None, report: Report) -> None:
+def _raster(ax: Any, profiler: Profile | None, layer: str | None, report: Report) -> None:
     ax.set_title("Spike raster" + (f" \u2014 {shown(layer)}" if layer else ""), loc="left",
                  **LITERAL)
     snap = profiler.raster(layer) if profiler is not None and layer else None
@@ -248,7 +249,7 @@ class _History:
         self.layers, self.per, self.loss, self.selected = layers, per, loss, selected
 
     @classmethod
-    def of(cls, report: Report, profiler: Any) -> _History:
+    def of(cls, report: Report, profiler: Profile | None) -> _History:
         per: dict[int, Report] = {}
         layers: list[str] = []
         if profiler is not None:

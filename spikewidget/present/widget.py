@@ -28,6 +28,7 @@ import traitlets
 
 from ..core.arguments import is_whole
 from ..core.errors import InvalidInputError, InvalidTypeError
+from ..diagnose.profile import Profile
 from ..diagnose.report import Report
 from ..diagnose.thresholds import Thresholds
 from ..sweep.result import SweepResult, SweepRow
@@ -40,7 +41,7 @@ _log = logging.getLogger(__name__)
 _RANK = {"critical": 0, "warning": 1, "info": 2}
 
 
-def default_layer(profiler: Any) -> str:
+def default_layer(profiler: Profile) -> str:
     """The layer a widget shows first: the one with the worst finding in the newest
     epoch, else the first hidden layer, else the first that is not an input, else the
     first; "" before anything is recorded (the browser then picks, the same way, once
@@ -96,7 +97,8 @@ class ProfilerWidget(anywidget.AnyWidget):
     _update = traitlets.Dict().tag(sync=True)
     _sweeps = traitlets.List().tag(sync=True)
 
-    def __init__(self, profiler: Any, *, thresholds: Thresholds | Mapping[str, float] | None = None,
+    def __init__(self, profiler: Profile, *,
+                 thresholds: Thresholds | Mapping[str, float] | None = None,
                  layer: str | None = None, epoch: int | None = None,
                  interval: float | None = 0.5,
                  sweep: SweepResult | Sequence[SweepResult] | None = None,

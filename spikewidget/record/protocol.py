@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from ..core.arrays import ArrayLike
 from .reduce_numpy import StepResult
 
 
@@ -22,13 +23,13 @@ class Recording(Protocol):
     def neuron_axes(self, name: str) -> int | None:
         """How many trailing axes index neurons in layer ``name``, if known."""
 
-    def record_step(self, layer: str, spikes: Any, voltages: Any = None,
-                    gradients: Any = None, *, epoch: int | None = None,
+    def record_step(self, layer: str, spikes: ArrayLike, voltages: ArrayLike | None = None,
+                    gradients: ArrayLike | None = None, *, epoch: int | None = None,
                     neuron_axes: int | None = None) -> None:
         """Record one step: ``spikes`` (and ``voltages``, ``gradients``) of shape
         ``(..., *neurons)``."""
 
-    def record_gradients(self, layer: str, gradients: Any, *,
+    def record_gradients(self, layer: str, gradients: ArrayLike, *,
                          epoch: int | None = None) -> None:
         """Add one gradient record to the layer's latest step."""
 

@@ -21,7 +21,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 
 from ..core.arguments import is_one_of, is_whole
-from ..core.arrays import is_device_tensor, torch_module
+from ..core.arrays import ArrayLike, is_device_tensor, torch_module
 from ..core.errors import InvalidInputError, InvalidTypeError, UnknownLayerError
 from ..diagnose.roles import ROLES, resolve_role
 from ..diagnose.stats import DeviceSummary, EpochSummary
@@ -222,8 +222,8 @@ class Recorder:
                 other._epoch = max(other._epoch, self._epoch)
             return self._epoch
 
-    def record_step(self, layer: str, spikes: Any, voltages: Any = None,
-                    gradients: Any = None, *, epoch: int | None = None,
+    def record_step(self, layer: str, spikes: ArrayLike, voltages: ArrayLike | None = None,
+                    gradients: ArrayLike | None = None, *, epoch: int | None = None,
                     neuron_axes: int | None = None) -> None:
         """Record one step of one layer.
 
@@ -389,7 +389,7 @@ class Recorder:
         with self._lock:
             return sorted(self._dropped)
 
-    def record_gradients(self, layer: str, gradients: Any, *,
+    def record_gradients(self, layer: str, gradients: ArrayLike, *,
                          epoch: int | None = None) -> None:
         """Record the gradient of the loss w.r.t. a layer's spikes for one step.
 
@@ -445,7 +445,7 @@ class Recorder:
                 acc.add_input_nonfinite(count, step=step)
             self._version += 1
 
-    def record_loss(self, loss: Any, n_classes: int | None = None, *,
+    def record_loss(self, loss: float | ArrayLike, n_classes: int | None = None, *,
                     epoch: int | None = None) -> None:
         """Record the training loss (a number or a one-element tensor, any device).
 
