@@ -560,7 +560,6 @@ class Recorder:
         with self._lock:
             return bool(self._layers or self._loss.count)
 
-
     def _layer(self, name: str) -> LayerRecord:
         if not isinstance(name, str) or name not in self._layers:
             raise UnknownLayerError(
@@ -579,14 +578,15 @@ class Recorder:
                                    f"{type(other).__name__}")
         if other is self:
             raise InvalidInputError("cannot merge a profiler into itself")
-        with other._lock:
-            other._loss.flush()
+        with other.consistent():  # what merging reads of it: its snapshot, copied
+            snap = other.snapshot()
+            snap.loss.flush()
             theirs = [(info, {e: host_stats(a).copy() for e, a in info.epochs.items()},
                        (info.raster.snapshot(), info.raster.epoch_snapshots()))
-                      for info in other._layers.values()]
-            their_loss = other._loss
-            their_epoch = other._epoch
-            their_declared = {k: dict(v) for k, v in other._declared.items()}
+                      for info in snap.layers.values()]
+            their_loss, their_epoch, their_dropped = snap.loss, snap.epoch, set(snap.dropped)
+            their_declared = {k: dict(v) for k, v in snap.declared.items()}
+            their_phases = list(other.phase_recorders().items())
         with self._lock:
             for info, _, _ in theirs:
                 mine = self._layers.get(info.name)
@@ -599,8 +599,8 @@ class Recorder:
                 mine = self._layers.get(info.name)
                 if mine is None:
                     mine = LayerRecord(info.name, info.role, info.graded, info.neuron_axes,
-                                  info.neuron_shape, None, self.raster_window,
-                                  self.raster_neurons)
+                                       info.neuron_shape, None, self.raster_window,
+                                       self.raster_neurons)
                     mine.raster.restore_epochs(raster[1])
                     mine.raster.restore(raster[0])
                     self._layers[info.name] = mine
@@ -619,7 +619,7 @@ class Recorder:
                     if e not in mine.epochs:
                         mine.summaries.setdefault(e, summary)
                 self._drop_old_epochs(mine)
-            self._dropped |= other._dropped
+            self._dropped |= their_dropped
             self._loss.flush()
             self._loss.merge(their_loss)
             for name, decl in their_declared.items():  # the same whichever merges which
@@ -631,7 +631,6 @@ class Recorder:
                     info.graded = bool(mine_decl.get("graded", info.graded))
             self._epoch = max(self._epoch, their_epoch)
             self._version += 1
-            their_phases = list(other._phases.items())
         for name, phase in their_phases:
             self.phase(name).merge(phase)
 
