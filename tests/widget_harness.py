@@ -2,8 +2,9 @@
 
 :func:`browser_context` starts Debian's ``/usr/bin/chromium`` through Playwright;
 :func:`open_harness` serves the built ``widget.js`` and a page with a fake anywidget
-model (``get/set/on/off/save_changes/send``) from a fake origin, so the front end runs
-exactly as in JupyterLab, minus the kernel. Screenshots go to ``build/screenshots/``.
+model (``get/set/on/off/save_changes/send``) from a fake origin, and calls the module's
+``initialize`` and ``render`` as anywidget does, so the front end runs exactly as in
+JupyterLab, minus the kernel. Screenshots go to ``build/screenshots/``.
 """
 
 from __future__ import annotations
@@ -65,8 +66,17 @@ window.mount = (state) => {
   const views = { _base: toViews(state._base), _update: toViews(state._update),
     _sweeps: toViews(state._sweeps || []) };
   window.model = makeModel({ ...state, ...views });
+  // anywidget's lifecycle: initialize once per model, then render once per view
+  window.endModel = widget.initialize({ model: window.model });
   window.cleanup = widget.render({ model: window.model, el: document.getElementById("root") });
   return true;
+};
+// another view of the same model (a widget displayed twice), in a new element
+window.renderAgain = () => {
+  const el = document.createElement("div");
+  el.className = "sw-second";
+  document.body.appendChild(el);
+  return widget.render({ model: window.model, el });
 };
 window.ready = true;
 </script></body></html>"""

@@ -1,4 +1,4 @@
 // The anywidget module: esbuild bundles this into spikewidget/static/widget.js.
-import { render } from "./widget.js";
+import { initialize, render } from "./widget.js";
 
-export default { render };
+export default { initialize, render };
