@@ -11,7 +11,9 @@ import { fileURLToPath } from "node:url";
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), "../../js/src");
 const LAYERS = ["model", "diagnose", "views", "ui"]; // bottom to top; top level above all
-const IMPORT = /^\s*(?:import|export)\s[^;]*?\sfrom\s+["']([^"']+)["']|^\s*import\s+["']([^"']+)["']/gm;
+// `import ... from "x"`, `export ... from "x"` (over several lines too), `import "x"`
+const IMPORT = new RegExp(String.raw`^\s*(?:import\s[^;]*?|export\s*(?:\{[^}]*\}|\*[\w\s]*))` +
+  String.raw`\sfrom\s+["']([^"']+)["']|^\s*import\s+["']([^"']+)["']`, "gm");
 
 function sources(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -94,7 +96,8 @@ test("the checks catch an upward import, a cycle, and every import form", () => 
     [at("views", "b.js"), [at("views", "a.js")]]]);
   assert.deepEqual(cycle(loop).map(name), ["views/a.js", "views/b.js", "views/a.js"]);
   const text = 'import { a } from "../ui/x.js";\nexport { b } from "./y.js";\nimport "./z.js";\n' +
-    'import {\n  c,\n  d,\n} from "../views/w.js";';
+    'import {\n  c,\n  d,\n} from "../views/w.js";\nexport * as e from "./v.js";\n' +
+    'export function f() {\n  return `from "./not-an-import.js"`;\n}';
   assert.deepEqual([...text.matchAll(IMPORT)].map((m) => m[1] || m[2]),
-    ["../ui/x.js", "./y.js", "./z.js", "../views/w.js"]);
+    ["../ui/x.js", "./y.js", "./z.js", "../views/w.js", "./v.js"]);
 });

@@ -137,10 +137,11 @@ export function firstSeen(store, epoch, th, findings) {
 export function defaultLayer(store, report) {
   const names = store.layers.map((l) => l.name);
   if (names.length === 0) return null;
+  const rank = (p) => SEVERITY_RANK[p.severity] ?? 9;
   let best = null;
   for (const p of report.findings) {
     if (!names.includes(p.layer)) continue;
-    if (best === null || (SEVERITY_RANK[p.severity] ?? 9) < (SEVERITY_RANK[best.severity] ?? 9)) best = p;
+    if (best === null || rank(p) < rank(best)) best = p;
   }
   if (best) return best.layer;
   const role = (name) => report.layers.find((l) => l.name === name)?.role;
