@@ -3,7 +3,7 @@
 :func:`browser_context` starts Debian's ``/usr/bin/chromium`` through Playwright;
 :func:`open_harness` serves the built ``widget.js`` and a page with a fake anywidget
 model (``get/set/on/off/save_changes/send``) from a fake origin, and calls the module's
-``initialize`` and ``render`` as anywidget does, so the front end runs exactly as in
+default export, ``initialize`` and ``render`` as anywidget does, so the front end runs exactly as in
 JupyterLab, minus the kernel. Screenshots go to ``build/screenshots/``.
 """
 
@@ -66,9 +66,11 @@ window.mount = (state) => {
   const views = { _base: toViews(state._base), _update: toViews(state._update),
     _sweeps: toViews(state._sweeps || []) };
   window.model = makeModel({ ...state, ...views });
-  // anywidget's lifecycle: initialize once per model, then render once per view
-  window.endModel = widget.initialize({ model: window.model });
-  window.cleanup = widget.render({ model: window.model, el: document.getElementById("root") });
+  // anywidget's lifecycle: the default export makes the model's widget, initialize runs
+  // once per model, then render once per view
+  window.widgetDef = typeof widget === "function" ? widget() : widget;
+  window.endModel = widgetDef.initialize({ model: window.model });
+  window.cleanup = widgetDef.render({ model: window.model, el: document.getElementById("root") });
   return true;
 };
 // another view of the same model (a widget displayed twice), in a new element
@@ -76,7 +78,7 @@ window.renderAgain = () => {
   const el = document.createElement("div");
   el.className = "sw-second";
   document.body.appendChild(el);
-  return widget.render({ model: window.model, el });
+  return widgetDef.render({ model: window.model, el });
 };
 window.ready = true;
 </script></body></html>"""
