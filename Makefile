@@ -10,7 +10,8 @@ PIP := $(BIN)/pip --quiet --disable-pip-version-check
 PIP_FILTER := 2>&1 | awk -f requirements/pip-filter.awk
 STAMP := $(VENV)/.installed
 JS_BUNDLE := spikewidget/static/widget.js
-JS_SOURCES := $(wildcard js/src/*.js js/package.json js/package-lock.json)
+# every module under js/src (model/, diagnose/, views/, ui/ and the top-level entries)
+JS_SOURCES := $(shell find js/src -name '*.js' 2>/dev/null) $(wildcard js/package.json js/package-lock.json)
 
 .PHONY: setup demo test lint bench browser js images clean gpu-wheels
 

@@ -250,10 +250,35 @@ def test_follows_a_dark_jupyterlab_theme(ctx, profiler):
 
 def test_cleanup_removes_every_listener(ctx, profiler):
     page = open_harness(ctx, widget_state(ProfilerWidget(profiler, interval=None)))
-    assert page.evaluate("model.listenerCount()") > 0
-    page.evaluate("cleanup()")
-    assert page.evaluate("model.listenerCount()") == 0
+    assert page.evaluate("model.listenerCount()") > 2
+    page.evaluate("cleanup()")  # the view's: only the model's session still listens
+    assert page.evaluate("model.listenerCount()") == 2  # to _base and _update
     assert page.locator(".sw-root").count() == 0
+    page.evaluate("endModel()")
+    assert page.evaluate("model.listenerCount()") == 0
+
+
+def test_a_widget_shown_twice_shares_one_store_and_closes_each_view_alone(ctx, profiler):
+    page = open_harness(ctx, widget_state(ProfilerWidget(profiler, interval=None)))
+    page.evaluate("() => { window.second = renderAgain(); }")
+    assert page.evaluate("""() => { const [a, b] = document.querySelectorAll('.sw-root');
+        return a !== b && a.swStore === b.swStore; }""")
+    profiler.next_epoch()
+    profiler.record_step("input", np.ones((25, 4, 300), np.float32))
+    base = PayloadBuilder(profiler).full()
+    page.evaluate("m => model.push('_base', m)", to_jsonable(base))
+    page.wait_for_function("seq => [...document.querySelectorAll('.sw-root')]"
+                           ".every(r => r.dataset.seq === String(seq))", arg=base["seq"])
+    assert page.evaluate("document.querySelector('.sw-root').swStore.seq") == base["seq"]
+    status = page.locator(".sw-status")
+    assert status.nth(0).text_content() == status.nth(1).text_content()
+    assert "epoch 4" in status.nth(0).text_content()
+    page.evaluate("second()")  # closing one view leaves the other drawn and listening
+    assert page.locator(".sw-root").count() == 1
+    assert page.locator(".sw-status").text_content() == status.nth(0).text_content()
+    shown = int(page.evaluate("document.querySelector('.sw-root').dataset.epoch"))
+    assert screen_rows(page) == python_rows(profiler, epoch=shown) != []
+    assert page.errors == []
 
 
 # ---------------------------------------------------------------------- level 2

@@ -27,7 +27,7 @@ def test_committed_vectors_are_what_the_python_core_says_now():
     committed = (HERE / "vectors.json").read_text(encoding="utf-8")
     assert json.loads(fresh) == json.loads(committed), (
         "tests/shared_vectors/vectors.json is stale: a rule or message changed; run "
-        "`python tests/shared_vectors/make_vectors.py` and make js/src/rules.js agree "
+        "`python tests/shared_vectors/make_vectors.py` and make js/src/diagnose/rules.js agree "
         "(tests/js/vectors.test.mjs)")
 
 

@@ -2,8 +2,9 @@
 
 :func:`browser_context` starts Debian's ``/usr/bin/chromium`` through Playwright;
 :func:`open_harness` serves the built ``widget.js`` and a page with a fake anywidget
-model (``get/set/on/off/save_changes/send``) from a fake origin, so the front end runs
-exactly as in JupyterLab, minus the kernel. Screenshots go to ``build/screenshots/``.
+model (``get/set/on/off/save_changes/send``) from a fake origin, and calls the module's
+default export, ``initialize`` and ``render`` as anywidget does, so the front end runs exactly as in
+JupyterLab, minus the kernel. Screenshots go to ``build/screenshots/``.
 """
 
 from __future__ import annotations
@@ -65,8 +66,19 @@ window.mount = (state) => {
   const views = { _base: toViews(state._base), _update: toViews(state._update),
     _sweeps: toViews(state._sweeps || []) };
   window.model = makeModel({ ...state, ...views });
-  window.cleanup = widget.render({ model: window.model, el: document.getElementById("root") });
+  // anywidget's lifecycle: the default export makes the model's widget, initialize runs
+  // once per model, then render once per view
+  window.widgetDef = typeof widget === "function" ? widget() : widget;
+  window.endModel = widgetDef.initialize({ model: window.model });
+  window.cleanup = widgetDef.render({ model: window.model, el: document.getElementById("root") });
   return true;
+};
+// another view of the same model (a widget displayed twice), in a new element
+window.renderAgain = () => {
+  const el = document.createElement("div");
+  el.className = "sw-second";
+  document.body.appendChild(el);
+  return widgetDef.render({ model: window.model, el });
 };
 window.ready = true;
 </script></body></html>"""

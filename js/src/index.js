@@ -1,4 +1,5 @@
-// The anywidget module: esbuild bundles this into spikewidget/static/widget.js.
-import { render } from "./widget.js";
+// The anywidget module: esbuild bundles this into spikewidget/static/widget.js. The default
+// export is a function, so anywidget makes one widget (and one session) per model.
+import { createWidget } from "./widget.js";
 
-export default { render };
+export default createWidget;

@@ -1,6 +1,7 @@
 // The static page's entry (spikewidget/static/standalone.js, an IIFE: window.SpikeWidget):
-// the same render() over a model that lives in the page, with no kernel behind it.
-import { render } from "./widget.js";
+// the same lifecycle (initialize, then render) over a model that lives in the page, with
+// no kernel behind it.
+import { createWidget } from "./widget.js";
 
 /** A model with anywidget's interface over a plain object; send() goes nowhere. */
 export function localModel(state) {
@@ -28,8 +29,12 @@ export function localModel(state) {
  * page is offline: it never says "live" nor offers to follow the newest epoch. */
 export function mount(el, state) {
   const model = localModel({ ...state, _offline: true });
-  const cleanup = render({ model, el });
+  const widget = createWidget();
+  const end = widget.initialize({ model });
+  const remove = widget.render({ model, el });
+  const cleanup = () => {
+    remove();
+    end();
+  };
   return { model, cleanup };
 }
-
-export { render };

@@ -1,11 +1,12 @@
 // Pure front-end functions: codec, store, raster binning, sliders, histogram.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { decodeArray, encodeArray } from "../../js/src/codec.js";
-import { histogramOf } from "../../js/src/histogram.js";
-import { binRaster, pick, selectFrames, spiked, unravel } from "../../js/src/raster.js";
-import { constrain, fromPosition, toPosition } from "../../js/src/sliders.js";
-import { applyMessage, createStore } from "../../js/src/store.js";
+import { decodeArray, encodeArray } from "../../js/src/model/codec.js";
+import { histogramOf } from "../../js/src/views/histogram.js";
+import { selectFrames, spiked } from "../../js/src/model/frames.js";
+import { binRaster, pick, unravel } from "../../js/src/views/raster.js";
+import { constrain, fromPosition, toPosition } from "../../js/src/ui/sliders.js";
+import { applyMessage, createStore } from "../../js/src/model/store.js";
 import { readFileSync } from "node:fs";
 
 // the rules as Python sends them in every base message

@@ -3,9 +3,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { formatTemplate } from "../../js/src/pyformat.js";
-import { checkEvaluators, EVALUATORS } from "../../js/src/rules.js";
-import { applyMessage, createStore } from "../../js/src/store.js";
+import { formatTemplate } from "../../js/src/diagnose/pyformat.js";
+import { checkEvaluators, EVALUATORS } from "../../js/src/diagnose/rules.js";
+import { createSession } from "../../js/src/session.js";
+import { localModel } from "../../js/src/standalone.js";
 
 const payload = JSON.parse(readFileSync(new URL("../shared_vectors/vectors.json", import.meta.url),
   "utf8")).payload;
@@ -20,7 +21,7 @@ test("every rule Python re-judges has an evaluator, and no evaluator lacks a rul
 test("a payload with a re-judged rule the browser cannot evaluate fails at load", () => {
   const meta = { ...payload.meta, rules: { ...RULES,
     rate_cliff: { messages: { m: "x" }, fixes: { f: "y" }, browser: "rejudged" } } };
-  assert.throws(() => applyMessage(createStore(), { ...payload, meta }),
+  assert.throws(() => createSession(localModel({ _base: { ...payload, meta } })),
     /no evaluator for rate_cliff/);
   const { dead_neurons: _gone, ...fewer } = RULES;
   assert.throws(() => checkEvaluators(fewer), /without a re-judged rule: dead_neurons/);

@@ -2,9 +2,11 @@
 // histogram ticks and the health map's hit test (pure functions, no DOM).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cellAt } from "../../js/src/healthmap.js";
-import { niceTicks } from "../../js/src/histogram.js";
-import { defaultLayer, epochLabel, epochReady, liveEpoch, statusText } from "../../js/src/status.js";
+import { cellAt } from "../../js/src/views/healthmap.js";
+import { niceTicks } from "../../js/src/views/histogram.js";
+import { defaultLayer } from "../../js/src/diagnose/report.js";
+import { epochReady, liveEpoch } from "../../js/src/model/epochs.js";
+import { epochLabel, statusText } from "../../js/src/views/status.js";
 
 const entry = (steps) => ({ s: { n_steps: steps } });
 

@@ -3,8 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { encodeArray } from "../../js/src/codec.js";
-import { decodeSweep, nearestIndex, predict, recommendedBand, verdictOf } from "../../js/src/sweep.js";
+import { encodeArray } from "../../js/src/model/codec.js";
+import { decodeSweep, nearestIndex, predict, recommendedBand, verdictOf } from "../../js/src/diagnose/sweep.js";
 
 const TH = { dead_rate: 0.01, dead_warning_fraction: 0.1, dead_critical_fraction: 0.5,
   saturated_rate: 0.95, saturated_warning_fraction: 0.3, silent_max_rate: 0.001,

@@ -3,11 +3,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { decodeArray } from "../../js/src/codec.js";
-import { pyFormat } from "../../js/src/pyformat.js";
-import { buildReport } from "../../js/src/report.js";
-import { classifyRate, countClasses } from "../../js/src/rules.js";
-import { applyMessage, createStore } from "../../js/src/store.js";
+import { decodeArray } from "../../js/src/model/codec.js";
+import { pyFormat } from "../../js/src/diagnose/pyformat.js";
+import { buildReport } from "../../js/src/diagnose/report.js";
+import { classifyRate, countClasses } from "../../js/src/diagnose/classes.js";
+import { applyMessage, createStore } from "../../js/src/model/store.js";
 
 const path = process.env.SPIKEWIDGET_VECTORS ||
   new URL("../shared_vectors/vectors.json", import.meta.url);

@@ -6,6 +6,7 @@
 // first appeared. Clicking a cell scrubs to that epoch and layer.
 
 import { sizeCanvas } from "./canvas.js";
+import { contentWidth } from "./dom.js";
 
 export const ROW_H = 16;
 const PAD = { t: 4, r: 6, b: 16 };
@@ -156,10 +157,12 @@ export function describeCell(cell, trend, marks) {
 }
 
 /**
- * The map's canvas with its hover text and click: onPick(epoch, layerName) on a click.
- * Returns {draw(trend, marks, colours, width, current, selected), listeners}.
+ * The health map's panel (d: layout.js elements) with its hover text and click:
+ * onPick(epoch, layerName) on a click. update(frame) draws the map and marks each
+ * finding where it first appeared; destroy() removes the canvas's listeners.
  */
-export function healthMapView(canvas, onPick) {
+export function createHealthView(d, { onPick }) {
+  const canvas = d.health;
   let layout = null;
   let trend = null;
   let marks = [];
@@ -176,14 +179,25 @@ export function healthMapView(canvas, onPick) {
     const cell = at(ev);
     canvas.title = cell ? describeCell(cell, trend, marks) : "";
   };
+  canvas.addEventListener("click", onClick);
+  canvas.addEventListener("mousemove", onMove);
   return {
-    draw(t, m, colours, width, current, selected) {
+    update({ trend: t, report, first, colours, epoch, li }) {
+      const empty = t.epochs.length === 0;
+      d.health.hidden = empty;
+      d.healthNote.textContent = empty ? "Nothing recorded yet."
+        : "Click a cell to show that epoch and layer; \u25CF a finding, where it first appeared.";
+      const width = contentWidth(d.healthPanel);
+      if (!width || empty) return;
       trend = t;
-      marks = m;
-      layout = drawHealthMap(canvas, t, m, colours, width, current, selected);
+      marks = report.findings.map((p, i) => ({ layer: p.layer, severity: p.severity,
+        category: p.category, epoch: first[i] ?? p.epoch }));
+      layout = drawHealthMap(canvas, t, marks, colours, width, epoch, li);
       canvas.swLayout = layout;
-      return layout;
     },
-    listeners: [[canvas, "click", onClick], [canvas, "mousemove", onMove]],
+    destroy() {
+      canvas.removeEventListener("click", onClick);
+      canvas.removeEventListener("mousemove", onMove);
+    },
   };
 }

@@ -2,23 +2,11 @@
 // pathology table, sweeps and the threshold sliders. Every element the views draw into is
 // returned by name. Panels take the height of their content.
 
-import { h } from "./dom.js";
+import { h } from "../views/dom.js";
+import { classLegend } from "../views/legend.js";
 
 /** Below this width (CSS px) the two columns become one. */
 export const NARROW_PX = 640;
-
-function classLegend(withInput = false) {
-  const item = (cls, text) => h("span", null, null, h("span", `sw-key ${cls}`), h("span", null, text));
-  return h("div", "sw-legend", null, item("sw-dead", "dead"), item("sw-healthy", "healthy"),
-    item("sw-saturated", "saturated"), withInput ? item("sw-active", "input: fired") : null);
-}
-
-/** A legend entry drawn as a short line (solid or dashed) in `colour` (CSS). */
-export function lineKey(text, colour, dashed = false) {
-  const key = h("span", `sw-line-key${dashed ? " sw-dashed" : ""}`);
-  key.style.borderTopColor = colour;
-  return h("span", "sw-legend-item", null, key, h("span", null, text));
-}
 
 function panel(cls, title, ...children) {
   return h("div", `sw-panel ${cls}`, null, title, ...children);
@@ -89,20 +77,12 @@ export function buildDom(root, { offline = false } = {}) {
   root.appendChild(d.sweeps);
   d.sliders = h("div", "sw-sliders");
   d.defaults = h("button", "sw-defaults", "reset all to defaults");
-  d.thresholdsSummary = h("summary", null, "Thresholds (re-diagnose in the browser)");
+  d.thresholdsSummary = h("summary", null, ""); // its words: thresholds.js
   d.thresholds = h("details", "sw-thresholds", null, d.thresholdsSummary, d.sliders, d.defaults);
   d.thresholds.open = false;
   root.appendChild(d.thresholds);
   d.canvasPanels = [d.rasterPanel, d.histPanel, d.healthPanel, d.trendPanel];
   return d;
-}
-
-/** The width (CSS px) a canvas may take inside `panel`; 0 while it is not laid out. */
-export function contentWidth(panel) {
-  if (!panel.isConnected || panel.clientWidth === 0) return 0;
-  const css = getComputedStyle(panel);
-  const pad = parseFloat(css.paddingLeft) + parseFloat(css.paddingRight);
-  return Math.max(0, Math.floor(panel.clientWidth - pad));
 }
 
 /** One column below NARROW_PX; returns whether the layout changed. */

@@ -51,3 +51,11 @@ export function renderTable(el, findings, first = [], recorded = true) {
   });
   el.appendChild(h("table", "sw-table", null, h("thead", null, null, head), body));
 }
+
+/** The pathology table: update(frame) lists the shown epoch's findings. */
+export function createTableView(el) {
+  return {
+    update: ({ report, first, epoch }) => renderTable(el, report.findings, first, epoch !== null),
+    destroy() {},
+  };
+}

@@ -3,9 +3,9 @@
 // One store per model (not per view), so every view of a widget shows the same data.
 
 import { decodeArray } from "./codec.js";
-import { applyEpochRaster } from "./raster.js";
-import { checkEvaluators, ratesOf } from "./rules.js";
+import { applyEpochRaster, applyRaster } from "./frames.js";
 
+/** An empty store: no meta until the first base message. */
 export function createStore() {
   return {
     seq: -1,
@@ -18,9 +18,17 @@ export function createStore() {
       nonfinite: new Float64Array(0), recent: new Float64Array(0),
       recentEpochs: new Int32Array(0) },
     raster: [], // per layer: {n, rowBytes, bits, steps, epochs, frames, neurons, n_neurons}
-    epochRaster: [], // per layer: Map epoch -> its kept frames (raster.js applyEpochRaster)
+    epochRaster: [], // per layer: Map epoch -> its kept frames (frames.js applyEpochRaster)
     version: 0, // bumped on every change (caches key on it)
   };
+}
+
+/** Firing rates as Python computes them: spike_sum / max(n_obs, 1), in float64. */
+function ratesOf(counts, nObs) {
+  const d = Math.max(nObs, 1);
+  const out = new Float64Array(counts.length);
+  for (let i = 0; i < counts.length; i++) out[i] = counts[i] / d;
+  return out;
 }
 
 function decodeScalars(enc, fields) {
@@ -60,47 +68,6 @@ function applyLoss(store, loss) {
   };
 }
 
-function concat(Type, a, b) {
-  const out = new Type(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
-
-/** Append (or replace with) packed raster frames, keeping the last `cap` frames. */
-export function applyRaster(store, r) {
-  const rowBytes = Math.ceil(r.n / 8);
-  const bits = decodeArray(r.bits);
-  const steps = decodeArray(r.steps);
-  const epochs = decodeArray(r.epochs);
-  let cur = store.raster[r.layer];
-  if (r.reset || !cur) {
-    cur = { n: r.n, rowBytes, bits: bits.slice(), steps: steps.slice(), epochs: epochs.slice() };
-  } else {
-    const last = cur.steps.length ? cur.steps[cur.steps.length - 1] : -Infinity;
-    let from = 0;
-    while (from < steps.length && steps[from] <= last) from++;
-    cur = {
-      n: r.n, rowBytes,
-      bits: concat(Uint8Array, cur.bits, bits.subarray(from * rowBytes)),
-      steps: concat(Int32Array, cur.steps, steps.subarray(from)),
-      epochs: concat(Int32Array, cur.epochs, epochs.subarray(from)),
-    };
-  }
-  cur.neurons = r.neurons ? decodeArray(r.neurons) : null; // kept neurons' flat indices
-  cur.n_neurons = r.n_neurons;
-  const cap = store.meta.raster_window || cur.steps.length;
-  const frames = cur.steps.length;
-  if (frames > cap) {
-    const drop = frames - cap;
-    cur.bits = cur.bits.slice(drop * rowBytes);
-    cur.steps = cur.steps.slice(drop);
-    cur.epochs = cur.epochs.slice(drop);
-  }
-  cur.frames = cur.steps.length;
-  store.raster[r.layer] = cur;
-}
-
 /**
  * Apply one message. Returns "applied", "stale" (already included) or "gap" (an update
  * was missed: applied as far as possible; the caller should ask Python for a base).
@@ -110,7 +77,6 @@ export function applyMessage(store, msg) {
   if (!msg.base && msg.seq <= store.seq) return "stale";
   const gap = !msg.base && msg.prev !== store.seq;
   if (msg.base) {
-    checkEvaluators(msg.meta.rules); // a rule without its evaluator fails here, loudly
     const fresh = createStore();
     Object.assign(store, fresh, { version: store.version });
     store.meta = msg.meta;

@@ -1,8 +1,10 @@
 // Trends over epochs: dead (solid) and saturated (dashed) fractions per layer, in the
 // palette's layer colours (never class colours), and the loss per epoch with the ln C
-// chance line. Legends are HTML above the plots (see widget.js), never drawn over lines.
+// chance line. Legends are HTML above the plots (the panel's view), never over lines.
 
 import { sizeCanvas, tick } from "./canvas.js";
+import { clear, contentWidth } from "./dom.js";
+import { lineKey } from "./legend.js";
 
 function frame(ctx, colours, width, height, pad) {
   ctx.fillStyle = colours.bg;
@@ -132,4 +134,42 @@ export function drawLoss(canvas, loss, colours, width, height, current) {
   ctx.lineWidth = 1.5;
   line(ctx, epochs, loss.means, xOf, yOf);
   return true;
+}
+
+/**
+ * The trends panel (d: layout.js elements): trend lines and the loss, their legends above
+ * them. With fewer than two epochs there is no trend: the panel says so in one line
+ * instead of showing empty plots.
+ */
+export function createTrendsView(d) {
+  const show = ({ store, trend, colours, epoch }, width) => {
+    const few = trend.epochs.length < 2;
+    d.trendNote.textContent = trend.epochs.length === 0 ? "Nothing recorded yet."
+      : few ? `One epoch so far (epoch ${trend.epochs[0]}): trends start with the second.` : "";
+    for (const el of [d.trend, d.trendLegend, d.loss, d.lossLegend]) el.hidden = few;
+    if (few) return;
+    const lines = drawClassTrends(d.trend, trend, colours, width, 130, epoch);
+    clear(d.trendLegend);
+    d.trendLegend.appendChild(lineKey("dead", colours.fg2));
+    d.trendLegend.appendChild(lineKey("saturated", colours.fg2, true));
+    for (const l of lines) d.trendLegend.appendChild(lineKey(l.name, l.colour));
+    const hasLoss = drawLoss(d.loss, store.loss, colours, width, 110, epoch);
+    d.loss.hidden = !hasLoss;
+    d.lossLegend.hidden = !hasLoss;
+    clear(d.lossLegend);
+    if (hasLoss) {
+      d.lossLegend.appendChild(lineKey("mean loss per epoch", colours.fg));
+      if (store.loss.chance !== null) {
+        d.lossLegend.appendChild(lineKey(`chance: ln ${store.loss.nClasses} = ` +
+          `${store.loss.chance.toFixed(3)}`, colours.fg2, true));
+      }
+    }
+  };
+  return {
+    update(frame) {
+      const width = contentWidth(d.trendPanel);
+      if (width) show(frame, width);
+    },
+    destroy() {},
+  };
 }

@@ -1,5 +1,6 @@
 // Building DOM from user data: text only. Layer names and messages come from the user's
-// code, so they are always set as textContent, never parsed as HTML.
+// code, so they are always set as textContent, never parsed as HTML. Also the short
+// words of counts and shares, and the width a canvas may take in its panel.
 
 /** An element with a class and (optional) text content; children appended in order. */
 export function h(tag, cls, text, ...children) {
@@ -21,4 +22,12 @@ export function pct(x) {
 /** "1 layer", "3 layers": a count with its noun, singular or plural. */
 export function count(n, noun, plural = `${noun}s`) {
   return `${n} ${n === 1 ? noun : plural}`;
+}
+
+/** The width (CSS px) a canvas may take inside `panel`; 0 while it is not laid out. */
+export function contentWidth(panel) {
+  if (!panel.isConnected || panel.clientWidth === 0) return 0;
+  const css = getComputedStyle(panel);
+  const pad = parseFloat(css.paddingLeft) + parseFloat(css.paddingRight);
+  return Math.max(0, Math.floor(panel.clientWidth - pad));
 }

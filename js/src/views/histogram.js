@@ -1,7 +1,9 @@
-// Firing-rate histogram of one layer on a log axis, with the dead and saturated cut-offs.
+// Firing-rate histogram of one layer on a log axis, with the dead and saturated cut-offs,
+// and the panel that shows the chosen layer's with its title and caption.
 // Bins do not depend on the thresholds: a slider move only redraws the cut-off lines.
 
 import { sizeCanvas, tick } from "./canvas.js";
+import { contentWidth } from "./dom.js";
 
 export const LOG_MIN = -5; // 1e-5 spikes per step: the dead-rate slider's lower end
 
@@ -127,4 +129,39 @@ export function drawHistogram(canvas, hist, th, colours, width, height, { neutra
   ctx.textAlign = "right";
   for (const v of yTicks) ctx.fillText(String(v), pad.l - 4, Math.min(pad.t + h, yOf(v) + 3.5));
   return { deadX, satX, yTicks, xLabels, width, height };
+}
+
+/**
+ * The histogram panel of the shown layer (d: layout.js elements). update(frame) draws
+ * it; the layout goes to stats.hist (for tests).
+ */
+export function createHistogramView(d, { stats }) {
+  const show = ({ store, report, li, epoch, th, colours }, width) => {
+    const lv = report.layers.find((l) => l.index === li);
+    if (!lv) { // not recorded this epoch
+      const geo = drawHistogram(d.hist, histogramOf([]), th, colours, width, 200);
+      d.histCaption.textContent = "This layer was not recorded in this epoch.";
+      return geo;
+    }
+    const entry = store.chunks.get(epoch).layers[lv.index];
+    if (!entry.hist) entry.hist = histogramOf(entry.rates);
+    const input = lv.role === "input";
+    const geo = drawHistogram(d.hist, entry.hist, th, colours, width, 200, { neutral: input });
+    d.histLegend.hidden = input;
+    d.histTitle.textContent = `Firing rates \u2014 ${lv.name}, epoch ${epoch}`;
+    d.histCaption.textContent = input
+      ? `${lv.n} input neurons (activity: no rule judges an input's health); log axis, ` +
+        `${entry.hist.zeros} at rate 0`
+      : `${lv.n} neurons: ${lv.deadCount} dead (rate < ${th.dead_rate}), ` +
+        `${lv.satCount} saturated (rate > ${th.saturated_rate}); log axis, ` +
+        `${entry.hist.zeros} at rate 0`;
+    return geo;
+  };
+  return {
+    update(frame) {
+      const width = contentWidth(d.histPanel);
+      if (width) stats.hist = show(frame, width);
+    },
+    destroy() {},
+  };
 }

@@ -2,7 +2,7 @@
 // Moving one calls back at once (the browser re-diagnoses); releasing it commits the value
 // to the model, which syncs it to Python's widget.thresholds.
 
-import { h } from "./dom.js";
+import { h } from "../views/dom.js";
 
 export const STEPS = 1000;
 

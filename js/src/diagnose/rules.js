@@ -4,66 +4,8 @@
 // formatting. The shared vectors (tests/shared_vectors/) check both sides agree word for
 // word. Rules that no slider changes (browser="fixed") come from Python ready-made.
 
+import { linkCauses } from "./causes.js";
 import { formatTemplate } from "./pyformat.js";
-
-export const HEALTHY = 0;
-export const DEAD = 1;
-export const SATURATED = 2;
-export const CLASS_NAMES = ["healthy", "dead", "saturated"];
-const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };
-
-/** Class of one neuron: dead below dead_rate, saturated above saturated_rate (NaN: healthy). */
-export function classifyRate(rate, th) {
-  if (rate < th.dead_rate) return DEAD;
-  if (rate > th.saturated_rate) return SATURATED;
-  return HEALTHY;
-}
-
-/**
- * Dead and saturated counts of one layer view. An output layer (`activity` given: the
- * share of samples in which each neuron fired) is dead where it fires in fewer than
- * dead_rate of the samples, as in Python's stats.judge_output_by_samples.
- */
-export function layerClasses(entry, th) {
-  const { dead, sat } = countClasses(entry.rates, th);
-  if (!entry.activity) return { dead, sat };
-  let d = 0;
-  for (let i = 0; i < entry.activity.length; i++) if (entry.activity[i] < th.dead_rate) d++;
-  return { dead: d, sat };
-}
-
-/** Dead and saturated counts over a rate array (the hot loop of a slider move). */
-export function countClasses(rates, th) {
-  const lo = th.dead_rate;
-  const hi = th.saturated_rate;
-  let dead = 0;
-  let sat = 0;
-  for (let i = 0; i < rates.length; i++) {
-    const r = rates[i];
-    if (r < lo) dead++;
-    else if (r > hi) sat++;
-  }
-  return { dead, sat };
-}
-
-/** Firing rates as Python computes them: spike_sum / max(n_obs, 1), in float64. */
-export function ratesOf(counts, nObs) {
-  const d = Math.max(nObs, 1);
-  const out = new Float64Array(counts.length);
-  for (let i = 0; i < counts.length; i++) out[i] = counts[i] / d;
-  return out;
-}
-
-/** numpy's max: NaN if any value is NaN. */
-export function nanMax(a) {
-  let m = -Infinity;
-  for (let i = 0; i < a.length; i++) {
-    const v = a[i];
-    if (v !== v) return NaN;
-    if (v > m) m = v;
-  }
-  return m;
-}
 
 const pyMax = (a, b) => (b > a ? b : a);
 
@@ -444,64 +386,6 @@ export function checkEvaluators(rules) {
       (stray.length ? `; evaluators without a re-judged rule: ${stray.join(", ")}` : ""));
   }
 }
-
-const cmp = (a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
-
-/** Python's causes.link_causes: effects name their cause, each root leads its group. */
-export function linkCauses(found, order, categories, causes, follows) {
-  const pos = (p) => (order.has(p.layer) ? order.get(p.layer) : order.size);
-  const key = (p) => [SEVERITY_RANK[p.severity], pos(p), categories.indexOf(p.category)];
-  const sorted = found.slice().sort((a, b) => cmp(key(a), key(b)));
-  const causeOf = (p) => {
-    for (const [category, where] of causes[p.category] || []) {
-      for (const c of sorted) {
-        if (c === p || c.category !== category || c.layer === "loss") continue;
-        if (category === "dead_neurons" && c.severity !== "critical") continue;
-        if ((where === "same" && c.layer === p.layer) || (where === "earlier" && pos(c) < pos(p)) ||
-            (where === "upstream" && pos(c) <= pos(p)) || where === "any") return c;
-      }
-    }
-    return null;
-  };
-  const parent = new Map(found.map((p) => [p, causeOf(p)]));
-  const root = (p) => {
-    const seen = new Set([p]);
-    let c;
-    while ((c = parent.get(p)) !== null && !seen.has(c)) {
-      seen.add(c);
-      p = c;
-    }
-    return p;
-  };
-  const groups = new Map();
-  for (const p of found) {
-    const c = parent.get(p);
-    let item = p;
-    let r = p;
-    if (c !== null && root(c) !== p) {
-      r = root(p);
-      item = { ...p, cause: `${r.category} @ ${r.layer}`,
-        fix: formatTemplate(follows, { category: r.category, layer: r.layer }) };
-    }
-    if (!groups.has(r)) groups.set(r, []);
-    groups.get(r).push(item);
-  }
-  const groupKey = (r) => [Math.min(...groups.get(r).map((m) => SEVERITY_RANK[m.severity])),
-    pos(r), SEVERITY_RANK[r.severity], categories.indexOf(r.category)];
-  const roots = [...groups.keys()].sort((a, b) => {
-    const ka = groupKey(a);
-    const kb = groupKey(b);
-    return ka[0] - kb[0] || ka[1] - kb[1] || ka[2] - kb[2] || ka[3] - kb[3];
-  });
-  const out = [];
-  for (const r of roots) {
-    const members = groups.get(r);
-    out.push(...members.filter((m) => m.cause === null));
-    out.push(...members.filter((m) => m.cause !== null).sort((a, b) => cmp(key(a), key(b))));
-  }
-  return out;
-}
-
 
 /**
  * Diagnose one selection, like rules.diagnose: findings sorted by severity, then layer

@@ -2,10 +2,11 @@
 // (a range over grid indices), the recommended interval as a band under it *and* as text,
 // and the bars, histogram and pathology table predicted at the chosen threshold.
 
+import { showThreshold } from "../diagnose/sweep.js";
 import { renderBars } from "./bars.js";
-import { clear, h } from "./dom.js";
+import { h } from "./dom.js";
 import { drawHistogram, histogramOf } from "./histogram.js";
-import { showThreshold } from "./sweep.js";
+import { classLegend } from "./legend.js";
 import { renderTable } from "./table.js";
 
 /** Two thresholds as text, with as many digits as tell them apart (never "19.9 to 19.9"). */
@@ -16,12 +17,6 @@ function showPair(a, b) {
     if (sa !== sb || a === b) return [sa, sb];
   }
   return [String(a), String(b)];
-}
-
-function legend() {
-  const item = (cls, text) => h("span", null, null, h("span", `sw-key ${cls}`), h("span", null, text));
-  return h("div", "sw-legend", null, item("sw-dead", "dead"), item("sw-healthy", "healthy"),
-    item("sw-saturated", "saturated"));
 }
 
 /**
@@ -72,8 +67,8 @@ export function createSweepPanel(sweep, index, { onInput, onCommit }) {
   const histTitle = h("h4", null, "");
   const histCaption = h("div", "sw-caption", "");
   const barsPanel = h("div", "sw-panel", null, h("h4", null, "Neuron classes per layer (predicted)"),
-    legend(), bars);
-  const histPanel = h("div", "sw-panel", null, histTitle, hist, legend(), histCaption);
+    classLegend(), bars);
+  const histPanel = h("div", "sw-panel", null, histTitle, hist, classLegend(), histCaption);
   const table = h("div", "sw-table-wrap sw-pred-table");
   const tableTitle = h("div", "sw-pred-table-title", "Pathologies (predicted)");
   const el = h("div", "sw-panel sw-wide sw-sweep", null,
@@ -131,9 +126,4 @@ export function createSweepPanel(sweep, index, { onInput, onCommit }) {
   range.addEventListener("input", () => { panel.set(range.value); onInput(panel.index); });
   range.addEventListener("change", () => { panel.set(range.value); onCommit(panel.index); });
   return panel;
-}
-
-/** Remove every panel from `el`. */
-export function clearSweeps(el) {
-  clear(el);
 }

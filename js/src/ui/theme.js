@@ -1,7 +1,7 @@
 // The widget's colours come from spikewidget/palette.py only: the payload's meta carries
 // it ({class, layer, severity, background}, each in a light and a dark variant). Here the
 // variant is picked for the page the widget sits on, and its class and severity colours
-// become CSS variables (bars, badges) while the canvases read them from themeColours().
+// become CSS variables (bars, badges); themeColours() hands the views what they draw with.
 
 /** [r, g, b] of a CSS colour string ("#rrggbb" or "rgb(a)(...)"); null if transparent. */
 export function parseColour(s) {
@@ -54,8 +54,26 @@ export function applyPalette(root, palette) {
   return theme;
 }
 
-/** The line colour of the i-th layer (the palette's layer family, cycling). */
-export function layerColour(palette, theme, i) {
-  const list = palette ? palette.layer[theme] : ["#666666"];
-  return list[i % list.length];
+/**
+ * The colours canvases draw with: foreground, background and grid follow the host's theme
+ * (CSS variables); class and layer colours are spikewidget/palette.py's (see above),
+ * in the variant applyPalette() chose for this page.
+ */
+export function themeColours(root, palette = null) {
+  const css = getComputedStyle(root);
+  const get = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
+  const theme = root.dataset.theme === "dark" ? "dark" : "light";
+  const cls = palette ? palette.class[theme] : null;
+  return {
+    theme,
+    fg: get("--sw-fg", "#1f2328"),
+    fg2: get("--sw-fg2", "#57606a"),
+    bg: get("--sw-bg", "#ffffff"),
+    grid: get("--sw-border", "#d0d7de"),
+    dead: cls ? cls.dead : get("--sw-dead", "#808080"),
+    healthy: cls ? cls.healthy : get("--sw-healthy", "#808080"),
+    saturated: cls ? cls.saturated : get("--sw-sat", "#808080"),
+    severity: palette ? palette.severity[theme] : {},
+    layers: palette ? palette.layer[theme] : [get("--sw-fg2", "#57606a")],
+  };
 }

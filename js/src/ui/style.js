@@ -1,6 +1,6 @@
 // The widget's stylesheet. Foreground, background and borders come from JupyterLab's theme
 // variables when they exist (so light/dark follow the Lab theme), with fallbacks for a
-// static page. Class and severity colours are not here: palette.js sets them from
+// static page. Class and severity colours are not here: theme.js sets them from
 // spikewidget/palette.py (--sw-dead, --sw-healthy, --sw-sat, --sw-critical, ...).
 
 export const CSS = `

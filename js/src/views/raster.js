@@ -4,17 +4,8 @@
 // pixel (density mode), a whole number of frames per cell, and few frames are drawn at
 // their true width (at most MAX_CELL_PX each), never stretched to fill the plot; so
 // 10,000 neurons x 10,000 frames cost one walk over the set bits.
-import { decodeArray } from "./codec.js";
-
-/** Indices of the frames to show: those of `epoch`, or all when epoch is null. */
-export function selectFrames(raster, epoch) {
-  const out = [];
-  if (!raster) return out;
-  for (let k = 0; k < raster.frames; k++) {
-    if (epoch === null || raster.epochs[k] === epoch) out.push(k);
-  }
-  return out;
-}
+import { rasterView } from "../model/frames.js";
+import { count } from "./dom.js";
 
 /**
  * Bin the selected frames into a grid of at most maxCols x maxRows cells, each cell a
@@ -110,11 +101,6 @@ export function pick(frames, n, width, height, x, y) {
   return { frame: frames[k], neuron: i };
 }
 
-/** Whether neuron i spiked in stored frame k. */
-export function spiked(raster, k, i) {
-  return (raster.bits[k * raster.rowBytes + (i >> 3)] >> (i & 7)) & 1;
-}
-
 /** A flat neuron index as a multi-index over the layer's neuron shape: "(c, h, w)". */
 export function unravel(i, shape) {
   if (!shape || shape.length <= 1) return String(i);
@@ -127,38 +113,9 @@ export function unravel(i, shape) {
   return `${i} (${idx.join(", ")})`;
 }
 
-// ---- the raster view: which frames, where they go, axes and a caption that is true ----
+// ---- where the frames go, axes and a caption that is true ----
 export const MAX_CELL_PX = 4; // CSS px a frame (or a neuron) is drawn at most
 const MARGIN = { left: 48, right: 8, top: 6, bottom: 30 }; // CSS px around the plot
-
-/** Keep per-epoch raster snapshots (frames an epoch kept after leaving the window). */
-export function applyEpochRaster(store, r) {
-  if (!store.epochRaster) store.epochRaster = [];
-  let byEpoch = store.epochRaster[r.layer];
-  if (!byEpoch) byEpoch = store.epochRaster[r.layer] = new Map();
-  const steps = decodeArray(r.steps);
-  byEpoch.set(r.epoch, {
-    n: r.n, rowBytes: Math.ceil(r.n / 8), bits: decodeArray(r.bits), steps,
-    epochs: new Int32Array(steps.length).fill(r.epoch), frames: steps.length,
-    neurons: r.neurons ? decodeArray(r.neurons) : null, n_neurons: r.n_neurons,
-  });
-}
-
-/**
- * The frames to show of layer li: every frame of the window when epoch is null (live),
- * else the window's frames of that epoch, or the epoch's kept snapshot when it holds
- * more. Returns {raster, frames (indices into raster), source: "window" | "epoch"}.
- */
-export function rasterView(store, li, epoch) {
-  const win = li >= 0 ? store.raster[li] : undefined;
-  const inWindow = selectFrames(win, epoch);
-  const kept = epoch === null || !store.epochRaster || !store.epochRaster[li] ? undefined
-    : store.epochRaster[li].get(epoch);
-  if (kept && kept.frames > inWindow.length) {
-    return { raster: kept, frames: selectFrames(kept, null), source: "epoch" };
-  }
-  return { raster: win, frames: inWindow, source: "window" };
-}
 
 /**
  * Where the cells go on a canvas of cssW x cssH CSS px at dpr device px per CSS px:
@@ -172,10 +129,10 @@ export function rasterLayout(f, n, cssW, cssH, dpr) {
   const pw = Math.max(1, Math.round(cssW * dpr) - x0 - Math.round(MARGIN.right * dpr));
   const ph = Math.max(1, Math.round(cssH * dpr) - y0 - Math.round(MARGIN.bottom * dpr));
   const cap = Math.max(1, Math.round(MAX_CELL_PX * dpr));
-  const side = (count, room) => {
-    const per = Math.max(1, Math.ceil(count / room));
-    const cells = Math.max(1, Math.ceil(count / per));
-    const px = per > 1 ? 1 : Math.max(1, Math.min(Math.floor(room / Math.max(count, 1)), cap));
+  const side = (k, room) => {
+    const per = Math.max(1, Math.ceil(k / room));
+    const cells = Math.max(1, Math.ceil(k / per));
+    const px = per > 1 ? 1 : Math.max(1, Math.min(Math.floor(room / Math.max(k, 1)), cap));
     return [per, cells, px];
   };
   const [perCol, cols, colPx] = side(f, pw);
@@ -248,7 +205,7 @@ function drawAxes(ctx, lay, f, n, neurons, colours) {
  * drawn. Returns {view, layout, grid} for hover (see pickCell).
  */
 export function renderRaster(canvas, caption, store, li, epoch, opts) {
-  const { cssW, cssH, colours, layerName = "", count = (k, w) => `${k} ${w}s` } = opts;
+  const { cssW, cssH, colours, layerName = "" } = opts;
   const dpr = opts.dpr || 1;
   const view = rasterView(store, li, epoch);
   const { raster, frames } = view;

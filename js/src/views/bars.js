@@ -60,3 +60,8 @@ export function renderBars(el, layers) {
   }
   for (const l of layers) el.appendChild(l.role === "input" ? activityRow(l) : healthRow(l));
 }
+
+/** The bars panel: update(frame) draws the shown epoch's layers. */
+export function createBarsView(el) {
+  return { update: ({ report }) => renderBars(el, report.layers), destroy() {} };
+}

@@ -3,9 +3,9 @@
 // the same per-layer arrays as a recorded epoch, so the ported rules (rules.js) judge it
 // under the rule sliders on screen, with no kernel round trip.
 
-import { decodeArray } from "./codec.js";
+import { decodeArray } from "../model/codec.js";
+import { applyChunk, createStore } from "../model/store.js";
 import { buildReport } from "./report.js";
-import { applyChunk, createStore } from "./store.js";
 
 /** The grid index whose threshold is nearest `value` on a log scale (as SweepResult.row). */
 export function nearestIndex(grid, value) {

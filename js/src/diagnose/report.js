@@ -1,7 +1,10 @@
 // A report in the browser: the store's statistics for one epoch, judged under the
-// thresholds on screen (the mirror of SpikeProfiler.report(thresholds, epoch=...)).
+// thresholds on screen (the mirror of SpikeProfiler.report(thresholds, epoch=...)), and
+// what follows from reports: trends, when a finding first appeared, the layer to show.
 
-import { diagnose, layerClasses, nanMax } from "./rules.js";
+import { SEVERITY_RANK } from "./causes.js";
+import { layerClasses, nanMax } from "./classes.js";
+import { diagnose } from "./rules.js";
 
 /** Rule-ready statistics of every layer recorded in `epoch`, in recording order. */
 export function layerViews(store, epoch, th) {
@@ -125,4 +128,23 @@ export function firstSeen(store, epoch, th, findings) {
     }
   }
   return findings.map((p) => pending.get(`${p.category}\u0000${p.layer}`));
+}
+
+/**
+ * The layer to show first: the one with the worst finding of `report`, else the first
+ * hidden layer, else the first that is not an input, else the first. null: no layers.
+ */
+export function defaultLayer(store, report) {
+  const names = store.layers.map((l) => l.name);
+  if (names.length === 0) return null;
+  const rank = (p) => SEVERITY_RANK[p.severity] ?? 9;
+  let best = null;
+  for (const p of report.findings) {
+    if (!names.includes(p.layer)) continue;
+    if (best === null || rank(p) < rank(best)) best = p;
+  }
+  if (best) return best.layer;
+  const role = (name) => report.layers.find((l) => l.name === name)?.role;
+  return names.find((n) => role(n) === "hidden") || names.find((n) => role(n) !== "input")
+    || names[0];
 }

@@ -1,0 +1,64 @@
+// Python's causes.py in the browser: a finding that follows from another names it as its
+// cause, takes the "follows" fix, and sits right after it; groups sort by severity.
+
+import { formatTemplate } from "./pyformat.js";
+
+/** Severity order of findings (most severe first). */
+export const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };
+
+const cmp = (a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+
+/** Python's causes.link_causes: effects name their cause, each root leads its group. */
+export function linkCauses(found, order, categories, causes, follows) {
+  const pos = (p) => (order.has(p.layer) ? order.get(p.layer) : order.size);
+  const key = (p) => [SEVERITY_RANK[p.severity], pos(p), categories.indexOf(p.category)];
+  const sorted = found.slice().sort((a, b) => cmp(key(a), key(b)));
+  const causeOf = (p) => {
+    for (const [category, where] of causes[p.category] || []) {
+      for (const c of sorted) {
+        if (c === p || c.category !== category || c.layer === "loss") continue;
+        if (category === "dead_neurons" && c.severity !== "critical") continue;
+        if ((where === "same" && c.layer === p.layer) || (where === "earlier" && pos(c) < pos(p)) ||
+            (where === "upstream" && pos(c) <= pos(p)) || where === "any") return c;
+      }
+    }
+    return null;
+  };
+  const parent = new Map(found.map((p) => [p, causeOf(p)]));
+  const root = (p) => {
+    const seen = new Set([p]);
+    let c;
+    while ((c = parent.get(p)) !== null && !seen.has(c)) {
+      seen.add(c);
+      p = c;
+    }
+    return p;
+  };
+  const groups = new Map();
+  for (const p of found) {
+    const c = parent.get(p);
+    let item = p;
+    let r = p;
+    if (c !== null && root(c) !== p) {
+      r = root(p);
+      item = { ...p, cause: `${r.category} @ ${r.layer}`,
+        fix: formatTemplate(follows, { category: r.category, layer: r.layer }) };
+    }
+    if (!groups.has(r)) groups.set(r, []);
+    groups.get(r).push(item);
+  }
+  const groupKey = (r) => [Math.min(...groups.get(r).map((m) => SEVERITY_RANK[m.severity])),
+    pos(r), SEVERITY_RANK[r.severity], categories.indexOf(r.category)];
+  const roots = [...groups.keys()].sort((a, b) => {
+    const ka = groupKey(a);
+    const kb = groupKey(b);
+    return ka[0] - kb[0] || ka[1] - kb[1] || ka[2] - kb[2] || ka[3] - kb[3];
+  });
+  const out = [];
+  for (const r of roots) {
+    const members = groups.get(r);
+    out.push(...members.filter((m) => m.cause === null));
+    out.push(...members.filter((m) => m.cause !== null).sort((a, b) => cmp(key(a), key(b))));
+  }
+  return out;
+}
