@@ -28,7 +28,8 @@ from ..core.arguments import is_path, is_whole
 from ..core.errors import InvalidInputError, InvalidTypeError, ProfileFormatError
 from ..diagnose.stats import SUMMARY_QUANTILES, EpochSummary
 from ..profiler import MAX_EPOCH
-from ..state.epoch_stats import VECTORS, EpochStats
+from ..state.epoch_stats import EpochStats
+from ..state.fields import saved_parts
 from ..state.loss import RECENT, LossTracker
 from ..state.raster import EPOCH_FRAMES, EPOCH_SNAPSHOTS
 from .archive import Archive
@@ -82,10 +83,9 @@ def _write(profiler: SpikeProfiler, fh: Any) -> None:
     for i, info in enumerate(profiler._layers.values()):
         epochs = []
         for e, acc in info.epochs.items():
-            host = _host_stats(acc)
-            for vec in VECTORS:
-                arrays[f"layer{i}_epoch{e}_{vec}"] = getattr(host, vec)
-            epochs.append({"epoch": e, **host.scalars()})
+            scalars, vectors = saved_parts(_host_stats(acc))
+            arrays.update({f"layer{i}_epoch{e}_{k}": v for k, v in vectors.items()})
+            epochs.append({"epoch": e, **scalars})
         snap = info.raster.snapshot()
         arrays[f"layer{i}_raster"] = snap.spikes
         arrays[f"layer{i}_raster_steps"] = snap.steps
@@ -234,7 +234,7 @@ def _rebuild(cls: type[SpikeProfiler], archive: Archive, meta: dict[str, Any],
             vectors = {vec: archive.array(f"layer{i}_epoch{e}_{vec}", f8, (n,),
                                           f"{label} epoch {e}: {vec}")
                        for vec in vectors_kept}
-            info.epochs[e] = EpochStats.from_parts(scalars, vectors)
+            info.epochs[e] = EpochStats.from_parts(scalars, vectors, meta["version"])
         for key, frames in ((f"layer{i}_epoch_raster", EPOCH_SNAPSHOTS * EPOCH_FRAMES),
                             (f"layer{i}_raster", prof.raster_window)):  # epochs first
             if key not in archive.names:  # files before epoch snapshots have none
