@@ -97,8 +97,15 @@ class EpochStats:
             self.g_max, self.g_max_step = norm, step
         if norm < self.g_min:
             self.g_min = norm
-        if 0 < norm < math.inf:
-            self.add_trend(1, float(step), math.log(norm), 0.0, 0.0, 0.0, step, step)
+        if 0 < norm < math.inf:  # one (step, ln norm) point of the trend
+            if self.t_first == NO_STEP or NO_STEP != step < self.t_first:
+                self.t_first = step  # first_step(self.t_first, step), inline
+            if step > self.t_last:
+                self.t_last = step
+            (self.t_n, self.t_mean_x, self.t_mean_y, self.t_m2x, self.t_m2y,
+             self.t_cxy) = co_moments((self.t_n, self.t_mean_x, self.t_mean_y, self.t_m2x,
+                                       self.t_m2y, self.t_cxy),
+                                      (1, float(step), math.log(norm), 0.0, 0.0, 0.0))
 
     def add_trend(self, n: int, mean_x: float, mean_y: float, m2x: float, m2y: float,
                   cxy: float, first: int, last: int) -> None:
