@@ -21,7 +21,8 @@ from spikewidget.record.reduce_numpy import (
     compute_step,
 )
 from spikewidget.state.epoch_stats import EpochStats
-from spikewidget.state.fields import FIELDS, NO_STEP, first_step
+from spikewidget.state.fields import FIELDS
+from spikewidget.state.merges import NO_STEP, first_step
 
 N = 6  # neurons
 T, B = 5, 3  # time steps, samples per record
