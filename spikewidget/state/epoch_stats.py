@@ -5,6 +5,8 @@ Memory is fixed per layer and epoch: seven float64 per neuron (:data:`VECTORS`,
 the number of epochs (older ones keep a :class:`~spikewidget.diagnose.stats.EpochSummary`).
 Merging is exact for sums and extrema and uses Chan et al.'s pairwise update for the
 voltage variance, so a tiny spread at a large offset survives any number of merges.
+The fields, their initial values and merges are declared once, in
+:mod:`spikewidget.state.fields`; this class is built from that table.
 """
 
 from __future__ import annotations
