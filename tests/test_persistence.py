@@ -133,18 +133,19 @@ def test_a_missing_array_is_reported_not_crashed(rich, tmp_path):
 
 
 def test_a_version_1_file_loads_with_the_newer_statistics_unknown(rich, tmp_path):
-    from spikewidget.state.epoch_stats import NEW_IN_V2
+    from spikewidget.state.fields import missing_in
 
+    new_in_v2 = missing_in(1)  # every field added after version 1
     path = tmp_path / "v1.npz"
     rich.save(path)
     with np.load(path) as data:
         arrays = {k: data[k] for k in data.files
-                  if not any(k.endswith(f"_{vec}") for vec in NEW_IN_V2)}
+                  if not any(k.endswith(f"_{vec}") for vec in new_in_v2)}
     meta = json.loads(arrays["meta"].tobytes())
     meta["version"] = 1
     for layer in meta["layers"]:
         for ep in layer["epochs"]:
-            for name in NEW_IN_V2:
+            for name in new_in_v2:
                 ep.pop(name, None)
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     np.savez(path, **arrays)

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from spikewidget import ProfileFormatError, SpikeProfiler
 from spikewidget.io.schema import MAX_LOAD_BYTES
 from spikewidget.present.payload import PayloadBuilder
+from spikewidget.state.fields import VECTORS
 
 from .conftest import bernoulli, fingerprint
 
@@ -388,8 +389,7 @@ def test_crafted_fields_are_refused_naming_the_field(path, value, words):
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(layer=st.integers(0, 2), values=st.lists(
     st.sampled_from([np.nan, np.inf, -np.inf, -1.0, 0.0, 1e308, 0.5, 3.0]), min_size=1,
-    max_size=8), vec=st.sampled_from(["spike_sum", "active_samples", "isi_n", "isi_sum",
-                                      "isi_sq", "vt_m2", "vt_dof"]))
+    max_size=8), vec=st.sampled_from(VECTORS))
 def test_any_numbers_in_the_per_neuron_arrays_still_report(layer, values, vec):
     arrays = arrays_of(RAW)
     key = f"layer{layer}_epoch1_{vec}"

@@ -29,7 +29,8 @@ from ..core.arguments import is_path, is_whole
 from ..core.errors import InvalidInputError, InvalidTypeError, ProfileFormatError
 from ..diagnose.stats import SUMMARY_QUANTILES, EpochSummary
 from ..diagnose.thresholds import Thresholds
-from ..state.epoch_stats import VECTORS, EpochStats
+from ..state.epoch_stats import EpochStats
+from ..state.fields import saved_parts
 from ..state.layer import LayerRecord, host_stats
 from ..state.limits import MAX_EPOCH
 from ..state.loss import RECENT, LossTracker
@@ -92,10 +93,9 @@ def _write(saved: SavedProfile, fh: Any) -> None:
     for i, info in enumerate(state.layers.values()):
         epochs = []
         for e, acc in info.epochs.items():
-            host = host_stats(acc)
-            for vec in VECTORS:
-                arrays[f"layer{i}_epoch{e}_{vec}"] = getattr(host, vec)
-            epochs.append({"epoch": e, **host.scalars()})
+            scalars, vectors = saved_parts(host_stats(acc))
+            arrays.update({f"layer{i}_epoch{e}_{k}": v for k, v in vectors.items()})
+            epochs.append({"epoch": e, **scalars})
         snap = info.raster.snapshot()
         arrays[f"layer{i}_raster"] = snap.spikes
         arrays[f"layer{i}_raster_steps"] = snap.steps
@@ -238,7 +238,7 @@ def _rebuild(archive: Archive, meta: dict[str, Any], spare: int, depth: int
             vectors = {vec: archive.array(f"layer{i}_epoch{e}_{vec}", f8, (n,),
                                           f"{label} epoch {e}: {vec}")
                        for vec in vectors_kept}
-            info.epochs[e] = EpochStats.from_parts(scalars, vectors)
+            info.epochs[e] = EpochStats.from_parts(scalars, vectors, meta["version"])
         for key, frames in ((f"layer{i}_epoch_raster", EPOCH_SNAPSHOTS * EPOCH_FRAMES),
                             (f"layer{i}_raster", snap.raster_window)):  # epochs first
             if key not in archive.names:  # files before epoch snapshots have none

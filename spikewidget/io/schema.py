@@ -4,9 +4,10 @@ limits a file must stay within to be loaded.
 :func:`check_meta` is run on the decoded JSON before anything is built from it, so a
 crafted or damaged file is refused at load with a :class:`ProfileFormatError` that
 names the file and the field, and a profile that loads never fails later in
-``report()``. The per-epoch fields follow :class:`EpochStats` and :class:`EpochLoss`
-themselves (their dataclass fields and types), so a statistic added there is checked
-here without a second list.
+``report()``. The per-epoch fields follow the field table
+(:data:`spikewidget.state.fields.FIELDS`: each one's type, and the format version
+from which a file must hold it) and :class:`EpochLoss`'s dataclass fields, so a
+statistic added there is checked here without a second list.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, NoReturn
 from ..core.errors import ProfileFormatError, SpikeWidgetError
 from ..diagnose.roles import ROLES
 from ..diagnose.thresholds import Thresholds
-from ..state.epoch_stats import GRADIENT_HEAD, LATER_FIELDS, NEW_IN_V2, NO_STEP, VECTORS, EpochStats
+from ..state.fields import GRADIENT_HEAD, NO_STEP, SAVED_SCALARS, saved_vectors
 from ..state.limits import MAX_EPOCH, MAX_RASTER_NEURONS, MAX_RASTER_WINDOW, PHASES, RESERVED_NAMES
 from ..state.loss import RECENT, EpochLoss
 from ..state.raster import RASTER_NEURONS, raster_bytes
@@ -90,7 +91,7 @@ def planned_bytes(meta: dict[str, Any]) -> int:
 
 def vector_names(version: int) -> tuple[str, ...]:
     """The per-neuron arrays each layer's epoch has in a file of ``version``."""
-    return tuple(v for v in VECTORS if not (version == 1 and v in NEW_IN_V2))
+    return saved_vectors(version)
 
 
 def _show(value: Any) -> str:
@@ -98,14 +99,7 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else f"{text[:57]}..."
 
 
-_EPOCH_FIELDS = [f for f in dataclasses.fields(EpochStats)
-                 if f.name not in VECTORS and f.name != "open"]
 _LOSS_FIELDS = dataclasses.fields(EpochLoss)
-_CHECKED_TYPES = ("int", "float", "bool", "list[float]", "list[int]")
-_unchecked = [f"{f.name}: {f.type}" for f in _EPOCH_FIELDS if f.type not in _CHECKED_TYPES]
-if _unchecked:  # a statistic the loader could not check would load unchecked: refuse now
-    raise TypeError(f"EpochStats fields {_unchecked} have types profile_schema.py does not "
-                    f"check ({_CHECKED_TYPES}); add their check to _Checker.epoch_scalars")
 
 
 class _Checker:
@@ -236,23 +230,20 @@ class _Checker:
     def epoch_scalars(self, ep: dict[str, Any], where: str, n: int,
                       version: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for f in _EPOCH_FIELDS:
+        for f in SAVED_SCALARS:  # scalars and lists; the vectors are arrays
             if f.name not in ep:
-                if f.name in LATER_FIELDS or (version == 1 and f.name in NEW_IN_V2):
-                    continue  # from_parts supplies "not measured"
+                if version < f.since:
+                    continue  # from_parts supplies its legacy value ("not measured")
                 raise ProfileFormatError(f"{self.name}: {where} has no {f.name!r}")
             v, at = ep[f.name], f"{where}: {f.name}"
-            if f.type == "int":
-                out[f.name] = self.whole(v, at, NO_STEP if f.default == NO_STEP else 0)
-            elif f.type == "float":
+            if f.kind == "list":
+                items = self.sequence(v, at, GRADIENT_HEAD)
+                out[f.name] = ([self.whole(x, at, NO_STEP) for x in items] if f.dtype is int
+                               else [self.real(x, at) for x in items])
+            elif f.dtype is int:
+                out[f.name] = self.whole(v, at, NO_STEP if f.initial == NO_STEP else 0)
+            else:
                 out[f.name] = self.real(v, at)
-            elif f.type == "list[float]":
-                out[f.name] = [self.real(x, at) for x in self.sequence(v, at, GRADIENT_HEAD)]
-            elif f.type == "list[int]":
-                out[f.name] = [self.whole(x, at, NO_STEP)
-                               for x in self.sequence(v, at, GRADIENT_HEAD)]
-            elif f.type == "bool":
-                out[f.name] = self.flag(v, at)
         if out["n_neurons"] != n:
             self.fail(f"{where}: n_neurons", f"{n} (its neuron shape's size)", out["n_neurons"])
         if len(out.get("g_head", [])) != len(out.get("g_head_steps", [])):

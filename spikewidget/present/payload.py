@@ -17,6 +17,7 @@ import base64
 import contextlib
 import json
 import math
+import operator
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -33,16 +34,48 @@ from .palette import as_dict as palette_dict
 
 VERSION = 1
 
-SCALAR_FIELDS: tuple[str, ...] = (
-    "n_steps", "n_obs", "max_value", "min_value", "is_binary", "has_count_range",
-    "count_lo", "count_hi", "has_voltages", "voltage_mean", "voltage_std",
-    "gradient_steps", "gradient_norm_mean", "gradient_norm_max", "count_samples",
-    "n_samples",
-    "gradient_norm_baseline", "gradient_baseline_records", "gradient_peak_step",
-    "gradient_growth", "gradient_growth_per_step", "gradient_growth_from",
-    "gradient_growth_to", "gradient_rms_mean", "gradient_norm_geomean",
-)
-"""Per layer and epoch, one float64 each (NaN-safe, unlike JSON)."""
+def _count_range(st: LayerStats, k: int) -> float:
+    return math.nan if st.spike_count_range is None else st.spike_count_range[k]
+
+
+def _same(name: str) -> Callable[[LayerStats], Any]:
+    return operator.attrgetter(name)
+
+
+WIDGET_SCALARS: dict[str, Callable[[LayerStats], Any]] = {
+    "n_steps": _same("n_steps"),
+    "n_obs": _same("n_observations"),
+    "max_value": _same("max_value"),
+    "min_value": _same("min_value"),
+    "is_binary": _same("is_binary"),
+    "has_count_range": lambda st: st.spike_count_range is not None,
+    "count_lo": lambda st: _count_range(st, 0),
+    "count_hi": lambda st: _count_range(st, 1),
+    "has_voltages": _same("has_voltages"),
+    "voltage_mean": _same("voltage_mean"),
+    "voltage_std": _same("voltage_std"),
+    "gradient_steps": _same("gradient_steps"),
+    "gradient_norm_mean": _same("gradient_norm_mean"),
+    "gradient_norm_max": _same("gradient_norm_max"),
+    "count_samples": _same("count_samples"),
+    "n_samples": _same("n_samples"),
+    "gradient_norm_baseline": _same("gradient_norm_baseline"),
+    "gradient_baseline_records": _same("gradient_baseline_records"),
+    "gradient_peak_step": _same("gradient_peak_step"),
+    "gradient_growth": _same("gradient_growth"),
+    "gradient_growth_per_step": _same("gradient_growth_per_step"),
+    "gradient_growth_from": lambda st: st.gradient_growth_steps[0],
+    "gradient_growth_to": lambda st: st.gradient_growth_steps[1],
+    "gradient_rms_mean": _same("gradient_rms_mean"),
+    "gradient_norm_geomean": _same("gradient_norm_geomean"),
+}
+"""The per-layer scalars the widget reads, each with how it follows from a layer's
+:class:`LayerStats` (the judged statistics, not the raw accumulators of
+:mod:`spikewidget.state.fields`: the browser re-applies thresholds to these)."""
+
+SCALAR_FIELDS: tuple[str, ...] = tuple(WIDGET_SCALARS)
+"""Per layer and epoch, one float64 each (NaN-safe, unlike JSON), in this order; the
+names travel with the base message (``scalar_fields``), which the JS reads them by."""
 
 FIXED_CATEGORIES: frozenset[str] = frozenset(
     r.category for r in RULES if r.browser == "fixed")
@@ -119,25 +152,7 @@ def message_bytes(msg: Any) -> int:
 # ------------------------------------------------------------------ the pieces
 def layer_scalars(st: LayerStats) -> np.ndarray:
     """The :data:`SCALAR_FIELDS` of one layer, as float64."""
-    lo, hi = st.spike_count_range if st.spike_count_range is not None else (math.nan,) * 2
-    values = {
-        "n_steps": st.n_steps, "n_obs": st.n_observations, "max_value": st.max_value,
-        "min_value": st.min_value, "is_binary": st.is_binary,
-        "has_count_range": st.spike_count_range is not None, "count_lo": lo, "count_hi": hi,
-        "has_voltages": st.has_voltages, "voltage_mean": st.voltage_mean,
-        "voltage_std": st.voltage_std, "gradient_steps": st.gradient_steps,
-        "gradient_norm_mean": st.gradient_norm_mean, "gradient_norm_max": st.gradient_norm_max,
-        "count_samples": st.count_samples, "n_samples": st.n_samples,
-        "gradient_norm_baseline": st.gradient_norm_baseline,
-        "gradient_baseline_records": st.gradient_baseline_records,
-        "gradient_peak_step": st.gradient_peak_step, "gradient_growth": st.gradient_growth,
-        "gradient_growth_per_step": st.gradient_growth_per_step,
-        "gradient_growth_from": st.gradient_growth_steps[0],
-        "gradient_growth_to": st.gradient_growth_steps[1],
-        "gradient_rms_mean": st.gradient_rms_mean,
-        "gradient_norm_geomean": st.gradient_norm_geomean,
-    }
-    return np.array([float(values[k]) for k in SCALAR_FIELDS], dtype=np.float64)
+    return np.array([float(get(st)) for get in WIDGET_SCALARS.values()], dtype=np.float64)
 
 
 def finding_dict(p: Any) -> dict[str, Any]:

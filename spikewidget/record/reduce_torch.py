@@ -12,30 +12,28 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from ..core.arrays import torch_module
-from ..state.epoch_stats import GRADIENT_HEAD, NO_STEP, EpochStats
+from ..state.epoch_stats import EpochStats
+from ..state.fields import (
+    BY_NAME,
+    DEVICE_LISTS,
+    DEVICE_SCALARS,
+    GRADIENT_HEAD,
+    HOST_SCALARS,
+    INTEGERS,
+    VECTORS,
+)
+from ..state.merges import TREND, chan, co_moments
 from ..state.temporal import SAMPLES
 
-_SCALARS = ("spike_max", "spike_min", "nonbinary", "fractional", "count_max", "count_min", "v_n",
-            "v_mean", "v_m2", "g_n", "g_sum", "g_max", "g_min", "nf_spikes",
-            "nf_voltages", "nf_gradients", "first_nf_spikes", "first_nf_voltages",
-            "first_nf_gradients", "g_rms_sum", "g_max_step", "t_n", "t_mean_x",
-            "t_mean_y", "t_m2x", "t_m2y", "t_cxy", "t_first", "t_last",
-            "nf_input_gradients", "first_nf_input_gradients", "v_min", "v_max")
-_VECTORS = ("spike_sum", "active_samples", "isi_n", "isi_sum", "isi_sq", "vt_m2", "vt_dof")
-_INITIAL = {"spike_max": -np.inf, "spike_min": np.inf, "count_max": -np.inf,
-            "count_min": np.inf, "g_max": -np.inf, "g_min": np.inf,
-            "first_nf_spikes": NO_STEP, "first_nf_voltages": NO_STEP,
-            "first_nf_gradients": NO_STEP, "g_max_step": NO_STEP, "t_first": NO_STEP,
-            "t_last": NO_STEP, "first_nf_input_gradients": NO_STEP, "v_min": np.inf,
-            "v_max": -np.inf}
-_INTEGERS = frozenset({"nonbinary", "fractional", "v_n", "g_n", "nf_spikes", "nf_voltages",
-                       "nf_gradients", "first_nf_spikes", "first_nf_voltages",
-                       "first_nf_gradients", "g_max_step", "t_n", "t_first", "t_last",
-                       "nf_input_gradients", "first_nf_input_gradients"})
-_HEAD = len(_SCALARS)  # after the scalars: the first GRADIENT_HEAD norms, then their steps
+_INDEX = {name: k for k, name in enumerate(DEVICE_SCALARS)}
+_HEAD = len(DEVICE_SCALARS)  # after the scalars: GRADIENT_HEAD slots per list (norms, steps)
+_LIST_SLOTS = {name: slice(_HEAD + k * GRADIENT_HEAD, _HEAD + (k + 1) * GRADIENT_HEAD)
+               for k, name in enumerate(DEVICE_LISTS)}
+_INITIAL = [(_INDEX[name], float(BY_NAME[name].initial)) for name in DEVICE_SCALARS
+            if BY_NAME[name].initial != 0] + [
+    (slots, float(BY_NAME[name].initial)) for name, slots in _LIST_SLOTS.items()]
+"""(place, value) of the scalar tensor's non-zero initial values (from the field table)."""
 
 
 class DeviceEpochStats:
@@ -43,28 +41,25 @@ class DeviceEpochStats:
 
     def __init__(self, n_neurons: int, device: Any) -> None:
         torch = torch_module()
+        for name in HOST_SCALARS:  # host numbers, known from shapes alone
+            setattr(self, name, BY_NAME[name].initial)
         self.n_neurons = n_neurons
-        self.n_steps = 0
-        self.n_obs = 0
-        self.n_samples = 0
-        self.count_steps = 0
-        self.count_samples = 0
-        for name in _VECTORS:
+        for name in VECTORS:
             setattr(self, name, torch.zeros(n_neurons, dtype=torch.float64, device=device))
         self.open: _DeviceOpenSequences | None = None
         # one vector of scalars: cheap to update together and to copy to the host;
         # filled by scalar kernels, not copied from host memory
-        self.s = torch.zeros(_HEAD + 2 * GRADIENT_HEAD, dtype=torch.float64, device=device)
-        for name, value in _INITIAL.items():
-            self.s[_SCALARS.index(name)] = value
-        self.s[_HEAD:] = NO_STEP
+        self.s = torch.zeros(_HEAD + GRADIENT_HEAD * len(DEVICE_LISTS), dtype=torch.float64,
+                             device=device)
+        for place, value in _INITIAL:
+            self.s[place] = value
 
     def reduce_step(self, x2: Any, v2: Any, g2: Any, *, step: int,
                     time_steps: int | None, want_counts: bool) -> None:
         """Fold one step in; same meaning as :func:`reduce_numpy.compute_step` followed
         by :func:`reduce_numpy.apply_step`."""
         torch = torch_module()
-        i = _SCALARS.index
+        i = _INDEX.__getitem__
         new = self.s.clone()
         xf = _as_float(torch, x2)
         finite = torch.isfinite(xf)
@@ -133,21 +128,17 @@ class DeviceEpochStats:
     def to_host(self) -> EpochStats:
         """Copy to host memory (one transfer for the scalars, one for the sums)."""
         values = self.s.cpu().tolist()
-        scalars: dict[str, Any] = {}
-        for name, value in zip(_SCALARS, values[:_HEAD], strict=True):
-            scalars[name] = int(value) if name in _INTEGERS else float(value)
-        kept = min(scalars["g_n"], GRADIENT_HEAD)
-        scalars["g_head"] = values[_HEAD:_HEAD + kept]
-        scalars["g_head_steps"] = [int(v) for v in values[_HEAD + GRADIENT_HEAD:][:kept]]
+        fields: dict[str, Any] = {name: getattr(self, name) for name in HOST_SCALARS}
+        for name, value in zip(DEVICE_SCALARS, values[:_HEAD], strict=True):
+            fields[name] = int(value) if name in INTEGERS else float(value)
+        kept = min(fields["g_n"], GRADIENT_HEAD)  # the head lists fill one slot a record
+        for name, slots in _LIST_SLOTS.items():
+            fields[name] = [int(v) if name in INTEGERS else v for v in values[slots][:kept]]
         vectors = self._vectors().cpu().numpy()
-        return EpochStats(n_neurons=self.n_neurons, n_steps=self.n_steps, n_obs=self.n_obs,
-                          n_samples=self.n_samples, count_steps=self.count_steps,
-                          count_samples=self.count_samples,
-                          **{k: vectors[i].copy() for i, k in enumerate(_VECTORS)},
-                          **scalars)
+        return EpochStats(**fields, **{k: vectors[i].copy() for i, k in enumerate(VECTORS)})
 
     def _vectors(self) -> Any:
-        return torch_module().stack([getattr(self, k) for k in _VECTORS])
+        return torch_module().stack([getattr(self, k) for k in VECTORS])
 
 
 def _as_float(torch: Any, t: Any) -> Any:
@@ -159,7 +150,7 @@ def _as_float(torch: Any, t: Any) -> Any:
 
 
 def _count_nonfinite(torch: Any, new: Any, source: str, nf: Any, step: int) -> None:
-    i = _SCALARS.index
+    i = _INDEX.__getitem__
     new[i(f"nf_{source}")] += nf
     first = new[i(f"first_nf_{source}")]
     new[i(f"first_nf_{source}")] = torch.where((first < 0) & (nf > 0),
@@ -167,7 +158,7 @@ def _count_nonfinite(torch: Any, new: Any, source: str, nf: Any, step: int) -> N
 
 
 def _voltage_step(torch: Any, new: Any, v: Any, step: int) -> None:
-    i = _SCALARS.index
+    i = _INDEX.__getitem__
     finite = torch.isfinite(v)
     n = finite.sum().double()
     _count_nonfinite(torch, new, "voltages", v.numel() - n, step)
@@ -180,15 +171,15 @@ def _voltage_step(torch: Any, new: Any, v: Any, step: int) -> None:
     new[i("v_max")] = torch.maximum(new[i("v_max")],
                                     torch.where(finite, v, -torch.inf).amax().double())
     na, ma, m2a = new[i("v_n")], new[i("v_mean")], new[i("v_m2")]
-    total = na + n
-    delta = mean - ma
-    new[i("v_mean")] = ma + delta * n / total.clamp(min=1)
-    new[i("v_m2")] = m2a + m2 + delta * delta * na * n / total.clamp(min=1)
+    total, merged_mean, merged_m2 = chan(na, ma, m2a, n, mean, m2)  # NaN where total is 0:
+    first, empty = na == 0, n == 0                                  # not taken
+    new[i("v_mean")] = torch.where(empty, ma, torch.where(first, mean, merged_mean))
+    new[i("v_m2")] = torch.where(empty, m2a, torch.where(first, m2, merged_m2))
     new[i("v_n")] = total
 
 
 def _gradient_step(torch: Any, new: Any, g: Any, step: int) -> None:
-    i = _SCALARS.index
+    i = _INDEX.__getitem__
     finite = torch.isfinite(g)
     nf = (~finite).sum().double()
     _count_nonfinite(torch, new, "gradients", nf, step)
@@ -204,26 +195,20 @@ def _gradient_step(torch: Any, new: Any, g: Any, step: int) -> None:
 def _gradient_extras(torch: Any, new: Any, ok: Any, norm: Any, values: int, step: int) -> None:
     """The fields of :meth:`EpochStats.add_gradient_norm` beyond sum, max and min, for a
     record that counts when ``ok`` (before ``g_n`` and ``g_max`` take it in)."""
-    i = _SCALARS.index
-    k = GRADIENT_HEAD
-    slot = ok & (torch.arange(k, device=new.device, dtype=torch.float64) == new[i("g_n")])
-    new[_HEAD:_HEAD + k] = torch.where(slot, norm, new[_HEAD:_HEAD + k])
-    new[_HEAD + k:] = torch.where(slot, float(step), new[_HEAD + k:])
+    i = _INDEX.__getitem__
+    norms, steps = _LIST_SLOTS["g_head"], _LIST_SLOTS["g_head_steps"]
+    slot = ok & (torch.arange(GRADIENT_HEAD, device=new.device, dtype=torch.float64)
+                 == new[i("g_n")])
+    new[norms] = torch.where(slot, norm, new[norms])
+    new[steps] = torch.where(slot, float(step), new[steps])
     new[i("g_rms_sum")] += torch.where(ok, norm / math.sqrt(max(values, 1)), 0.0)
     new[i("g_max_step")] = torch.where(ok & (norm > new[i("g_max")]), float(step),
                                        new[i("g_max_step")])
     # the ln(norm)-vs-step trend: one point merged into the moments, when 0 < norm < inf
     pos = ok & (norm > 0) & torch.isfinite(norm)
     y = torch.where(pos, norm, 1.0).log()
-    n_a = new[i("t_n")]
-    total = n_a + 1
-    dx, dy = step - new[i("t_mean_x")], y - new[i("t_mean_y")]
-    w = n_a / total
-    for name, value in (("t_mean_x", new[i("t_mean_x")] + dx / total),
-                        ("t_mean_y", new[i("t_mean_y")] + dy / total),
-                        ("t_m2x", new[i("t_m2x")] + dx * dx * w),
-                        ("t_m2y", new[i("t_m2y")] + dy * dy * w),
-                        ("t_cxy", new[i("t_cxy")] + dx * dy * w), ("t_n", total)):
+    merged = co_moments(tuple(new[i(k)] for k in TREND), (1, float(step), y, 0.0, 0.0, 0.0))
+    for name, value in zip(TREND, merged, strict=True):
         new[i(name)] = torch.where(pos, value, new[i(name)])
     first = new[i("t_first")]
     new[i("t_first")] = torch.where(pos & (first < 0), float(step), first)
