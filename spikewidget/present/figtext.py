@@ -4,7 +4,7 @@ Matplotlib reads text between two ``$`` as math (``"$\\notacommand$"`` makes ``s
 raise, ``"cost $x$"`` is drawn as an italic x) and leaves legend entries whose label
 starts with ``_`` out. Layer names and finding texts come from users: each artist that
 shows them goes through here, with math parsing off, legends built from explicit
-handles, and characters a terminal would act on shown escaped (:func:`fmt.plain`).
+handles, and characters a terminal would act on shown escaped (:func:`~spikewidget.core.fmt.plain`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ buffer, never as a JSON list). The first message (``"base": True``) carries ever
 :meth:`PayloadBuilder.update` then carries only what changed: the per-neuron spike counts
 of epochs that received steps, new raster frames, the loss when it moved.
 
-The browser re-applies thresholds to these statistics (``js/src/rules.js``); it never
+The browser re-applies thresholds to these statistics (``js/src/diagnose/rules.js``); it never
 recomputes them. Spike counts travel as the smallest unsigned integer type that holds
 them exactly, so that ``count / n_obs`` is the same float64 in both languages.
 """
@@ -255,7 +255,7 @@ def sweep_message(result: SweepResult, key: str, raster_window: int = 0) -> dict
 
 
 def rule_texts() -> dict[str, dict[str, Any]]:
-    """Each rule's templates and how the browser evaluates it (``js/src/rules.js``
+    """Each rule's templates and how the browser evaluates it (``js/src/diagnose/rules.js``
     formats these; it holds no words of its own)."""
     return {r.category: {"messages": dict(r.messages), "fixes": dict(r.fixes),
                          "browser": r.browser, "constants": dict(r.constants)}

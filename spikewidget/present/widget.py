@@ -45,7 +45,7 @@ def default_layer(profiler: Profile) -> str:
     """The layer a widget shows first: the one with the worst finding in the newest
     epoch, else the first hidden layer, else the first that is not an input, else the
     first; "" before anything is recorded (the browser then picks, the same way, once
-    data arrives: ``js/src/status.js`` defaultLayer)."""
+    data arrives: ``js/src/diagnose/report.js`` defaultLayer)."""
     layers = profiler.layers
     if not layers:
         return ""
@@ -296,7 +296,7 @@ class ProfilerWidget(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ private
     def _live_epoch(self, epochs: list[int]) -> int:
-        """js/src/status.js liveEpoch: the newest epoch that is ready to be judged."""
+        """js/src/model/epochs.js liveEpoch: the newest epoch that is ready to be judged."""
         cache: dict[int, dict] = {}
 
         def stats(i: int) -> dict:

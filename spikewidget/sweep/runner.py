@@ -251,7 +251,7 @@ def _can_batch(modules: dict[str, Any], swept: tuple[str, ...], batch: Any) -> b
 
 
 class _SplitProfiler:
-    """What :func:`torch_hooks.watch` needs of a profiler, handing each candidate's
+    """What :func:`~spikewidget.hooks.watch.watch` needs of a profiler, handing each candidate's
     slice of the batch axis to that candidate's own profiler."""
 
     def __init__(self, profilers: list[Sweepable], batch_size: int) -> None:

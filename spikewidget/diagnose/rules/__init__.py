@@ -6,8 +6,8 @@ Each check takes the statistics of the reported layers, the loss statistics and 
 :data:`RULES` is the one source of the rule table and of every word a finding says:
 each row carries its messages and fixes as ``str.format`` templates (thresholds and
 measured values by name). The README's table is generated from it, and the widget
-formats the same templates (sent in the payload) with ``js/src/pyformat.js``; its
-evaluators in ``js/src/rules.js`` only compute the values, for the rules marked
+formats the same templates (sent in the payload) with ``js/src/diagnose/pyformat.js``; its
+evaluators in ``js/src/diagnose/rules.js`` only compute the values, for the rules marked
 ``browser="rejudged"``. Add a rule in its family's module and list it here.
 """
 
@@ -63,8 +63,9 @@ CATEGORIES: tuple[str, ...] = tuple(r.category for r in RULES)
 
 def diagnose(layers: list[LayerStats], loss: LossStats | None,
              th: Thresholds) -> list[Pathology]:
-    """Run every rule; each root cause leads what follows from it (:mod:`causes`),
-    groups sorted by severity, then layer order, then rule order."""
+    """Run every rule; each root cause leads what follows from it
+    (:mod:`~spikewidget.diagnose.causes`), groups sorted by severity, then layer order,
+    then rule order."""
     order = {s.name: i for i, s in enumerate(layers)}
     found = [p for rule in RULES for p in rule.check(layers, loss, th)]
     return link_causes(found, order, CATEGORIES)
