@@ -7,7 +7,7 @@ sync-free for the check to mean anything), then inside
 step. Any host synchronisation raises. Then it times both side by side and prints
 the slowdown, and finally asks for a report (where the one host transfer belongs).
 
-Without CUDA it says so and exits 0: ``tests/test_torch_nosync.py`` checks the same
+Without CUDA it says so and exits 0: ``tests/unit/record/test_torch_nosync.py`` checks the same
 code path on CPU (``backend="torch"``) with a TorchFunctionMode.
 
     python benchmarks/gpu_sync_check.py [--time-steps 100] [--steps 20]
@@ -38,8 +38,8 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=20, help="steps checked and timed")
     args = ap.parse_args()
     if not torch.cuda.is_available():
-        print("no CUDA device: nothing to check here (tests/test_torch_nosync.py checks "
-              "the device code path on CPU)")
+        print("no CUDA device: nothing to check here "
+              "(tests/unit/record/test_torch_nosync.py checks the device code path on CPU)")
         return 0
     dev = torch.device("cuda")
     torch.manual_seed(0)

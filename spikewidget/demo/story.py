@@ -64,7 +64,7 @@ class StoryResult:
 class StoryConfig:
     """Sizes of the replay. The defaults are the story's network and data (T = 100
     time bins, 700 channels) and what ``make demo`` runs; act 4's > 80 % test accuracy
-    and clean report are tested with them (tests/test_story.py)."""
+    and clean report are tested with them (tests/e2e/test_story.py)."""
 
     samples: int = 1000  # 80 % train, 20 % test
     time_steps: int = 100

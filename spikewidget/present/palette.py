@@ -10,7 +10,7 @@ Each family has a ``light`` and a ``dark`` variant (the theme's background). The
 colours are Okabe and Ito's colour-blind safe set; the layer colours come from Paul Tol's
 "muted" scheme without its blue, green and orange hues (darkened where a hue had less
 than 3:1 contrast on white; the dark theme's are lighter tints). Colours are ``#rrggbb``
-strings. ``tests/test_palette.py`` checks contrast on each theme's background, that the
+strings. ``tests/unit/present/test_palette.py`` checks contrast on each theme's background, that the
 class colours stay apart under simulated colour blindness, and that no layer colour is
 near a class colour.
 

@@ -14,7 +14,7 @@ adds (the arithmetic of recording) is not here: it is the hot path,
 
 Add a statistic: a row here (with ``since`` the next format version if files of the
 current one exist without it), its update in both reductions, its use in
-:mod:`spikewidget.diagnose.stats`; ``tests/test_fields.py`` then checks it is saved,
+:mod:`spikewidget.diagnose.stats`; ``tests/unit/state/test_fields.py`` then checks it is saved,
 loaded, merged and laid out on the device.
 """
 

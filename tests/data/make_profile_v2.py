@@ -2,7 +2,7 @@
 
 Run once with the spikewidget that wrote format version 2 (commit 55b9343):
 ``python tests/data/make_profile_v2.py``. The committed pair is the fixture of
-``tests/test_saved_formats.py``: a later spikewidget must load the file and report
+``tests/unit/io/test_saved_formats.py``: a later spikewidget must load the file and report
 the same statistics and findings. Rerunning it with a newer spikewidget rewrites the
 file in the newer format, which is not the point: keep the committed one.
 

@@ -3,7 +3,7 @@
 Everything expected here comes from the Python core itself (``SpikeProfiler.report``,
 ``format``), so the browser's classification and rule port are checked against the
 real thing: ``tests/js/vectors.test.mjs`` replays them in node, and
-``tests/test_widget_vectors.py`` checks that the committed file is current.
+``tests/browser/test_widget_vectors.py`` checks that the committed file is current.
 
 Run ``python tests/shared_vectors/make_vectors.py`` after changing a rule or a message.
 """

@@ -1,0 +1,53 @@
+"""Profiles saved by earlier spikewidget versions keep loading, with the same report.
+
+``tests/data/profile_v2.npz`` was written by the spikewidget of format version 2
+(``tests/data/make_profile_v2.py``), ``profile_v2.json`` holds what that version
+reported from it: every layer's statistics and every finding, per epoch and phase.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+
+from spikewidget import SpikeProfiler
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("make_profile_v2",
+                                                  DATA / "make_profile_v2.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_committed_v2_file_is_version_2():
+    with np.load(DATA / "profile_v2.npz") as data:
+        meta = json.loads(data["meta"].tobytes())
+    assert meta["version"] == 2
+    assert (DATA / "profile_v2.npz").stat().st_size < 200_000
+
+
+def test_a_version_2_profile_reports_what_version_2_reported():
+    expected = json.loads((DATA / "profile_v2.json").read_text(encoding="utf-8"))
+    loaded = SpikeProfiler.load(DATA / "profile_v2.npz")
+    got = _generator().figures(loaded)
+    assert got.keys() == expected.keys()
+    for key in expected:  # one selection at a time: a failure names it
+        assert got[key] == expected[key], key
+
+
+def test_a_version_2_profile_saves_again_and_keeps_recording(tmp_path):
+    loaded = SpikeProfiler.load(DATA / "profile_v2.npz")
+    again = SpikeProfiler.from_bytes(loaded.to_bytes())
+    gen = _generator()
+    assert gen.figures(again) == gen.figures(loaded)
+    loaded.record_step("hidden", np.ones((6, 4, 20), np.float32))  # a new epoch, 4
+    now = loaded.report(epoch=loaded.epoch).layer_stats["hidden"]
+    assert (now.n_steps, now.total_spikes) == (1, 6 * 4 * 20)
+    assert loaded.dropped_epochs == [0, 1]  # max_epochs=3 came back with the file
