@@ -116,3 +116,17 @@ def test_large_steps_reduced_by_blocks_count_every_value(stray):
         assert st_.max_value == pytest.approx(max(float(stray), 1.0), rel=1e-7)
         assert st_.min_value == pytest.approx(min(float(stray), 0.0), rel=1e-7)
     assert np.allclose(st_.per_neuron_spikes, finite.sum(axis=(0, 1)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("values", [[-0.5, 0.5, 0.5, 0.5], [-0.0, 1.0, 0.0, 1.0],
+                                    [1.0, 0.0, 1.0, 1.0]])
+def test_binary_only_when_every_value_is_zero_or_one(values, dtype):
+    # sum(x*x) == sum(x) proves 0/1 values only on [0, 1]: -0.5 makes up for three 0.5s
+    x = np.array(values, dtype).reshape(4, 1)
+    p = SpikeProfiler()
+    p.record_step("h", x)
+    st_ = p.report().layer_stats["h"]
+    nonbinary = sum(v not in (0.0, 1.0) for v in values)
+    assert st_.nonbinary_count == nonbinary and st_.is_binary == (nonbinary == 0)
+    assert st_.min_value == min(values) and st_.max_value == max(values)
