@@ -20,7 +20,8 @@ Phases. At each forward of the model, ``model.training`` says whether the pass i
 training or validation; validation passes go to ``profiler.phase("eval")`` and never
 into the training statistics (``watch(..., phases=False)``: all together).
 
-Gradients (``gradients=True``): a tensor hook on each layer's spikes adds the
+Gradients (``gradients=True``): a backward hook on each layer's spikes (a pre-hook
+on the autograd node that made them, see :meth:`WatchHandle._hook_tensor`) adds the
 norm of d(loss)/d(spikes) over one record (all its time steps) to the layer's
 statistics. A second hook, on the tensor passed into the layer (its first
 positional argument, when gradients flow to it), counts NaN/Inf in d(loss)/d(input):
