@@ -25,19 +25,24 @@ and ``input=True`` at most 2 points above ``watch`` (per-round differences).
 ``--floor`` adds a copy whose LIF layers carry forward hooks that do nothing: the
 cost of PyTorch's hook dispatch alone (``Module.__call__`` takes its slow path for a
 module with hooks), which any hook-based recorder pays before recording anything.
+
+``--clock cpu`` times each step in this process's CPU time instead of wall-clock
+time: steadier on a machine other jobs share (their time slices are not counted; their
+use of the caches and memory still is). The header prints the load average.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import os
 import statistics
 import time
 from collections.abc import Callable
 
 import snntorch as snn
 import torch
-from timing import Figure, verdict
+from timing import Figure, machine, verdict
 from torch import nn
 from torch.nn import functional as F
 
@@ -146,17 +151,19 @@ def run(net_name: str, args: argparse.Namespace, chosen: list[str]) -> None:
         if dev.type == "cuda":
             torch.cuda.synchronize()
 
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     times: dict[str, list[float]] = {k: [] for k in variants}
     names = list(variants)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     for r in range(args.warmup + args.repeats):
         order = names[r % len(names):] + names[:r % len(names)]  # rotate who goes first
         for name in order:
             sync()
-            t0 = time.perf_counter()
+            t0 = clock()
             variants[name]()
             sync()
             if r >= args.warmup:
-                times[name].append(time.perf_counter() - t0)
+                times[name].append(clock() - t0)
     for h in handles:
         h.remove()
 
@@ -165,7 +172,10 @@ def run(net_name: str, args: argparse.Namespace, chosen: list[str]) -> None:
             for name in names}
     print(f"watch() overhead: {net_name} ({len(lifs)} LIF layers), T={time_steps}, "
           f"batch={batch}, device={dev}, threads={torch.get_num_threads()}, {args.repeats} "
-          f"interleaved rounds of one training step per variant")
+          f"interleaved rounds of one training step per variant, {args.clock} clock")
+    print(f"machine: {machine()}, "
+          f"load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"{'variant':<32}{'ms/step':>9}{'slowdown':>10}{'+-':>7}{'middle half of rounds':>24}")
     for name in names:
         ms = statistics.median(times[name]) * 1e3
@@ -214,6 +224,9 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: default)")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="time steps by wall clock, or by this process's CPU time "
+                         "(steadier on a shared machine)")
     ap.add_argument("--floor", action="store_true",
                     help="also time no-op forward hooks on the LIF layers (dispatch alone)")
     ap.add_argument("--variants", default=",".join(VARIANTS),

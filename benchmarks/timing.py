@@ -7,6 +7,8 @@ difference), with its standard error (bootstrap, seeded) and the middle half of 
 
 from __future__ import annotations
 
+import os
+import platform
 import random
 import statistics
 from dataclasses import dataclass
@@ -46,3 +48,15 @@ def ratios(times: list[float], base: list[float]) -> list[float]:
 
 def verdict(met: bool) -> str:
     return "met" if met else "MISSED"
+
+
+def machine() -> str:
+    """The CPU's model name and core count, e.g. ``AMD EPYC, 2 cores``."""
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name")), name)
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores"

@@ -20,7 +20,8 @@ Phases. At each forward of the model, ``model.training`` says whether the pass i
 training or validation; validation passes go to ``profiler.phase("eval")`` and never
 into the training statistics (``watch(..., phases=False)``: all together).
 
-Gradients (``gradients=True``): a tensor hook on each layer's spikes adds the
+Gradients (``gradients=True``): a backward hook on each layer's spikes (a pre-hook
+on the autograd node that made them, see :meth:`WatchHandle._hook_tensor`) adds the
 norm of d(loss)/d(spikes) over one record (all its time steps) to the layer's
 statistics. A second hook, on the tensor passed into the layer (its first
 positional argument, when gradients flow to it), counts NaN/Inf in d(loss)/d(input):
@@ -87,7 +88,8 @@ class _GradGroup:
     def add(self, g: Any) -> None:
         """Add one frame's gradient: one in-place op per frame (a gradient above
         ~1e19 squares to Inf in float32 and is reported as non-finite)."""
-        g = g.detach()
+        if g.requires_grad:  # a double backward's graph: not ours to extend
+            g = g.detach()
         if g.dtype not in (torch.float32, torch.float64):  # half precision: square in float
             g = g.float()
         if self.sq is None:
@@ -100,7 +102,8 @@ class _GradGroup:
         """Fold one frame's gradient at the layer's input into ``in_nf``: NaN where any
         frame so far had NaN/Inf, else 0 (0 * g, one in-place op per frame: cheaper than
         counting each frame; :meth:`input_count` counts once)."""
-        g = g.detach()
+        if g.requires_grad:
+            g = g.detach()
         acc = self.in_nf
         if acc is None:
             self.in_nf = g * 0
@@ -469,7 +472,17 @@ class WatchHandle:
                 RuntimeWarning, stacklevel=5)
 
     def _hook_tensor(self, t: Any, fn: Callable[[Any], None]) -> None:
-        self._tensor_hooks.append(t.register_hook(fn))
+        """Call ``fn(d(loss)/dt)`` in backward. A pre-hook on the node that made ``t``
+        sees the same gradient as a tensor hook (it runs where ``t``'s gradient is
+        complete) and costs PyTorch about a third less per tensor to register (no
+        per-tensor hook dict, no dispatch check); a leaf (no node) takes a tensor hook."""
+        node = t.grad_fn
+        if node is None:
+            self._tensor_hooks.append(t.register_hook(fn))
+            return
+        nr = t.output_nr
+        self._tensor_hooks.append(node.register_prehook(
+            lambda grads: None if grads[nr] is None else fn(grads[nr])))
 
     def _flush_all(self) -> None:
         for tap in self._taps:  # model order, so layers are recorded in that order

@@ -28,6 +28,13 @@ _BLOCK = 65_536  # elements per block of the voltage deviations: stays in cache
 _INT64_SAFE = 2 ** 63  # |a sum of int64 values| below this cannot wrap
 _QUIET = 1e18  # values below this in magnitude: no square or sum of a step overflows
 _QUIET_SQUARES = 1e36  # a sum of squares below this bounds every value below _QUIET
+_FUSE_MIN = 1 << 21  # float arrays with at least this many values: passes fused by blocks
+_FUSE_BLOCK = 1 << 19  # values per block of the fused passes (2 MB of float32)
+_UNIT_BITS = {2: (np.uint16, 0x3C00), 4: (np.uint32, 0x3F800000),
+              8: (np.uint64, 0x3FF0000000000000)}
+"""Per float size: the unsigned type of its bit patterns and the pattern of 1.0. As
+unsigned integers the patterns of +0.0 .. 1.0 order as the values do, and every
+other value (negative, -0.0, above 1, NaN) has a larger pattern."""
 
 
 @dataclass(slots=True)
@@ -69,11 +76,13 @@ def compute_step(x2: np.ndarray, v2: np.ndarray | None, g2: np.ndarray | None, *
     """
     # sums of squares first (BLAS: no floating-point warnings): they bound every value,
     # so a step whose squares are all modest skips NumPy's error-state switch
-    qx, qv, qg = _squares(x2), _squares(v2), _squares(g2)
+    fused = _fused_passes(x2)
+    qx = fused[0] if fused is not None else _squares(x2)
+    qv, qg = _squares(v2), _squares(g2)
     if qx < _QUIET_SQUARES and qv < _QUIET_SQUARES and qg < _QUIET_SQUARES:
-        return _compute(x2, v2, g2, time_steps, want_counts, qx, qv, qg)
+        return _compute(x2, v2, g2, time_steps, want_counts, qx, qv, qg, fused)
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected, not warned
-        return _compute(x2, v2, g2, time_steps, want_counts, qx, qv, qg)
+        return _compute(x2, v2, g2, time_steps, want_counts, qx, qv, qg, fused)
 
 
 def _squares(a: np.ndarray | None) -> float:
@@ -85,11 +94,58 @@ def _squares(a: np.ndarray | None) -> float:
     return float(np.vdot(a, a))
 
 
+def _max_in_unit(a: np.ndarray) -> tuple[float, bool]:
+    """(max of ``a``, whether every value lies in [0, 1]): for floats one pass over
+    the bit patterns (see :data:`_UNIT_BITS`; no slower than ``a.max()``), and a
+    second, ``a.max()``, only when some value lies outside."""
+    dtype = a.dtype
+    if dtype.kind == "f":
+        bits = _UNIT_BITS.get(dtype.itemsize)
+        if bits is not None:
+            top = a.view(bits[0]).max()
+            if top <= bits[1]:
+                return float(top.view(dtype)), True
+    return float(a.max()), False
+
+
+def _fused_passes(x2: np.ndarray) -> tuple[float, np.ndarray, float, bool] | None:
+    """(sum of squares, per-neuron sums, max, every value in [0, 1]) of a large
+    C-contiguous float array ``(rows, n)``, in blocks of rows that stay in cache from
+    the first pass over a block to the third (one read from memory instead of three:
+    a quarter to a third less time on a ``[12800, 700]`` step), else None. Sums of
+    0/1 values are exact either way; a NaN anywhere makes the sums NaN, as the
+    whole-array passes do."""
+    rows, n = x2.shape
+    bits = _UNIT_BITS.get(x2.dtype.itemsize)
+    if x2.size < _FUSE_MIN or x2.dtype.kind != "f" or bits is None \
+            or not x2.flags.c_contiguous:
+        return None
+    step = max(1, _FUSE_BLOCK // max(n, 1))
+    squares = 0.0
+    sums = None
+    tops = []
+    patterns = x2.view(bits[0])
+    for i in range(0, rows, step):
+        b = x2[i:i + step]
+        squares += float(np.vdot(b, b))
+        if sums is None:
+            sums = b.sum(axis=0)
+        else:
+            np.add(sums, b.sum(axis=0), out=sums)
+        tops.append(patterns[i:i + step].max())
+    top = max(tops)
+    if top <= bits[1]:
+        return squares, sums, float(top.view(x2.dtype)), True
+    return squares, sums, float(x2.max()), False
+
+
 def _compute(x2: np.ndarray, v2: np.ndarray | None, g2: np.ndarray | None,
              time_steps: int | None, want_counts: bool, qx: float, qv: float,
-             qg: float) -> StepResult:
-    """:func:`compute_step` given the sums of squares (see :func:`_squares`)."""
-    s, mx, mn, nonbinary, fractional, nf_x, x2 = _spikes(x2, qx)
+             qg: float, fused: tuple[float, np.ndarray, float, bool] | None = None
+             ) -> StepResult:
+    """:func:`compute_step` given the sums of squares (see :func:`_squares`) and, for
+    large spike arrays, the fused passes (:func:`_fused_passes`)."""
+    s, mx, mn, nonbinary, fractional, nf_x, x2 = _spikes(x2, qx, fused)
     counts = None
     if want_counts and time_steps is not None:
         c = x2.reshape(time_steps, -1, x2.shape[1]).sum(axis=0)
@@ -187,10 +243,12 @@ def _continue_sequences(acc: EpochStats, r: StepResult) -> None:
         _add_spread(acc, vt)
 
 
-def _spikes(x2: np.ndarray, squares: float = math.nan
+def _spikes(x2: np.ndarray, squares: float = math.nan,
+            fused: tuple[float, np.ndarray, float, bool] | None = None
             ) -> tuple[np.ndarray, float, float, int, int, int, np.ndarray]:
     """(per-neuron sum, max, min, non-binary count, count of values that are not whole
-    numbers, non-finite count, cleaned x2); ``squares``: ``vdot(x2, x2)`` if known."""
+    numbers, non-finite count, cleaned x2); ``squares``: ``vdot(x2, x2)`` if known;
+    ``fused``: :func:`_fused_passes` of ``x2`` if known."""
     kind = x2.dtype.kind
     if kind == "b":
         s = column_sums(x2)
@@ -198,20 +256,25 @@ def _spikes(x2: np.ndarray, squares: float = math.nan
         return s, float(tot > 0), float(tot == x2.size), 0, 0, 0, x2
     if x2.dtype.itemsize == 8 and kind in "iu":
         x2 = exact_or_float64(x2)
-    s = column_sums(x2) if x2.shape[0] > 1 else x2[0]
+    if fused is not None:
+        s, mx, unit = fused[1], fused[2], fused[3]
+    else:
+        s = column_sums(x2) if x2.shape[0] > 1 else x2[0]
+        mx, unit = _max_in_unit(x2)
     tot = float(s.sum(dtype=np.float64))
-    mx = float(x2.max())
     nonfinite = 0
     if not (math.isfinite(tot) and math.isfinite(mx)):
         x2, nonfinite = _finite_float64(x2)
         s = column_sums(x2)
         tot = float(s.sum())
-        mx = float(x2.max())
+        mx, unit = _max_in_unit(x2)
         squares = math.nan
-    if kind == "f" and mx <= 1.0 and x2.size <= _EXACT_FLOAT32_LIMIT:
+    if kind == "f" and unit and x2.size <= _EXACT_FLOAT32_LIMIT:
         if squares != squares:  # NaN: not known (or taken before NaN/Inf were cleaned)
             squares = float(np.vdot(x2, x2))
-        maybe_nonbinary = squares != tot  # x*x == x only for 0 and 1
+        # on [0, 1], x*x <= x with equality only at 0 and 1 (a negative value could
+        # make up for values between 0 and 1: -0.5, 0.5, 0.5, 0.5)
+        maybe_nonbinary = squares != tot
     else:
         maybe_nonbinary = kind == "f" or mx > 1 or float(x2.min()) < 0
     fractional = 0

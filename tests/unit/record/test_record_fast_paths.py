@@ -90,3 +90,43 @@ def test_open_sequences_past_the_float32_clock_stay_exact(rows):
     assert got.mean_isi == pytest.approx(float(np.mean(s / k)), rel=1e-12)
     cv = np.sqrt(np.maximum(k * q - s * s, 0.0)) / s
     assert got.cv_isi == pytest.approx(float(cv[k >= 2].mean()), rel=1e-12)
+
+
+@pytest.mark.parametrize("stray", [None, 0.5, -1.0, 1.0000001, np.nan, np.inf, 2e38])
+def test_large_steps_reduced_by_blocks_count_every_value(stray):
+    # a step of 100 x 48 x 600 values (above the size at which the sum of squares,
+    # per-neuron sums and max run block by block, in cache): one odd value anywhere
+    # in it must show, exactly as in a small step
+    rng = np.random.default_rng(3)
+    x = (rng.random((100, 48, 600)) < 0.05).astype(np.float32)
+    if stray is not None:
+        x[73, 40, 599] = stray  # far from the first block
+    p = SpikeProfiler()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p.record_step("h", x)
+    st_ = p.report().layer_stats["h"]
+    finite = np.where(np.isfinite(x), x, 0).astype(np.float64)
+    if stray is None or not np.isfinite(stray):  # NaN/Inf: counted apart, not values
+        assert st_.is_binary and st_.nonbinary_count == 0
+        assert [(n.source, n.count) for n in st_.nonfinite] == (
+            [] if stray is None else [("spikes", 1)])
+    else:
+        assert not st_.is_binary and st_.nonbinary_count == 1 and not st_.nonfinite
+        assert st_.max_value == pytest.approx(max(float(stray), 1.0), rel=1e-7)
+        assert st_.min_value == pytest.approx(min(float(stray), 0.0), rel=1e-7)
+    assert np.allclose(st_.per_neuron_spikes, finite.sum(axis=(0, 1)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("values", [[-0.5, 0.5, 0.5, 0.5], [-0.0, 1.0, 0.0, 1.0],
+                                    [1.0, 0.0, 1.0, 1.0]])
+def test_binary_only_when_every_value_is_zero_or_one(values, dtype):
+    # sum(x*x) == sum(x) proves 0/1 values only on [0, 1]: -0.5 makes up for three 0.5s
+    x = np.array(values, dtype).reshape(4, 1)
+    p = SpikeProfiler()
+    p.record_step("h", x)
+    st_ = p.report().layer_stats["h"]
+    nonbinary = sum(v not in (0.0, 1.0) for v in values)
+    assert st_.nonbinary_count == nonbinary and st_.is_binary == (nonbinary == 0)
+    assert st_.min_value == min(values) and st_.max_value == max(values)
