@@ -1,7 +1,7 @@
 """One watched layer's frames, from its forward calls until they are recorded.
 
 A per-step layer returns one ``(batch, *neurons)`` frame per call, and
-:mod:`torch_hooks` records a sequence of them as one ``(time, batch, *neurons)``
+:mod:`.hooks.watch` records a sequence of them as one ``(time, batch, *neurons)``
 step. Waiting costs the training step, so frames wait in one of two ways:
 
 - **kept**: the frame tensors themselves (the layer's own, alive for backward anyway:
@@ -279,7 +279,7 @@ class _Fold:
 
 def _intervals(frames: list[np.ndarray], counts: np.ndarray) -> tuple[np.ndarray, ...]:
     """Inter-spike intervals per neuron of binary frames (NumPy views, see
-    :mod:`temporal`), one frame at a time (no stacked copy); ``counts``: spikes per
+    :mod:`.temporal`), one frame at a time (no stacked copy); ``counts``: spikes per
     sample and neuron."""
     n = counts.shape[1]
     return sequence_intervals(

@@ -216,7 +216,7 @@ class _Tap:
                 prof = handle.profiler
                 handle._hook_tensor(x_in, lambda g: self._direct_input_grad(prof, g))
             return
-        # one frame of a sequence (values as of this call, see :mod:`sequence`); a frame
+        # one frame of a sequence (values as of this call, see :mod:`.sequence`); a frame
         # unlike the others (e.g. a smaller last batch) starts a new sequence
         signature = (spikes.shape, spikes.dtype, spikes.device, voltages is None)
         if signature != self.signature:

@@ -400,7 +400,7 @@ def _commit_gradient(acc: EpochStats, norm_nf: tuple[float, int, int], step: int
 
 
 def add_input_nonfinite(acc: EpochStats, count: int, *, step: int) -> None:
-    """Count NaN/Inf found in the gradient at a layer's input (see :mod:`torch_hooks`)."""
+    """Count NaN/Inf found in the gradient at a layer's input (see :mod:`.hooks.watch`)."""
     if count:
         acc.nf_input_gradients += count
         if acc.first_nf_input_gradients == NO_STEP:

@@ -1,6 +1,6 @@
 """Per-step reductions of torch tensors on their own device, with no host sync.
 
-The host path (:mod:`reduce_numpy`) branches on values; here nothing does: every
+The host path (:mod:`.reduce_numpy`) branches on values; here nothing does: every
 statistic is a tensor on the tensor's device, updated with branch-free ops
 (``torch.where``, ``maximum``), and ``.cpu()`` happens only in :meth:`to_host`,
 when a report or a widget refresh asks. Only shapes (known without a sync) are
@@ -56,8 +56,8 @@ class DeviceEpochStats:
 
     def reduce_step(self, x2: Any, v2: Any, g2: Any, *, step: int,
                     time_steps: int | None, want_counts: bool) -> None:
-        """Fold one step in; same meaning as :func:`reduce_numpy.compute_step` followed
-        by :func:`reduce_numpy.apply_step`."""
+        """Fold one step in; same meaning as :func:`.reduce_numpy.compute_step` followed
+        by :func:`.reduce_numpy.apply_step`."""
         torch = torch_module()
         i = _INDEX.__getitem__
         new = self.s.clone()
@@ -143,7 +143,7 @@ class DeviceEpochStats:
 
 def _as_float(torch: Any, t: Any) -> Any:
     """Floats as they are, bool as float32, integers as float64 (exact up to 2**53 and
-    never overflowing when summed: the host path's sums, :func:`reduce_numpy.exact_or_float64`)."""
+    never overflowing when summed: the host path's sums, :func:`.reduce_numpy.exact_or_float64`)."""
     if t.is_floating_point():
         return t
     return t.to(torch.float32 if t.dtype == torch.bool else torch.float64)
@@ -218,7 +218,7 @@ def _gradient_extras(torch: Any, new: Any, ok: Any, norm: Any, values: int, step
 
 def _intervals(torch: Any, x: Any, n: int) -> tuple[Any, Any, Any]:
     """(intervals, sum, sum of squares) per neuron of spikes ``(time, rows)`` (see
-    :mod:`temporal`): each spike's interval from the running maximum of spike times."""
+    :mod:`.temporal`): each spike's interval from the running maximum of spike times."""
     t = x.shape[0]
     fired = x != 0
     steps = torch.arange(t, dtype=torch.float64, device=x.device).unsqueeze(1)

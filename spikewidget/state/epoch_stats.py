@@ -63,7 +63,7 @@ class EpochStats:
     and last step). ``nf_input_gradients`` counts NaN/Inf in the gradient at the
     layer's input (d loss / d input current, from ``watch``; for a layer called once
     per time step, the (sample, neuron) places that had one in some step).
-    Along time (see :mod:`temporal` for the definitions): ``isi_n``, ``isi_sum`` and
+    Along time (see :mod:`.temporal` for the definitions): ``isi_n``, ``isi_sum`` and
     ``isi_sq`` are per neuron the count, sum and sum of squares of its inter-spike
     intervals (time steps); ``vt_m2`` and ``vt_dof`` its voltages' squared deviations
     from each sequence's mean and their degrees of freedom. ``v_min``/``v_max`` are

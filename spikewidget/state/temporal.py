@@ -1,7 +1,7 @@
 """Statistics along time, per neuron, on the host: inter-spike intervals and how much
 each neuron's membrane voltage moves over time.
 
-Definitions (the device path, :mod:`reduce_torch`, computes the same numbers):
+Definitions (the device path, :mod:`.reduce_torch`, computes the same numbers):
 
 - **Time.** A record with a time axis, ``(time, batch, *neurons)``, holds one sequence
   per sample: time runs along its first axis, in time steps, and sequences end with
