@@ -259,7 +259,8 @@ def _isi(merged: EpochStats) -> dict[str, float]:
     two = k >= 2
     twos = int(np.count_nonzero(two))
     spread = np.sqrt(np.maximum(k * q - s * s, 0.0))
-    cv_isi = float(np.divide(spread, s, out=zero, where=two).sum()) / twos if twos \
+    # intervals are >= 1 step, so s > 0 wherever k >= 2 (a crafted file may differ)
+    cv_isi = float(np.divide(spread, s, out=zero, where=two & (s > 0)).sum()) / twos if twos \
         else math.nan
     return {"mean_isi": mean_isi, "cv_isi": cv_isi}
 
