@@ -41,6 +41,7 @@ class Archive:
             raise ProfileFormatError(f"{name}: not a readable spikewidget profile "
                                      f"(unsupported zip: {exc})") from exc
         self._members: dict[str, zipfile.ZipInfo] = {}
+        self._read: set[str] = set()
         total = 0
         for info in self._zip.infolist():
             if not info.filename.endswith(".npy") or info.filename[:-4] in self._members:
@@ -73,6 +74,11 @@ class Archive:
     def close(self) -> None:
         self._zip.close()
 
+    def unread(self) -> set[str]:
+        """Members no :meth:`array` call has read: in a whole load, none (a damaged
+        member name would otherwise load as an absent, optional array)."""
+        return set(self._members) - self._read
+
     def array(self, key: str, dtype: np.dtype, shape: tuple[int | None, ...],
               what: str, max_first: int | None = None) -> np.ndarray:
         """Member ``key`` as an array of exactly ``dtype``; ``shape`` may hold None
@@ -82,6 +88,7 @@ class Archive:
         info = self._members.get(key)
         if info is None:
             raise ProfileFormatError(f"{self.name}: {what} is missing (no array {key!r})")
+        self._read.add(key)
         with self._zip.open(info) as fh:
             got_dtype, got_shape, fortran = _header(fh, self.name, key)
             if got_dtype != dtype or len(got_shape) != len(shape) or any(

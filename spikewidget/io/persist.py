@@ -285,4 +285,11 @@ def _rebuild(archive: Archive, meta: dict[str, Any], spare: int, depth: int
                             f"phase {phase_name!r}")
         phases[phase_name] = _read(io.BytesIO(raw.tobytes()),
                                    f"{name} (phase {phase_name})", spare, depth + 1)
+    unread = sorted(archive.unread())
+    if unread:  # e.g. a damaged name: the array it was would have read as absent
+        shown = ", ".join(repr(k[:40]) for k in unread[:3])
+        raise ProfileFormatError(
+            f"{name}: {len(unread)} array(s) the metadata does not account for ({shown}"
+            f"{', ...' if len(unread) > 3 else ''}); the file is damaged or not written "
+            f"by spikewidget")
     return SavedProfile(snap, thresholds, phases)

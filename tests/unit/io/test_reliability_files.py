@@ -118,6 +118,32 @@ def test_a_flipped_bit_is_refused_or_changes_nothing(where):
     loads_as_saved_or_refused(flipped(where))
 
 
+def renamed(raw: bytes, old: str, new: str) -> bytes:
+    """The profile ``raw`` with its member ``old`` (no ``.npy``) stored as ``new``."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(raw)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            name = info.filename[:-4]
+            dst.writestr((new if name == old else name) + ".npy", src.read(info),
+                         compress_type=info.compress_type)
+    return out.getvalue()
+
+
+def test_a_damaged_array_name_is_refused_even_where_the_array_is_optional():
+    """Rasters, epoch snapshots and summaries may be absent (older files); a damaged
+    name must not make one read as absent and the profile load different."""
+    with zipfile.ZipFile(io.BytesIO(RAW)) as z:
+        names = [i.filename[:-4] for i in z.infolist()]
+    optional = [n for n in names if n.endswith(("_raster", "_epoch_raster"))]
+    assert optional  # the profile has rasters to damage
+    for name in names:
+        damaged = name[:-1] + chr(ord(name[-1]) ^ 0x01)  # one flipped bit in the name
+        with pytest.raises(ProfileFormatError) as info:
+            SpikeProfiler.from_bytes(renamed(RAW, name, damaged))
+        if name in optional:
+            assert repr(damaged) in str(info.value), (name, str(info.value))
+
+
 @settings(max_examples=30, deadline=None)
 @given(cut=st.integers(0, len(RAW) - 1))
 def test_every_truncation_is_refused(cut):

@@ -21,7 +21,7 @@ from spikewidget.record.reduce_numpy import (
     compute_step,
 )
 from spikewidget.state.epoch_stats import EpochStats
-from spikewidget.state.fields import FIELDS
+from spikewidget.state.fields import FIELDS, VECTORS, saved_vectors
 from spikewidget.state.merges import NO_STEP, first_step
 
 N = 6  # neurons
@@ -218,7 +218,9 @@ def test_a_file_older_than_a_field_loads_its_legacy_value(f, tmp_path):
         meta["version"] = f.since - 1
         meta["layers"][0]["epochs"][0].pop(f.name, None)
 
-    old = saved(p, tmp_path, edit, drop_arrays=(f.name,))
+    # a file of that version holds only that version's per-neuron arrays
+    newer = [v for v in VECTORS if v not in saved_vectors(f.since - 1)]
+    old = saved(p, tmp_path, edit, drop_arrays=(f.name, *newer))
     entry, arrays = epoch_entry(old)
     if f.kind == "vector":
         assert not arrays[f.name].any()
