@@ -9,6 +9,7 @@ environment through a ``.pth`` line, but spikewidget itself comes only from the 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -87,8 +88,9 @@ def installed(tmp_path_factory) -> tuple[Path, dict]:
     Path(site.stdout.strip(), "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
                     "--no-deps", "--no-index", str(wheel)], check=True, capture_output=True)
+    fresh = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # only the wheel
     run = subprocess.run([str(python), "-c", SCRIPT, str(out)], check=True,
-                         capture_output=True, text=True, cwd=tmp)
+                         capture_output=True, text=True, cwd=tmp, env=fresh)
     return out, json.loads(run.stdout.strip().splitlines()[-1])
 
 
