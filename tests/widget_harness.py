@@ -134,6 +134,18 @@ def open_harness(ctx: Any, state: dict[str, Any]) -> Any:
     return page
 
 
+def push(page: Any, trait: str, message: Any) -> None:
+    """Set the fake model's ``trait`` to ``message`` and wait until every view on the page
+    has drawn since (a draw after the push shows it: the store takes it at once). Waiting
+    for a ``seq`` instead would pass early when a fresh builder repeats the seq on screen.
+    """
+    page.evaluate("""([trait, message]) => {
+        for (const r of document.querySelectorAll('.sw-root')) r.swDrawsBefore = r.swStats.draws;
+        model.push(trait, message); }""", [trait, message])
+    page.wait_for_function("[...document.querySelectorAll('.sw-root')]"
+                           ".every(r => r.swStats.draws > r.swDrawsBefore)")
+
+
 def painted_pixels(page: Any, selector: str) -> int:
     """How many pixels of a canvas differ from its top-left (background) pixel."""
     return page.evaluate(

@@ -23,6 +23,7 @@ from tests.widget_harness import (
     have_chromium,
     open_harness,
     painted_pixels,
+    push,
     screenshot,
     serve_harness,
 )
@@ -86,10 +87,6 @@ def open_thresholds(page) -> None:
     """Unfold the threshold sliders (folded by default)."""
     page.locator(".sw-thresholds summary").click()
     page.locator('.sw-range[data-name="dead_rate"]').wait_for(state="visible")
-
-
-def wait_seq(page, seq: int) -> None:
-    page.wait_for_function(f"document.querySelector('.sw-root').dataset.seq === '{seq}'")
 
 
 # ---------------------------------------------------------------------- level 1
@@ -164,12 +161,10 @@ def test_a_model_update_from_python_changes_raster_and_table(ctx, profiler):
         profiler.record_step("output", np.ones((25, 4, 20), np.float32))
     builder = PayloadBuilder(profiler)
     base = builder.full()
-    page.evaluate("m => model.push('_base', m)", to_jsonable(base))  # a resync
-    wait_seq(page, base["seq"])
+    push(page, "_base", to_jsonable(base))  # a resync
     profiler.record_step("input", rng.poisson(0.4, (25, 4, 300)).astype(np.float32))
     upd = builder.update(["input"])
-    page.evaluate("m => model.push('_update', m)", to_jsonable(upd))
-    wait_seq(page, upd["seq"])
+    push(page, "_update", to_jsonable(upd))
     assert page.locator(".sw-caption").first.text_content() != caption
     assert screen_rows(page) != rows
     assert screen_rows(page) == python_rows(profiler)
@@ -265,9 +260,7 @@ def test_a_widget_shown_twice_shares_one_store_and_closes_each_view_alone(ctx, p
     profiler.next_epoch()
     profiler.record_step("input", np.ones((25, 4, 300), np.float32))
     base = PayloadBuilder(profiler).full()
-    page.evaluate("m => model.push('_base', m)", to_jsonable(base))
-    page.wait_for_function("seq => [...document.querySelectorAll('.sw-root')]"
-                           ".every(r => r.dataset.seq === String(seq))", arg=base["seq"])
+    push(page, "_base", to_jsonable(base))
     assert page.evaluate("document.querySelector('.sw-root').swStore.seq") == base["seq"]
     status = page.locator(".sw-status")
     assert status.nth(0).text_content() == status.nth(1).text_content()

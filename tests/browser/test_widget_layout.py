@@ -21,8 +21,14 @@ from spikewidget.present.export import widget_state
 from spikewidget.present.palette import CLASS, LAYER, SEVERITY
 from spikewidget.present.payload import PayloadBuilder, to_jsonable
 from spikewidget.present.widget import ProfilerWidget, bundle_path, default_layer
-from tests.browser.test_widget_browser import open_thresholds, story_profiler, wait_seq
-from tests.widget_harness import browser_context, have_chromium, open_harness, serve_harness
+from tests.browser.test_widget_browser import open_thresholds, story_profiler
+from tests.widget_harness import (
+    browser_context,
+    have_chromium,
+    open_harness,
+    push,
+    serve_harness,
+)
 
 pytestmark = pytest.mark.skipif(not have_chromium(),
                                 reason="no /usr/bin/chromium (run `make browser`)")
@@ -166,13 +172,11 @@ def test_the_status_holds_the_last_epoch_while_a_new_one_begins(ctx):
     assert "1 critical" in before
     builder = PayloadBuilder(p)
     base = builder.full()
-    page.evaluate("m => model.push('_base', m)", to_jsonable(base))
-    wait_seq(page, base["seq"])
+    push(page, "_base", to_jsonable(base))
     p.next_epoch()  # the first layer of the first step of epoch 1 arrives alone
     p.record_step("input", (rng.random((10, 2, 50)) < 0.3).astype(np.float32))
     upd = builder.update()
-    page.evaluate("m => model.push('_update', m)", to_jsonable(upd))
-    wait_seq(page, upd["seq"])
+    push(page, "_update", to_jsonable(upd))
     status = page.locator(".sw-status").text_content()
     assert "epoch 0 (epoch 1 starting)" in status and "1 critical" in status, status
     assert "0 critical" not in status and "no findings" not in status
@@ -180,8 +184,7 @@ def test_the_status_holds_the_last_epoch_while_a_new_one_begins(ctx):
     for _ in range(2):
         step(np.r_[np.full(20, 0.2), np.zeros(80)])
     upd = builder.update()
-    page.evaluate("m => model.push('_update', m)", to_jsonable(upd))
-    wait_seq(page, upd["seq"])
+    push(page, "_update", to_jsonable(upd))
     status = page.locator(".sw-status").text_content()
     assert status.startswith("live \u00b7 epoch 1 \u00b7") and "1 critical" in status
     assert w.shown_epoch == 1
@@ -210,8 +213,7 @@ def test_the_first_layer_shown_is_the_worst_finding_else_the_first_hidden(ctx, p
     assert healthy.report().pathologies == []
     assert default_layer(healthy) == "lif1"
     base = PayloadBuilder(healthy).full()
-    page.evaluate("m => model.push('_base', m)", to_jsonable(base))
-    wait_seq(page, base["seq"])
+    push(page, "_base", to_jsonable(base))
     assert page.evaluate("model.get('layer')") == "lif1"
     assert ["layer", "lif1"] in page.evaluate("model.log.sets")  # told to Python
 
