@@ -42,6 +42,7 @@ from __future__ import annotations
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 import torch
@@ -86,16 +87,19 @@ class _GradGroup:
         self.recorded = [False, False]  # the norm, the input count
 
     def add(self, g: Any) -> None:
-        """Add one frame's gradient: one in-place op per frame (a gradient above
-        ~1e19 squares to Inf in float32 and is reported as non-finite)."""
-        if g.requires_grad:  # a double backward's graph: not ours to extend
-            g = g.detach()
-        if g.dtype not in (torch.float32, torch.float64):  # half precision: square in float
-            g = g.float()
-        if self.sq is None:
-            self.sq = g * g
-        else:
-            self.sq.addcmul_(g, g)
+        """Add one frame's gradient: one in-place op per frame and nothing else (this
+        runs inside backward, between the model's own kernels, where every extra
+        call into torch costs several times what it costs in a loop). The first
+        frame fixes the dtype: float32 for half-precision gradients, which the later
+        frames' in-place ``addcmul_`` squares in float32 too (a gradient above ~1e19
+        squares to Inf in float32 and is reported as non-finite)."""
+        sq = self.sq
+        if sq is None:
+            if g.dtype not in (torch.float32, torch.float64):
+                g = g.float()
+            self.sq = g.detach() * g.detach()
+        else:  # a double backward's gradient joins sq's graph; recording detaches it
+            sq.addcmul_(g, g)
         self.received += 1
 
     def add_input(self, g: Any) -> None:
@@ -240,13 +244,14 @@ class _Tap:
         if group is None:
             group = self.group = _GradGroup(handle.profiler)
         group.hooked += 1
-        handle._hook_tensor(spikes, lambda g: self._grouped_grad(group, g))
+        handle._hook_tensor(spikes, partial(self._into_group, group, spikes=True))
         if k % INPUT_GRAD_STRIDE == 0:
             x_in = self._grad_input(args)
             if x_in is not None and x_in is not group.last_input:  # one current, many calls
                 group.last_input = x_in
                 group.in_hooked += 1
-                handle._hook_tensor(x_in, lambda g: self._grouped_input_grad(group, g))
+                handle._hook_tensor(x_in, partial(self._into_group, group,
+                                                         spikes=False))
 
     def flush(self) -> None:
         """Record the pending per-step frames as one ``(time, batch, ...)`` step."""
@@ -279,9 +284,6 @@ class _Tap:
         except Exception as exc:
             self.fail(exc, "record the gradient of")
 
-    def _grouped_grad(self, group: _GradGroup, g: Any) -> None:
-        self._into_group(group, group.add, g, "record the gradient of")
-
     def _direct_input_grad(self, profiler: Any, g: Any) -> None:
         if self.failed or not self.handle.active:
             return
@@ -290,23 +292,25 @@ class _Tap:
         except Exception as exc:
             self.fail(exc, "record the input gradient of")
 
-    def _grouped_input_grad(self, group: _GradGroup, g: Any) -> None:
-        self._into_group(group, group.add_input, g, "record the input gradient of")
-
-    def _into_group(self, group: _GradGroup, add: Callable[[Any], None], g: Any,
-                    what: str) -> None:
-        """Fold one frame's gradient into its group with ``add``; record what is
-        complete."""
+    def _into_group(self, group: _GradGroup, g: Any, *, spikes: bool) -> None:
+        """One frame's d(loss)/d(spikes) (``spikes``) or d(loss)/d(input) into its
+        group; records what of the group is complete once this part of it is."""
         if self.failed or not self.handle.active:
             return
         try:
             if group is self.group:  # backward before the sequence was closed
                 self.handle._flush_all()
-            add(g)
-            if group.received >= group.hooked or group.in_received >= group.in_hooked:
-                self.settle()  # only a group that may be complete now can be recorded
+            if spikes:
+                group.add(g)
+                complete = group.received >= group.hooked
+            else:
+                group.add_input(g)
+                complete = group.in_received >= group.in_hooked
+            if complete:
+                self.settle()
         except Exception as exc:
-            self.fail(exc, what)
+            self.fail(exc, "record the gradient of" if spikes else
+                      "record the input gradient of")
 
     def settle(self, final: bool = False) -> None:
         """Record the norm of every group whose gradients at the spikes have all
@@ -328,7 +332,7 @@ class _Tap:
             done[0] = True
             if group.sq is not None:
                 sq, group.sq = group.sq, None
-                group.profiler.record_gradients(self.name, sq.sqrt())
+                group.profiler.record_gradients(self.name, sq.detach().sqrt())
         if not done[1] and (force or group.inputs_complete):
             done[1] = True
             nf = group.input_count()

@@ -16,6 +16,7 @@ import snntorch as snn
 import snntorch.utils as snn_utils
 import tonic
 import torch
+from spikingjelly.activation_based import neuron as sj_neuron
 from torch import nn
 
 from spikewidget import SpikeProfiler
@@ -265,6 +266,71 @@ def test_gradient_norm_is_the_norm_of_dloss_dspikes_over_the_sequence() -> None:
     assert want > 0
     assert st.gradient_steps == 1
     assert st.gradient_norm_mean == pytest.approx(want, rel=1e-6)
+
+
+class HalfLoop(nn.Module):
+    """SpikingJelly single-step LIF layers (their spikes keep the input's dtype), the
+    model looping over time; ``keep``: the first layer's spikes per time step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.lif1 = nn.Linear(N_IN, N_HID), sj_neuron.LIFNode()
+        self.fc2, self.lif2 = nn.Linear(N_HID, N_OUT), sj_neuron.LIFNode()
+        self.keep: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = []
+        for t in range(x.shape[0]):
+            self.keep.append(self.lif1(self.fc1(x[t])))
+            out.append(self.lif2(self.fc2(self.keep[-1])))
+        return torch.stack(out)
+
+
+def test_half_precision_gradients_are_squared_in_float32() -> None:
+    """A float16 model's gradients above 256 square to Inf in float16 (max 65504): the
+    norm must come out finite and right, the first frame and every later one alike."""
+    torch.manual_seed(0)
+    net, prof = HalfLoop(), SpikeProfiler()
+    with torch.no_grad():
+        net.fc1.weight.mul_(4.0)
+    net = net.half()
+    x = spikes_in(1).half()
+    with prof.watch(net, gradients=True):
+        out = net(x)
+        for s in net.keep:
+            s.retain_grad()
+        (30000.0 * out.float().sum()).backward()
+    grads = [s.grad for s in net.keep]
+    assert all(g.dtype == torch.float16 for g in grads)
+    assert max(float(g.abs().max()) for g in grads) > 256  # its square overflows float16
+    want = math.sqrt(sum(float(g.double().pow(2).sum()) for g in grads))
+    st = prof.report().layer_stats["lif1"]
+    assert st.nonfinite == [] and st.gradient_steps == 1
+    assert st.gradient_norm_mean == pytest.approx(want, rel=1e-3)
+
+
+def test_a_double_backward_records_the_first_order_norm_and_no_warning() -> None:
+    """``create_graph=True`` (a gradient penalty): the gradients that reach the hooks
+    carry a graph of their own; the record is the same norm as a plain backward's."""
+    torch.manual_seed(0)
+    net, prof = LoopNet(gain=3.0), SpikeProfiler()
+    plain = copy.deepcopy(net)
+    x = spikes_in(1)
+    out = plain(x)
+    for k in plain.keep:
+        k[0].retain_grad()
+    (out.sum(0) - 2.0).pow(2).mean().backward()
+    want = math.sqrt(sum(float(k[0].grad.double().pow(2).sum()) for k in plain.keep))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a failed layer warns: make it fail the test
+        with prof.watch(net, gradients=True):
+            loss = (net(x).sum(0) - 2.0).pow(2).mean()
+            (grad_w,) = torch.autograd.grad(loss, net.fc1.weight, create_graph=True)
+            assert grad_w.requires_grad
+            grad_w.pow(2).sum().backward()  # second order, through the first backward
+    st = prof.report().layer_stats["lif1"]
+    assert st.nonfinite == [] and st.gradient_steps == 1
+    assert st.gradient_norm_mean == pytest.approx(want, rel=1e-5)
 
 
 def test_backward_before_a_sequence_closes_records_it_with_its_gradient() -> None:
