@@ -58,7 +58,7 @@ lint: setup
 bench: setup browser
 	$(BIN)/python benchmarks/bench_record.py
 	$(BIN)/python benchmarks/bench_sweep.py
-	$(BIN)/python benchmarks/bench_watch.py --threads 1 --repeats 41 --floor --net story,csnn
+	$(BIN)/python benchmarks/bench_watch.py --threads 1 --repeats 101 --floor --net story,csnn
 	$(BIN)/python benchmarks/bench_widget.py
 
 # The frameworks as pure-Python wheels for the GPU machine (benchmarks/gpu_suite.sh; carry

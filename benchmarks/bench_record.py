@@ -19,11 +19,14 @@ import argparse
 import statistics
 import time
 import tracemalloc
+from unittest import mock
 
 import numpy as np
 from timing import Figure, ratios, verdict
 
 from spikewidget import SpikeProfiler, Thresholds
+from spikewidget.record import recorder
+from spikewidget.state.raster import RasterWindow
 
 RATIO_GOAL = 1.5  # x the minimal baseline, spikes + voltages + gradients
 CALL_GOAL_US = 20.0  # per-call overhead: a [1, 10] call
@@ -92,6 +95,44 @@ def report_reevaluation() -> tuple[float, float]:
                                         for s in prof.report().layer_stats.values())
 
 
+def best_us(fn, calls: int = 2000, rounds: int = 9) -> float:
+    """Best per-call time of ``fn`` over ``rounds`` runs of ``calls`` calls, in us."""
+    return min(time_per_call(fn, calls) for _ in range(rounds)) * 1e6
+
+
+def call_breakdown(rows: int, n: int) -> list[tuple[str, float]]:
+    """Where one ``record_step`` call with all three arrays spends its time, measured
+    in place: the whole call, then with the reductions (``compute_step``), then also
+    adding them to the epoch's statistics (``apply_step``: for records without a time
+    axis this continues the sequences along time), then also the raster, each
+    replaced by a stub; the differences are each part's share. (Timed alone in a
+    loop each part takes about half as long: within a call the caches are colder.)"""
+    rng = np.random.default_rng(0)
+    x = (rng.random((rows, n)) < 0.2).astype(np.float32)
+    v = rng.standard_normal((rows, n)).astype(np.float32)
+    g = rng.standard_normal((rows, n)).astype(np.float32)
+    prof = SpikeProfiler()
+    for _ in range(3000):  # a steady layer, as in training
+        prof.record_step("hidden", x, voltages=v, gradients=g)
+    result = recorder.compute_step(x, v, g, time_steps=None, want_counts=False)
+
+    def call() -> None:
+        prof.record_step("hidden", x, voltages=v, gradients=g)
+
+    total = best_us(call)
+    with mock.patch.object(recorder, "compute_step", lambda *a, **k: result):
+        no_reductions = best_us(call)
+        with mock.patch.object(recorder, "apply_step", lambda *a, **k: None):
+            no_adding = best_us(call)
+            with mock.patch.object(RasterWindow, "push", lambda *a, **k: None):
+                rest = best_us(call)
+    return [("record_step in all", total),
+            ("reductions (compute_step)", total - no_reductions),
+            ("adding them up, sequences along time (apply_step)", no_reductions - no_adding),
+            ("raster", no_adding - rest),
+            ("validation, lock, filing", rest)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=25, help="interleaved timed rounds")
@@ -124,6 +165,10 @@ def main() -> None:
               f"{statistics.median(base) * 1e6:>8.1f} us{r.median:>7.2f}x{r.error:>6.2f}"
               f"{f'{r.q1:.2f}-{r.q3:.2f}x':>15}  {goal}")
     print("floor: the baseline itself (1.00x): one sum per neuron per array")
+    print("\nwhere a [1, 10] call with spikes, voltages and gradients spends its time "
+          "(best of 9 x 2,000 calls; each part switched off in turn):")
+    for label, us in call_breakdown(1, 10):
+        print(f"  {label:<55}{us:>7.1f} us")
     m1, m10 = memory_after(1000), memory_after(10_000)
     print(f"\nmemory held after 1,000 steps: {m1 / 1e6:.2f} MB; after 10,000 steps: "
           f"{m10 / 1e6:.2f} MB (ratio {m10 / m1:.3f})")

@@ -25,6 +25,10 @@ and ``input=True`` at most 2 points above ``watch`` (per-round differences).
 ``--floor`` adds a copy whose LIF layers carry forward hooks that do nothing: the
 cost of PyTorch's hook dispatch alone (``Module.__call__`` takes its slow path for a
 module with hooks), which any hook-based recorder pays before recording anything.
+With ``gradients`` among the variants it also adds a copy whose LIF layers put a
+pre-hook that does nothing on the node of every frame's spikes: what PyTorch charges
+for one Python call per frame in backward, which any per-frame gradient recorder pays
+(printed beside ``gradients=True - watch``).
 
 ``--clock cpu`` times each step in this process's CPU time instead of wall-clock
 time: steadier on a machine other jobs share (their time slices are not counted; their
@@ -104,6 +108,18 @@ VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
 }
 
 
+GRADIENT_FLOOR = "no-op gradient hooks (floor)"
+
+
+def noop_gradient_hook(module: nn.Module, args: object, output: tuple) -> None:
+    """A forward hook that puts a pre-hook doing nothing on the node that made the
+    spikes: PyTorch's own cost of one Python call per frame in backward (registering
+    it, the engine calling it), which any per-frame gradient recorder pays."""
+    spikes = output[0]
+    if spikes.grad_fn is not None:
+        spikes.grad_fn.register_prehook(lambda grads: None)
+
+
 def make_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor,
               prof: SpikeProfiler | None, classes: int) -> Callable[[], None]:
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
@@ -139,6 +155,11 @@ def run(net_name: str, args: argparse.Namespace, chosen: list[str]) -> None:
         for layer in (m for m in net.modules() if isinstance(m, snn.Leaky)):
             handles.append(layer.register_forward_hook(lambda module, args, output: None))
         variants["no-op hooks (floor)"] = make_step(net, x, y, None, classes)
+        if "gradients" in chosen:
+            net = copy.deepcopy(base)
+            for layer in (m for m in net.modules() if isinstance(m, snn.Leaky)):
+                handles.append(layer.register_forward_hook(noop_gradient_hook))
+            variants[GRADIENT_FLOOR] = make_step(net, x, y, None, classes)
     labels = {}
     for key in chosen:
         label, kwargs = VARIANTS[key]
@@ -206,11 +227,15 @@ def goals(slow: dict[str, list[float]], labels: dict[str, str], floor: str | Non
             if key in labels:
                 d = diff(labels[key], labels["watch"])
                 rows.append((f"{labels[key]} - watch", d, "<= 2 pts", d.median <= 2))
+        if floor is not None and GRADIENT_FLOOR in slow:
+            d = diff(GRADIENT_FLOOR, floor)
+            rows.append(("  PyTorch's part: no-op gradient hooks - floor", d, "(none)", None))
     if not rows:
         return
-    print(f"{'goal (issue 18)':<40}{'measured':>10}{'+-':>7}{'goal':>10}")
+    print(f"{'goal (issue 18)':<48}{'measured':>10}{'+-':>7}{'goal':>10}")
     for label, f, goal, met in rows:
-        print(f"{label:<40}{f.median:>+9.1f}{f.error:>7.1f}{goal:>10}  {verdict(met)}")
+        mark = "" if met is None else f"  {verdict(met)}"
+        print(f"{label:<48}{f.median:>+9.1f}{f.error:>7.1f}{goal:>10}{mark}")
     print()
 
 
@@ -228,7 +253,8 @@ def main() -> None:
                     help="time steps by wall clock, or by this process's CPU time "
                          "(steadier on a shared machine)")
     ap.add_argument("--floor", action="store_true",
-                    help="also time no-op forward hooks on the LIF layers (dispatch alone)")
+                    help="also time no-op forward hooks on the LIF layers (dispatch alone) "
+                         "and, with gradients, no-op gradient hooks on their spikes")
     ap.add_argument("--variants", default=",".join(VARIANTS),
                     help=f"watched variants to time, comma-separated from {','.join(VARIANTS)} "
                          f"(fewer variants: more rounds in the same time)")

@@ -95,6 +95,15 @@ class _Ring:
         if self._buf is None:
             self._buf = _zeros_like(rows, (cap, rows.shape[1]))
         t = rows.shape[0]
+        if t == 1:  # one frame (a record without a time axis): three element stores
+            pos = self._pos
+            self._buf[pos] = rows[0]
+            self._steps[pos] = step
+            self._epochs[pos] = epoch
+            self._pos = (pos + 1) % cap
+            self._filled = min(self._filled + 1, cap)
+            self.last_step = step
+            return
         first = min(t, cap - self._pos)
         self._buf[self._pos:self._pos + first] = rows[:first]
         self._steps[self._pos:self._pos + first] = step
