@@ -31,6 +31,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ..core.bounds import at_least, at_most
 from ..core.columns import column_sums
 
 SAMPLES = 16
@@ -74,8 +75,8 @@ def sequence_intervals(frames: Iterable[np.ndarray], t: int, counts: np.ndarray,
     d = np.empty((t, rows), fold.dtype)
     for k, frame in enumerate(frames):
         fold.step(frame, k, out=d[k])
-    np.maximum(d, 0, out=d)
-    k = np.maximum(counts.reshape(-1, n) - 1, 0).sum(axis=0, dtype=np.float64)
+    at_least(d, 0, out=d)
+    k = at_least(counts.reshape(-1, n) - 1, 0).sum(axis=0, dtype=np.float64)
     total = d.sum(axis=0).reshape(-1, n).sum(axis=0, dtype=np.float64)
     squares = np.einsum("tr,tr->r", d, d).reshape(-1, n).sum(axis=0, dtype=np.float64)
     return k, total, squares
@@ -189,7 +190,7 @@ class OpenSequences:
             fold._d = np.empty(len(fold.last))
             fold.dtype = np.float64
         d = fold.step(spikes if binary else spike_frames(spikes, False), self.clock)
-        np.maximum(d, 0, out=d)  # a first spike has no interval
+        at_least(d, 0, out=d)  # a first spike has no interval
         rows = len(d) // n
         # float32 sums of squares stay exact (whole numbers below 2**24) while
         # rows * top**2 does, top the longest interval; every interval is at most the
@@ -199,10 +200,10 @@ class OpenSequences:
             d = d.astype(np.float64)
         self.clock += 1
         if rows == 1:  # one sample: its rows are the neurons (no sums across rows)
-            return (np.minimum(d, 1), d, d * d), welford
+            return (at_most(d, 1), d, d * d), welford
         d = d.reshape(rows, n)
         sums = column_sums
-        return (sums(np.minimum(d, 1)), sums(d), sums(d * d)), welford
+        return (sums(at_most(d, 1)), sums(d), sums(d * d)), welford
 
     def _welford(self, v: np.ndarray, n: int, finite: bool = False
                  ) -> tuple[np.ndarray, np.ndarray | float]:
