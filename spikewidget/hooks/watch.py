@@ -250,8 +250,8 @@ class _Tap:
             if x_in is not None and x_in is not group.last_input:  # one current, many calls
                 group.last_input = x_in
                 group.in_hooked += 1
-                handle._hook_tensor(x_in, partial(self._into_group, group,
-                                                         spikes=False))
+                into = partial(self._into_group, group, spikes=False)
+                handle._hook_tensor(x_in, into)
 
     def flush(self) -> None:
         """Record the pending per-step frames as one ``(time, batch, ...)`` step."""
