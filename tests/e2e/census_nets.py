@@ -198,6 +198,10 @@ for _name, _style in (("LICell", "step"), ("LI", "sequence"), ("LIBoxCell", "ste
 NORSE_SPECS["LILinearCell"] = Spec("norse", _norse_rec(norse.LILinearCell),
                                    integrator=True, own_weights=True, gain=3.0)
 
+CONV: dict[str, set[str]] = {"snntorch": {"SConv2dLSTM"}, "spikingjelly": set(),
+                              "norse": set()}
+"""Classes that take image frames, censused by their own conv net (:class:`ConvLSTMNet`)."""
+
 SPECS: dict[str, dict[str, Spec]] = {"snntorch": SNN_SPECS, "spikingjelly": SJ_SPECS,
                                      "norse": NORSE_SPECS}
 
@@ -206,8 +210,6 @@ EXCLUDED: dict[str, dict[str, str]] = {
     "snntorch": {
         "SpikingNeuron": _ABSTRACT, "LIF": _ABSTRACT,
         "GradedSpikes": "not a neuron: scales the spikes of the layer before it",
-        "SConv2dLSTM": "convolutional only (needs (batch, C, H, W) frames); not built by "
-                       "this dense census (its reader is SLSTM's: (spk, syn, mem))",
         "AssociativeLeaky": "outputs S_t @ Q_t of an associative memory (analog values, "
                             "not spikes); not a spiking layer to diagnose",
     },
@@ -381,3 +383,34 @@ def spikes_in(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         rate[b, c * band:(c + 1) * band] = INPUT_RATE * 2
     x = (torch.rand((T, BATCH, N_IN), generator=g) < rate).float()
     return x, labels
+
+
+class ConvLSTMNet(nn.Module):
+    """snnTorch ``SConv2dLSTM(2 -> 4 channels, 3x3)`` on ``(T, batch, 2, 6, 6)`` spike
+    frames -> flatten -> Linear -> ``Leaky``: 144 conv neurons, ``N_OUT`` outputs.
+    Its membrane is an LSTM's ``h`` (below 1): threshold 0.5."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.lstm = snn.SConv2dLSTM(2, 4, 3, threshold=0.5, init_hidden=True)
+        self.fc = nn.Linear(4 * 6 * 6, N_OUT)
+        self.out = snn.Leaky(beta=0.8, init_hidden=True)
+        conv = self.lstm.conv
+        fan = conv.weight[0].numel()
+        with torch.no_grad():
+            conv.weight.normal_(1 / (INPUT_RATE * fan), 1 / (3 * INPUT_RATE * math.sqrt(fan)))
+            conv.bias.zero_()
+        drive_linear(self.fc, 0.25, 0.4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.lstm.reset_mem()
+        self.out.reset_mem()
+        return torch.stack([self.out(self.fc(self.lstm(x[t]).flatten(1)))
+                            for t in range(x.shape[0])])
+
+
+def frames_in(seed: int = 0) -> torch.Tensor:
+    """Spike frames ``(T, batch, 2, 6, 6)`` at ``INPUT_RATE``."""
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand((T, BATCH, 2, 6, 6), generator=g) < INPUT_RATE).float()

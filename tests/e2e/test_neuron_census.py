@@ -67,7 +67,7 @@ def test_every_exported_class_is_censused() -> None:
     """A class a framework release adds (or renames) must be built or excluded with
     a reason here, never missed."""
     for fw, found in cn.exported().items():
-        known = set(cn.SPECS[fw]) | set(cn.EXCLUDED[fw])
+        known = set(cn.SPECS[fw]) | set(cn.EXCLUDED[fw]) | cn.CONV[fw]
         assert set(found) - known == set(), f"{fw}: new neuron classes to census"
         assert all(cn.EXCLUDED[fw].values())
 
@@ -123,6 +123,36 @@ def test_injected_dead_layer_is_named_at_that_layer(fw: str, name: str, mode: st
     assert at_layer & DEAD, explain(report)
 
 
+@pytest.mark.parametrize("inject", [False, True])
+def test_snntorch_conv_lstm_is_read_right_and_its_dead_layer_named(inject: bool) -> None:
+    """SConv2dLSTM returns ``(spk, syn, mem)`` per step, ``(batch, 4, 6, 6)``: 144
+    neurons, binary spikes, a clean report; its threshold x100 makes it dead."""
+    net = cn.ConvLSTMNet()
+    if inject:
+        frameworks.set_threshold(net.lstm, frameworks.get_threshold(net.lstm) * 100)
+    x = cn.frames_in()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    prof = SpikeProfiler()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with prof.watch(net, gradients=True) as handle:
+            for _ in range(3):
+                loss = ((net(x).mean(0) - 0.3) ** 2).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    report = prof.report()
+    assert handle.layers == ["lstm", "out"], explain(report)
+    st = report.layer_stats["lstm"]
+    assert st.n_neurons == 4 * 6 * 6 and st.neuron_shape == (4, 6, 6)
+    assert st.is_binary and st.has_voltages
+    if inject:
+        assert {p.category for p in report.pathologies if p.layer == "lstm"} & DEAD
+    else:
+        assert st.max_value == 1.0 and report.pathologies == [], explain(report)
+
+
 # ------------------------------------------------------------------ regressions
 def test_multi_step_only_psn_is_read_with_its_time_axis() -> None:
     """SpikingJelly's PSN has no ``step_mode`` (multi-step only): its (T, batch, n)
@@ -150,9 +180,13 @@ def test_spikingjelly_nodes_outside_basenode_are_found(name: str) -> None:
 def test_spikingjelly_graded_nodes_are_not_called_non_binary(name: str) -> None:
     """Integer (ILIF), analog (LIAF) and weighted (DSR) outputs are by design: the
     fix "raise the threshold so that one spike fits in a step" would be wrong."""
-    mode = cn.SPECS["spikingjelly"][name].modes[0]
-    prof, _, _ = train(cn.build("spikingjelly", name, mode))
+    net = cn.build("spikingjelly", name, "s")
+    with torch.no_grad():  # driven 3x harder: several integer spikes per step
+        net.fc1.weight.mul_(3)
+        net.fc2.weight.mul_(3)
+    prof, _, _ = train(net)
     report = prof.report()
+    assert report.layer_stats["lif1"].max_value > 1, explain(report)
     assert "non_binary_spikes" not in {p.category for p in report.pathologies}, explain(report)
 
 
