@@ -7,11 +7,12 @@ They return spikes, with the voltage on ``.v`` (a float until the first forward)
 ``step_mode='m'`` means ``(time, batch, ...)``, with the voltage sequence on
 ``.v_seq`` only when ``store_v_seq=True``; a multi-step-only module (``PSN``,
 ``MaskedPSN``, the ILC and noisy nodes) has no ``step_mode`` and always takes
-``(time, batch, ...)``. ``ILIFNode`` (integer spikes), ``LIAFNode`` (analog
+``(time, batch, ...)``. ``OTTTLIFNode`` returns ``[spike, trace]`` while training
+(for ``layer.OTTTSequential``). ``ILIFNode`` (integer spikes), ``LIAFNode`` (analog
 output) and the DSR nodes (weighted spikes) are graded on purpose. Non-spiking
 nodes output voltages. The threshold is ``v_threshold``: a float, or a tensor (a
-Parameter or buffer) in a few nodes; state is reset
-by ``MemoryModule.reset`` (as ``functional.reset_net`` does).
+Parameter or buffer) in a few nodes; state is reset by ``MemoryModule.reset`` (as
+``functional.reset_net`` does).
 """
 
 from __future__ import annotations
@@ -42,7 +43,11 @@ def _multi_step(module: Any) -> bool:
 
 def _read(module: Any, output: Any) -> Frame:
     if not is_tensor(output):
-        raise TypeError(f"its output is {describe(output)}; expected a tensor of spikes")
+        if isinstance(output, (list, tuple)) and output and is_tensor(output[0]):
+            output = output[0]  # OTTTLIFNode while training: [spike, trace]
+        else:
+            raise TypeError(f"its output is {describe(output)}; expected a tensor of "
+                            f"spikes (or [spike, trace])")
     multi = _multi_step(module)
     voltages = None
     if multi:

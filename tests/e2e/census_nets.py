@@ -20,6 +20,7 @@ import torch
 from norse.torch.functional import izhikevich as norse_izhikevich
 from norse.torch.module import snn as norse_snn
 from spikingjelly.activation_based import functional as sj_functional
+from spikingjelly.activation_based import layer as sj_layer
 from spikingjelly.activation_based import neuron as sj_neuron
 from torch import nn
 
@@ -198,9 +199,11 @@ for _name, _style in (("LICell", "step"), ("LI", "sequence"), ("LIBoxCell", "ste
 NORSE_SPECS["LILinearCell"] = Spec("norse", _norse_rec(norse.LILinearCell),
                                    integrator=True, own_weights=True, gain=3.0)
 
-CONV: dict[str, set[str]] = {"snntorch": {"SConv2dLSTM"}, "spikingjelly": set(),
-                              "norse": set()}
-"""Classes that take image frames, censused by their own conv net (:class:`ConvLSTMNet`)."""
+OWN_NET: dict[str, set[str]] = {"snntorch": {"SConv2dLSTM"}, "spikingjelly": {"OTTTLIFNode"},
+                                 "norse": set()}
+"""Classes censused by a network of their own: snnTorch's conv LSTM takes image frames
+(:class:`ConvLSTMNet`); SpikingJelly's OTTT node returns ``[spike, trace]`` while
+training, for ``layer.OTTTSequential`` (:func:`ottt_net`)."""
 
 SPECS: dict[str, dict[str, Spec]] = {"snntorch": SNN_SPECS, "spikingjelly": SJ_SPECS,
                                      "norse": NORSE_SPECS}
@@ -222,8 +225,6 @@ EXCLUDED: dict[str, dict[str, str]] = {
                             "noise drawn per episode first (noise_step is unset until then)",
         "NoisyILCCUBALIFNode": "as NoisyCUBALIFNode", "NoisyNonSpikingIFNode":
             "as NoisyCUBALIFNode",
-        "OTTTLIFNode": "returns [spike, trace] while training, for OTTT's own layers; "
-                       "a plain Linear cannot take it",
         "GatedLIFNode": "returns (T, 1, 1, batch, features) for (T, batch, features) "
                         "input (SpikingJelly 2.0.0: it expects image-shaped input)",
         "DSRIFNode": "emits the sequence's spike representation (weighted values on few "
@@ -408,6 +409,18 @@ class ConvLSTMNet(nn.Module):
         self.out.reset_mem()
         return torch.stack([self.out(self.fc(self.lstm(x[t]).flatten(1)))
                             for t in range(x.shape[0])])
+
+
+def ottt_net(gain: float = 0.8, seed: int = 0) -> nn.Module:
+    """Linear -> OTTTLIFNode -> Linear -> OTTTLIFNode in ``layer.OTTTSequential``,
+    which passes the ``[spike, trace]`` pairs on: one call (and, in online training,
+    one backward) per time step."""
+    torch.manual_seed(seed)
+    net = sj_layer.OTTTSequential(nn.Linear(N_IN, HIDDEN), sj_neuron.OTTTLIFNode(),
+                                  nn.Linear(HIDDEN, N_OUT), sj_neuron.OTTTLIFNode())
+    drive_linear(net[0], INPUT_RATE, gain)
+    drive_linear(net[2], 0.25, gain)
+    return net
 
 
 def frames_in(seed: int = 0) -> torch.Tensor:

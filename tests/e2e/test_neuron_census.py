@@ -67,7 +67,7 @@ def test_every_exported_class_is_censused() -> None:
     """A class a framework release adds (or renames) must be built or excluded with
     a reason here, never missed."""
     for fw, found in cn.exported().items():
-        known = set(cn.SPECS[fw]) | set(cn.EXCLUDED[fw]) | cn.CONV[fw]
+        known = set(cn.SPECS[fw]) | set(cn.EXCLUDED[fw]) | cn.OWN_NET[fw]
         assert set(found) - known == set(), f"{fw}: new neuron classes to census"
         assert all(cn.EXCLUDED[fw].values())
 
@@ -151,6 +151,36 @@ def test_snntorch_conv_lstm_is_read_right_and_its_dead_layer_named(inject: bool)
         assert {p.category for p in report.pathologies if p.layer == "lstm"} & DEAD
     else:
         assert st.max_value == 1.0 and report.pathologies == [], explain(report)
+
+
+def test_spikingjelly_ottt_node_is_read_from_its_spike_trace_pair() -> None:
+    """OTTTLIFNode returns ``[spike, trace]`` while training: watch used to warn
+    "could not read the output" and record nothing. Trained online (a backward per
+    time step, as OTTT does), each layer is recorded, binary, and the report clean."""
+    from spikingjelly.activation_based import functional
+
+    net = cn.ottt_net()
+    x, _ = cn.spikes_in()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    prof = SpikeProfiler()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with prof.watch(net, gradients=True) as handle:
+            for _ in range(2):
+                functional.reset_net(net)
+                for t in range(cn.T):
+                    loss = ((net(x[t])[0] - 0.3) ** 2).mean()
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    report = prof.report()
+    assert handle.layers == ["1", "3"], explain(report)
+    for layer, size in (("1", cn.HIDDEN), ("3", cn.N_OUT)):
+        st = report.layer_stats[layer]
+        assert st.n_neurons == size and st.is_binary and st.total_spikes > 0, explain(report)
+        assert st.has_voltages and st.gradient_steps > 0
+    assert report.pathologies == [], explain(report)
 
 
 # ------------------------------------------------------------------ regressions
