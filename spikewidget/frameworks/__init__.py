@@ -46,8 +46,10 @@ def detect(module: Any) -> Neuron | None:
 
 
 def threshold_attribute(module: Any) -> str | None:
-    """Where the firing threshold lives: ``"threshold"`` (snnTorch),
-    ``"v_threshold"`` (SpikingJelly), ``"p.v_th"`` or ``"p.lif.v_th"`` (Norse);
+    """Where the firing threshold lives: ``"threshold"`` (snnTorch; ``DeltaLeaky``:
+    ``"delta_threshold"``), ``"v_threshold"`` (SpikingJelly), ``"p.v_th"``,
+    ``"p.lif.v_th"``, ``"p.lif_adex.v_th"`` or ``"p.v_thresh"`` (Norse; the last for
+    ``CobaLIFCell``);
     None for a module without one."""
     found = detect(module)
     if found is None or found.integrator:
@@ -74,7 +76,8 @@ def _require(module: Any) -> str:
 
 def get_threshold(module: Any) -> Any:
     """The layer's firing threshold: a tensor (snnTorch, Norse) or a float
-    (SpikingJelly); scalar or per neuron."""
+    (SpikingJelly, a tensor in the few nodes that keep it as one); scalar or per
+    neuron."""
     value = module
     for part in _require(module).split("."):
         value = getattr(value, part)

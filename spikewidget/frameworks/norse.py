@@ -1,10 +1,12 @@
 """Norse's neurons (``norse.torch.module.snn`` and the leaky integrators).
 
 ``SNNCell``/``SNN`` and their recurrent variants return ``(z, state)`` with
-``state.v`` (``state.lif.v`` for refractory cells); ``SNN`` modules take
-``(time, batch, ...)``. Leaky integrators (``LI``, ``LICell``, ...) output
-voltages, not spikes. The threshold is ``p.v_th`` (``p.lif.v_th``) of the
-parameter tuple; state is passed as an argument, so there is none to reset.
+``state.v`` (``state.lif.v``, ``state.lif_adex.v`` for refractory cells); ``SNN``
+modules take ``(time, batch, ...)``. ``CobaLIFCell`` (conductance-based, not an
+``SNNCell``) returns ``(z, state)`` too, with its threshold at ``p.v_thresh``.
+Leaky integrators (``LI``, ``LICell``, ...) output voltages, not spikes. The
+threshold is ``p.v_th`` (``p.lif.v_th``, ``p.lif_adex.v_th``) of the parameter
+tuple; state is passed as an argument, so there is none to reset.
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ _SNN = "norse.torch.module.snn"
 
 
 def _state_voltage(state: Any) -> Any:
+    """``state.v``, else the ``v`` of a nested state (``state.lif``, ``state.lif_adex``)."""
     v = getattr(state, "v", None)
-    if v is None and hasattr(state, "lif"):
-        v = getattr(state.lif, "v", None)
+    if v is None:
+        for field in getattr(state, "_fields", ()):
+            v = getattr(getattr(state, field), "v", None)
+            if v is not None:
+                break
     return v
 
 
@@ -39,7 +45,8 @@ def _reader(sequence: bool, integrator: bool) -> Reader:
 
 
 def detect(module: Any) -> Neuron | None:
-    cells = classes(_SNN, "SNNCell", "SNNRecurrentCell")
+    cells = (classes(_SNN, "SNNCell", "SNNRecurrentCell")
+             + classes("norse.torch.module.coba_lif", "CobaLIFCell"))
     sequences = classes(_SNN, "SNN", "SNNRecurrent")
     integrators = (classes("norse.torch.module.leaky_integrator", "LICell", "LI",
                            "LILinearCell")
@@ -55,20 +62,30 @@ def detect(module: Any) -> Neuron | None:
 
 
 def threshold_attribute(module: Any) -> str | None:
+    """``p.v_th``; ``p.<part>.v_th`` for parameters nesting a LIF's (``p.lif.v_th``,
+    ``p.lif_adex.v_th``); ``p.v_thresh`` (``CobaLIFParameters``, in mV)."""
     p = getattr(module, "p", None)
-    if hasattr(p, "v_th"):
-        return "p.v_th"
-    if hasattr(getattr(p, "lif", None), "v_th"):
-        return "p.lif.v_th"
+    if p is None:
+        return None
+    for field in ("v_th", "v_thresh"):
+        if hasattr(p, field):
+            return f"p.{field}"
+    for part in getattr(p, "_fields", ()):
+        if hasattr(getattr(p, part), "v_th"):
+            return f"p.{part}.v_th"
     return None
 
 
 def set_threshold(module: Any, attribute: str, value: Any) -> None:
-    p = module.p
-    if attribute == "p.v_th":
-        module.p = p._replace(v_th=tensor_like(value, p.v_th))
-    else:
-        module.p = p._replace(lif=p.lif._replace(v_th=tensor_like(value, p.lif.v_th)))
+    """Replace the threshold in the (nested) parameter tuple at ``attribute``."""
+    _, *parts = attribute.split(".")
+    tuples = [module.p]
+    for part in parts[:-1]:
+        tuples.append(getattr(tuples[-1], part))
+    new = tensor_like(value, getattr(tuples[-1], parts[-1]))
+    for holder, part in zip(reversed(tuples), reversed(parts), strict=True):
+        new = holder._replace(**{part: new})
+    module.p = new
 
 
 def reset_state(module: Any) -> bool:

@@ -1,11 +1,13 @@
 """snnTorch's neurons (``snntorch.SpikingNeuron`` and the sequence layers).
 
 They return ``spk``, ``(spk, mem)`` or ``(spk, syn, mem)`` (spikes first, membrane
-last), with the state on ``.mem`` when ``init_hidden=True``;
+last; ``DeltaLeaky``: ``(spk, (mem, mem_prev))``), with the state on ``.mem`` when
+``init_hidden=True``;
 ``graded_spikes_factor`` != 1 means graded spikes on purpose. ``StateLeaky`` and
 ``LeakyParallel`` take whole sequences ``(time, batch, ...)``;
 ``StateLeaky(output=False)`` returns only voltages. The threshold is the
-``threshold`` buffer (a Parameter with ``learn_threshold=True``).
+``threshold`` buffer (a Parameter with ``learn_threshold=True``); ``DeltaLeaky``'s
+is ``delta_threshold``, on the change of the membrane per step.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ def _reader(sequence: bool, voltages_only: bool) -> Reader:
             mem = getattr(module, "mem", None)
         elif isinstance(output, tuple) and output and isinstance(output[0], tensor):
             output, mem = output[0], output[-1]  # (spk, mem) or (spk, syn, mem)
+            if isinstance(mem, tuple) and mem:  # DeltaLeaky: (spk, (mem, mem_prev))
+                mem = mem[0]
         else:
             raise TypeError(f"its output is {describe(output)}; expected spk, (spk, mem) "
                             f"or (spk, syn, mem)")
@@ -62,11 +66,22 @@ def detect(module: Any) -> Neuron | None:
 
 
 def threshold_attribute(module: Any) -> str | None:
+    """``threshold``; ``delta_threshold`` for ``DeltaLeaky``, which fires when its
+    membrane changes by more than that in a step (its ``threshold`` is unused)."""
+    if isinstance(module, classes("snntorch", "DeltaLeaky")):
+        return "delta_threshold"
     return "threshold" if hasattr(module, "threshold") else None
 
 
 def set_threshold(module: Any, attribute: str, value: Any) -> None:
     torch = torch_or_none()
+    if attribute == "delta_threshold":  # a plain attribute: a number or a tensor
+        old = module.delta_threshold
+        module.delta_threshold = (torch.as_tensor(value, dtype=old.dtype, device=old.device)
+                                  if is_tensor(old) else
+                                  value if not is_tensor(value) or value.numel() != 1
+                                  else value.item())
+        return
     old = module.threshold
     new = torch.as_tensor(value, dtype=old.dtype, device=old.device)
     if isinstance(old, torch.nn.Parameter):  # learn_threshold=True: keep the Parameter

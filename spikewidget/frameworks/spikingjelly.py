@@ -1,27 +1,54 @@
 """SpikingJelly's neurons (``activation_based.neuron``).
 
-``BaseNode`` and ``SimpleBaseNode`` return spikes, with the voltage on ``.v`` (a
-float until the first forward); ``step_mode='m'`` means ``(time, batch, ...)``,
-with the voltage sequence on ``.v_seq`` only when ``store_v_seq=True``.
-Non-spiking nodes output voltages. The threshold is the float ``v_threshold``;
-state is reset by ``MemoryModule.reset`` (as ``functional.reset_net`` does).
+Every module class defined in that package is a neuron: ``BaseNode``,
+``SimpleBaseNode`` and the nodes built on ``MemoryModule`` or ``MultiStepModule``
+directly (``ActivationAwareIFNode``, ``DSRIFNode``, the PSN and ILC families, ...).
+They return spikes, with the voltage on ``.v`` (a float until the first forward);
+``step_mode='m'`` means ``(time, batch, ...)``, with the voltage sequence on
+``.v_seq`` only when ``store_v_seq=True``; a multi-step-only module (``PSN``,
+``MaskedPSN``, the ILC and noisy nodes) has no ``step_mode`` and always takes
+``(time, batch, ...)``. ``OTTTLIFNode`` returns ``[spike, trace]`` while training
+(for ``layer.OTTTSequential``). ``ILIFNode`` (integer spikes), ``LIAFNode`` (analog
+output) and the DSR nodes (weighted spikes) are graded on purpose. Non-spiking
+nodes output voltages. The threshold is ``v_threshold``: a float, or a tensor (a
+Parameter or buffer) in a few nodes; state is reset by ``MemoryModule.reset`` (as
+``functional.reset_net`` does).
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-from .base import Frame, Neuron, classes, describe, is_tensor, same_shape
+from .base import Frame, Neuron, classes, describe, is_tensor, same_shape, torch_or_none
 
 name = "spikingjelly"
 tensor_threshold = False  # its kernels take a Python float
 _NEURONS = "spikingjelly.activation_based.neuron"
 
 
+_GRADED = ("ILIFNode", "LIAFNode", "DSRIFNode", "DSRLIFNode")
+"""Nodes whose output is not 0/1 by design (integer, analog or weighted spikes)."""
+
+
+def _multi_step(module: Any) -> bool:
+    """Whether the module's calls take ``(time, batch, ...)``: ``step_mode='m'``, or a
+    multi-step-only module, which has no ``step_mode``."""
+    mode = getattr(module, "step_mode", None)
+    if mode is None:
+        return isinstance(module, classes("spikingjelly.activation_based.base",
+                                          "MultiStepModule"))
+    return mode == "m"
+
+
 def _read(module: Any, output: Any) -> Frame:
     if not is_tensor(output):
-        raise TypeError(f"its output is {describe(output)}; expected a tensor of spikes")
-    multi = getattr(module, "step_mode", "s") == "m"
+        if isinstance(output, (list, tuple)) and output and is_tensor(output[0]):
+            output = output[0]  # OTTTLIFNode while training: [spike, trace]
+        else:
+            raise TypeError(f"its output is {describe(output)}; expected a tensor of "
+                            f"spikes (or [spike, trace])")
+    multi = _multi_step(module)
     voltages = None
     if multi:
         if getattr(module, "store_v_seq", False):
@@ -34,16 +61,23 @@ def _read(module: Any, output: Any) -> Frame:
 def _read_integrator(module: Any, output: Any) -> Frame:
     if not is_tensor(output):
         raise TypeError(f"its output is {describe(output)}; expected a tensor of voltages")
-    return (None, output, getattr(module, "step_mode", "m") == "m")
+    return (None, output, _multi_step(module))
+
+
+def _is_neuron(module: Any) -> bool:
+    """A module whose class (or a base class) is defined in SpikingJelly's neuron
+    package: a node a future release adds is found too."""
+    if sys.modules.get(_NEURONS) is None:
+        return False
+    return any(c.__module__.startswith(_NEURONS) for c in type(module).__mro__)
 
 
 def detect(module: Any) -> Neuron | None:
-    if isinstance(module, classes(_NEURONS, "BaseNode", "SimpleBaseNode", "PSN",
-                                  "MaskedPSN", "SlidingPSN")):
-        return Neuron(name, _read)
+    if not _is_neuron(module):
+        return None
     if isinstance(module, classes(_NEURONS, "NonSpikingBaseNode", "NoisyNonSpikingBaseNode")):
         return Neuron(name, _read_integrator, integrator=True)
-    return None
+    return Neuron(name, _read, graded=isinstance(module, classes(_NEURONS, *_GRADED)))
 
 
 def threshold_attribute(module: Any) -> str | None:
@@ -51,7 +85,20 @@ def threshold_attribute(module: Any) -> str | None:
 
 
 def set_threshold(module: Any, attribute: str, value: Any) -> None:
-    """SpikingJelly's kernels expect a Python float: a one-element tensor is read."""
+    """SpikingJelly's kernels expect a Python float: a one-element tensor is read. A
+    node that keeps ``v_threshold`` as a tensor (a learnable Parameter: DSR nodes,
+    ``KLIFNode``-like variants; a buffer: ``ActivationAwareIFNode``) gets ``value``
+    copied into it, broadcast to its shape, dtype and device kept."""
+    old = getattr(module, "v_threshold", None)
+    if is_tensor(old):
+        torch = torch_or_none()
+        new = torch.as_tensor(value).to(dtype=old.dtype, device=old.device)
+        if new.numel() != 1 and new.shape != old.shape:
+            raise ValueError(f"{type(module).__name__}.v_threshold has shape "
+                             f"{tuple(old.shape)}; got a value of shape {tuple(new.shape)}")
+        with torch.no_grad():
+            old.copy_(new.expand_as(old) if new.numel() == 1 else new)
+        return
     if is_tensor(value):
         if value.numel() != 1:
             raise ValueError(f"{type(module).__name__}.v_threshold is one number; got "
