@@ -107,10 +107,13 @@ def describe(output: Any) -> str:
 
 
 def tensor_like(value: Any, old: Any) -> Any:
-    """``value`` as a tensor with ``old``'s dtype and device (when ``old`` is one)."""
+    """``value`` as a tensor with ``old``'s dtype and device (when ``old`` is one); an
+    integer ``old`` (Norse's ``CobaLIFParameters`` default to int64 tensors) gives the
+    default float dtype, so that 0.5 is never truncated to 0."""
     torch = torch_or_none()
     if is_tensor(old):
-        return torch.as_tensor(value, dtype=old.dtype, device=old.device)
+        dtype = old.dtype if old.dtype.is_floating_point else torch.get_default_dtype()
+        return torch.as_tensor(value, dtype=dtype, device=old.device)
     return torch.as_tensor(value)
 
 

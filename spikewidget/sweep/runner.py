@@ -163,7 +163,16 @@ def threshold_sweep(profiler: Sweepable, model: Any, batch: Any, *,
         raise InvalidInputError(f"refine must be a whole number from 0 to 20 (bisections "
                                 f"per edge), got {refine!r}")
     refine = int(refine)
-    original = _as_float(frameworks.get_threshold(modules[swept[0]]), swept[0])
+    current = {name: _as_float(frameworks.get_threshold(modules[name]), name)
+               for name in swept}
+    for name, value in current.items():
+        if not (math.isfinite(value) and value > 0):
+            raise InvalidInputError(
+                f"layer {name!r} ({type(modules[name]).__name__}) has threshold {value:g}; "
+                f"the sweep searches thresholds above 0 on a log scale, so a threshold at "
+                f"or below 0 (a potential in mV, such as Norse CobaLIFCell's p.v_thresh) "
+                f"cannot be swept")
+    original = current[swept[0]]
 
     def measure(threshold: float) -> Report:
         work = _copy_model(model)

@@ -228,9 +228,9 @@ def test_norse_coba_lif_cell_is_watched_and_its_threshold_set() -> None:
     cell = norse.CobaLIFCell(4, 5)
     assert frameworks.detect(cell) is not None
     assert frameworks.threshold_attribute(cell) == "p.v_thresh"
-    frameworks.set_threshold(cell, -5.0)
-    assert float(frameworks.get_threshold(cell)) == -5.0
-    assert cell.p.v_thresh.dtype == norse.CobaLIFCell(4, 5).p.v_thresh.dtype
+    frameworks.set_threshold(cell, -5.5)  # its default is an int64 tensor: not truncated
+    assert float(frameworks.get_threshold(cell)) == -5.5
+    assert cell.p.v_thresh.dtype.is_floating_point
 
 
 def test_snntorch_delta_leaky_threshold_is_its_delta_threshold() -> None:

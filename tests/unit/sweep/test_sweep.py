@@ -124,6 +124,32 @@ def test_bad_sweep_requests_say_what_is_wrong(story_batch):
         prof.threshold_sweep(net, story_batch, layer="lif1", thresholds=[0.0, 1.0])
 
 
+def test_a_threshold_at_or_below_zero_is_refused_naming_the_layer():
+    """Norse CobaLIFCell keeps its threshold as a potential in mV (-10 by default): a
+    log-scale search over positive thresholds does not apply. It used to end in an
+    int64 overflow deep inside the first candidate."""
+    from norse.torch import CobaLIFCell
+
+    class Coba(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc, self.cell = torch.nn.Linear(30, 40), CobaLIFCell(40, 40)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            state, out = None, []
+            for t in range(x.shape[0]):
+                z, state = self.cell(self.fc(x[t]), state)
+                out.append(z)
+            return torch.stack(out)
+
+    prof, net = SpikeProfiler(), Coba()
+    x = (torch.rand(10, 4, 30) < 0.3).float()
+    with pytest.raises(InvalidInputError, match=r"'cell' \(CobaLIFCell\) has threshold -10;"
+                                                r".*above 0"):
+        prof.threshold_sweep(net, x, layer="cell")
+    assert prof.layers == [] and float(net.cell.p.v_thresh) == -10.0
+
+
 def test_spikingjelly_and_norse_thresholds_are_swept_too():
     from spikingjelly.activation_based import neuron
 
