@@ -151,7 +151,8 @@ def _history(info: LayerRecord, until: int, by_samples: bool, th: Thresholds
         key = (acc.n_steps, th.dead_rate, by_samples)
         hit = info.memo.get(e)
         if hit is None or hit[0] != key:
-            hit = info.memo[e] = (key, epoch_health(e, host_stats(acc), by_samples, th))
+            hit = info.memo[e] = (key, epoch_health(e, host_stats(acc), by_samples, th,
+                                                    info.graded))
         out.append(hit[1])
     return tuple(out) if len(out) > 1 else ()
 

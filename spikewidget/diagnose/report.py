@@ -9,6 +9,7 @@ from typing import Any
 from ..core.errors import UnknownLayerError
 from ..core.fmt import plain
 from ..core.renderers import render
+from ..state.layer import ANALOG
 from .pathology import Pathology, Severity
 from .rules import is_count_valued
 from .stats import LayerStats, LossStats
@@ -120,10 +121,13 @@ class Report:
 
 
 def _activity(st: LayerStats) -> str:
-    """The mean firing rate; of values other than 0/1 it is not a rate but a mean value."""
+    """The mean firing rate (of a graded layer: of its spike events); of other values
+    than 0/1 it is not a rate but a mean value."""
     mean = float(st.firing_rates.mean())
     if st.is_binary:
         return f"rate={mean:.3f}"
+    if st.graded == ANALOG:
+        return f"non-zero in {mean:.0%} of steps (analog output)"
     if st.role == "input":
         what = ("counts: see count_valued_input" if is_count_valued(st)
                 else "analog values (direct encoding)")

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..state.epoch_stats import NO_STEP, EpochStats
+from ..state.layer import ANALOG, Graded
 from ..state.loss import EpochLoss
 from .thresholds import Thresholds
 
@@ -48,7 +49,9 @@ class EpochHealth:
 class LayerStats:
     """What one layer did over the selected epochs.
 
-    Rates are spikes per observation (one time step of one sample), per neuron.
+    Rates are spikes per observation (one time step of one sample), per neuron; a
+    graded layer's spikes are its spike events (``per_neuron_spikes`` counts them:
+    :func:`spike_counts`).
     Every field but ``name`` has a default (an empty layer), so that code written
     for the tutorial's ``LayerStats(name=..., n_neurons=..., n_steps=...)`` runs.
 
@@ -70,7 +73,7 @@ class LayerStats:
 
     name: str
     role: str = "hidden"
-    graded: bool = False
+    graded: Graded = False
     n_neurons: int = 0
     neuron_shape: tuple[int, ...] = ()
     n_steps: int = 0
@@ -162,15 +165,26 @@ class LayerStats:
         return min(self.nonfinite, key=lambda f: (f.epoch, f.step)) if self.nonfinite else None
 
 
-def layer_stats(name: str, role: str, graded: bool, neuron_shape: tuple[int, ...],
+def spike_counts(stats: Any, graded: Graded) -> Any:
+    """Per neuron, how often it fired ``(n_neurons,)``: its spike sum, or for a graded
+    layer its spike events (finite non-zero values: snnTorch's spikes of
+    ``graded_spikes_factor``, SpikingJelly's integer ILIF spikes, an analog output
+    away from 0), so spikes of 0.005 do not read as dead nor spikes of 3 as
+    saturated. ``stats``: an :class:`EpochStats` or a device accumulator."""
+    events = stats.spike_events if graded else None
+    return stats.spike_sum if events is None else events
+
+
+def layer_stats(name: str, role: str, graded: Graded, neuron_shape: tuple[int, ...],
                 merged: EpochStats, epochs: tuple[int, ...],
                 per_epoch: list[tuple[int, EpochStats]], th: Thresholds,
                 fan_out: float | None = None) -> LayerStats:
     """Assemble the statistics of one layer; ``per_epoch`` locates non-finite values;
     ``fan_out``: synapses per neuron, if known."""
-    rates = merged.spike_sum / max(merged.n_obs, 1)
+    counts = spike_counts(merged, graded)
+    rates = counts / max(merged.n_obs, 1)
     dead = int(np.count_nonzero(rates < th.dead_rate))
-    sat = int(np.count_nonzero(rates > th.saturated_rate))
+    sat = 0 if graded == ANALOG else int(np.count_nonzero(rates > th.saturated_rate))
     n = merged.n_neurons
     has_v = merged.v_n > 0
     g_n = merged.g_n
@@ -178,8 +192,8 @@ def layer_stats(name: str, role: str, graded: bool, neuron_shape: tuple[int, ...
     return LayerStats(
         name=name, role=role, graded=graded, n_neurons=n, neuron_shape=neuron_shape,
         n_steps=merged.n_steps, n_observations=merged.n_obs, epochs=epochs,
-        per_neuron_spikes=merged.spike_sum, firing_rates=rates,
-        total_spikes=float(merged.spike_sum.sum()),
+        per_neuron_spikes=counts, firing_rates=rates,
+        total_spikes=float(counts.sum()),
         dead_neuron_count=dead, dead_neuron_fraction=dead / n,
         saturated_neuron_count=sat, saturated_neuron_fraction=sat / n,
         max_value=merged.spike_max, min_value=merged.spike_min,
@@ -204,7 +218,7 @@ def layer_stats(name: str, role: str, graded: bool, neuron_shape: tuple[int, ...
         voltage_time_std=_time_std(merged),
         isi_counts=merged.isi_n, **_isi(merged),
         fan_out=fan_out,
-        estimated_syn_ops=None if fan_out is None else float(merged.spike_sum.sum()) * fan_out,
+        estimated_syn_ops=None if fan_out is None else float(counts.sum()) * fan_out,
     )
 
 
@@ -348,9 +362,10 @@ def loss_stats(per_epoch: list[tuple[int, EpochLoss]], recent: np.ndarray,
 
 
 def epoch_health(epoch: int, stats: EpochStats, by_samples: bool,
-                 th: Thresholds) -> EpochHealth:
-    """How one layer fared in one epoch (``by_samples``: judged as an output layer)."""
-    rates = stats.spike_sum / max(stats.n_obs, 1)
+                 th: Thresholds, graded: Graded = False) -> EpochHealth:
+    """How one layer fared in one epoch (``by_samples``: judged as an output layer;
+    ``graded``: its spikes counted as events, :func:`spike_counts`)."""
+    rates = spike_counts(stats, graded) / max(stats.n_obs, 1)
     n = max(stats.n_neurons, 1)
     if by_samples and stats.count_samples:
         dead = np.count_nonzero(stats.active_samples / stats.count_samples < th.dead_rate)
@@ -379,8 +394,8 @@ class EpochSummary:
     n_obs: int
 
     @classmethod
-    def of(cls, epoch: int, stats: EpochStats) -> EpochSummary:
-        rates = stats.spike_sum / max(stats.n_obs, 1)
+    def of(cls, epoch: int, stats: EpochStats, graded: Graded = False) -> EpochSummary:
+        rates = spike_counts(stats, graded) / max(stats.n_obs, 1)
         samples = (stats.active_samples / stats.count_samples if stats.count_samples
                    else None)
         return cls(epoch, _quantiles(rates), None if samples is None else _quantiles(samples),
@@ -399,11 +414,11 @@ class DeviceSummary:
     there: dropping an epoch never syncs); copied to the host on first use, which a
     report or a save makes."""
 
-    def __init__(self, epoch: int, acc: Any) -> None:
+    def __init__(self, epoch: int, acc: Any, graded: Graded = False) -> None:
         import torch
 
         self.epoch, self.n_obs = epoch, int(acc.n_obs)
-        rates = acc.spike_sum.double() / max(acc.n_obs, 1)
+        rates = spike_counts(acc, graded).double() / max(acc.n_obs, 1)
         samples = (acc.active_samples.double() / acc.count_samples if acc.count_samples
                    else None)
         self._parts = (_device_quantiles(torch, rates),

@@ -41,13 +41,14 @@ Reader = Callable[[Any, Any], Frame]
 @dataclass(frozen=True)
 class Neuron:
     """How to read one module: its framework, whether it is a leaky integrator
-    (voltages, no spikes), whether its spikes are graded on purpose, and the
-    reader that turns ``(module, output)`` into a :class:`Reading`."""
+    (voltages, no spikes), whether its spikes are graded on purpose (``"analog"``:
+    a continuous output, see :data:`spikewidget.state.layer.Graded`), and the reader
+    that turns ``(module, output)`` into a :class:`Reading`."""
 
     framework: str
     read: Reader
     integrator: bool = False
-    graded: bool = False
+    graded: bool | str = False
 
 
 class Framework(Protocol):

@@ -8,8 +8,8 @@ They return spikes, with the voltage on ``.v`` (a float until the first forward)
 ``.v_seq`` only when ``store_v_seq=True``; a multi-step-only module (``PSN``,
 ``MaskedPSN``, the ILC and noisy nodes) has no ``step_mode`` and always takes
 ``(time, batch, ...)``. ``OTTTLIFNode`` returns ``[spike, trace]`` while training
-(for ``layer.OTTTSequential``). ``ILIFNode`` (integer spikes), ``LIAFNode`` (analog
-output) and the DSR nodes (weighted spikes) are graded on purpose. Non-spiking
+(for ``layer.OTTTSequential``). ``ILIFNode`` (integer spikes) and the DSR nodes
+(weighted spikes) are graded on purpose, ``LIAFNode``'s output is analog. Non-spiking
 nodes output voltages. The threshold is ``v_threshold``: a float, or a tensor (a
 Parameter or buffer) in a few nodes; state is reset by ``MemoryModule.reset`` (as
 ``functional.reset_net`` does).
@@ -27,8 +27,10 @@ tensor_threshold = False  # its kernels take a Python float
 _NEURONS = "spikingjelly.activation_based.neuron"
 
 
-_GRADED = ("ILIFNode", "LIAFNode", "DSRIFNode", "DSRLIFNode")
-"""Nodes whose output is not 0/1 by design (integer, analog or weighted spikes)."""
+_GRADED = ("ILIFNode", "DSRIFNode", "DSRLIFNode")
+"""Nodes whose spikes are not 0/1 by design (integer or weighted spikes)."""
+_ANALOG = ("LIAFNode",)
+"""Nodes whose output is an analog activation of the membrane, seldom exactly 0."""
 
 
 def _multi_step(module: Any) -> bool:
@@ -77,7 +79,9 @@ def detect(module: Any) -> Neuron | None:
         return None
     if isinstance(module, classes(_NEURONS, "NonSpikingBaseNode", "NoisyNonSpikingBaseNode")):
         return Neuron(name, _read_integrator, integrator=True)
-    return Neuron(name, _read, graded=isinstance(module, classes(_NEURONS, *_GRADED)))
+    graded = ("analog" if isinstance(module, classes(_NEURONS, *_ANALOG))
+              else isinstance(module, classes(_NEURONS, *_GRADED)))
+    return Neuron(name, _read, graded=graded)
 
 
 def threshold_attribute(module: Any) -> str | None:

@@ -665,10 +665,10 @@ def watch(profiler: Recording, model: Any, *, gradients: bool = False,
             handle.skipped[name] = ("leaky integrator: outputs voltages, not spikes "
                                     "(not recorded as a spike layer)")
             continue
-        if neuron.graded:
-            profiler.declare_layer(name, graded=True)
-        fan_out = fan_out_after(model, module)
         declared = getattr(profiler, "_declared", {}).get(name, {})  # the user's wins
+        if neuron.graded and "graded" not in declared:
+            profiler.declare_layer(name, graded=neuron.graded)
+        fan_out = fan_out_after(model, module)
         if fan_out is not None and "fan_out" not in declared:
             profiler.declare_layer(name, fan_out=fan_out)
         tap = _Tap(handle, name, module, neuron)

@@ -30,7 +30,7 @@ from ..core.errors import InvalidInputError, InvalidTypeError, ProfileFormatErro
 from ..diagnose.stats import SUMMARY_QUANTILES, EpochSummary
 from ..diagnose.thresholds import Thresholds
 from ..state.epoch_stats import EpochStats
-from ..state.fields import saved_parts
+from ..state.fields import STOOD_IN, saved_parts
 from ..state.layer import LayerRecord, host_stats
 from ..state.limits import MAX_EPOCH
 from ..state.loss import RECENT, LossTracker
@@ -47,11 +47,14 @@ from .schema import (
 )
 
 FORMAT = "spikewidget-profile"
-VERSION = 2
-"""2 added inter-spike intervals, the voltage's spread over time and its extrema."""
-READABLE = (1, 2)
-"""Versions this spikewidget reads; a version-1 file's newer statistics read as never
-measured (no intervals, spread and extrema unknown)."""
+VERSION = 3
+"""2 added inter-spike intervals, the voltage's spread over time and its extrema; 3
+added per-neuron spike events (``spike_events``, held by layers with values other
+than 0 and 1) and requires the fields added since 2 (``since=3`` in the field table)."""
+READABLE = (1, 2, 3)
+"""Versions this spikewidget reads; an older file's newer statistics read as never
+measured (no intervals, spread and extrema unknown; a version-2 file's graded layers
+count their spikes by value, as version 2 did)."""
 
 
 @dataclass
@@ -229,7 +232,8 @@ def _rebuild(archive: Archive, meta: dict[str, Any], spare: int, depth: int
     snap = ProfileSnapshot(meta["raster_window"], meta["raster_neurons"], meta["max_epochs"],
                            declared=meta["declared"], epoch=meta["epoch"],
                            dropped=set(meta["dropped_epochs"]))
-    vectors_kept = vector_names(meta["version"])
+    required = vector_names(meta["version"])
+    vectors_kept = required + tuple(name for name, _ in STOOD_IN)  # those only where held
     for i, lay in enumerate(meta["layers"]):
         n, label = lay["n_neurons"], f"layer {lay['name']!r}"
         info = LayerRecord(lay["name"], lay["role"], lay["graded"], lay["neuron_axes"],
@@ -237,7 +241,8 @@ def _rebuild(archive: Archive, meta: dict[str, Any], spare: int, depth: int
         for e, scalars in lay["epochs"].items():
             vectors = {vec: archive.array(f"layer{i}_epoch{e}_{vec}", f8, (n,),
                                           f"{label} epoch {e}: {vec}")
-                       for vec in vectors_kept}
+                       for vec in vectors_kept
+                       if vec in required or f"layer{i}_epoch{e}_{vec}" in archive.names}
             info.epochs[e] = EpochStats.from_parts(scalars, vectors, meta["version"])
         for key, frames in ((f"layer{i}_epoch_raster", EPOCH_SNAPSHOTS * EPOCH_FRAMES),
                             (f"layer{i}_raster", snap.raster_window)):  # epochs first

@@ -21,6 +21,7 @@ from ..core.errors import ProfileFormatError, SpikeWidgetError
 from ..diagnose.roles import ROLES
 from ..diagnose.thresholds import Thresholds
 from ..state.fields import GRADIENT_HEAD, NO_STEP, SAVED_SCALARS, saved_vectors
+from ..state.layer import ANALOG, Graded, is_graded
 from ..state.limits import MAX_EPOCH, MAX_RASTER_NEURONS, MAX_RASTER_WINDOW, PHASES, RESERVED_NAMES
 from ..state.loss import RECENT, EpochLoss
 from ..state.raster import RASTER_NEURONS, raster_bytes
@@ -147,6 +148,11 @@ class _Checker:
             self.fail(where, "true or false", value)
         return value
 
+    def graded(self, value: Any, where: str) -> Graded:
+        if not is_graded(value):
+            self.fail(where, f"true, false or {ANALOG!r}", value)
+        return value
+
     def layer_name(self, value: Any, where: str) -> str:
         if not isinstance(value, str) or not value:
             self.fail(where, "a non-empty layer name", value)
@@ -165,7 +171,7 @@ class _Checker:
                     self.fail(at, f"one of {ROLES}", v)
                 out[key] = v
             elif key == "graded":
-                out[key] = self.flag(v, at)
+                out[key] = self.graded(v, at)
             elif key == "neuron_axes":
                 out[key] = self.whole(v, at, 1, 64)
             elif key == "fan_out":
@@ -204,7 +210,7 @@ class _Checker:
             epochs[e] = self.epoch_scalars(ep, f"{where}: epoch {e}", n, version)
         last = lay.get("last_epoch", max(epochs, default=0))  # absent before it was saved
         return {"name": name, "role": role,
-                "graded": self.flag(self.key(lay, "graded", where), f"{where}: graded"),
+                "graded": self.graded(self.key(lay, "graded", where), f"{where}: graded"),
                 "neuron_axes": axes, "neuron_shape": shape, "n_neurons": n,
                 "steps": self.whole(self.key(lay, "steps", where), f"{where}: steps", 0),
                 "last_epoch": self.whole(last, f"{where}: last_epoch", 0, MAX_EPOCH),

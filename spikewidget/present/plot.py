@@ -24,6 +24,7 @@ from ..core.renderers import register
 from ..diagnose.profile import Profile
 from ..diagnose.report import Report
 from ..diagnose.thresholds import Thresholds
+from ..state.layer import ANALOG
 from .figtext import LITERAL, legend, shown
 from .palette import CLASS, layer_colour
 from .plot_table import draw_table, table_layout
@@ -101,12 +102,14 @@ def _default_layer(report: Report) -> str | None:
 def neuron_classes(st: Any, th: Thresholds) -> np.ndarray:
     """Per neuron, 0 (dead), 1 (healthy) or 2 (saturated), as the report counts them:
     an output layer's neuron is dead when it fires in fewer than ``dead_rate`` of the
-    samples (where samples were counted), any other when its rate is below it."""
+    samples (where samples were counted), any other when its rate is below it; an
+    analog layer's neurons are never saturated."""
     rates = np.asarray(st.firing_rates, dtype=np.float64)
     activity = st.sample_activity if st.role == "output" else None
     dead = (activity < th.dead_rate) if activity is not None else (rates < th.dead_rate)
     out = np.ones(rates.shape, dtype=np.int8)
-    out[rates > th.saturated_rate] = 2
+    if st.graded != ANALOG:
+        out[rates > th.saturated_rate] = 2
     out[dead] = 0
     return out
 

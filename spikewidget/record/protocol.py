@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from ..core.arrays import ArrayLike
+from ..state.layer import Graded
 from .reduce_numpy import StepResult
 
 
@@ -16,7 +17,7 @@ class Recording(Protocol):
     """Record steps and gradients of named layers."""
 
     def declare_layer(self, name: str, *, role: str | None = None,
-                      graded: bool | None = None, neuron_axes: int | None = None,
+                      graded: Graded | None = None, neuron_axes: int | None = None,
                       fan_out: float | None = None) -> None:
         """Say what a layer is (see :meth:`Recorder.declare_layer`)."""
 

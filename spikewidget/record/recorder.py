@@ -26,7 +26,7 @@ from ..core.errors import InvalidInputError, InvalidTypeError, UnknownLayerError
 from ..diagnose.roles import ROLES, resolve_role
 from ..diagnose.stats import DeviceSummary, EpochSummary
 from ..state.epoch_stats import EpochStats
-from ..state.layer import LayerRecord, host_stats
+from ..state.layer import ANALOG, Graded, LayerRecord, host_stats, is_graded
 from ..state.limits import MAX_RASTER_NEURONS, MAX_RASTER_WINDOW, PHASES, check_epoch
 from ..state.loss import LossTracker
 from ..state.raster import RASTER_NEURONS, RasterSnapshot
@@ -61,7 +61,8 @@ class Recorder:
     layer's size. ``max_epochs``: keep the statistics of at most this many epochs
     per layer (the newest; older ones are dropped, and reports and the widget say
     so). Each layer holds 56 bytes per neuron per epoch (seven float64 per-neuron
-    sums), whatever the number of steps: None (the default) keeps every epoch.
+    sums; 64 once it emits a value other than 0 and 1, or on a device), whatever
+    the number of steps: None (the default) keeps every epoch.
     ``backend``: ``"auto"`` reduces device tensors on their device and everything
     else with NumPy; ``"torch"`` always uses torch ops; ``"numpy"`` always copies
     to the host.
@@ -124,14 +125,17 @@ class Recorder:
             self._version += 1
 
     def declare_layer(self, name: str, *, role: str | None = None,
-                      graded: bool | None = None, neuron_axes: int | None = None,
+                      graded: Graded | None = None, neuron_axes: int | None = None,
                       fan_out: float | None = None) -> None:
         """Say what a layer is, before or after it is recorded.
 
         ``role``: ``"input"`` (its values are checked for counts), ``"output"`` (its
         per-sample spike counts are checked for overflow) or ``"hidden"``; by default
-        inferred from the name. ``graded=True`` means non-binary values are intended
-        (snnTorch ``graded_spikes_factor``, SEW-ResNet ADD). ``neuron_axes``: how many
+        inferred from the name. ``graded=True`` means non-binary spikes are intended
+        (snnTorch ``graded_spikes_factor``, SEW-ResNet ADD): dead and saturated are
+        then judged on spike events (finite non-zero values), not on their sizes.
+        ``graded="analog"``: a continuous output, seldom exactly 0 (SpikingJelly's
+        ``LIAFNode``); judged dead when it stays 0, never saturated. ``neuron_axes``: how many
         trailing axes index neurons (3 for ``(time, batch, channels, height, width)``).
         ``fan_out``: how many synapses each of its neurons drives (a following
         ``nn.Linear``: its ``out_features``), for ``LayerStats.estimated_syn_ops``
@@ -147,9 +151,9 @@ class Recorder:
         if role is not None and not is_one_of(role, ROLES):
             raise InvalidInputError(
                 f"layer {name!r}: role must be one of {ROLES}, got {role!r}")
-        if graded is not None and not isinstance(graded, bool):
-            raise InvalidTypeError(f"layer {name!r}: graded must be True or False, "
-                                   f"got {graded!r}")
+        if graded is not None and not is_graded(graded):
+            raise InvalidTypeError(f"layer {name!r}: graded must be True, False or "
+                                   f"{ANALOG!r}, got {graded!r}")
         if neuron_axes is not None:
             check_neuron_axes(name, neuron_axes, None)
             neuron_axes = int(neuron_axes)  # NumPy integers too: saved as JSON
@@ -349,8 +353,8 @@ class Recorder:
             fold(acc, step)
             # ---- commit: the step is in; now file it ----
             if info is None:
-                info = LayerRecord(layer, role, bool(decl.get("graded", False)), axes, nshape,
-                              device, self.raster_window, self.raster_neurons)
+                info = LayerRecord(layer, role, decl.get("graded", False), axes, nshape,
+                                   device, self.raster_window, self.raster_neurons)
                 self._layers[layer] = info
             info.epochs[ep] = acc
             self._drop_old_epochs(info)
@@ -378,8 +382,9 @@ class Recorder:
             return
         for e in sorted(info.epochs)[:-k]:
             acc = info.epochs.pop(e)
-            info.summaries[e] = (EpochSummary.of(e, acc) if isinstance(acc, EpochStats)
-                                 else DeviceSummary(e, acc))  # no sync: sorted there
+            info.summaries[e] = (EpochSummary.of(e, acc, info.graded)
+                                 if isinstance(acc, EpochStats)
+                                 else DeviceSummary(e, acc, info.graded))  # no sync
             info.memo.pop(e, None)
             self._dropped.add(e)
 
@@ -628,7 +633,7 @@ class Recorder:
                 info = self._layers.get(name)
                 if info is not None:
                     info.role = resolve_role(name, mine_decl)
-                    info.graded = bool(mine_decl.get("graded", info.graded))
+                    info.graded = mine_decl.get("graded", info.graded)
             self._epoch = max(self._epoch, their_epoch)
             self._version += 1
         for name, phase in their_phases:

@@ -52,6 +52,8 @@ class StepResult:
     voltages: tuple[int, float, float, int, float, float] | None
     """count, mean, M2, non-finite count, min, max"""
     gradient: tuple[float, int, int] | None  # norm, non-finite count, values
+    events: np.ndarray | None = None
+    """Steps with values other than 0 and 1: per neuron, its finite non-zero values."""
     isi: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     """Records with a time axis: intervals, their sum and sum of squares per neuron."""
     spread: tuple[np.ndarray, np.ndarray] | None = None
@@ -146,6 +148,7 @@ def _compute(x2: np.ndarray, v2: np.ndarray | None, g2: np.ndarray | None,
     """:func:`compute_step` given the sums of squares (see :func:`_squares`) and, for
     large spike arrays, the fused passes (:func:`_fused_passes`)."""
     s, mx, mn, nonbinary, fractional, nf_x, x2 = _spikes(x2, qx, fused)
+    events = np.count_nonzero(x2, axis=0) if nonbinary else None  # x2 is finite here
     counts = None
     if want_counts and time_steps is not None:
         c = x2.reshape(time_steps, -1, x2.shape[1]).sum(axis=0)
@@ -163,7 +166,7 @@ def _compute(x2: np.ndarray, v2: np.ndarray | None, g2: np.ndarray | None,
                  None if v2 is None else first_samples(v2.reshape(-1), n))
     samples = x2.shape[0] // time_steps if time_steps else x2.shape[0]
     return StepResult(x2.shape[0], s, mx, mn, nonbinary, nf_x, fractional, counts, vm, gn,
-                      isi, vt, frame, samples)
+                      events, isi, vt, frame, samples)
 
 
 def apply_step(acc: EpochStats, r: StepResult, *, step: int) -> None:
@@ -179,6 +182,11 @@ def apply_step(acc: EpochStats, r: StepResult, *, step: int) -> None:
 
 
 def _apply(acc: EpochStats, r: StepResult, step: int) -> None:
+    if r.events is not None or acc.spike_events is not None:
+        events = acc.spike_events
+        if events is None:  # the first step with other values: the earlier ones were 0/1
+            events = acc.spike_events = acc.spike_sum.copy()
+        np.add(events, r.spike_sum if r.events is None else r.events, out=events)
     np.add(acc.spike_sum, r.spike_sum, out=acc.spike_sum)
     acc.n_steps += 1
     acc.n_obs += r.n_obs

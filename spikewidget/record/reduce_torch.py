@@ -21,6 +21,7 @@ from ..state.fields import (
     GRADIENT_HEAD,
     HOST_SCALARS,
     INTEGERS,
+    STOOD_IN,
     VECTORS,
 )
 from ..state.merges import TREND, chan, co_moments
@@ -34,6 +35,9 @@ _INITIAL = [(_INDEX[name], float(BY_NAME[name].initial)) for name in DEVICE_SCAL
             if BY_NAME[name].initial != 0] + [
     (slots, float(BY_NAME[name].initial)) for name, slots in _LIST_SLOTS.items()]
 """(place, value) of the scalar tensor's non-zero initial values (from the field table)."""
+_HELD = VECTORS + tuple(name for name, _ in STOOD_IN)
+"""The per-neuron tensors: on the device even the fields the host holds only once they
+differ from their stand-in (knowing that would take a sync); 8 bytes per neuron each."""
 
 
 class DeviceEpochStats:
@@ -44,7 +48,7 @@ class DeviceEpochStats:
         for name in HOST_SCALARS:  # host numbers, known from shapes alone
             setattr(self, name, BY_NAME[name].initial)
         self.n_neurons = n_neurons
-        for name in VECTORS:
+        for name in _HELD:
             setattr(self, name, torch.zeros(n_neurons, dtype=torch.float64, device=device))
         self.open: _DeviceOpenSequences | None = None
         # one vector of scalars: cheap to update together and to copy to the host;
@@ -68,7 +72,9 @@ class DeviceEpochStats:
         s = xc.sum(0, dtype=torch.float64)
         new[i("spike_max")] = torch.maximum(new[i("spike_max")], xc.amax().double())
         new[i("spike_min")] = torch.minimum(new[i("spike_min")], xc.amin().double())
-        new[i("nonbinary")] += ((xc != 0) & (xc != 1)).sum().double()
+        fired = xc != 0
+        events = fired.sum(0, dtype=torch.float64)
+        new[i("nonbinary")] += (fired & (xc != 1)).sum().double()
         new[i("fractional")] += (xc != xc.floor()).sum().double()
         _count_nonfinite(torch, new, "spikes", nf, step)
         counted = want_counts and time_steps is not None
@@ -101,6 +107,7 @@ class DeviceEpochStats:
             self.vt_m2.add_(vt[0])
             self.vt_dof.add_(vt[1])
         self.spike_sum += s
+        self.spike_events += events
         if counted:
             self.active_samples += active
             self.count_samples += int(c.shape[0])
@@ -135,10 +142,14 @@ class DeviceEpochStats:
         for name, slots in _LIST_SLOTS.items():
             fields[name] = [int(v) if name in INTEGERS else v for v in values[slots][:kept]]
         vectors = self._vectors().cpu().numpy()
-        return EpochStats(**fields, **{k: vectors[i].copy() for i, k in enumerate(VECTORS)})
+        held = {k: vectors[i].copy() for i, k in enumerate(_HELD)}
+        if not fields["nonbinary"]:  # every value 0 or 1: events are the sums
+            for name, _ in STOOD_IN:
+                held[name] = None
+        return EpochStats(**fields, **held)
 
     def _vectors(self) -> Any:
-        return torch_module().stack([getattr(self, k) for k in VECTORS])
+        return torch_module().stack([getattr(self, k) for k in _HELD])
 
 
 def _as_float(torch: Any, t: Any) -> Any:

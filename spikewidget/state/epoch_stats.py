@@ -1,7 +1,8 @@
 """Streaming statistics of one layer over one epoch, and how two of them merge.
 
 Memory is fixed per layer and epoch: seven float64 per neuron (:data:`VECTORS`,
-56 bytes) plus a few scalars, whatever the number of steps; ``max_epochs`` bounds
+56 bytes; an eighth, ``spike_events``, once a value other than 0 and 1 is seen) plus
+a few scalars, whatever the number of steps; ``max_epochs`` bounds
 the number of epochs (older ones keep a :class:`~spikewidget.diagnose.stats.EpochSummary`).
 Merging is exact for sums and extrema and uses Chan et al.'s pairwise update for the
 voltage variance, so a tiny spread at a large offset survives any number of merges.
@@ -51,9 +52,11 @@ class EpochStats:
     The fields are the rows of :data:`spikewidget.state.fields.FIELDS` (each with its
     meaning, initial value and merge). ``spike_sum`` has shape ``(n_neurons,)``: spikes
     summed over every observation (time step x sample) of every step; ``n_obs``
-    counts those observations. Where per-sample counts are measured (output layers,
-    spikes with a time axis), ``active_samples`` counts per neuron the samples in
-    which it fired at all, out of ``count_samples``.
+    counts those observations. ``spike_events`` counts per neuron its finite non-zero
+    values (a graded spike is one event); it is None, meaning equal to ``spike_sum``,
+    until the layer's first value other than 0 and 1. Where per-sample counts are
+    measured (output layers, spikes with a time axis), ``active_samples`` counts per
+    neuron the samples in which it fired at all, out of ``count_samples``.
 
     Gradients: one norm per record (``g_*``, over its finite records), the per-value
     RMS ``norm / sqrt(values)`` summed in ``g_rms_sum``, the step of the largest norm,

@@ -69,13 +69,14 @@ class Field:
     since: int = 1
     legacy: float | int | None = None
     legacy_from: str | None = None
+    stand_in: str | None = None
     doc: str = ""
 
     @property
     def annotation(self) -> str:
         """The dataclass annotation (what :mod:`spikewidget.io.schema` checks)."""
         if self.kind == "vector":
-            return "np.ndarray"
+            return "np.ndarray" if self.stand_in is None else "np.ndarray | None"
         if self.kind == "list":
             return f"list[{self.dtype.__name__}]"
         return self.dtype.__name__
@@ -101,6 +102,9 @@ FIELDS: tuple[Field, ...] = (
     Field("n_samples", "scalar", int, 0, "sum", "host", since=LATER, legacy_from="n_obs",
           doc="samples (rows over the time axis); unknown in old files: each observation"),
     Field("spike_sum", "vector", float, 0.0, "sum", doc="spikes per neuron"),
+    Field("spike_events", "vector", float, 0.0, "sum", stand_in="spike_sum",
+          doc="spike events per neuron (finite non-zero values), held from a layer's "
+              "first value other than 0 and 1: a graded layer's spikes counted"),
     Field("spike_max", "scalar", float, -INF, "max"),
     Field("spike_min", "scalar", float, INF, "min"),
     Field("nonbinary", "scalar", int, 0, "sum", doc="spike values other than 0 and 1"),
@@ -159,8 +163,12 @@ FIELDS: tuple[Field, ...] = (
 """The table, in the order of the dataclass's fields (``n_neurons`` first)."""
 
 BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
-VECTORS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind == "vector")
-"""The per-neuron fields (float64 each)."""
+VECTORS: tuple[str, ...] = tuple(f.name for f in FIELDS
+                                 if f.kind == "vector" and f.stand_in is None)
+"""The per-neuron fields every layer holds (float64 each)."""
+STOOD_IN: tuple[tuple[str, str], ...] = tuple((f.name, f.stand_in) for f in FIELDS
+                                              if f.stand_in is not None)
+"""(field, its stand-in) of the per-neuron fields held only once they differ."""
 LISTS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind == "list")
 DEVICE_SCALARS: tuple[str, ...] = tuple(f.name for f in FIELDS
                                         if f.kind == "scalar" and f.place == "device")
@@ -178,7 +186,7 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
     "sum": lambda a, b: a + b, "min": min, "max": max, "first_step": first_step}
 _GENERIC = tuple((f.name, _OPS[f.merge]) for f in FIELDS
                  if f.kind == "scalar" and isinstance(f.merge, str) and f.merge != "keep")
-_VECTOR_SUMS = tuple(f.name for f in FIELDS if f.kind == "vector" and f.merge == "sum")
+_VECTOR_SUMS = VECTORS
 
 
 def _check_table() -> None:
@@ -192,6 +200,8 @@ def _check_table() -> None:
             raise TypeError(f"field {f.name}: per-neuron fields merge by sum")
         if f.legacy_from is not None and f.legacy_from not in BY_NAME:
             raise TypeError(f"field {f.name}: legacy_from names no field")
+        if f.stand_in is not None and (f.kind != "vector" or f.stand_in not in VECTORS):
+            raise TypeError(f"field {f.name}: only a vector stands in for a vector")
     if len(BY_NAME) != len(FIELDS):
         raise TypeError("a field is declared twice")
 
@@ -204,7 +214,7 @@ def defaults(n_neurons: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in FIELDS:
         if f.kind == "vector":
-            out[f.name] = np.zeros(n_neurons, dtype=np.float64)
+            out[f.name] = None if f.stand_in else np.zeros(n_neurons, dtype=np.float64)
         elif f.kind == "list":
             out[f.name] = []
         else:
@@ -215,9 +225,19 @@ def defaults(n_neurons: int) -> dict[str, Any]:
 
 def merge_fields(out: Any, other: Any) -> None:
     """Add ``other``'s fields to ``out`` in place, each as the table says: the group
-    merges first (they read counts and maxima before those merge), then each field."""
+    merges first (they read counts and maxima before those merge), then the vectors
+    held only once they differ from their stand-in (before the stand-in merges), then
+    each field."""
     for group in GROUP_MERGES:
         group(out, other)
+    for name, stand_in in STOOD_IN:
+        mine, theirs = getattr(out, name), getattr(other, name)
+        if mine is None and theirs is None:
+            continue
+        if mine is None:
+            mine = getattr(out, stand_in).copy()
+            setattr(out, name, mine)
+        np.add(mine, getattr(other, stand_in) if theirs is None else theirs, out=mine)
     for name in _VECTOR_SUMS:
         mine = getattr(out, name)
         np.add(mine, getattr(other, name), out=mine)
@@ -230,7 +250,8 @@ def copy_fields(stats: Any) -> dict[str, Any]:
     out = {}
     for f in FIELDS:
         v = getattr(stats, f.name)
-        out[f.name] = v.copy() if f.kind == "vector" else list(v) if f.kind == "list" else v
+        out[f.name] = (v if v is None else v.copy()) if f.kind == "vector" \
+            else list(v) if f.kind == "list" else v
     return out
 
 
@@ -241,16 +262,17 @@ SAVED_SCALARS: tuple[Field, ...] = tuple(f for f in FIELDS
 
 
 def saved_vectors(version: int) -> tuple[str, ...]:
-    """The per-neuron arrays each layer's epoch has in a file of ``version``."""
-    return tuple(f.name for f in FIELDS
-                 if f.kind == "vector" and f.persisted and f.since <= version)
+    """The per-neuron arrays each layer's epoch has in a file of ``version`` (those
+    with a stand-in are there only where held: :data:`STOOD_IN`)."""
+    return tuple(f.name for f in FIELDS if f.kind == "vector" and f.persisted
+                 and f.since <= version and f.stand_in is None)
 
 
 def saved_parts(stats: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """(scalars as plain Python numbers and lists, per-neuron arrays) to save."""
     scalars = {f.name: getattr(stats, f.name) for f in SAVED_SCALARS}
     vectors = {f.name: getattr(stats, f.name) for f in FIELDS
-               if f.kind == "vector" and f.persisted}
+               if f.kind == "vector" and f.persisted and getattr(stats, f.name) is not None}
     return scalars, vectors
 
 
@@ -285,6 +307,6 @@ def missing_in(version: int) -> frozenset[str]:
 
 
 __all__ = ["BY_NAME", "DEVICE_LISTS", "DEVICE_SCALARS", "FIELDS", "GRADIENT_HEAD",
-           "HOST_SCALARS", "INTEGERS", "NO_STEP", "VECTORS", "Field", "copy_fields",
+           "HOST_SCALARS", "INTEGERS", "NO_STEP", "STOOD_IN", "VECTORS", "Field", "copy_fields",
            "defaults", "loaded_values", "merge_fields", "missing_in", "saved_parts",
            "saved_vectors"]

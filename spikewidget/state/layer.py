@@ -4,10 +4,24 @@ summaries of dropped epochs and its raster store."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from .epoch_stats import EpochStats
 from .raster import RASTER_NEURONS, RasterWindow
+
+ANALOG = "analog"
+Graded = bool | Literal["analog"]
+"""What a layer's values are: ``False``, spikes of 0 and 1; ``True``, graded spikes
+(sparse events with a size: snnTorch's ``graded_spikes_factor``, integer or weighted
+spikes); ``"analog"``, a continuous output that is seldom exactly 0 (SpikingJelly's
+``LIAFNode``). Graded layers are judged on their spike events (finite non-zero
+values); an analog layer is never called saturated, its outputs being non-zero by
+nature."""
+
+
+def is_graded(value: Any) -> bool:
+    """Whether ``value`` is a :data:`Graded` (``True``, ``False`` or ``"analog"``)."""
+    return isinstance(value, bool) or (isinstance(value, str) and value == ANALOG)
 
 
 class LayerRecord:
@@ -36,7 +50,7 @@ class LayerRecord:
         "summaries",
     )
 
-    def __init__(self, name: str, role: str, graded: bool, neuron_axes: int,
+    def __init__(self, name: str, role: str, graded: Graded, neuron_axes: int,
                  neuron_shape: tuple[int, ...], device: Any, raster_window: int,
                  raster_neurons: int = RASTER_NEURONS) -> None:
         self.name = name

@@ -290,3 +290,67 @@ def test_spikingjelly_tensor_threshold_is_set_in_place(name: str, kwargs: dict) 
     assert node.v_threshold is old and bool((old == 3.0).all())
     with pytest.raises(ValueError, match="v_threshold has shape"):
         frameworks.set_threshold(node, torch.ones(7))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("factor", [0.005, 7.0])
+def test_a_graded_layer_is_judged_on_how_often_it_fires_not_on_its_values(
+        backend: str, factor: float) -> None:
+    """snnTorch ``graded_spikes_factor``: summed as values, spikes of 0.005 read as a
+    rate of 0.001 (critical "dead", fix "lower the threshold": harmful) and spikes of 7
+    as a rate above 1 ("saturated"). A graded neuron fires when it emits any value, so
+    the same network reads the same rate whatever the factor, on both backends."""
+    rates, reports = {}, {}
+    for f in (1.0, factor):
+        net = cn.build("snntorch", "Leaky")
+        net.lif1.graded_spikes_factor = torch.tensor(f)
+        x, _ = cn.spikes_in()
+        prof = SpikeProfiler(backend=backend)
+        with prof.watch(net):
+            for _ in range(3):
+                net(x)
+        reports[f] = prof.report()
+        rates[f] = float(reports[f].layer_stats["lif1"].firing_rates.mean())
+    graded = reports[factor]
+    lif1 = graded.layer_stats["lif1"]
+    assert lif1.graded is True and not lif1.is_binary
+    assert rates[factor] == pytest.approx(rates[1.0], rel=1e-9), explain(graded)
+    assert 0.05 < rates[factor] < 0.95
+    flagged = {p.category for p in graded.pathologies if p.layer == "lif1"}
+    assert not flagged & {"dead_neurons", "saturated_neurons", "silent_network",
+                          "non_binary_spikes"}, explain(graded)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_an_analog_layer_is_never_saturated_but_found_dead_when_it_stays_zero(
+        backend: str) -> None:
+    """SpikingJelly ``LIAFNode`` outputs ReLU(v): non-zero at most steps by nature, so
+    counted as events it would read saturated ("raise the threshold": wrong). Its
+    neurons whose output stays 0 are dead, and are found."""
+    net = cn.build("spikingjelly", "LIAFNode", "s")
+    with torch.no_grad():  # every output non-zero: what saturation would look like
+        net.fc1.bias.add_(5.0)
+    prof = SpikeProfiler(backend=backend)
+    x, _ = cn.spikes_in()
+    with prof.watch(net):
+        net(x)
+    report = prof.report()
+    lif1 = report.layer_stats["lif1"]
+    assert lif1.graded == "analog", explain(report)
+    busy = lif1.firing_rates > report.thresholds.saturated_rate  # saturated, if 0/1
+    assert busy.mean() > 0.9, explain(report)
+    assert lif1.saturated_neuron_count == 0, explain(report)
+    assert "saturated_neurons" not in {p.category for p in report.pathologies
+                                       if p.layer == "lif1"}, explain(report)
+
+    net = cn.build("spikingjelly", "LIAFNode", "s")
+    with torch.no_grad():  # half of lif1's neurons get no positive input: ReLU(v) = 0
+        half = net.fc1.weight.shape[0] // 2
+        net.fc1.weight[:half] = -net.fc1.weight[:half].abs()
+        net.fc1.bias[:half] = -1.0
+    prof = SpikeProfiler(backend=backend)
+    with prof.watch(net):
+        net(x)
+    report = prof.report()
+    dead = [p for p in report.pathologies if p.layer == "lif1" and p.category == "dead_neurons"]
+    assert dead and report.layer_stats["lif1"].dead_neuron_fraction >= 0.5, explain(report)

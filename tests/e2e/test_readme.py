@@ -30,7 +30,7 @@ def test_readme_limits_are_the_ones_the_code_enforces():
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme.split("## Guarantees and limits", 1)[1].split("\n## ", 1)[0]
-    assert f"version {VERSION}" in section and READABLE == (1, 2)
+    assert f"version {VERSION}" in section and READABLE == (1, 2, 3)
     assert f"**{MAX_LOAD_BYTES // 2**30} GiB**" in section
     assert f"**{MAX_META_BYTES // 2**20} MiB**" in section
     assert f"at most **{MAX_PHASE_DEPTH}** deep" in section

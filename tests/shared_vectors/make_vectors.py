@@ -63,6 +63,8 @@ def scenario() -> SpikeProfiler:
     p = SpikeProfiler(raster_window=64)
     p.declare_layer("in", role="input")
     p.declare_layer("out<b>&\"x\"", role="output")
+    p.declare_layer("graded", graded=True)
+    p.declare_layer("analog", graded="analog")
     t, b = 10, 2
     for epoch in range(3):
         if epoch:
@@ -101,6 +103,15 @@ def scenario() -> SpikeProfiler:
             # behind 'dies' (0.3, then 0 in epoch 2) spikes fade with depth, 5x per layer
             for k, rate in enumerate((0.08, 0.015, 0.003)):
                 p.record_step(f"deep{k + 1}", (rng.random((t, b, 24)) < rate).astype(np.float32))
+            # graded spikes of 7 at a rate of 0.3 (by value 2.1 a step: not saturated)
+            # and of 0.005 at 0.15 (by value 0.00075: not dead); counted as events
+            ev = rng.random((t, b, 12)) < np.r_[np.full(6, 0.3), np.full(6, 0.15)]
+            p.record_step("graded", np.where(ev, np.r_[np.full(6, 7.0), np.full(6, 0.005)],
+                                             0.0).astype(np.float32))
+            # analog output (LIAF-like): non-zero at every step (never saturated), but
+            # 4 of its 16 neurons stay at 0 (dead)
+            act = np.log1p(np.exp(rng.standard_normal((t, b, 16)))) * (np.arange(16) >= 4)
+            p.record_step("analog", act.astype(np.float32))
             # output: large (non-binary in epoch 2) counts, NaN voltage once in epoch 1
             scale = (1.0, 6.0, 12.0)[epoch]
             out = rng.poisson(scale * 0.9, size=(t, b, 10)).astype(np.float32)

@@ -6,10 +6,14 @@ export const DEAD = 1;
 export const SATURATED = 2;
 export const CLASS_NAMES = ["healthy", "dead", "saturated"];
 
-/** Class of one neuron: dead below dead_rate, saturated above saturated_rate (NaN: healthy). */
-export function classifyRate(rate, th) {
+/**
+ * Class of one neuron: dead below dead_rate, saturated above saturated_rate (NaN:
+ * healthy). An analog layer's neurons (graded: "analog") are non-zero by nature: never
+ * saturated, as in Python's stats.layer_stats.
+ */
+export function classifyRate(rate, th, analog = false) {
   if (rate < th.dead_rate) return DEAD;
-  if (rate > th.saturated_rate) return SATURATED;
+  if (!analog && rate > th.saturated_rate) return SATURATED;
   return HEALTHY;
 }
 
@@ -19,7 +23,7 @@ export function classifyRate(rate, th) {
  * dead_rate of the samples, as in Python's stats.judge_output_by_samples.
  */
 export function layerClasses(entry, th) {
-  const { dead, sat } = countClasses(entry.rates, th);
+  const { dead, sat } = countClasses(entry.rates, th, entry.graded === "analog");
   if (!entry.activity) return { dead, sat };
   let d = 0;
   for (let i = 0; i < entry.activity.length; i++) if (entry.activity[i] < th.dead_rate) d++;
@@ -27,9 +31,9 @@ export function layerClasses(entry, th) {
 }
 
 /** Dead and saturated counts over a rate array (the hot loop of a slider move). */
-export function countClasses(rates, th) {
+export function countClasses(rates, th, analog = false) {
   const lo = th.dead_rate;
-  const hi = th.saturated_rate;
+  const hi = analog ? Infinity : th.saturated_rate;
   let dead = 0;
   let sat = 0;
   for (let i = 0; i < rates.length; i++) {

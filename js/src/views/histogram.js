@@ -48,7 +48,8 @@ export function niceTicks(max, n = 4) {
  * the foreground colour with no class regions. Returns the layout, for tests: the cut-off
  * positions {deadX, satX}, the y ticks and the x labels' extents (CSS px).
  */
-export function drawHistogram(canvas, hist, th, colours, width, height, { neutral = false } = {}) {
+export function drawHistogram(canvas, hist, th, colours, width, height,
+  { neutral = false, analog = false } = {}) {
   const ctx = sizeCanvas(canvas, width, height);
   ctx.font = "10px sans-serif";
   const max0 = Math.max(1, hist.zeros, ...hist.counts);
@@ -85,12 +86,14 @@ export function drawHistogram(canvas, hist, th, colours, width, height, { neutra
     ctx.globalAlpha = 0.12;
     ctx.fillStyle = colours.dead;
     ctx.fillRect(pad.l, pad.t, deadX - pad.l, h);
-    ctx.fillStyle = colours.saturated;
-    ctx.fillRect(satX, pad.t, x0 + w - satX, h);
+    if (!analog) {
+      ctx.fillStyle = colours.saturated;
+      ctx.fillRect(satX, pad.t, x0 + w - satX, h);
+    }
     ctx.globalAlpha = 1;
   }
   const barColour = (mid) => (neutral ? colours.fg2 : mid < th.dead_rate ? colours.dead
-    : mid > th.saturated_rate ? colours.saturated : colours.healthy);
+    : !analog && mid > th.saturated_rate ? colours.saturated : colours.healthy);
   ctx.fillStyle = barColour(0);
   ctx.fillRect(pad.l, yOf(hist.zeros), zeroW, pad.t + h - yOf(hist.zeros));
   hist.counts.forEach((c, b) => {
@@ -103,7 +106,9 @@ export function drawHistogram(canvas, hist, th, colours, width, height, { neutra
   if (!neutral) {
     ctx.lineWidth = 1.5;
     ctx.setLineDash([4, 3]);
-    for (const [x, c] of [[deadX, colours.dead], [satX, colours.saturated]]) {
+    const cuts = analog ? [[deadX, colours.dead]]
+      : [[deadX, colours.dead], [satX, colours.saturated]];
+    for (const [x, c] of cuts) {
       ctx.strokeStyle = c;
       ctx.beginPath();
       ctx.moveTo(x, pad.t);
@@ -146,15 +151,21 @@ export function createHistogramView(d, { stats }) {
     const entry = store.chunks.get(epoch).layers[lv.index];
     if (!entry.hist) entry.hist = histogramOf(entry.rates);
     const input = lv.role === "input";
-    const geo = drawHistogram(d.hist, entry.hist, th, colours, width, 200, { neutral: input });
+    const analog = lv.graded === "analog";
+    const geo = drawHistogram(d.hist, entry.hist, th, colours, width, 200,
+      { neutral: input, analog });
     d.histLegend.hidden = input;
     d.histTitle.textContent = `Firing rates \u2014 ${lv.name}, epoch ${epoch}`;
     d.histCaption.textContent = input
       ? `${lv.n} input neurons (activity: no rule judges an input's health); log axis, ` +
         `${entry.hist.zeros} at rate 0`
-      : `${lv.n} neurons: ${lv.deadCount} dead (rate < ${th.dead_rate}), ` +
-        `${lv.satCount} saturated (rate > ${th.saturated_rate}); log axis, ` +
-        `${entry.hist.zeros} at rate 0`;
+      : analog
+        ? `${lv.n} neurons of analog output (rate: share of steps non-zero): ` +
+          `${lv.deadCount} dead (rate < ${th.dead_rate}), never saturated; log axis, ` +
+          `${entry.hist.zeros} at rate 0`
+        : `${lv.n} neurons: ${lv.deadCount} dead (rate < ${th.dead_rate}), ` +
+          `${lv.satCount} saturated (rate > ${th.saturated_rate}); log axis, ` +
+          `${entry.hist.zeros} at rate 0`;
     return geo;
   };
   return {

@@ -42,7 +42,8 @@ export function createRasterView(d, { root, stats }) {
     const { store, report, li, th } = shown;
     const lv = report.layers.find((l) => l.index === li);
     const rate = lv ? lv.rates[hit.index] : NaN;
-    const cls = lv ? CLASS_NAMES[classifyRate(rate, th)] : "not recorded this epoch";
+    const cls = lv ? CLASS_NAMES[classifyRate(rate, th, lv.graded === "analog")]
+      : "not recorded this epoch";
     d.tip.textContent = `neuron ${unravel(hit.index, store.layers[li].shape)}\n` +
       `rate ${Number.isFinite(rate) ? rate.toPrecision(3) : rate} \u00B7 ${cls}\n` +
       `step ${raster.steps[hit.frame]}, epoch ${raster.epochs[hit.frame]}: ` +

@@ -173,3 +173,34 @@ def test_the_newer_statistics_round_trip(rich, tmp_path):
             np.testing.assert_array_equal(a[name].voltage_time_std, b[name].voltage_time_std)
     assert back.report().layer_stats["hidden"].estimated_syn_ops == \
         rich.report().layer_stats["hidden"].total_spikes * 20
+
+
+def test_graded_and_analog_layers_keep_their_kind_and_spike_events(rng, tmp_path):
+    """Spikes of 0.005 (graded) and an analog output saved and loaded: the same
+    rates (events, not values), the same kinds, the same findings; recording
+    continues into the loaded epoch's events."""
+    p = SpikeProfiler()
+    p.declare_layer("graded", graded=True)
+    p.declare_layer("analog", graded="analog")
+    for _ in range(3):
+        p.record_step("graded", bernoulli(rng, (10, 4, 20), 0.2) * 0.005)
+        p.record_step("analog", np.abs(rng.standard_normal((10, 4, 20))).astype(np.float32))
+        p.record_step("binary", bernoulli(rng, (10, 4, 20), 0.2))
+    path = tmp_path / "graded.npz"
+    p.save(path)
+    loaded = SpikeProfiler.load(path)
+    assert fingerprint(loaded) == fingerprint(p)
+    assert loaded.report().summary() == p.report().summary()
+    before, after = p.report().layer_stats, loaded.report().layer_stats
+    assert (after["graded"].graded, after["analog"].graded) == (True, "analog")
+    assert 0.15 < float(after["graded"].firing_rates.mean()) < 0.25
+    assert after["analog"].saturated_neuron_count == 0
+    np.testing.assert_array_equal(after["graded"].per_neuron_spikes,
+                                  before["graded"].per_neuron_spikes)
+    with np.load(path) as data:  # only the layers with other values than 0/1 hold events
+        held = sorted(k for k in data.files if k.endswith("_spike_events"))
+    assert held == ["layer0_epoch0_spike_events", "layer1_epoch0_spike_events"]
+    x = bernoulli(rng, (10, 4, 20), 0.2) * 0.005
+    loaded.record_step("graded", x)
+    p.record_step("graded", x)
+    assert fingerprint(loaded) == fingerprint(p)

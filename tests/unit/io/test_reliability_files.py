@@ -397,7 +397,7 @@ def test_fuzz_several_fields_changed_at_once(edits):
     (("layers", 1, "name"), "loss", ["reserved"]),
     (("layers", 1, "name"), "frames", ["'frames' appears twice"]),
     (("declared",), [], ["declared", "an object"]),
-    (("declared", "sew", "graded"), "yes", ["graded", "true or false"]),
+    (("declared", "sew", "graded"), "yes", ["graded", "true, false or 'analog'"]),
     (("thresholds", "dead_rate"), 7, ["thresholds", "dead_rate"]),
     (("layers", 0, "neuron_shape"), [5, 0], ["neuron_shape"]),
     (("layers", 0, "last_epoch"), 2**40, ["last_epoch"]),

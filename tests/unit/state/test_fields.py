@@ -21,7 +21,7 @@ from spikewidget.record.reduce_numpy import (
     compute_step,
 )
 from spikewidget.state.epoch_stats import EpochStats
-from spikewidget.state.fields import FIELDS, VECTORS, saved_vectors
+from spikewidget.state.fields import FIELDS, STOOD_IN, VECTORS, saved_vectors
 from spikewidget.state.merges import NO_STEP, first_step
 
 N = 6  # neurons
@@ -105,7 +105,9 @@ def test_a_new_epoch_holds_every_field_at_its_initial_value():
     fresh = EpochStats(N)
     for f in FIELDS:
         value = getattr(fresh, f.name)
-        if f.kind == "vector":
+        if f.stand_in is not None:
+            assert value is None, f.name  # held only once it differs from its stand-in
+        elif f.kind == "vector":
             assert value.shape == (N,) and value.dtype == np.float64 and not value.any()
         elif f.kind == "list":
             assert value == []
@@ -246,3 +248,29 @@ def test_no_step_is_the_initial_of_every_first_step_field():
     for f in FIELDS:
         if f.merge == "first_step":
             assert f.initial == NO_STEP and f.dtype is int, f.name
+
+
+@pytest.mark.parametrize("name, stand_in", STOOD_IN)
+def test_a_field_with_a_stand_in_is_held_only_once_it_differs_and_then_exactly(
+        name, stand_in, tmp_path):
+    """Layers whose values stay 0/1 hold no spike events (they are the spike sums) on
+    either backend, nor save them; from the first other value they are the count of
+    finite non-zero values, earlier binary steps included."""
+    binary = [dict(r, x=np.nan_to_num(np.round(r["x"]))) for r in steps()]
+    assert getattr(record_host(binary), name) is None
+    assert getattr(record_device(binary), name) is None
+    p = SpikeProfiler()
+    p.record_step("h", binary[0]["x"])
+    assert not any(k.endswith(f"_{name}") for k in epoch_entry(p)[1])
+
+    graded = [dict(r, x=r["x"] * 0.005) for r in binary[:3]] + binary[3:]
+    want = sum(np.count_nonzero(r["x"], axis=0) for r in graded)
+    np.testing.assert_array_equal(getattr(record_host(graded), name), want)
+    np.testing.assert_array_equal(getattr(record_device(graded), name), want)
+    late = binary[3:] + graded[:3]  # the first graded step comes after binary ones
+    np.testing.assert_array_equal(getattr(record_host(late), name), want)
+    p.record_step("h", graded[0]["x"])
+    _, arrays = epoch_entry(p)
+    np.testing.assert_array_equal(
+        arrays[name], np.count_nonzero(binary[0]["x"], axis=0)
+        + np.count_nonzero(graded[0]["x"], axis=0))
