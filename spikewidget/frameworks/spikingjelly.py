@@ -8,11 +8,11 @@ They return spikes, with the voltage on ``.v`` (a float until the first forward)
 ``.v_seq`` only when ``store_v_seq=True``; a multi-step-only module (``PSN``,
 ``MaskedPSN``, the ILC and noisy nodes) has no ``step_mode`` and always takes
 ``(time, batch, ...)``. ``OTTTLIFNode`` returns ``[spike, trace]`` while training
-(for ``layer.OTTTSequential``). ``ILIFNode`` (integer spikes) and the DSR nodes
-(weighted spikes) are graded on purpose, ``LIAFNode``'s output is analog. Non-spiking
-nodes output voltages. The threshold is ``v_threshold``: a float, or a tensor (a
-Parameter or buffer) in a few nodes; state is reset by ``MemoryModule.reset`` (as
-``functional.reset_net`` does).
+(for ``layer.OTTTSequential``). ``ILIFNode`` (integer spikes), the DSR nodes
+(weighted spikes) and the ternary nodes (-1, 0, 1) are graded on purpose;
+``LIAFNode``'s output is analog. Non-spiking nodes output voltages. The threshold
+is ``v_threshold``: a float, or a tensor (a Parameter or buffer) in a few nodes;
+state is reset by ``MemoryModule.reset`` (as ``functional.reset_net`` does).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ tensor_threshold = False  # its kernels take a Python float
 _NEURONS = "spikingjelly.activation_based.neuron"
 
 
-_GRADED = ("ILIFNode", "DSRIFNode", "DSRLIFNode")
-"""Nodes whose spikes are not 0/1 by design (integer or weighted spikes)."""
+_GRADED = ("ILIFNode", "DSRIFNode", "DSRLIFNode", "TernaryIFNode", "TernaryLIFNode")
+"""Nodes whose spikes are not 0/1 by design (integer, weighted or -1/0/1 spikes)."""
 _ANALOG = ("LIAFNode",)
 """Nodes whose output is an analog activation of the membrane, seldom exactly 0."""
 

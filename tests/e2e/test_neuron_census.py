@@ -354,3 +354,33 @@ def test_an_analog_layer_is_never_saturated_but_found_dead_when_it_stays_zero(
     report = prof.report()
     dead = [p for p in report.pathologies if p.layer == "lif1" and p.category == "dead_neurons"]
     assert dead and report.layer_stats["lif1"].dead_neuron_fraction >= 0.5, explain(report)
+
+
+@pytest.mark.parametrize("fw, name, mode", INJECTED)
+def test_a_class_whose_spikes_leave_0_and_1_is_watched_as_graded(fw: str, name: str,
+                                                                  mode: str) -> None:
+    """Driven hard either way (input x3 and x-3), a class whose output takes values
+    other than 0 and 1 (ILIF's integers, the ternary nodes' -1, LIAF's activations)
+    must be declared graded by ``watch``: else its events are summed as values (-1
+    and 1 cancel: "silent", "dead") and it is called non-binary with "raise the
+    threshold"."""
+    values: set[float] = set()
+    for sign in (3.0, -3.0):
+        net = cn.build(fw, name, mode)
+        seen: list[torch.Tensor] = []
+        hook = net.lif1.register_forward_hook(lambda m, i, o, seen=seen: seen.append(
+            (o[0] if isinstance(o, (tuple, list)) else o).detach()))
+        x, _ = cn.spikes_in()
+        with torch.no_grad():
+            net(x * sign)
+        hook.remove()
+        values |= set(torch.unique(torch.cat([s.flatten().float() for s in seen])).tolist())
+    found = frameworks.detect(net.lif1)
+    assert found is not None
+    if values - {0.0, 1.0}:
+        assert found.graded, f"{name} emits {sorted(values)[:8]} but is watched as 0/1"
+    prof = SpikeProfiler()
+    with prof.watch(net), torch.no_grad():
+        net(x * -3.0)
+    layer = prof.report().layer_stats["lif1"]
+    assert layer.graded == found.graded and float(layer.firing_rates.min()) >= 0
