@@ -51,3 +51,38 @@ def test_a_version_2_profile_saves_again_and_keeps_recording(tmp_path):
     now = loaded.report(epoch=loaded.epoch).layer_stats["hidden"]
     assert (now.n_steps, now.total_spikes) == (1, 6 * 4 * 20)
     assert loaded.dropped_epochs == [0, 1]  # max_epochs=3 came back with the file
+
+
+# ------------------------------------------------------------------- version 3
+def _generator_v3():
+    spec = importlib.util.spec_from_file_location("make_profile_v3",
+                                                  DATA / "make_profile_v3.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_committed_v3_file_is_version_3_and_holds_spike_events():
+    with np.load(DATA / "profile_v3.npz") as data:
+        meta = json.loads(data["meta"].tobytes())
+        held = {k for k in data.files if k.endswith("_spike_events")}
+    assert meta["version"] == 3
+    graded = {i for i, lay in enumerate(meta["layers"]) if lay["graded"]}
+    assert {lay["graded"] for lay in meta["layers"]} == {False, True, "analog"}
+    # exactly the layers with values other than 0 and 1 (the count-valued input too)
+    assert graded <= {int(k.split("_")[0][len("layer"):]) for k in held}
+    assert (DATA / "profile_v3.npz").stat().st_size < 200_000
+
+
+def test_a_version_3_profile_reports_what_version_3_reported():
+    """Graded spikes of 0.005 and 7 counted as events, an analog layer never
+    saturated: as the version that wrote the file reported them."""
+    expected = json.loads((DATA / "profile_v3.json").read_text(encoding="utf-8"))
+    loaded = SpikeProfiler.load(DATA / "profile_v3.npz")
+    got = _generator_v3().figures(loaded)
+    assert got.keys() == expected.keys()
+    for key in expected:
+        assert got[key] == expected[key], key
+    last = loaded.report(epoch=loaded.epoch).layer_stats
+    assert 0.1 < float(last["graded"].firing_rates.mean()) < 0.3
+    assert last["analog"].saturated_neuron_count == 0 and last["analog"].dead_neuron_count == 4
