@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
+from ..state.layer import Graded
+
 
 class Reading(NamedTuple):
     """What one forward call of a layer produced.
@@ -48,7 +50,7 @@ class Neuron:
     framework: str
     read: Reader
     integrator: bool = False
-    graded: bool | str = False
+    graded: Graded = False
 
 
 class Framework(Protocol):
