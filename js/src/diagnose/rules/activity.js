@@ -1,0 +1,148 @@
+// How much each layer fires: dead, saturated and silent layers, a layer that died, and too
+// few observations to tell. Mirrors Python's spikewidget/diagnose/rules/activity.py.
+
+function deadSeverity(st, th) {
+  if (st.role === "input") return null;
+  const frac = st.deadCount / st.n;
+  if (frac > th.dead_critical_fraction) return "critical";
+  if (frac > th.dead_warning_fraction) return "warning";
+  return null;
+}
+
+export function checkDead(layers, loss, th, { say }) {
+  const out = [];
+  for (const st of layers) {
+    const sev = deadSeverity(st, th);
+    if (sev === null || chanceExplainsDead(st, th) !== null) continue;
+    out.push(say(sev, "dead_neurons", st.name, st.activity ? "samples" : "rate", sev,
+      { dead: st.deadCount, n: st.n, share: st.deadCount / st.n }));
+  }
+  return out;
+}
+
+const CHANCE_MARGIN = 3.0;
+
+function mean(a) {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i];
+  return s / a.length;
+}
+
+/** Python's activity._chance_explains_dead: [n, p, q, unit] or null. */
+function chanceExplainsDead(st, th) {
+  let n;
+  let p;
+  let unit;
+  let counts;
+  let perSample;
+  if (st.activity) {
+    [n, p, unit] = [st.countSamples, mean(st.activity), "samples"];
+    [counts, perSample] = [st.activeSamples, 1];
+  } else {
+    [n, p, unit] = [st.nObs, mean(st.rates), "observations"];
+    counts = st.counts;
+    perSample = st.nSamples ? Math.max(1, n / st.nSamples) : 1;
+  }
+  if (!(th.dead_rate <= p && p < 1) || n <= 0) return null;
+  const limit = th.dead_rate * n;
+  const low = Math.ceil(limit) - 1;
+  let barely = 0;
+  for (let i = 0; i < counts.length; i++) {
+    if (counts[i] > low && counts[i] <= low + perSample) barely++;
+  }
+  const q = Math.max(binomialBelow(n, p, limit), barely / st.n);
+  const expected = st.n * q;
+  if (st.deadCount > expected + CHANCE_MARGIN * Math.sqrt(expected * (1 - q)) + 1) return null;
+  return [n, p, q, unit];
+}
+
+/** P(X < limit) for X ~ Binomial(n, p), as Python's rules.binomial_below. */
+export function binomialBelow(n, p, limit) {
+  const kMax = Math.ceil(limit) - 1;
+  if (kMax < 0) return 0;
+  if (kMax >= n) return 1;
+  if (kMax > 1000) {
+    const sd = Math.sqrt(n * p * (1 - p));
+    return 0.5 * erfc(-((kMax + 0.5) - n * p) / (sd * Math.sqrt(2)));
+  }
+  let logTerm = n * Math.log1p(-p);
+  const step = Math.log(p) - Math.log1p(-p);
+  let total = 0;
+  for (let k = 0; k <= kMax; k++) {
+    total += Math.exp(logTerm);
+    logTerm += Math.log((n - k) / (k + 1)) + step;
+  }
+  return Math.min(total, 1);
+}
+
+/** Complementary error function (Numerical Recipes' erfcc, |error| < 1.2e-7). */
+function erfc(x) {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 +
+    t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 +
+    t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return x >= 0 ? r : 2 - r;
+}
+
+export function checkFewObservations(layers, loss, th, { say }) {
+  const out = [];
+  for (const st of layers) {
+    if (deadSeverity(st, th) === null) continue;
+    const seen = chanceExplainsDead(st, th);
+    if (seen === null) continue;
+    const [n, p, q, unit] = seen;
+    const need = Math.ceil(Math.log(1e-3) / Math.log1p(-p));
+    out.push(say("info", "too_few_observations", st.name, "chance", "record_more",
+      { dead: st.deadCount, n: st.n, share: st.deadCount / st.n, seen: n, unit, p, q, need }));
+  }
+  return out;
+}
+
+export function checkSaturated(layers, loss, th, { say }) {
+  return layers
+    .filter((st) => st.role !== "input" && st.satCount / st.n > th.saturated_warning_fraction)
+    .map((st) => say("warning", "saturated_neurons", st.name, "rate", "sparse",
+      { saturated: st.satCount, n: st.n, share: st.satCount / st.n }));
+}
+
+export function checkSilent(layers, loss, th, { say }) {
+  const out = [];
+  let before = null; // the layer recorded just before
+  for (const st of layers) {
+    const top = st.maxRate;
+    const feeding = before;
+    before = st;
+    if (top < th.silent_max_rate) {
+      let fix = "unknown";
+      if (st.role === "input") fix = "input";
+      else if (feeding !== null && feeding.maxRate >= th.silent_max_rate) fix = "behind_firing";
+      out.push(say("critical", "silent_network", st.name, "top", fix,
+        { top, before: feeding ? feeding.name : "" }));
+    }
+  }
+  return out;
+}
+
+export function checkLayerDied(layers, loss, th, { say, text }) {
+  const out = [];
+  for (const st of layers) {
+    const hist = st.perEpoch || [];
+    if (st.role === "input" || hist.length < 2) continue;
+    const gone = hist.map((h) => h.deadFraction > th.dead_critical_fraction ||
+      h.maxRate < th.silent_max_rate);
+    if (!gone[gone.length - 1]) continue;
+    let onset = gone.length - 1;
+    while (onset > 0 && gone[onset - 1]) onset--;
+    if (onset === 0) continue;
+    const was = hist[onset - 1];
+    const died = hist[onset];
+    const last = hist[hist.length - 1];
+    const values = { was: was.epoch, was_dead: was.deadFraction, died: died.epoch,
+      died_dead: died.deadFraction, last: last.epoch, last_dead: last.deadFraction };
+    values.state = text("layer_died", last.maxRate < th.silent_max_rate ? "silent" : "dead",
+      values);
+    out.push(say("critical", "layer_died", st.name, "died", "resume", values, died.epoch));
+  }
+  return out;
+}

@@ -1,0 +1,71 @@
+// The surrogate gradients: exploding, and vanishing from the output back to the input.
+// Mirrors Python's spikewidget/diagnose/rules/gradients.py.
+
+export function checkGradientExplosion(layers, loss, th, { say }) {
+  const out = [];
+  const limit = th.gradient_explosion_ratio;
+  for (const st of layers) {
+    if (st.gradientSteps < 2) continue;
+    const base = st.gradientBaseline;
+    const peak = st.gradientNormMax;
+    const growth = st.gradientGrowth;
+    const typical = st.gradientGeomean;
+    const jump = base > 0 ? peak / base : NaN;
+    const over = typical > 0 ? peak / typical : NaN;
+    const values = { peak, peak_step: st.gradientPeakStep };
+    let message;
+    if (growth > limit) {
+      const [first, last] = st.gradientGrowthSteps;
+      message = "growth";
+      Object.assign(values, { per_step: st.gradientGrowthPerStep, first, last, growth });
+    } else if (jump > limit && over > limit) {
+      message = "peak";
+      Object.assign(values, { jump, base, records: st.gradientBaselineRecords, over, typical });
+    } else continue;
+    out.push(say("critical", "gradient_explosion", st.name, message, "clip", values));
+  }
+  return out;
+}
+
+/** Why few gradients pass through a layer (silent, or mostly dead), or null. */
+function starvesGradients(st, th, text) {
+  const values = { name: st.name, top: st.maxRate, share: st.deadCount / st.n };
+  if (st.maxRate < th.silent_max_rate) return text("gradient_vanishing", "why_silent", values);
+  if (values.share > th.dead_critical_fraction) {
+    return text("gradient_vanishing", "why_dead", values);
+  }
+  return null;
+}
+
+export function checkGradientVanishing(layers, loss, th, { say, text }) {
+  const withGrads = layers.filter((s) => s.role !== "input" && s.gradientSteps > 0);
+  if (withGrads.length < 2) return [];
+  const first = withGrads[0];
+  const last = withGrads[withGrads.length - 1];
+  const a = first.gradientRmsMean;
+  const b = last.gradientRmsMean;
+  if (!(b > 0 && a >= 0)) return [];
+  const ratio = a > 0 ? b / a : Infinity;
+  const na = first.gradientNormMean;
+  const nb = last.gradientNormMean;
+  const normRatio = na > 0 ? nb / na : Infinity;
+  if (Math.min(ratio, normRatio) <= th.gradient_vanishing_ratio) return [];
+  const lo = layers.indexOf(first);
+  const hi = layers.indexOf(last);
+  const dead = [];
+  for (const s of layers.slice(lo, hi + 1)) {
+    if (s.role === "input") continue;
+    const why = starvesGradients(s, th, text);
+    if (why !== null) dead.push([s.name, why]);
+  }
+  const values = { first: first.name, last: last.name, ratio, a, b, norm_ratio: normRatio };
+  values.gap = text("gradient_vanishing", "gap", values);
+  if (dead.length === 0) {
+    return [say("critical", "gradient_vanishing", first.name, "deep", "architecture", values)];
+  }
+  const plural = dead.length > 1;
+  Object.assign(values, { names: dead.map(([name]) => `'${name}'`).join(" and "),
+    whys: dead.map(([, why]) => why).join(" and "), their: plural ? "their" : "its",
+    s: plural ? "s" : "" });
+  return [say("critical", "gradient_vanishing", first.name, "starved", "wake_first", values)];
+}
