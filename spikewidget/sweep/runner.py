@@ -199,7 +199,8 @@ def threshold_sweep(profiler: Sweepable, model: Any, batch: Any, *,
         if scale == "log" and (not grid or any(not (math.isfinite(t) and t > 0)
                                                for t in grid)):
             raise InvalidInputError(f"thresholds must be finite numbers > 0 (a log-scale "
-                                    f"sweep), got {grid}")
+                                    f"sweep; pass scale='linear' for potentials at or "
+                                    f"below 0), got {grid}")
         if not grid or any(not math.isfinite(t) for t in grid):
             raise InvalidInputError(f"thresholds must be finite numbers (potentials, on a "
                                     f"linear-scale sweep), got {grid}")
