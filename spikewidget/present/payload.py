@@ -226,8 +226,9 @@ def sweep_message(result: SweepResult, key: str, raster_window: int = 0) -> dict
 
     Per candidate threshold: its report encoded as a chunk (:func:`report_chunk`, the
     same per-layer arrays as a recorded epoch), so the browser re-judges it under the
-    rule sliders; plus the grid, ``best``, ``recommended`` and why. ``key`` names the
-    sweep (its swept layers joined by " + "). ``where`` is what the predicted
+    rule sliders; plus the grid, its ``scale`` (``"log"`` or ``"linear"``: how the
+    slider matches a threshold to a grid point), ``best``, ``recommended`` and why.
+    ``key`` names the sweep (its swept layers joined by " + "). ``where`` is what the predicted
     table's "Where" column says of a candidate's findings (its batch and threshold).
     """
     layers: list[dict[str, Any]] = []
@@ -247,6 +248,7 @@ def sweep_message(result: SweepResult, key: str, raster_window: int = 0) -> dict
     return {"v": VERSION, "key": key, "swept": list(result.layers),
             "original": float(result.original_threshold),
             "grid": encode_array(np.array(result.thresholds, dtype=np.float64)),
+            "scale": result.scale,
             "best": None if result.best is None else float(result.best),
             "recommended": None if rec is None else [float(rec[0]), float(rec[1])],
             "reason": result.reason, "note": HONESTY,

@@ -62,7 +62,7 @@ def plot_sweep(result: SweepResult, ax: Any = None) -> Any:
 
         _, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
     th = result.thresholds
-    ax.set_xscale("log")
+    ax.set_xscale("log" if result.scale == "log" else "linear")
     ax.set_yscale("symlog")
     entries: list[tuple[Any, str]] = []
     if result.recommended is not None:

@@ -231,9 +231,13 @@ class ProfilerWidget(anywidget.AnyWidget):
             v = float(value)
         except (TypeError, ValueError):
             v = math.nan
-        if isinstance(value, bool) or not (math.isfinite(v) and v > 0):
-            raise InvalidInputError(f"a neuron threshold must be a number > 0, got {value!r}")
-        snapped = self._sweep_results[key].row(v).threshold
+        result = self._sweep_results[key]
+        if isinstance(value, bool) or not result.accepts(v):
+            raise InvalidInputError(
+                f"a neuron threshold must be a number > 0, got {value!r}"
+                if result.scale == "log" else
+                f"a neuron threshold must be a finite number (a potential), got {value!r}")
+        snapped = result.row(v).threshold
         self.sweep_thresholds = {**self.sweep_thresholds, key: snapped}
 
     def sweep_row(self, key: str | None = None) -> SweepRow | None:

@@ -11,6 +11,7 @@ from typing import Any
 from ..core.fmt import share
 from ..core.renderers import render
 from ..diagnose.report import Report
+from .scale import Scale, nearest
 
 HONESTY = ("The sweep holds this one batch fixed and does not retrain: it predicts the "
            "first forward passes at each threshold, not where training will take them.")
@@ -56,19 +57,33 @@ class BandEdge:
     """The nearest swept threshold beyond it, which failed."""
     verdict: str
     """What ``outside`` failed with ("non-binary", "silent", ...)."""
+    scale: Scale = "log"
+    """The sweep's scale: on ``"linear"`` the edge is known to within :attr:`width`
+    (threshold units, e.g. mV), on ``"log"`` to within a factor :attr:`ratio`."""
 
     @property
     def ratio(self) -> float:
         """How far apart the two are, as a factor >= 1 (1.03: the edge is known to
-        within 3 %)."""
+        within 3 %); NaN on a linear sweep, whose thresholds may be at or below 0
+        (see :attr:`width`)."""
+        if self.scale != "log":
+            return math.nan
         return max(self.inside, self.outside) / min(self.inside, self.outside)
+
+    @property
+    def width(self) -> float:
+        """How far apart the two are, in threshold units (>= 0)."""
+        return abs(self.inside - self.outside)
 
     def describe(self) -> str:
         """The edge in words: what fails beyond it, and how precisely it is known."""
-        gap = self.ratio - 1
         low, high = distinct(min(self.inside, self.outside), max(self.inside, self.outside))
         outside = low if self.outside < self.inside else high
-        within = f"{gap:.1%}" if gap < 0.01 else f"{gap:.0%}"
+        if self.scale == "log":
+            gap = self.ratio - 1
+            within = f"{gap:.1%}" if gap < 0.01 else f"{gap:.0%}"
+        else:
+            within = f"{self.width:.3g}"
         return (f"{self.verdict} at {outside} (the edge lies between {low} and {high}, "
                 f"known to within {within} in threshold)")
 
@@ -98,6 +113,11 @@ class SweepResult:
     edges: tuple[BandEdge | None, BandEdge | None] = (None, None)
     """The lower and upper end of the recommended interval; None where the interval
     reaches the end of the swept range (nothing failed beyond it) or there is none."""
+    scale: Scale = "log"
+    """How the thresholds were spaced, refined and are matched by :meth:`row`:
+    ``"log"`` (thresholds above 0) or ``"linear"`` (a threshold that is a membrane
+    potential at or below 0, such as Norse ``CobaLIFCell``'s ``p.v_thresh``; see
+    :mod:`spikewidget.sweep.scale`)."""
 
     @property
     def layer(self) -> str:
@@ -109,15 +129,22 @@ class SweepResult:
         return [r.threshold for r in self.rows]
 
     def row(self, threshold: float) -> SweepRow:
-        """The row whose threshold is nearest ``threshold`` (on a log scale)."""
-        return min(self.rows, key=lambda r: abs(math.log(r.threshold / threshold)))
+        """The row whose threshold is nearest ``threshold`` on the sweep's
+        :attr:`scale` (by ratio on a log sweep, by difference on a linear one)."""
+        return self.rows[nearest(self.thresholds, threshold, self.scale)]
+
+    def accepts(self, threshold: float) -> bool:
+        """Whether ``threshold`` can be matched to a row: finite, and above 0 on a
+        log sweep."""
+        return math.isfinite(threshold) and (self.scale != "log" or threshold > 0)
 
     def table(self) -> str:
         """The sweep as plain text, one row per threshold."""
         layers = list(self.rows[0].dead_fraction) if self.rows else []
         head = (f"{'threshold':>10} {'max/step':>9} {'binary':>7} {'out counts':>14} "
                 + "".join(f"{'dead ' + n:>14}" for n in layers) + "  verdict")
-        lines = [f"threshold sweep of {self.layer} (was {self.original_threshold:g})",
+        lines = [f"threshold sweep of {self.layer} (was {self.original_threshold:g}; "
+                 f"{self.scale} scale)",
                  head]
         for r in self.rows:
             counts = ("-" if r.output_count_range is None else

@@ -29,6 +29,13 @@ a :class:`_SplitProfiler` that hands each candidate's slice of the batch to its 
 profiler, so every statistic is computed exactly as in the sequential path. Anything
 unexpected (a layer whose batch is not K*B, a threshold that does not broadcast)
 falls back to one forward per candidate.
+
+The scale. Thresholds above 0 are swept on a log scale (the grid geometric, edges
+bisected at geometric midpoints, rows matched by ratio). A threshold at or below 0 is
+a membrane potential (Norse ``CobaLIFCell``'s ``p.v_thresh``, -10 mV against a reset of
+-70 mV): it is swept on a linear scale (grid, midpoints and matching by difference),
+as is any layer when ``scale="linear"`` is passed. Layers swept together share each
+candidate value, so they must share a scale.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ from ..diagnose.pathology import Severity
 from ..diagnose.report import Report
 from ..record.protocol import FullRecording
 from .result import BandEdge, SweepResult, SweepRow, distinct
+from .scale import SCALES, Scale, midpoint, spaced
 
 
 class Sweepable(FullRecording, Protocol):
@@ -99,7 +107,8 @@ def threshold_sweep(profiler: Sweepable, model: Any, batch: Any, *,
                     progress: Callable[[int, int], None] | None = None,
                     batched: bool = False, chunk: int | None = None,
                     time_steps: int | None = None,
-                    refine: int | None = None) -> SweepResult:
+                    refine: int | None = None,
+                    scale: Scale | None = None) -> SweepResult:
     """Sweep the firing threshold of ``layer`` over ``thresholds``.
 
     Args:
@@ -110,8 +119,9 @@ def threshold_sweep(profiler: Sweepable, model: Any, batch: Any, *,
         batch: the input, passed as ``forward(model_copy, batch)``; with
             ``time_steps`` and no ``forward``, ``(time_steps, batch, ...)`` fed as
             ``model_copy(batch[t])`` for each time step ``t``.
-        thresholds: candidates; default ``n`` log-spaced values found from the
-            layer's membrane range when it never fires.
+        thresholds: candidates; default ``n`` values spaced on ``scale``, found from
+            the layer's membrane range when it never fires (:func:`_auto_grid`,
+            :func:`_linear_grid`). On a log scale they must be above 0.
         forward: how to run the model (default ``model(batch)``).
         watch_input: also record the input (count-valued frames are named).
         progress: called as ``progress(done, total)`` after each candidate (or
@@ -127,13 +137,17 @@ def threshold_sweep(profiler: Sweepable, model: Any, batch: Any, *,
             :func:`~spikewidget.hooks.watch.watch`): this many calls make one
             ``(time, batch, ...)`` record, which gives output spike counts per sample.
         refine: bisections of each failing edge of the recommended interval, between
-            its last passing and its first failing threshold (log midpoints, one
-            forward pass each, at most ``2 * refine`` in all, shown by ``progress``
+            its last passing and its first failing threshold (midpoints on ``scale``,
+            one forward pass each, at most ``2 * refine`` in all, shown by ``progress``
             whose total then grows by that many); each halves how far the edge may
             lie from the thresholds swept. Default 3 on the automatic grid, 0 (the
             thresholds swept as given) when ``thresholds`` is passed. The refined
             rows are marked ``refined``; the best threshold is always a grid point.
             The result's ``edges`` say where each edge lies and what fails beyond.
+        scale: ``"log"`` or ``"linear"`` (see the module doc). Default: linear when
+            a swept layer's threshold is at or below 0 (a membrane potential), else
+            log. Pass ``"linear"`` for a positive threshold that is a potential too
+            (one whose reset or rest lies below 0).
     """
     import torch
 
@@ -165,13 +179,8 @@ def threshold_sweep(profiler: Sweepable, model: Any, batch: Any, *,
     refine = int(refine)
     current = {name: _as_float(frameworks.get_threshold(modules[name]), name)
                for name in swept}
-    for name, value in current.items():
-        if not (math.isfinite(value) and value > 0):
-            raise InvalidInputError(
-                f"layer {name!r} ({type(modules[name]).__name__}) has threshold {value:g}; "
-                f"the sweep searches thresholds above 0 on a log scale, so a threshold at "
-                f"or below 0 (a potential in mV, such as Norse CobaLIFCell's p.v_thresh) "
-                f"cannot be swept")
+    kinds = {name: type(modules[name]).__name__ for name in swept}
+    scale = _choose_scale(current, kinds, scale)
     original = current[swept[0]]
 
     def measure(threshold: float) -> Report:
@@ -187,8 +196,14 @@ def threshold_sweep(profiler: Sweepable, model: Any, batch: Any, *,
 
     if thresholds is not None:
         grid = sorted({float(t) for t in thresholds})  # numbers: checked above
-        if not grid or any(not (math.isfinite(t) and t > 0) for t in grid):
-            raise InvalidInputError(f"thresholds must be finite numbers > 0, got {grid}")
+        if scale == "log" and (not grid or any(not (math.isfinite(t) and t > 0)
+                                               for t in grid)):
+            raise InvalidInputError(f"thresholds must be finite numbers > 0 (a log-scale "
+                                    f"sweep; pass scale='linear' for potentials at or "
+                                    f"below 0), got {grid}")
+        if not grid or any(not math.isfinite(t) for t in grid):
+            raise InvalidInputError(f"thresholds must be finite numbers (potentials, on a "
+                                    f"linear-scale sweep), got {grid}")
     # very low thresholds drive membranes through subnormal floats, which are ~20x
     # slower on CPUs; flushing them changes no spike and no statistic we report
     torch.set_flush_denormal(True)
@@ -197,7 +212,8 @@ def threshold_sweep(profiler: Sweepable, model: Any, batch: Any, *,
         probe = None
         if thresholds is None:
             probe = measure(_NEVER_FIRES)
-            grid = _auto_grid(probe, swept, original, n)
+            grid = (_auto_grid(probe, swept, original, n) if scale == "log"
+                    else _linear_grid(probe, swept, original, n))
         reports: list[Report] = []
         if batched and len(grid) > 1 and forward is None and _can_batch(modules, swept, batch):
             if probe is None:  # the first candidate, as usual, tells the layers' shapes
@@ -233,12 +249,49 @@ def threshold_sweep(profiler: Sweepable, model: Any, batch: Any, *,
                 progress(len(reports), len(grid))
         rows = [_row(th, rep, swept) for th, rep in zip(grid, reports, strict=True)]
         rows = _refine(rows, refine, lambda th: _row(th, measure(th), swept, refined=True),
-                       progress)
+                       progress, scale)
     finally:
         torch.set_flush_denormal(False)
-    recommended, best, reason, edges = _recommend(rows, " + ".join(swept))
+    recommended, best, reason, edges = _recommend(rows, " + ".join(swept), scale)
     return SweepResult(swept, original, rows, recommended, best, reason, used_batches,
-                       edges)
+                       edges, scale)
+
+
+def _choose_scale(current: dict[str, float], kinds: dict[str, str],
+                  scale: Any) -> Scale:
+    """The scale of a sweep of layers whose thresholds are ``current`` (by layer name;
+    ``kinds``: their classes, for messages): ``scale`` if given, else linear when a
+    threshold is at or below 0. A clear error for a threshold that is not finite, for
+    ``scale="log"`` with one at or below 0, and for layers that would need different
+    scales (they share each candidate value)."""
+    if scale is not None and scale not in SCALES:
+        raise InvalidInputError(f"scale must be one of {list(SCALES)} or None (chosen "
+                                f"from the thresholds), got {scale!r}")
+    for name, value in current.items():
+        if not math.isfinite(value):
+            raise InvalidInputError(
+                f"layer {name!r} ({kinds[name]}) has threshold {value:g}; the sweep "
+                f"needs a finite threshold (a number above 0, or a potential at or below "
+                f"0 swept on a linear scale) to search around")
+    at_or_below = [name for name, value in current.items() if value <= 0]
+    if scale == "log" and at_or_below:
+        name = at_or_below[0]
+        raise InvalidInputError(
+            f"layer {name!r} ({kinds[name]}) has threshold {current[name]:g}; scale='log' "
+            f"searches thresholds above 0: pass scale='linear' (or leave it None) for a "
+            f"threshold that is a potential")
+    above = [name for name in current if name not in at_or_below]
+    if scale is None and at_or_below and above:
+        def listed(names: list[str]) -> str:
+            return ", ".join(f"{n!r} ({kinds[n]}, {current[n]:g})" for n in names)
+        raise InvalidInputError(
+            f"layer: the layers swept together share each candidate threshold, but "
+            f"{listed(above)} have thresholds above 0 (a log scale) and "
+            f"{listed(at_or_below)} at or below 0 (potentials, a linear scale); sweep "
+            f"them separately, or pass scale='linear' if one shared value is meant")
+    if scale is not None:
+        return scale
+    return "linear" if at_or_below else "log"
 
 
 # ------------------------------------------------------------- batched candidates
@@ -448,7 +501,30 @@ def _auto_grid(report: Report, layers: tuple[str, ...], original: float,
         top = original * 100
     hi = max(top * 1.5, original * 2)
     lo = min(original, hi / 1000)
-    return [float(t) for t in np.geomspace(lo, hi, max(n, 2))]
+    return spaced(lo, hi, max(n, 2), "log")
+
+
+def _linear_grid(report: Report, layers: tuple[str, ...], original: float,
+                 n: int) -> list[float]:
+    """Evenly spaced over the swept layers' membrane range when they never fire
+    (``voltage_mean -/+ 6 voltage_std``, the reach :func:`_auto_grid` uses) joined
+    with the current threshold, widened by half its width on each side: the top lies
+    beyond anything the membrane reaches (the layers stop firing there) and the
+    bottom below both the current threshold and the membrane's low end (they fire
+    more). Without recorded voltages (or with a membrane that never moves and the
+    threshold at 0) the span is ``max(|original|, 1)`` on each side of the current
+    threshold, a range that keeps the potential's own size: -10 mV gives -20 to 0 mV,
+    0 gives -1 to 1."""
+    reach = [(st.voltage_mean - 6 * st.voltage_std, st.voltage_mean + 6 * st.voltage_std)
+             for name in layers if (st := report.layer_stats.get(name)) is not None
+             and st.has_voltages]
+    bottom = min([b for b, _ in reach] + [original])
+    top = max([t for _, t in reach] + [original])
+    width = top - bottom
+    if not reach or not (math.isfinite(width) and width > 0):
+        span = max(abs(original), 1.0)
+        return spaced(original - span, original + span, max(n, 2), "linear")
+    return spaced(bottom - width / 2, top + width / 2, max(n, 2), "linear")
 
 
 def _row(threshold: float, report: Report, layers: tuple[str, ...],
@@ -502,30 +578,32 @@ def _band(rows: list[SweepRow]) -> tuple[int, int, SweepRow] | None:
     return lo, hi, best
 
 
-def _edges(rows: list[SweepRow], lo: int, hi: int
+def _edges(rows: list[SweepRow], lo: int, hi: int, scale: Scale = "log"
            ) -> tuple[BandEdge | None, BandEdge | None]:
-    below = (BandEdge(rows[lo].threshold, rows[lo - 1].threshold, rows[lo - 1].verdict)
-             if lo > 0 else None)
-    above = (BandEdge(rows[hi].threshold, rows[hi + 1].threshold, rows[hi + 1].verdict)
-             if hi < len(rows) - 1 else None)
+    below = (BandEdge(rows[lo].threshold, rows[lo - 1].threshold, rows[lo - 1].verdict,
+                      scale) if lo > 0 else None)
+    above = (BandEdge(rows[hi].threshold, rows[hi + 1].threshold, rows[hi + 1].verdict,
+                      scale) if hi < len(rows) - 1 else None)
     return below, above
 
 
 def _refine(rows: list[SweepRow], steps: int, run: Callable[[float], SweepRow],
-            progress: Callable[[int, int], None] | None) -> list[SweepRow]:
-    """``rows`` plus ``steps`` bisections (log midpoints) of each failing edge of the
-    recommended interval, between its last passing and first failing threshold:
-    each halves the edge's uncertainty (on a log scale) for one forward pass."""
+            progress: Callable[[int, int], None] | None,
+            scale: Scale = "log") -> list[SweepRow]:
+    """``rows`` plus ``steps`` bisections (midpoints on ``scale``) of each failing edge
+    of the recommended interval, between its last passing and first failing
+    threshold: each halves the edge's uncertainty (on that scale) for one forward
+    pass."""
     band = _band(rows)
     if band is None or steps <= 0:
         return rows
-    edges = [e for e in _edges(rows, band[0], band[1]) if e is not None]
+    edges = [e for e in _edges(rows, band[0], band[1], scale) if e is not None]
     done, total = len(rows), len(rows) + steps * len(edges)
     added: list[SweepRow] = []
     for edge in edges:
         inside, outside = edge.inside, edge.outside
         for _ in range(steps):
-            row = run(math.sqrt(inside * outside))
+            row = run(midpoint(inside, outside, scale))
             added.append(row)
             done += 1
             if progress is not None:
@@ -537,7 +615,7 @@ def _refine(rows: list[SweepRow], steps: int, run: Callable[[float], SweepRow],
     return sorted(rows + added, key=lambda r: r.threshold)
 
 
-def _recommend(rows: list[SweepRow], layer: str
+def _recommend(rows: list[SweepRow], layer: str, scale: Scale = "log"
                ) -> tuple[tuple[float, float] | None, float | None, str,
                           tuple[BandEdge | None, BandEdge | None]]:
     band = _band(rows)
@@ -548,7 +626,7 @@ def _recommend(rows: list[SweepRow], layer: str
                             f"the range or fix the input first."), (None, None)
     lo, hi, best = band
     interval = (rows[lo].threshold, rows[hi].threshold)
-    below, above = _edges(rows, lo, hi)
+    below, above = _edges(rows, lo, hi, scale)
     counts = best.output_count_range
     counted = (f"output counts per sample stay within [{counts[0]:g}, {counts[1]:g}]"
                if counts else

@@ -4,7 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { encodeArray } from "../../js/src/model/codec.js";
-import { decodeSweep, nearestIndex, predict, recommendedBand, verdictOf } from "../../js/src/diagnose/sweep.js";
+import { acceptsThreshold, decodeSweep, nearestIndex, predict, recommendedBand, verdictOf }
+  from "../../js/src/diagnose/sweep.js";
 
 const TH = { dead_rate: 0.01, dead_warning_fraction: 0.1, dead_critical_fraction: 0.5,
   saturated_rate: 0.95, saturated_warning_fraction: 0.3, silent_max_rate: 0.001,
@@ -63,6 +64,42 @@ test("a threshold snaps to the nearest grid point on a log scale", () => {
   assert.equal(nearestIndex(grid, 2.7), 1);
   assert.equal(nearestIndex(grid, 1e9), 3);
   assert.equal(nearestIndex(grid, 1e-9), 0);
+});
+
+test("on a linear sweep a threshold snaps to the grid point nearest by difference", () => {
+  // potentials in mV (Norse CobaLIFCell): at or below 0, where a ratio means nothing
+  const grid = [-20, -15, -10, -5, 0, 5];
+  assert.equal(nearestIndex(grid, -12, "linear"), 2);
+  assert.equal(nearestIndex(grid, -12.6, "linear"), 1);
+  assert.equal(nearestIndex(grid, -0.1, "linear"), 4);
+  assert.equal(nearestIndex(grid, 1e9, "linear"), 5);
+  assert.equal(nearestIndex(grid, -1e9, "linear"), 0);
+  // where the two scales disagree: 2.9 is nearer 2 by difference, nearer 4 by ratio
+  assert.equal(nearestIndex([1, 2, 4, 8], 2.9, "linear"), 1);
+  assert.equal(nearestIndex([1, 2, 4, 8], 2.9, "log"), 2);
+});
+
+test("a threshold at or below 0 is a slider position only on a linear sweep", () => {
+  assert.ok(acceptsThreshold(-10, "linear") && acceptsThreshold(0, "linear"));
+  assert.ok(!acceptsThreshold(-10, "log") && !acceptsThreshold(0, "log"));
+  assert.ok(acceptsThreshold(0.5, "log") && acceptsThreshold(0.5, "linear"));
+  for (const bad of [NaN, Infinity, "-10", null, undefined]) {
+    assert.ok(!acceptsThreshold(bad, "linear"), String(bad));
+  }
+});
+
+test("a decoded linear sweep keeps its scale and finds its best grid point by difference", () => {
+  const grid = [-16, -10, -4, 2];
+  const msg = { ...MSG, key: "cell", swept: ["cell"], original: -10, best: -7.5,
+    recommended: [-16, -4], scale: "linear", grid: encodeArray(new Float64Array(grid)),
+    candidates: grid.map((t) => candidate(t, Array(10).fill(20), [10, 12], [4, 3])) };
+  const s = decodeSweep(msg);
+  assert.equal(s.scale, "linear");
+  assert.equal(s.bestIndex, 1); // -7.5: 2.5 from -10, 3.5 from -4
+  assert.deepEqual(s.band, { lo: 0, hi: 2 });
+  assert.equal(predict(s, 1, TH).threshold, -10);
+  // a message from before the scale was sent is a log-scale sweep
+  assert.equal(decodeSweep(MSG).scale, "log");
 });
 
 test("the recommended band covers the grid points inside the interval", () => {

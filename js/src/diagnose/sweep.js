@@ -7,12 +7,28 @@ import { decodeArray } from "../model/codec.js";
 import { applyChunk, createStore } from "../model/store.js";
 import { buildReport } from "./report.js";
 
-/** The grid index whose threshold is nearest `value` on a log scale (as SweepResult.row). */
-export function nearestIndex(grid, value) {
+/**
+ * How far apart thresholds `a` and `b` are on `scale` (spikewidget/sweep/scale.py:
+ * distance): by ratio on "log", by difference on "linear" (potentials, at or below 0).
+ */
+export function thresholdDistance(a, b, scale = "log") {
+  return scale === "linear" ? Math.abs(a - b) : Math.abs(Math.log(a / b));
+}
+
+/** Whether `value` can be matched to a grid point of a sweep on `scale` (as SweepResult.accepts). */
+export function acceptsThreshold(value, scale = "log") {
+  return typeof value === "number" && Number.isFinite(value) && (scale === "linear" || value > 0);
+}
+
+/**
+ * The grid index whose threshold is nearest `value` on the sweep's `scale` ("log" by
+ * ratio, "linear" by difference; as SweepResult.row).
+ */
+export function nearestIndex(grid, value, scale = "log") {
   let best = 0;
   let dist = Infinity;
   for (let i = 0; i < grid.length; i++) {
-    const d = Math.abs(Math.log(grid[i] / value));
+    const d = thresholdDistance(grid[i], value, scale);
     if (d < dist) {
       dist = d;
       best = i;
@@ -50,9 +66,13 @@ export function verdictOf(report) {
   return "ok";
 }
 
-/** Decode a sweep message: {key, swept, grid, best, recommended, band, candidates...}. */
+/**
+ * Decode a sweep message: {key, swept, grid, scale, best, recommended, band, candidates...}.
+ * A message without `scale` (an older page) is a log-scale sweep.
+ */
 export function decodeSweep(msg) {
   const grid = Array.from(decodeArray(msg.grid));
+  const scale = msg.scale === "linear" ? "linear" : "log";
   const candidates = msg.candidates.map((c) => {
     const store = createStore();
     store.meta = msg.meta;
@@ -63,10 +83,11 @@ export function decodeSweep(msg) {
       where: c.where || `sweep batch, threshold ${showThreshold(c.threshold)}`, store };
   });
   return {
-    key: msg.key, swept: msg.swept, original: msg.original, grid, best: msg.best,
+    key: msg.key, swept: msg.swept, original: msg.original, grid, scale, best: msg.best,
     recommended: msg.recommended, reason: msg.reason, note: msg.note, layers: msg.layers,
     candidates, band: recommendedBand(grid, msg.recommended),
-    bestIndex: msg.best === null || msg.best === undefined ? null : nearestIndex(grid, msg.best),
+    bestIndex: msg.best === null || msg.best === undefined ? null
+      : nearestIndex(grid, msg.best, scale),
   };
 }
 

@@ -2,7 +2,7 @@
 // slider and the prediction there. The chosen grid point is the model's sweep_thresholds
 // (shared with Python); a new _sweeps message rebuilds the panels.
 
-import { decodeSweep, nearestIndex, predict } from "../diagnose/sweep.js";
+import { acceptsThreshold, decodeSweep, nearestIndex, predict } from "../diagnose/sweep.js";
 import { clear } from "../views/dom.js";
 import { createSweepPanel } from "../views/sweeppanel.js";
 
@@ -15,8 +15,9 @@ export function createSweepsView(el, { model, stats, schedule }) {
   let shown = null; // the frame drawn last
   const chosenIndex = (sweep) => {
     const chosen = (model.get("sweep_thresholds") || {})[sweep.key];
-    if (typeof chosen === "number" && chosen > 0) return nearestIndex(sweep.grid, chosen);
-    return sweep.bestIndex !== null ? sweep.bestIndex : nearestIndex(sweep.grid, sweep.original);
+    if (acceptsThreshold(chosen, sweep.scale)) return nearestIndex(sweep.grid, chosen, sweep.scale);
+    return sweep.bestIndex !== null ? sweep.bestIndex
+      : nearestIndex(sweep.grid, sweep.original, sweep.scale);
   };
   const draw = (entry) => {
     if (!shown) return;

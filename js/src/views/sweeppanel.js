@@ -35,6 +35,11 @@ export function createSweepPanel(sweep, index, { onInput, onCommit }) {
   range.disabled = k < 2;
   const label = h("label", "sw-slider-label", `Neuron threshold of ${who}`);
   label.htmlFor = id;
+  // the grid's spacing, as the sweep chose it: a potential at or below 0 is linear
+  label.title = sweep.scale === "linear"
+    ? "Grid points evenly spaced (linear scale: the threshold is a membrane potential)"
+    : "Grid points log-spaced (each a constant factor above the last)";
+  range.dataset.scale = sweep.scale;
   const value = h("span", "sw-sweep-value", "");
   const band = h("div", "sw-sweep-band");
   const track = h("div", "sw-sweep-track", null, range, h("div", "sw-sweep-band-row", null, band));
@@ -78,6 +83,7 @@ export function createSweepPanel(sweep, index, { onInput, onCommit }) {
     h("div", "sw-pred-grid", null, barsPanel, histPanel),
     tableTitle, table);
   el.dataset.key = sweep.key;
+  el.dataset.scale = sweep.scale;
 
   const panel = {
     el, index, range,

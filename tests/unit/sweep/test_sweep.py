@@ -124,10 +124,11 @@ def test_bad_sweep_requests_say_what_is_wrong(story_batch):
         prof.threshold_sweep(net, story_batch, layer="lif1", thresholds=[0.0, 1.0])
 
 
-def test_a_threshold_at_or_below_zero_is_refused_naming_the_layer():
-    """Norse CobaLIFCell keeps its threshold as a potential in mV (-10 by default): a
-    log-scale search over positive thresholds does not apply. It used to end in an
-    int64 overflow deep inside the first candidate."""
+def test_a_threshold_at_or_below_zero_is_swept_on_a_linear_scale_not_refused():
+    """Norse CobaLIFCell keeps its threshold as a potential in mV (-10 by default): it
+    used to end in an int64 overflow deep inside the first candidate, then was refused;
+    it is now swept on a linear scale (tests/unit/sweep/test_linear_sweep.py; a
+    threshold that is not finite is still refused there)."""
     from norse.torch import CobaLIFCell
 
     class Coba(torch.nn.Module):
@@ -144,9 +145,8 @@ def test_a_threshold_at_or_below_zero_is_refused_naming_the_layer():
 
     prof, net = SpikeProfiler(), Coba()
     x = (torch.rand(10, 4, 30) < 0.3).float()
-    with pytest.raises(InvalidInputError, match=r"'cell' \(CobaLIFCell\) has threshold -10;"
-                                                r".*above 0"):
-        prof.threshold_sweep(net, x, layer="cell")
+    result = prof.threshold_sweep(net, x, layer="cell", n=5, refine=0)
+    assert result.scale == "linear" and result.thresholds[0] < -10 < result.thresholds[-1]
     assert prof.layers == [] and float(net.cell.p.v_thresh) == -10.0
 
 
