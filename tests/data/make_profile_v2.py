@@ -100,12 +100,16 @@ def figures(p: Any) -> dict[str, Any]:
     return out
 
 
+def write(p: Any, npz: Path, figures_json: Path) -> None:
+    """Save ``p`` to ``npz`` and what its report gives to ``figures_json``."""
+    p.save(npz)
+    figures_json.write_text(json.dumps(figures(p), indent=1, sort_keys=True) + "\n",
+                            encoding="utf-8")
+    print(f"wrote {npz} ({npz.stat().st_size:,} bytes) and {figures_json}", file=sys.stderr)
+
+
 def main() -> None:
-    p = build()
-    p.save(NPZ)
-    FIGURES.write_text(json.dumps(figures(p), indent=1, sort_keys=True) + "\n",
-                       encoding="utf-8")
-    print(f"wrote {NPZ} ({NPZ.stat().st_size:,} bytes) and {FIGURES}", file=sys.stderr)
+    write(build(), NPZ, FIGURES)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ one (an output non-zero at most steps, four neurons stuck at 0) and a ternary on
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -48,11 +47,7 @@ def build() -> Any:
 
 
 def main() -> None:
-    p = build()
-    p.save(NPZ)
-    FIGURES.write_text(json.dumps(figures(p), indent=1, sort_keys=True) + "\n",
-                       encoding="utf-8")
-    print(f"wrote {NPZ} ({NPZ.stat().st_size:,} bytes) and {FIGURES}", file=sys.stderr)
+    v2.write(build(), NPZ, FIGURES)
 
 
 if __name__ == "__main__":

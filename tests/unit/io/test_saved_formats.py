@@ -18,9 +18,10 @@ from spikewidget import SpikeProfiler
 DATA = Path(__file__).resolve().parents[2] / "data"
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location("make_profile_v2",
-                                                  DATA / "make_profile_v2.py")
+def _generator(version: int = 2):
+    """The script that wrote ``profile_v{version}`` (its ``figures`` reads a profile)."""
+    spec = importlib.util.spec_from_file_location(f"make_profile_v{version}",
+                                                  DATA / f"make_profile_v{version}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -54,14 +55,6 @@ def test_a_version_2_profile_saves_again_and_keeps_recording(tmp_path):
 
 
 # ------------------------------------------------------------------- version 3
-def _generator_v3():
-    spec = importlib.util.spec_from_file_location("make_profile_v3",
-                                                  DATA / "make_profile_v3.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_committed_v3_file_is_version_3_and_holds_spike_events():
     with np.load(DATA / "profile_v3.npz") as data:
         meta = json.loads(data["meta"].tobytes())
@@ -79,7 +72,7 @@ def test_a_version_3_profile_reports_what_version_3_reported():
     saturated: as the version that wrote the file reported them."""
     expected = json.loads((DATA / "profile_v3.json").read_text(encoding="utf-8"))
     loaded = SpikeProfiler.load(DATA / "profile_v3.npz")
-    got = _generator_v3().figures(loaded)
+    got = _generator(3).figures(loaded)
     assert got.keys() == expected.keys()
     for key in expected:
         assert got[key] == expected[key], key

@@ -124,32 +124,6 @@ def test_bad_sweep_requests_say_what_is_wrong(story_batch):
         prof.threshold_sweep(net, story_batch, layer="lif1", thresholds=[0.0, 1.0])
 
 
-def test_a_threshold_at_or_below_zero_is_swept_on_a_linear_scale_not_refused():
-    """Norse CobaLIFCell keeps its threshold as a potential in mV (-10 by default): it
-    used to end in an int64 overflow deep inside the first candidate, then was refused;
-    it is now swept on a linear scale (tests/unit/sweep/test_linear_sweep.py; a
-    threshold that is not finite is still refused there)."""
-    from norse.torch import CobaLIFCell
-
-    class Coba(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.fc, self.cell = torch.nn.Linear(30, 40), CobaLIFCell(40, 40)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            state, out = None, []
-            for t in range(x.shape[0]):
-                z, state = self.cell(self.fc(x[t]), state)
-                out.append(z)
-            return torch.stack(out)
-
-    prof, net = SpikeProfiler(), Coba()
-    x = (torch.rand(10, 4, 30) < 0.3).float()
-    result = prof.threshold_sweep(net, x, layer="cell", n=5, refine=0)
-    assert result.scale == "linear" and result.thresholds[0] < -10 < result.thresholds[-1]
-    assert prof.layers == [] and float(net.cell.p.v_thresh) == -10.0
-
-
 def test_spikingjelly_and_norse_thresholds_are_swept_too():
     from spikingjelly.activation_based import neuron
 
