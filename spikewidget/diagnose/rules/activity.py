@@ -186,8 +186,9 @@ DEAD_NEURONS = Rule(
         "samples": "{dead}/{n} neurons ({share:.0%}) fire in fewer than {dead_rate:.0%} "
                    "of the samples"},
     fixes={
-        "critical": "Lower the firing threshold (about 20% at a time) or raise the input "
-                    "gain / weight scale; check that input reaches this layer",
+        "critical": "Lower the firing threshold (by about 20% of its height above the "
+                    "reset potential at a time) or raise the input gain / weight scale; "
+                    "check that input reaches this layer",
         "warning": "Lower the threshold a little or add noise to the input"})
 
 SATURATED_NEURONS = Rule(
