@@ -111,11 +111,13 @@ def statistics(snap: ProfileSnapshot, selected: list[int], names: list[str],
         if not per_epoch:
             continue
         merged = merge_all([s for _, s in per_epoch])
+        declared = snap.declared.get(name, {})
         with np.errstate(over="ignore", invalid="ignore"):  # Inf is a finding here
             stats.append(layer_stats(
                 name, info.role, info.graded, info.neuron_shape, merged,
                 tuple(e for e, _ in per_epoch), per_epoch, th,
-                fan_out=snap.declared.get(name, {}).get("fan_out")))
+                fan_out=declared.get("fan_out"), threshold=declared.get("threshold"),
+                resting_potential=declared.get("resting_potential")))
     snap.loss.flush()
     chosen = set(selected)
     recent = [(e, v) for _, e, v in snap.loss.recent if e in chosen]

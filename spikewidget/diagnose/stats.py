@@ -139,6 +139,10 @@ class LayerStats:
     cv_isi: float = math.nan
     fan_out: float | None = None
     estimated_syn_ops: float | None = 0.0
+    threshold: float | None = None
+    """The firing threshold, in the voltages' units (``watch`` reads it; None: unknown)."""
+    resting_potential: float | None = None
+    """The potential a membrane starts from and leaks toward (None: unknown)."""
 
     def __post_init__(self) -> None:
         if not self.neuron_shape:
@@ -178,9 +182,11 @@ def spike_counts(stats: Any, graded: Graded) -> Any:
 def layer_stats(name: str, role: str, graded: Graded, neuron_shape: tuple[int, ...],
                 merged: EpochStats, epochs: tuple[int, ...],
                 per_epoch: list[tuple[int, EpochStats]], th: Thresholds,
-                fan_out: float | None = None) -> LayerStats:
+                fan_out: float | None = None, threshold: float | None = None,
+                resting_potential: float | None = None) -> LayerStats:
     """Assemble the statistics of one layer; ``per_epoch`` locates non-finite values;
-    ``fan_out``: synapses per neuron, if known."""
+    ``fan_out``: synapses per neuron, ``threshold`` and ``resting_potential`` the
+    layer's firing levels, if known."""
     counts = spike_counts(merged, graded)
     rates = counts / max(merged.n_obs, 1)
     dead = int(np.count_nonzero(rates < th.dead_rate))
@@ -219,6 +225,7 @@ def layer_stats(name: str, role: str, graded: Graded, neuron_shape: tuple[int, .
         isi_counts=merged.isi_n, **_isi(merged),
         fan_out=fan_out,
         estimated_syn_ops=None if fan_out is None else float(counts.sum()) * fan_out,
+        threshold=threshold, resting_potential=resting_potential,
     )
 
 

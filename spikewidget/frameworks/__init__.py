@@ -8,10 +8,11 @@ Add a framework by writing a module like :mod:`.snntorch` and listing it in
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from . import norse, snntorch, spikingjelly
-from .base import Frame, Framework, Neuron, Reader, Reading, custom, read_generic
+from .base import Frame, Framework, Neuron, Reader, Reading, custom, is_tensor, read_generic
 
 FRAMEWORKS: tuple[Framework, ...] = (snntorch, spikingjelly, norse)  # type: ignore[assignment]
 """Every framework spikewidget reads, in the order they are tried."""
@@ -27,6 +28,7 @@ __all__ = [
     "Reading",
     "custom",
     "detect",
+    "firing_levels",
     "get_threshold",
     "read_generic",
     "reset_state",
@@ -82,6 +84,36 @@ def get_threshold(module: Any) -> Any:
     for part in _require(module).split("."):
         value = getattr(value, part)
     return value
+
+
+def firing_levels(module: Any) -> tuple[float | None, float | None]:
+    """``(threshold, resting potential)`` of a neuron layer as numbers, to tell a
+    layer whose membrane stays short of its threshold from one that gets no input.
+
+    A per-neuron threshold gives its lowest value (the easiest to reach). None where
+    a level is unknown, not finite, or learnt (a tensor that requires grad moves as
+    training runs: the value read now would go stale). Reading a tensor on a device
+    waits for it once: call this when watching starts, never per step.
+    """
+    attr = threshold_attribute(module)
+    if attr is None:
+        return None, None
+    threshold = _level(get_threshold(module))
+    rest = _BY_NAME[detect(module).framework].resting_potential(module, attr)
+    return threshold, (None if threshold is None else _level(rest))
+
+
+def _level(value: Any) -> float | None:
+    """``value`` (a number or a tensor, its lowest element) as a finite float."""
+    if is_tensor(value):
+        if value.requires_grad or value.numel() == 0:
+            return None
+        value = value.detach().min().item()
+    try:
+        level = float(value)
+    except (TypeError, ValueError):
+        return None
+    return level if math.isfinite(level) else None
 
 
 def set_threshold(module: Any, value: Any) -> None:

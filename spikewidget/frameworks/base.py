@@ -71,6 +71,11 @@ class Framework(Protocol):
     def set_threshold(self, module: Any, attribute: str, value: Any) -> None:
         """Set the threshold at ``attribute`` (from :meth:`threshold_attribute`)."""
 
+    def resting_potential(self, module: Any, attribute: str) -> Any:
+        """The potential the membrane of a layer with its threshold at ``attribute``
+        starts from and leaks toward without input (a number or a tensor), or None
+        when unknown or when the threshold is not a level the membrane crosses."""
+
     def reset_state(self, module: Any) -> bool:
         """Put the hidden state this module keeps between calls back to rest;
         False when the module is not this framework's."""

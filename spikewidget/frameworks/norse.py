@@ -88,5 +88,17 @@ def set_threshold(module: Any, attribute: str, value: Any) -> None:
     module.p = new
 
 
+def resting_potential(module: Any, attribute: str) -> Any:
+    """``v_leak`` beside the threshold (``v_rest`` beside ``CobaLIFParameters``'
+    ``v_thresh``), or None when the parameters have neither (Izhikevich)."""
+    holder = module
+    for part in attribute.split(".")[:-1]:
+        holder = getattr(holder, part)
+    for field in ("v_leak", "v_rest"):
+        if hasattr(holder, field):
+            return getattr(holder, field)
+    return None
+
+
 def reset_state(module: Any) -> bool:
     return False

@@ -94,6 +94,12 @@ def set_threshold(module: Any, attribute: str, value: Any) -> None:
         module.threshold = new.clone()  # a registered buffer: replaced in place
 
 
+def resting_potential(module: Any, attribute: str) -> float | None:
+    """0: snnTorch's membranes start at 0 and leak toward it. None for ``DeltaLeaky``,
+    which fires on a change of its membrane, not on a level."""
+    return None if attribute == "delta_threshold" else 0.0
+
+
 def reset_state(module: Any) -> bool:
     """``reset_mem`` of this one module (snnTorch's class-wide ``reset_hidden``
     would reset every instance)."""

@@ -111,6 +111,12 @@ def set_threshold(module: Any, attribute: str, value: Any) -> None:
     module.v_threshold = float(value)
 
 
+def resting_potential(module: Any, attribute: str) -> Any:
+    """``v_reset``, where a node starts; 0 for a soft reset (``v_reset=None``)."""
+    rest = getattr(module, "v_reset", None)
+    return 0.0 if rest is None else rest
+
+
 def reset_state(module: Any) -> bool:
     if not isinstance(module, classes("spikingjelly.activation_based.base", "MemoryModule")):
         return False

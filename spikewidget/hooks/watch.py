@@ -671,6 +671,9 @@ def watch(profiler: Recording, model: Any, *, gradients: bool = False,
         fan_out = fan_out_after(model, module)
         if fan_out is not None and "fan_out" not in declared:
             profiler.declare_layer(name, fan_out=fan_out)
+        threshold, rest = frameworks.firing_levels(module)  # once, here: never per step
+        if threshold is not None:  # what the module holds now
+            profiler.declare_layer(name, threshold=threshold, resting_potential=rest)
         tap = _Tap(handle, name, module, neuron)
         handle._taps.append(tap)
         handle.layers.append(name)

@@ -38,7 +38,8 @@ MAX_COUNT = 2**63 - 1
 """Largest step, sample or value count a file may state."""
 MAX_PHASE_DEPTH = 2
 """How deeply phases (``profiler.phase("eval")``) may nest inside a file."""
-DECLARATIONS = ("role", "watch_role", "graded", "neuron_axes", "fan_out")
+DECLARATIONS = ("role", "watch_role", "graded", "neuron_axes", "fan_out", "threshold",
+                "resting_potential")
 """What ``declare_layer`` (and ``watch``) may have said about a layer."""
 
 
@@ -178,6 +179,11 @@ class _Checker:
                 f = self.real(v, at)
                 if not (math.isfinite(f) and f > 0):
                     self.fail(at, "a positive number of synapses", v)
+                out[key] = f
+            elif key in ("threshold", "resting_potential"):
+                f = self.real(v, at)
+                if not math.isfinite(f):
+                    self.fail(at, "a finite potential", v)
                 out[key] = f
             else:
                 self.fail(where, f"declarations among {DECLARATIONS}", key)

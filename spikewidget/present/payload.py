@@ -68,6 +68,10 @@ WIDGET_SCALARS: dict[str, Callable[[LayerStats], Any]] = {
     "gradient_growth_to": lambda st: st.gradient_growth_steps[1],
     "gradient_rms_mean": _same("gradient_rms_mean"),
     "gradient_norm_geomean": _same("gradient_norm_geomean"),
+    "voltage_max": _same("voltage_max"),
+    "threshold": lambda st: math.nan if st.threshold is None else st.threshold,
+    "resting_potential": lambda st: (math.nan if st.resting_potential is None
+                                     else st.resting_potential),
 }
 """The per-layer scalars the widget reads, each with how it follows from a layer's
 :class:`LayerStats` (the judged statistics, not the raw accumulators of

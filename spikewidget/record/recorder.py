@@ -126,7 +126,8 @@ class Recorder:
 
     def declare_layer(self, name: str, *, role: str | None = None,
                       graded: Graded | None = None, neuron_axes: int | None = None,
-                      fan_out: float | None = None) -> None:
+                      fan_out: float | None = None, threshold: float | None = None,
+                      resting_potential: float | None = None) -> None:
         """Say what a layer is, before or after it is recorded.
 
         ``role``: ``"input"`` (its values are checked for counts), ``"output"`` (its
@@ -140,8 +141,20 @@ class Recorder:
         ``fan_out``: how many synapses each of its neurons drives (a following
         ``nn.Linear``: its ``out_features``), for ``LayerStats.estimated_syn_ops``
         (spikes x fan-out); ``watch`` sets it where it can read it from the model.
+        ``threshold`` and ``resting_potential``: the firing threshold and the potential
+        the membrane starts from, in the units of the recorded voltages; with them a
+        silent layer is told whether its membrane falls short of the threshold or never
+        rises at all (``watch`` reads both from snnTorch, SpikingJelly and Norse layers
+        whose threshold is not learnt).
         """
         check_name(name)
+        for key, level in (("threshold", threshold), ("resting_potential",
+                                                      resting_potential)):
+            if level is not None and (isinstance(level, bool) or not isinstance(
+                    level, (int, float, np.number)) or not math.isfinite(level)):
+                raise InvalidInputError(
+                    f"layer {name!r}: {key} must be a finite number (a potential in the "
+                    f"units of the recorded voltages), got {level!r}")
         if fan_out is not None and (isinstance(fan_out, bool)
                                     or not isinstance(fan_out, (int, float, np.number))
                                     or not math.isfinite(fan_out) or fan_out <= 0):
@@ -167,8 +180,10 @@ class Recorder:
                     f"cannot change it to {neuron_axes}")
             self._version += 1
             decl = self._declared.setdefault(name, {})
-            if fan_out is not None:
-                decl["fan_out"] = float(fan_out)
+            for key, number in (("fan_out", fan_out), ("threshold", threshold),
+                                ("resting_potential", resting_potential)):
+                if number is not None:
+                    decl[key] = float(number)
             for key, value in (("role", role), ("graded", graded),
                                ("neuron_axes", neuron_axes)):
                 if value is not None:

@@ -191,6 +191,8 @@ def threshold_sweep(profiler: Sweepable, model: Any, batch: Any, *,
         prof = _fresh_like(profiler)
         with torch.no_grad(), watch(prof, work, input=watch_input, sample_voltages=False,
                                     time_steps=time_steps, phases=False):
+            for name in swept:  # the candidate as swept (watch reads no learnt one)
+                prof.declare_layer(name, threshold=threshold)
             run(work, batch)
         return prof.report()
 
@@ -316,12 +318,16 @@ class _SplitProfiler:
     """What :func:`~spikewidget.hooks.watch.watch` needs of a profiler, handing each candidate's
     slice of the batch axis to that candidate's own profiler."""
 
-    def __init__(self, profilers: list[Sweepable], batch_size: int) -> None:
+    def __init__(self, profilers: list[Sweepable], batch_size: int,
+                 swept: Sequence[str] = ()) -> None:
         self.profilers = profilers
         self.batch_size = batch_size
+        self.swept = frozenset(swept)
         self.error: BaseException | None = None
 
     def declare_layer(self, name: str, **kwargs: Any) -> None:
+        if name in self.swept:  # the sweep declares each candidate's own threshold
+            kwargs.pop("threshold", None)
         for p in self.profilers:
             p.declare_layer(name, **kwargs)
 
@@ -407,7 +413,10 @@ class _BatchPlan:
             raise _CannotBatch(str(exc)) from exc
         repeated = torch.cat([self.batch] * k, dim=axis) if k > 1 else self.batch
         profs = [_fresh_like(profiler) for _ in thresholds]
-        split = _SplitProfiler(profs, b)
+        for prof, threshold in zip(profs, thresholds, strict=True):
+            for name in self.swept:
+                prof.declare_layer(name, threshold=float(threshold))
+        split = _SplitProfiler(profs, b, self.swept)
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")

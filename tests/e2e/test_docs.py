@@ -23,6 +23,16 @@ def test_every_relative_link_and_picture_exists(doc):
         assert (doc.parent / target).exists(), f"{doc.name} links to missing {target}"
 
 
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_source_file_a_doc_names_exists(doc):
+    """A path such as `spikewidget/present/palette.py` or `js/src/diagnose/rules.js`
+    names a file of this checkout (files moved since are caught here)."""
+    named = re.findall(r"`((?:spikewidget|js|tests|benchmarks)/[\w./-]+\.(?:py|js|mjs))`",
+                       doc.read_text())
+    missing = sorted({p for p in named if not (ROOT / p).exists()})
+    assert not missing, f"{doc.name} names files that do not exist: {missing}"
+
+
 def test_the_readme_links_the_story_and_shows_pictures_make_images_writes():
     readme = (ROOT / "README.md").read_text()
     assert "(docs/story.md)" in readme

@@ -33,16 +33,29 @@ test("neurons are classed dead / healthy / saturated exactly as in Python", () =
   }
 });
 
-test("every report (epoch x thresholds) matches Python's, finding for finding", () => {
+function assertReportsMatch(payload, reports) {
   const store = createStore();
-  assert.equal(applyMessage(store, vectors.payload), "applied");
-  assert.ok(vectors.reports.length > 20);
-  for (const c of vectors.reports) {
+  assert.equal(applyMessage(store, payload), "applied");
+  for (const c of reports) {
     const rep = buildReport(store, c.epoch, c.thresholds);
     const counts = Object.fromEntries(rep.layers.map((l) => [l.name, [l.deadCount, l.satCount]]));
     assert.deepEqual(counts, c.counts, `counts, epoch ${c.epoch}`);
     assert.deepEqual(rep.findings, c.findings, `findings, epoch ${c.epoch}, ${JSON.stringify(c.thresholds)}`);
   }
+}
+
+test("every report (epoch x thresholds) matches Python's, finding for finding", () => {
+  assert.ok(vectors.reports.length > 20);
+  assertReportsMatch(vectors.payload, vectors.reports);
+});
+
+test("a silent layer's firing levels give Python's fix: short of the threshold, or no drive", () => {
+  const { payload, reports } = vectors.levels;
+  assertReportsMatch(payload, reports);
+  const fixes = new Set(reports.flatMap((c) => c.findings)
+    .filter((p) => p.category === "silent_network" && !p.cause).map((p) => p.fix.split(":")[0]));
+  assert.deepEqual([...fixes].sort(), ["A lower threshold will not help",
+    "The membrane rises but stays short of the threshold"]);
 });
 
 test("the vectors exercise causes and the start of an at-chance loss", () => {

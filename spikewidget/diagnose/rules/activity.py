@@ -134,16 +134,45 @@ def check_silent(layers: list[LayerStats], loss: LossStats | None,
         top = float(st.firing_rates.max())
         feeding, before = before, st
         if top < th.silent_max_rate:
+            values = {"top": top, "before": feeding.name if feeding else ""}
+            membrane = None if st.role == "input" else short_of_threshold(st)
             if st.role == "input":
                 fix = "input"
+            elif membrane is not None:
+                fix, levels = membrane
+                values.update(levels)
             elif feeding is not None and float(feeding.firing_rates.max()) >= \
                     th.silent_max_rate:
                 fix = "behind_firing"
             else:
                 fix = "unknown"
-            out.append(say(Severity.CRITICAL, "silent_network", st, "top", fix,
-                            {"top": top, "before": feeding.name if feeding else ""}, th, top))
+            out.append(say(Severity.CRITICAL, "silent_network", st,
+                           "top" if membrane is None else "top_membrane", fix, values, th,
+                           top))
     return out
+
+
+def short_of_threshold(st: LayerStats) -> tuple[str, dict[str, float]] | None:
+    """Why a layer's membrane never reached its threshold, from the highest recorded
+    voltage (``peak``) and the layer's firing levels: ``"no_drive"`` when it never rose
+    above the resting potential (the current into it is zero or negative: a lower
+    threshold cannot help), ``"below_threshold"`` with ``gain``, how many times the
+    drive must grow to reach the threshold. None when the levels or voltages are
+    unknown, or when the voltages reach the threshold (the spikes are lost elsewhere).
+    """
+    threshold, rest, peak = st.threshold, st.resting_potential, st.voltage_max
+    if (threshold is None or rest is None or not st.has_voltages
+            or not math.isfinite(peak) or not rest < threshold or peak >= threshold):
+        return None
+    levels = {"peak": peak, "threshold": threshold, "rest": rest}
+    if peak <= rest + NO_DRIVE_TOLERANCE * (threshold - rest):
+        return "no_drive", levels
+    return "below_threshold", {**levels, "gain": (threshold - rest) / (peak - rest)}
+
+
+NO_DRIVE_TOLERANCE = 1e-6
+"""A membrane whose peak is within this share of the threshold's height above rest
+never rose: rounding, not input."""
 
 
 def check_layer_died(layers: list[LayerStats], loss: LossStats | None,
@@ -204,14 +233,28 @@ SILENT_NETWORK = Rule(
     "silent_network", "critical", "a layer's max rate < {silent_max_rate:g}",
     "Check input encoding, lower all thresholds", check_silent,
     messages={"top": "Layer emits almost no spikes: its highest firing rate is "
-                     "{top:.2g} (< {silent_max_rate:g})"},
+                     "{top:.2g} (< {silent_max_rate:g})",
+              "top_membrane": "Layer emits almost no spikes: its highest firing rate is "
+                              "{top:.2g} (< {silent_max_rate:g}); its recorded membrane "
+                              "potential peaked at {peak:.3g}, below its threshold "
+                              "{threshold:.3g}"},
     fixes={
         "input": "Check the input encoding: the input is (almost) all zeros",
+        "below_threshold": "The membrane rises but stays short of the threshold: lower "
+                           "the threshold toward {peak:.3g} (the highest it reached; now "
+                           "{threshold:.3g}, rest {rest:.3g}) or scale up the input or "
+                           "the weights into this layer about {gain:.2g}x",
+        "no_drive": "A lower threshold will not help: the membrane never rose above its "
+                    "resting potential {rest:.3g}, so the current into this layer is "
+                    "zero or negative. Check the layer feeding it (the sign and scale of "
+                    "its weights, a normalisation or ReLU that zeroes it) and that the "
+                    "input is not all zeros",
         "behind_firing": "The layer before it ('{before}') fires, so spikes arrive: "
                          "lower this layer's firing threshold or raise the weight scale "
                          "into it",
         "unknown": "Check the input encoding, lower all thresholds, and verify that the "
-                   "input data is not all zeros"})
+                   "input data is not all zeros"},
+    constants={"no_drive_tolerance": NO_DRIVE_TOLERANCE})
 
 LAYER_DIED = Rule(
     "layer_died", "critical", "alive in an earlier epoch, dead (> "

@@ -106,7 +106,8 @@ export function checkSaturated(layers, loss, th, { say }) {
       { saturated: st.satCount, n: st.n, share: st.satCount / st.n }));
 }
 
-export function checkSilent(layers, loss, th, { say }) {
+export function checkSilent(layers, loss, th, { say, consts }) {
+  const tolerance = consts.rules.silent_network.constants.no_drive_tolerance;
   const out = [];
   let before = null; // the layer recorded just before
   for (const st of layers) {
@@ -114,14 +115,30 @@ export function checkSilent(layers, loss, th, { say }) {
     const feeding = before;
     before = st;
     if (top < th.silent_max_rate) {
+      const values = { top, before: feeding ? feeding.name : "" };
+      const membrane = st.role === "input" ? null : shortOfThreshold(st, tolerance);
       let fix = "unknown";
       if (st.role === "input") fix = "input";
-      else if (feeding !== null && feeding.maxRate >= th.silent_max_rate) fix = "behind_firing";
-      out.push(say("critical", "silent_network", st.name, "top", fix,
-        { top, before: feeding ? feeding.name : "" }));
+      else if (membrane !== null) {
+        fix = membrane.fix;
+        Object.assign(values, membrane.levels);
+      } else if (feeding !== null && feeding.maxRate >= th.silent_max_rate) fix = "behind_firing";
+      out.push(say("critical", "silent_network", st.name,
+        membrane === null ? "top" : "top_membrane", fix, values));
     }
   }
   return out;
+}
+
+/** Python's short_of_threshold: why a membrane never reached its threshold, or null. */
+function shortOfThreshold(st, tolerance) {
+  const { threshold, rest, voltageMax: peak } = st;
+  if (!Number.isFinite(threshold) || !Number.isFinite(rest) || !st.hasVoltages ||
+      !Number.isFinite(peak) || !(rest < threshold) || peak >= threshold) return null;
+  const levels = { peak, threshold, rest };
+  if (peak <= rest + tolerance * (threshold - rest)) return { fix: "no_drive", levels };
+  return { fix: "below_threshold",
+    levels: { ...levels, gain: (threshold - rest) / (peak - rest) } };
 }
 
 export function checkLayerDied(layers, loss, th, { say, text }) {
