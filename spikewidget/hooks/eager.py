@@ -8,8 +8,8 @@ watch hook begins with ``if torch.compiler.is_compiling(): return eagerly(...)``
 runs eagerly on the real tensors, and the next graph begins after it (a graph
 break per watched layer call, the price of recording under ``torch.compile``).
 ``torch.compile(..., fullgraph=True)`` refuses graph breaks, so it cannot compile
-a watched model: Dynamo raises, naming :func:`eagerly`; watch the model
-without ``fullgraph``.
+a watched model: Dynamo raises "Attempted to call function marked as skipped",
+naming ``_spikewidget_watch_hook__compile_without_fullgraph`` (what to do).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any
 import torch
 
 
-def _spikewidget_watch_hook_runs_eagerly(fn: Callable[..., Any], *args: Any) -> Any:
+def _spikewidget_watch_hook__compile_without_fullgraph(fn: Callable[..., Any],
+                                                       *args: Any) -> Any:
     """``fn(*args)``, never traced by Dynamo (imported lazily: importing Dynamo costs
     seconds, and only a model that is compiled needs it). Nothing when still compiling
     here, in plain Python (``torch.export``, ``make_fx``: tensors without values)."""
@@ -29,6 +30,6 @@ def _spikewidget_watch_hook_runs_eagerly(fn: Callable[..., Any], *args: Any) -> 
     return fn(*args)
 
 
-eagerly = torch._disable_dynamo(_spikewidget_watch_hook_runs_eagerly)
+eagerly = torch._disable_dynamo(_spikewidget_watch_hook__compile_without_fullgraph)
 """``eagerly(fn, *args)``: call ``fn(*args)`` as plain Python, even inside a graph that
 Dynamo is tracing (a graph break)."""

@@ -31,6 +31,14 @@ never read tensor values on the host (no device synchronisation), and a layer
 whose output cannot be read is reported in a warning naming it and then left
 alone, never a crash.
 
+Compiled, checkpointed, inference. Under ``torch.compile`` every hook runs as plain
+Python outside the graph (see :mod:`.eager`; ``fullgraph=True`` is refused), and
+``watch(torch.compile(model))`` names layers as ``watch(model)`` would. A forward run
+again inside backward (``torch.utils.checkpoint``) is not recorded again: only its
+gradients are taken, when its first run had none (``use_reentrant=True``). Frames made
+under ``torch.inference_mode`` are recorded like any (their in-place changes cannot
+be seen: inference tensors keep no version counter).
+
 Copies. ``copy.deepcopy``, ``pickle`` and ``torch.save`` of a watched model work as
 if it were unwatched: the copy carries inert hooks (loading it needs spikewidget
 importable, as the model's own classes are) and is not recorded; the original
@@ -215,11 +223,15 @@ class _Tap:
         """:meth:`hook` for a layer inside a graph compiled by ``torch.compile``."""
         handle = self.handle
         if handle.gradients and not handle._compiled_warned and not self.failed:
-            spikes = self.neuron.read(self.module, output)[0]
-            if "CompiledFunction" in type(getattr(spikes, "grad_fn", None)).__name__:
+            # a sequence layer's output is never used inside it (its frames are):
+            # the gradient at it is all there is, compiled or not
+            spikes, _, time_axis = self.neuron.read(self.module, output)
+            if not time_axis and self.neuron.framework != "input" and \
+                    "CompiledFunction" in type(getattr(spikes, "grad_fn", None)).__name__:
                 handle._compiled_warned = True
                 warnings.warn(
-                    f"spikewidget.watch: layer {self.name!r} runs inside a graph that "
+                    f"spikewidget.watch: per-step layer {self.name!r} runs inside a graph "
+                    f"that "
                     f"torch.compile compiled with AOTAutograd (backend 'inductor' or "
                     f"'aot_eager'): the gradient recorded at its spikes is the part that "
                     f"reaches them from outside that graph (from later layers and the "
