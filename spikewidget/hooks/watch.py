@@ -225,7 +225,10 @@ class _Tap:
         if handle.gradients and not handle._compiled_warned and not self.failed:
             # a sequence layer's output is never used inside it (its frames are):
             # the gradient at it is all there is, compiled or not
-            spikes, _, time_axis = self.neuron.read(self.module, output)
+            try:
+                spikes, _, time_axis = self.neuron.read(self.module, output)
+            except Exception:  # unreadable: hook() says so
+                spikes, time_axis = None, True
             if not time_axis and self.neuron.framework != "input" and \
                     "CompiledFunction" in type(getattr(spikes, "grad_fn", None)).__name__:
                 handle._compiled_warned = True
