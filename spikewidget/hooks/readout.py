@@ -13,6 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import torch
+
+from .eager import eagerly
+
 _SHAPE_ONLY = ("Flatten", "Unflatten", "Identity", "Dropout", "MaxPool", "Reshape",
                "Permute", "Squeeze")
 """Module type names (prefixes) that move or pick spikes without changing them."""
@@ -54,6 +58,8 @@ class ReadoutProbe:
         return _ProbeHook(self, name)
 
     def _readout_hook(self, module: Any, args: Any, output: Any) -> None:
+        if torch.compiler.is_compiling():  # see .eager
+            return eagerly(self._readout_hook, module, args, output)
         if self.last is not None:
             self.readout_after = True
 
@@ -85,6 +91,8 @@ class _ProbeHook:
         self.probe, self.name = probe, name
 
     def __call__(self, module: Any, args: Any, output: Any) -> None:
+        if torch.compiler.is_compiling():
+            return eagerly(self, module, args, output)
         self.probe.last, self.probe.readout_after = self.name, False
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -99,20 +99,25 @@ class Sequence:
         """Take a frame like the first of the sequence, with nothing to copy (the
         hooks' short path: a reference and a version counter per tensor)."""
         k = len(self.spikes)
+        try:
+            sv = spikes._version
+            vv = 0 if voltages is None else voltages._version
+        except RuntimeError:  # an inference tensor (torch.inference_mode) has none
+            sv, vv = version(spikes), version(voltages)
         self.spikes.append(spikes)
-        self.versions.append(spikes._version)
+        self.versions.append(sv)
         if voltages is not None:
             self.last_sampled = not self.host or k % self.voltage_stride == 0
             if self.last_sampled:
                 self.voltages.append(voltages)
-                self.voltage_versions.append(voltages._version)
-            self.last_voltage, self.last_version = voltages, voltages._version
+                self.voltage_versions.append(vv)
+            self.last_voltage, self.last_version = voltages, vv
 
     def _copy(self, spikes: Any, voltages: Any) -> tuple[Any, Any]:
         if self.copying is None:  # finding out: remember the originals' versions
-            self._originals.append((spikes, spikes._version))
+            self._originals.append((spikes, version(spikes)))
             if voltages is not None:
-                self._originals.append((voltages, voltages._version))
+                self._originals.append((voltages, version(voltages)))
         return (spikes.detach().clone(),
                 None if voltages is None else voltages.detach().clone())
 
@@ -150,12 +155,12 @@ class Sequence:
         """Decide whether to copy frames (first sequence), or warn if a kept frame
         changed since it was taken (and copy from now on)."""
         if self.copying is None:
-            self.copying = any(t._version != v for t, v in self._originals)
+            self.copying = any(version(t) != v for t, v in self._originals)
             self._originals = []
             return
-        now = [t._version for t in self.spikes + self.voltages]
+        now = [version(t) for t in self.spikes + self.voltages]
         changed = now != self.versions + self.voltage_versions or (
-            self.last_voltage is not None and self.last_voltage._version != self.last_version)
+            self.last_voltage is not None and version(self.last_voltage) != self.last_version)
         if not changed or self.copying:
             return
         self.copying = True
@@ -285,6 +290,18 @@ def _intervals(frames: list[np.ndarray], counts: np.ndarray) -> tuple[np.ndarray
     return sequence_intervals(
         (first_samples(f.reshape(-1), n) for f in frames), len(frames),
         first_samples(counts.reshape(-1), n), n)
+
+
+def version(t: Any) -> int:
+    """``t``'s version counter (how many in-place changes it had); -1 for an inference
+    tensor (made under ``torch.inference_mode``), which keeps none: a layer that
+    changed its outputs in place in inference mode would go unnoticed."""
+    if t is None:
+        return 0
+    try:
+        return t._version
+    except RuntimeError:
+        return -1
 
 
 def _on_host(x: Any) -> bool:

@@ -31,6 +31,14 @@ never read tensor values on the host (no device synchronisation), and a layer
 whose output cannot be read is reported in a warning naming it and then left
 alone, never a crash.
 
+Compiled, checkpointed, inference. Under ``torch.compile`` every hook runs as plain
+Python outside the graph (see :mod:`.eager`; ``fullgraph=True`` is refused), and
+``watch(torch.compile(model))`` names layers as ``watch(model)`` would. A forward run
+again inside backward (``torch.utils.checkpoint``) is not recorded again: only its
+gradients are taken, when its first run had none (``use_reentrant=True``). Frames made
+under ``torch.inference_mode`` are recorded like any (their in-place changes cannot
+be seen: inference tensors keep no version counter).
+
 Copies. ``copy.deepcopy``, ``pickle`` and ``torch.save`` of a watched model work as
 if it were unwatched: the copy carries inert hooks (loading it needs spikewidget
 importable, as the model's own classes are) and is not recorded; the original
@@ -39,6 +47,7 @@ stays watched.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -53,11 +62,15 @@ from ..core.arrays import strided
 from ..core.errors import InvalidInputError, InvalidTypeError
 from ..frameworks import Neuron, Reading
 from ..record.protocol import FullRecording, Recording
+from .eager import eagerly
 from .fan_out import fan_out_after
 from .readout import ReadoutProbe
 from .sequence import VOLTAGE_STRIDE, Sequence
 
 Extract = Callable[[Any], Any]
+_graph_task = torch._C._current_graph_task_id
+"""-1 outside backward; else the backward pass running (a forward call made then is
+a recomputation: ``torch.utils.checkpoint``). A C call, about 0.1 us."""
 _TENSOR_HOOKS_KEPT = 4096  # recent tensor-hook handles kept to remove on detach
 _GROUPS_WAITING = 64  # recorded sequences per layer whose gradients may still come
 INPUT_GRAD_STRIDE = 8
@@ -162,8 +175,12 @@ class _Tap:
         step of the story's network). A frame like the one before it in the
         sequence (shape, dtype, device, voltages or not), with nothing to copy and
         a gradient hook at most, takes the short path: a compare and two appends."""
+        if torch.compiler.is_compiling():  # traced by torch.compile: see .eager
+            return eagerly(self._compiled_hook, module, args, output)
         if self.failed or not self.handle.recording:
             return
+        if _graph_task() != -1:  # inside backward: a checkpoint's recomputation
+            return self._recomputed(args, output)
         try:
             spikes, voltages, time_axis = self.neuron.read(self.module, output)
             if spikes is None:
@@ -183,8 +200,56 @@ class _Tap:
         except Exception as exc:  # never crash training: warn once, stop this layer
             self.fail(exc, "read the output of")
 
+    def _recomputed(self, args: Any, output: Any) -> None:
+        """A forward run again inside backward (``torch.utils.checkpoint``): its spikes
+        were recorded when it first ran, so only its gradients are taken, when the
+        first run had none (``use_reentrant=True`` runs the block without gradients,
+        then again, with them, in backward); each call is one gradient record."""
+        try:
+            spikes = self.neuron.read(self.module, output)[0]
+            handle = self.handle
+            if not (handle.gradients and isinstance(spikes, torch.Tensor)
+                    and spikes.requires_grad):
+                return
+            prof = handle.profiler
+            handle._hook_tensor(spikes, lambda g: self._direct_grad(prof, g))
+            x_in = self._grad_input(args)
+            if x_in is not None:
+                handle._hook_tensor(x_in, lambda g: self._direct_input_grad(prof, g))
+        except Exception as exc:
+            self.fail(exc, "read the recomputed output of")
+
+    def _compiled_hook(self, module: Any, args: Any, output: Any) -> None:
+        """:meth:`hook` for a layer inside a graph compiled by ``torch.compile``."""
+        handle = self.handle
+        if handle.gradients and not handle._compiled_warned and not self.failed:
+            # a sequence layer's output is never used inside it (its frames are):
+            # the gradient at it is all there is, compiled or not
+            try:
+                spikes, _, time_axis = self.neuron.read(self.module, output)
+            except Exception:  # unreadable: hook() says so
+                spikes, time_axis = None, True
+            if not time_axis and self.neuron.framework != "input" and \
+                    "CompiledFunction" in type(getattr(spikes, "grad_fn", None)).__name__:
+                handle._compiled_warned = True
+                warnings.warn(
+                    f"spikewidget.watch: per-step layer {self.name!r} runs inside a graph "
+                    f"that "
+                    f"torch.compile compiled with AOTAutograd (backend 'inductor' or "
+                    f"'aot_eager'): the gradient recorded at its spikes is the part that "
+                    f"reaches them from outside that graph (from later layers and the "
+                    f"loss). A part that stays inside the graph, through a reset that "
+                    f"keeps the spikes' gradient (Norse's cells, SpikingJelly nodes with "
+                    f"detach_reset=False), is not seen: gradient norms can read lower "
+                    f"than in an uncompiled run. Spikes and voltages are exact. For exact "
+                    f"gradient norms compile with backend='eager' or train uncompiled "
+                    f"while watching. Said once.", RuntimeWarning, stacklevel=2)
+        self.hook(module, args, output)
+
     def input_hook(self, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """The model's pre-hook for ``input=True``: its first argument is the frame."""
+        if torch.compiler.is_compiling():
+            return eagerly(self.input_hook, module, args, kwargs)
         if self.failed:
             return
         self.hook(module, args, args[0] if args else next(iter(kwargs.values()), None))
@@ -398,6 +463,7 @@ class WatchHandle:
         self._cut_warned = False
         self._meta_warned = False
         self._eval_warned = False
+        self._compiled_warned = False
 
     # see _Tap.__reduce__: a copy of the watched model is not watched
     def __reduce__(self) -> tuple[Any, ...]:
@@ -545,6 +611,10 @@ class WatchHandle:
                 "every pass together. Said once.", RuntimeWarning, stacklevel=4)
 
     def _enter(self, module: Any, args: Any) -> None:
+        if torch.compiler.is_compiling():
+            return eagerly(self._enter, module, args)
+        if _graph_task() != -1:  # recomputed in backward (checkpoint): not a new call
+            return
         if self._depth == 0 and self.active:
             if self.phases and self.model.training is not self._training:
                 self._switch(self.model.training)
@@ -561,6 +631,10 @@ class WatchHandle:
         self._depth += 1
 
     def _exit(self, module: Any, args: Any, output: Any) -> None:
+        if torch.compiler.is_compiling():
+            return eagerly(self._exit, module, args, output)
+        if _graph_task() != -1:
+            return
         self._depth = max(self._depth - 1, 0)
         if self._depth == 0 and self.active:
             if self._probe is not None:
@@ -588,7 +662,10 @@ def watch(profiler: Recording, model: Any, *, gradients: bool = False,
     Args:
         profiler: where the statistics go.
         model: a ``torch.nn.Module`` (a ``DistributedDataParallel`` or
-            ``DataParallel`` wrapper is looked through: names stay those of the model).
+            ``DataParallel`` wrapper and ``torch.compile``'s module are looked through:
+            names stay those of the model). The model may be compiled before or after
+            watching, but not with ``fullgraph=True``: each watched layer's hook runs
+            outside the compiled graph (a graph break, see :mod:`.eager`).
         gradients: also record, per layer and record, the norm of the gradient of
             the loss with respect to the layer's spikes, and count NaN/Inf in the
             gradient with respect to its input (tensor hooks).
@@ -729,9 +806,13 @@ def _inert_tap() -> _Tap:
 
 
 def _unwrap(model: Any) -> Any:
+    """The model inside data-parallel wrappers and ``torch.compile``'s
+    ``OptimizedModule`` (its ``_orig_mod``, whose hooks the compiled calls run):
+    layer names are the model's own, without ``module.`` or ``_orig_mod.``."""
     wrappers = (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel)
-    while isinstance(model, wrappers):
-        model = model.module
+    compiled = getattr(sys.modules.get("torch._dynamo.eval_frame"), "OptimizedModule", ())
+    while isinstance(model, wrappers) or (compiled and isinstance(model, compiled)):
+        model = model._orig_mod if compiled and isinstance(model, compiled) else model.module
     return model
 
 
