@@ -1,0 +1,214 @@
+"""SpikingJelly's spiking transformers and friends (and Norse's VGG), built as small
+as they run in seconds on a CPU, trained a few steps under ``watch`` beside an
+independent tally of what every neuron module returned.
+
+:data:`BUILDERS` makes each model (the zoo's own classes and factories, shrunk by
+their constructor arguments: fewer blocks, narrower embeddings, 32x32 images);
+:class:`Tally` hooks every neuron module itself (found by class, not by spikewidget)
+and counts spikes per neuron from the raw outputs, the truth a report is checked
+against; :func:`train` runs Adam on random images for a few steps.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from spikingjelly.activation_based import functional, layer, neuron, surrogate
+from torch import nn
+
+from spikewidget import SpikeProfiler
+
+from .test_zoo import blobs
+
+T, BATCH, SIZE, CLASSES = 4, 8, 32, 10
+
+
+def zoo_module(name: str) -> types.ModuleType:
+    """``spikingjelly.activation_based.model.<name>``. A few zoo modules import
+    torchvision only to download pretrained weights; torchvision is not installed
+    (it would pull a CUDA torch), so torch.hub's loader stands in for that import
+    and is removed again afterwards."""
+    full = f"spikingjelly.activation_based.model.{name}"
+    if full in sys.modules:
+        return sys.modules[full]
+    try:
+        import torchvision  # noqa: F401
+        return importlib.import_module(full)
+    except ImportError:
+        pass
+    shim = types.ModuleType("torchvision")
+    utils = types.ModuleType("torchvision._internally_replaced_utils")
+    utils.load_state_dict_from_url = torch.hub.load_state_dict_from_url  # type: ignore[attr-defined]
+    sys.modules["torchvision"], sys.modules[utils.__name__] = shim, utils
+    try:
+        return importlib.import_module(full)
+    finally:
+        del sys.modules["torchvision"], sys.modules[utils.__name__]
+
+
+# ------------------------------------------------------------------ the models
+def spikformer(in_channels: int = 3, **neuron_kwargs: Any) -> nn.Module:
+    """Spikformer (CIFAR layout: patch 4) at 32x32, 64 dims, 2 heads, one block."""
+    return zoo_module("spikformer").Spikformer(
+        T=T, in_channels=in_channels, img_size_h=SIZE, img_size_w=SIZE, patch_size=4,
+        num_classes=CLASSES, embed_dims=64, num_heads=2, mlp_ratio=2, depths=1, **neuron_kwargs)
+
+
+def spike_driven_transformer(in_channels: int = 3, **neuron_kwargs: Any) -> nn.Module:
+    """Spike-driven Transformer at 32x32 in its CIFAR layout (pooling in the last
+    two stem stages only: 8x8 tokens), 64 dims, 2 heads, two blocks."""
+    return zoo_module("spike_driven_transformer").SpikeDrivenTransformer(
+        T=T, in_channels=in_channels, num_classes=CLASSES, embed_dims=64, num_heads=2,
+        depths=2, mlp_ratio=2, pooling_stat="0011", **neuron_kwargs)
+
+
+def qkformer(**neuron_kwargs: Any) -> nn.Module:
+    """QKFormer at 32x32, 64 dims: one token-QK block in stages 1 and 2, one
+    spiking self-attention block in stage 3."""
+    return zoo_module("qkformer").QKFormer(
+        T=T, num_classes=CLASSES, embed_dims=64, num_heads=(1, 2, 2), depths=(1, 1, 1),
+        mlp_ratio=2, **neuron_kwargs)
+
+
+def ms_resnet(**neuron_kwargs: Any) -> nn.Module:
+    """MS-ResNet (membrane shortcut: LIF -> conv -> BN, added to the block's input)
+    with three stages of one block, 16 base channels, a 3x3 stem."""
+    return zoo_module("ms_resnet").MSResNet(
+        T=T, num_classes=CLASSES, layers=(1, 1, 1), base_channels=16,
+        stem_kernel_size=3, stem_stride=1, **neuron_kwargs)
+
+
+def spiking_vgg(**neuron_kwargs: Any) -> nn.Module:
+    """SpikingVGG with batch norm and IF neurons, features ``[16, M, 32, M, 64, 64,
+    M]`` and a CIFAR head: one Linear readout instead of the ImageNet 25088 -> 4096
+    -> 4096 classifier. Built on the meta device first (the ImageNet classifier it
+    always makes costs no memory there), then initialised as the zoo does."""
+    vgg = zoo_module("spiking_vgg")
+    kwargs = dict(spiking_neuron=neuron.IFNode, surrogate_function=surrogate.ATan(),
+                  detach_reset=True)
+    kwargs.update(neuron_kwargs)
+    with torch.device("meta"):
+        model = vgg.SpikingVGG(cfg=[16, "M", 32, "M", 64, 64, "M"], batch_norm=True,
+                               num_classes=CLASSES, **kwargs)
+    model.avgpool = layer.AdaptiveAvgPool2d((2, 2))
+    model.classifier = layer.Linear(64 * 4, CLASSES)
+    model.to_empty(device="cpu")
+    model._initialize_weights()
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.reset_running_stats()
+    functional.set_step_mode(model, "m")
+    return model
+
+
+BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    "spikformer": spikformer,
+    "spike_driven_transformer": spike_driven_transformer,
+    "qkformer": qkformer,
+    "ms_resnet": ms_resnet,
+    "spiking_vgg": spiking_vgg,
+}
+
+
+def build(name: str, **neuron_kwargs: Any) -> nn.Module:
+    torch.manual_seed(0)
+    return BUILDERS[name](**neuron_kwargs)
+
+
+def neuron_paths(model: nn.Module) -> list[str]:
+    """Every SpikingJelly neuron module of ``model`` by module path, in model order
+    (by class: whatever spikewidget's detection says)."""
+    return [n for n, m in model.named_modules() if isinstance(m, neuron.BaseNode)]
+
+
+# ------------------------------------------------------------------ the truth
+@dataclass
+class Tally:
+    """Per neuron module, from its raw outputs ``(T, batch, *neurons)``: per neuron
+    the sum of its outputs and the number of non-zero ones (spike events; the same
+    for 0/1 spikes) over time, batch and calls, the number of (time step, sample)
+    observations, and whether any value left {0, 1}."""
+
+    spikes: dict[str, np.ndarray] = field(default_factory=dict)
+    events: dict[str, np.ndarray] = field(default_factory=dict)
+    observations: dict[str, int] = field(default_factory=dict)
+    non_binary: dict[str, bool] = field(default_factory=dict)
+    handles: list[Any] = field(default_factory=list)
+
+    def attach(self, model: nn.Module) -> Tally:
+        for name in neuron_paths(model):
+            module = model.get_submodule(name)
+            self.handles.append(module.register_forward_hook(self._hook(name)))
+        return self
+
+    def _hook(self, name: str) -> Callable[..., None]:
+        def count(module: nn.Module, args: Any, out: torch.Tensor) -> None:
+            out = out.detach()
+            flat = out.flatten(0, 1).flatten(1).double()
+            self.spikes[name] = self.spikes.get(name, 0) + flat.sum(0).numpy()
+            self.events[name] = self.events.get(name, 0) + (flat != 0).sum(0).numpy()
+            self.observations[name] = self.observations.get(name, 0) + out.shape[0] * out.shape[1]
+            off = bool(((out != 0) & (out != 1)).any())
+            self.non_binary[name] = self.non_binary.get(name, False) or off
+        return count
+
+    def rates(self, name: str) -> np.ndarray:
+        """Spike events per neuron per (time step, sample), flattened."""
+        return self.events[name] / self.observations[name]
+
+    def detach(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
+# ------------------------------------------------------------------ training
+def image_batches(steps: int, *, t: int = T, b: int = BATCH, size: int = SIZE,
+                  seed: int = 0):
+    """Direct-encoded smooth random images, ``(T, B, 3, size, size)``, and labels."""
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        yield blobs(g, (t, b, 3, size, size)), torch.randint(0, CLASSES, (b,), generator=g)
+
+
+@dataclass
+class Run:
+    profiler: SpikeProfiler
+    report: Any
+    layers: list[str]
+    tally: Tally
+    warnings: list[str]
+
+
+def train(model: nn.Module, steps: int = 8, *, batches: Any = None, lr: float = 1e-3,
+          gradients: bool = True) -> Run:
+    """Adam on cross-entropy of the model's logits (averaged over time when it
+    returns ``(T, B, classes)``), ``functional.reset_net`` after every batch, under
+    ``watch(model, input=True)`` with a :class:`Tally` beside it."""
+    prof = SpikeProfiler()
+    tally = Tally().attach(model)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    data = image_batches(steps) if batches is None else batches
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with prof.watch(model, input=True, gradients=gradients) as handle:
+            for x, y in data:
+                out = model(x)
+                logits = out.mean(0) if out.ndim == 3 else out
+                loss = F.cross_entropy(logits, y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                functional.reset_net(model)
+                prof.record_loss(loss, n_classes=CLASSES)
+    tally.detach()
+    said = [f"{w.category.__name__}: {w.message}" for w in caught]
+    return Run(prof, prof.report(), list(handle.layers), tally, said)
