@@ -73,12 +73,10 @@ def test_each_layer_records_what_its_neurons_returned(name):
 
 
 # ------------------------------------------------------------------ default init
-@pytest.mark.parametrize("name", MODELS)
-def test_findings_at_default_init_are_true_of_the_raw_outputs(name):
+def assert_findings_are_true(run: zoo.Run) -> None:
     """Only quiet neurons may be reported, each count as the tally has it; a layer
     left unflagged is not one the tally calls dead; a finding that follows from
     another names one upstream; analog input is never called counts."""
-    _, run = default_run(name)
     report, th = run.report, run.report.thresholds
     msg = explain(report)
     assert {p.category for p in report.pathologies} <= TRUE_AT_INIT, msg
@@ -98,6 +96,11 @@ def test_findings_at_default_init_are_true_of_the_raw_outputs(name):
         if layer not in flagged:
             assert dead_share(run, layer) < th.dead_warning_fraction, (layer, msg)
     assert_fixes_are_sensible(report, analog_input=True)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_findings_at_default_init_are_true_of_the_raw_outputs(name):
+    assert_findings_are_true(default_run(name)[1])
 
 
 @pytest.mark.parametrize(("name", "attention"), [
@@ -255,3 +258,44 @@ def test_integer_multi_spike_neurons_in_the_spike_driven_transformer_are_graded(
                                    run.tally.rates(layer), atol=1e-9, err_msg=layer)
     assert "non_binary_spikes" not in {c for c, _ in found(report)}, explain(report)
     assert run.warnings == [], run.warnings
+
+
+# ------------------------------------------------------------------ online training
+@functools.cache
+def online_run(normalise: bool) -> tuple[torch.nn.Module, zoo.Run]:
+    model = zoo.ottt_vgg()
+    return model, zoo.train_online(model, steps=8, normalise=normalise)
+
+
+def test_ottt_vgg_trained_online_gives_one_record_per_batch_without_a_warning():
+    """OTTTSpikingVGG trained online through time (a backward after every one of the
+    T per-step calls, one optimizer step per batch): the OTTT nodes inside
+    ``OTTTSequential`` are read from their ``[spike, trace]`` outputs; each batch's
+    T calls make one record (a backward mid-sequence does not end it), with the
+    gradients of every step; rates are the tally's; no warning."""
+    model, run = online_run(True)
+    assert run.layers == ["input", *zoo.neuron_paths(model)], explain(run.report)
+    assert run.warnings == [], run.warnings
+    for layer in run.layers[1:]:
+        st = run.report.layer_stats[layer]
+        assert st.n_steps == 8 and st.gradient_steps == 8, (layer, st.n_steps)
+        assert st.n_observations == run.tally.observations[layer] == 8 * zoo.T * zoo.BATCH
+        np.testing.assert_allclose(np.asarray(st.firing_rates).reshape(-1),
+                                   run.tally.rates(layer), atol=1e-9, err_msg=layer)
+        assert st.has_voltages, layer
+    assert_findings_are_true(run)
+
+
+def test_ottt_vgg_on_images_that_are_not_zero_mean_is_dead_at_its_first_layer():
+    """Without normalising, the weight-standardised (zero-mean) kernels see smooth
+    non-negative images and give almost no current: the first OTTT layer is all but
+    dead (the tally says so) and leads; the silent layer further on follows from it."""
+    _, run = online_run(False)
+    report = run.report
+    assert dead_share(run, "features.1") > report.thresholds.dead_critical_fraction
+    lead = report.pathologies[0]
+    assert (lead.category, lead.layer, lead.cause) == ("dead_neurons", "features.1", None), \
+        explain(report)
+    assert all(p.cause == "dead_neurons @ features.1" for p in report.pathologies
+               if p.layer == "features.9"), explain(report)
+    assert_findings_are_true(run)

@@ -133,10 +133,12 @@ def neuron_paths(model: nn.Module) -> list[str]:
 # ------------------------------------------------------------------ the truth
 @dataclass
 class Tally:
-    """Per neuron module, from its raw outputs ``(T, batch, *neurons)``: per neuron
-    the sum of its outputs and the number of non-zero ones (spike events; the same
-    for 0/1 spikes) over time, batch and calls, the number of (time step, sample)
-    observations, and whether any value left {0, 1}."""
+    """Per neuron module, from its raw outputs (``(T, batch, *neurons)`` in step mode
+    'm', ``(batch, *neurons)`` per call in 's'; the spikes of an OTTT node's
+    ``[spike, trace]``): per neuron the sum of its outputs and the number of
+    non-zero ones (spike events; the same for 0/1 spikes) over time, batch and
+    calls, the number of (time step, sample) observations, and whether any value
+    left {0, 1}."""
 
     spikes: dict[str, np.ndarray] = field(default_factory=dict)
     events: dict[str, np.ndarray] = field(default_factory=dict)
@@ -151,12 +153,13 @@ class Tally:
         return self
 
     def _hook(self, name: str) -> Callable[..., None]:
-        def count(module: nn.Module, args: Any, out: torch.Tensor) -> None:
-            out = out.detach()
-            flat = out.flatten(0, 1).flatten(1).double()
+        def count(module: nn.Module, args: Any, out: Any) -> None:
+            out = (out[0] if isinstance(out, (list, tuple)) else out).detach()
+            lead = 1 if getattr(module, "step_mode", "m") == "s" else 2
+            flat = out.flatten(0, lead - 1).flatten(1).double()
             self.spikes[name] = self.spikes.get(name, 0) + flat.sum(0).numpy()
             self.events[name] = self.events.get(name, 0) + (flat != 0).sum(0).numpy()
-            self.observations[name] = self.observations.get(name, 0) + out.shape[0] * out.shape[1]
+            self.observations[name] = self.observations.get(name, 0) + flat.shape[0]
             off = bool(((out != 0) & (out != 1)).any())
             self.non_binary[name] = self.non_binary.get(name, False) or off
         return count
@@ -209,6 +212,45 @@ def train(model: nn.Module, steps: int = 8, *, batches: Any = None, lr: float = 
                 opt.step()
                 functional.reset_net(model)
                 prof.record_loss(loss, n_classes=CLASSES)
+    tally.detach()
+    said = [f"{w.category.__name__}: {w.message}" for w in caught]
+    return Run(prof, prof.report(), list(handle.layers), tally, said)
+
+
+# ------------------------------------------------------------------ online training
+def ottt_vgg() -> nn.Module:
+    """OTTTSpikingVGG (weight-standardised convs, OTTT LIF nodes in step mode 's',
+    the light classifier) with features ``[16, A, 32, A, 512]``."""
+    torch.manual_seed(0)
+    return zoo_module("spiking_vggws_ottt").OTTTSpikingVGG(
+        cfg=[16, "A", 32, "A", 512], weight_standardization=True, num_classes=CLASSES,
+        spiking_neuron=neuron.OTTTLIFNode, light_classifier=True)
+
+
+def train_online(model: nn.Module, steps: int = 8, *, normalise: bool = True) -> Run:
+    """Online training through time, as SpikingJelly's OTTT examples do: one call
+    per time step, the loss of each step backpropagated at once (the nodes detach
+    their state), one SGD step per batch; ``watch(..., time_steps=T)``. Images
+    normalised to zero mean (as a CIFAR pipeline's ``Normalize`` does) unless not
+    ``normalise``: the weight-standardised kernels have zero mean."""
+    prof = SpikeProfiler()
+    prof.declare_layer("input", neuron_axes=3)  # one (batch, 3, H, W) frame per call
+    tally = Tally().attach(model)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with prof.watch(model, input=True, gradients=True, time_steps=T) as handle:
+            for x, y in image_batches(steps):
+                x = (x - 0.5) / 0.25 if normalise else x
+                opt.zero_grad()
+                total = 0.0
+                for t in range(T):
+                    loss = F.cross_entropy(model(x[t]), y) / T
+                    loss.backward()
+                    total += loss.item()
+                opt.step()
+                functional.reset_net(model)
+                prof.record_loss(total, n_classes=CLASSES)
     tally.detach()
     said = [f"{w.category.__name__}: {w.message}" for w in caught]
     return Run(prof, prof.report(), list(handle.layers), tally, said)
