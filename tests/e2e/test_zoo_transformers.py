@@ -1,8 +1,11 @@
 """SpikingJelly's spiking transformers and their friends, watched as a user would
-watch them: Spikformer, the Spike-driven Transformer, QKFormer, MS-ResNet and
-SpikingVGG (``spikingjelly.activation_based.model``), each shrunk by its own
-constructor arguments to run in seconds (32x32 images, T=4, 64 dims, one or two
-blocks; see :mod:`.zoo_transformer_nets`).
+watch them: Spikformer, the Spike-driven Transformer, QKFormer, MS-ResNet,
+SpikingVGG and OTTTSpikingVGG (``spikingjelly.activation_based.model``) and Norse's
+VGG (``norse.torch.models.vgg``), each shrunk by its own constructor arguments to
+run in seconds (32x32 images, T=4, 64 dims, one or two blocks; see
+:mod:`.zoo_transformer_nets`). Norse's ``mobilenet_v2`` is left out: in Norse 1.1
+its own forward fails on the first residual block (a ``(z, state)`` tuple added to
+a tensor).
 
 Every claim is checked against an independent tally of the neuron modules' raw
 outputs: ``watch`` must find each neuron module (attention LIFs with
@@ -23,6 +26,8 @@ import pytest
 import torch
 from spikingjelly.activation_based import neuron
 
+from spikewidget import frameworks
+
 from . import zoo_transformer_nets as zoo
 from .test_zoo import assert_fixes_are_sensible, explain, found, tonic_frames
 
@@ -38,7 +43,7 @@ leaves some neurons (and a spiking self-attention) quiet; nothing else may appea
 def default_run(name: str) -> tuple[torch.nn.Module, zoo.Run]:
     """Ten Adam steps of the model at default init (trained once per session)."""
     model = zoo.build(name)
-    return model, zoo.train(model, steps=10)
+    return model, zoo.train(model, batches=zoo.batches_for(name, 10))
 
 
 def dead_share(run: zoo.Run, layer: str) -> float:
@@ -163,14 +168,15 @@ PLANTED = {
     "spike_driven_transformer": Planted(
         "blocks.0.mlp.lif1", ("blocks.0.mlp.lif2",), ("blocks.0.attn.v_lif",),
         ("blocks.1.attn.shortcut_lif", "blocks.1.mlp.lif1", "head_lif")),
+    "norse_vgg": Planted("features.6", ("features.10",), ("features.2",)),
 }
 
 
 @functools.cache
 def planted_run(name: str) -> zoo.Run:
     model = zoo.build(name)
-    model.get_submodule(PLANTED[name].layer).v_threshold = 100.0
-    return zoo.train(model, steps=6)
+    frameworks.set_threshold(model.get_submodule(PLANTED[name].layer), 100.0)
+    return zoo.train(model, batches=zoo.batches_for(name, 6))
 
 
 @pytest.mark.parametrize("name", list(PLANTED))

@@ -22,6 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from norse.torch.models import vgg as norse_vgg_module
+from norse.torch.module import lift as norse_lift
+from norse.torch.module import snn as norse_snn
 from spikingjelly.activation_based import functional, layer, neuron, surrogate
 from torch import nn
 
@@ -110,13 +113,33 @@ def spiking_vgg(**neuron_kwargs: Any) -> nn.Module:
     return model
 
 
+def norse_vgg() -> nn.Module:
+    """Norse's VGG (``norse.torch.models.vgg``: lifted convs and BatchNorm, LIF
+    sequence modules) with batch norm, features ``[16, M, 32, M, 64, M]`` and a
+    CIFAR head: one lifted Linear readout. The ImageNet classifier its constructor
+    makes is made on the meta device (no memory) and replaced; the weights are
+    initialised as Norse does. Input ``(T, B, 3, H, W)``; Norse's LIF time
+    constants (5 ms synapse, 10 ms membrane, 1 ms steps) want T of 16 or so."""
+    features = norse_vgg_module.make_layers([16, "M", 32, "M", 64, "M"], batch_norm=True)
+    with torch.device("meta"):
+        model = norse_vgg_module.VGG(features, num_classes=CLASSES, init_weights=False)
+    model.avgpool = norse_lift.Lift(nn.AdaptiveAvgPool2d((2, 2)))
+    model.classifier = norse_lift.Lift(nn.Linear(64 * 4, CLASSES))
+    model._initialize_weights()
+    return model
+
+
 BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "spikformer": spikformer,
     "spike_driven_transformer": spike_driven_transformer,
     "qkformer": qkformer,
     "ms_resnet": ms_resnet,
     "spiking_vgg": spiking_vgg,
+    "norse_vgg": norse_vgg,
 }
+
+TIME_STEPS = {"norse_vgg": 16}
+"""Time steps per sample where a model wants other than :data:`T`."""
 
 
 def build(name: str, **neuron_kwargs: Any) -> nn.Module:
@@ -124,10 +147,16 @@ def build(name: str, **neuron_kwargs: Any) -> nn.Module:
     return BUILDERS[name](**neuron_kwargs)
 
 
+def batches_for(name: str, steps: int) -> Any:
+    """:func:`image_batches` with the model's time steps."""
+    return image_batches(steps, t=TIME_STEPS.get(name, T))
+
+
 def neuron_paths(model: nn.Module) -> list[str]:
-    """Every SpikingJelly neuron module of ``model`` by module path, in model order
-    (by class: whatever spikewidget's detection says)."""
-    return [n for n, m in model.named_modules() if isinstance(m, neuron.BaseNode)]
+    """Every SpikingJelly neuron node and Norse ``SNN`` sequence module of ``model``
+    by module path, in model order (by class, whatever spikewidget's detection says)."""
+    return [n for n, m in model.named_modules()
+            if isinstance(m, (neuron.BaseNode, norse_snn.SNN))]
 
 
 # ------------------------------------------------------------------ the truth
