@@ -41,9 +41,9 @@ leaves some neurons (and a spiking self-attention) quiet; nothing else may appea
 
 @functools.cache
 def default_run(name: str) -> tuple[torch.nn.Module, zoo.Run]:
-    """Ten Adam steps of the model at default init (trained once per session)."""
+    """Eight Adam steps of the model at default init (trained once per session)."""
     model = zoo.build(name)
-    return model, zoo.train(model, batches=zoo.batches_for(name, 10))
+    return model, zoo.train(model, batches=zoo.batches_for(name, 8))
 
 
 def dead_share(run: zoo.Run, layer: str) -> float:
@@ -62,8 +62,8 @@ def test_watch_finds_every_neuron_module_under_its_path_without_a_warning(name):
 @pytest.mark.parametrize("name", MODELS)
 def test_each_layer_records_what_its_neurons_returned(name):
     """Neurons per layer, observations, per-neuron rates and 0/1-ness equal the
-    tally's; every layer got gradients; the zoo's Linear heads are non-spiking
-    readouts, so every neuron module is hidden."""
+    tally's; every layer got gradients; behind a Linear head (a non-spiking
+    readout) every neuron module is hidden, MA-SNN's last LIF layer is its output."""
     _, run = default_run(name)
     report = run.report
     for layer in run.layers[1:]:
@@ -74,7 +74,8 @@ def test_each_layer_records_what_its_neurons_returned(name):
         np.testing.assert_allclose(np.asarray(st.firing_rates).reshape(-1), rates,
                                    atol=1e-9, err_msg=layer)
         assert st.is_binary and not run.tally.non_binary[layer], layer
-        assert st.gradient_steps > 0 and st.role == "hidden", (layer, st.role)
+        role = "output" if zoo.OUTPUTS.get(name) == layer else "hidden"
+        assert st.gradient_steps > 0 and st.role == role, (layer, st.role)
 
 
 # ------------------------------------------------------------------ default init
@@ -103,19 +104,39 @@ def assert_findings_are_true(run: zoo.Run) -> None:
     assert_fixes_are_sensible(report, analog_input=True)
 
 
-@pytest.mark.parametrize("name", MODELS)
+FADE_NOT_A_FADE = (
+    "diagnose/rules/depth.py: rate_fades_with_depth takes BatchNorm-LIF's usual ~0.3 -> "
+    "~0.03 step followed by one silent self-attention LIF for a fade with depth, though "
+    "the layers after it fire at ~0.3 again; its fix says a lowered threshold 'only "
+    "moves the fade one layer deeper', when the attention LIF's own threshold is the fix")
+
+
+ZERO_INIT_RESIDUAL = (
+    "diagnose/rules/gradients.py: MS-ResNet zero-initialises the last BatchNorm of "
+    "every residual branch (identity at init, on purpose): after 8 Adam steps the "
+    "gradient at layer1.0.spike1 is truly ~400x smaller than at head_lif, but "
+    "gradient_vanishing tells a network made of skip connections to 'Add skip "
+    "connections' (it recovers as the BN weights grow: not flagged after 10 steps)")
+KNOWN_WRONG = {"maxformer": FADE_NOT_A_FADE, "ms_resnet": ZERO_INIT_RESIDUAL}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_WRONG[n]))
+    if n in KNOWN_WRONG else n for n in MODELS])
 def test_findings_at_default_init_are_true_of_the_raw_outputs(name):
     assert_findings_are_true(default_run(name)[1])
 
 
 @pytest.mark.parametrize(("name", "attention"), [
-    ("spikformer", "blocks.0.attn"), ("qkformer", "stage3.0.attn")])
+    ("spikformer", "blocks.0.attn"), ("qkformer", "stage3.0.attn"),
+    pytest.param("maxformer", "stage3.0.attn",
+                 marks=pytest.mark.xfail(strict=True, reason=FADE_NOT_A_FADE))])
 def test_spiking_self_attention_is_quiet_at_default_init_and_named_first(name, attention):
-    """Spikformer's self-attention (also QKFormer's last stage) multiplies three
-    sparse spike maps (q, k, v at ~0.03 each) and scales by 0.125: its LIF
-    (threshold 0.5) gets almost no current, true at full size too (spikformer_cifar10
-    at init: attn_lif rate 0.0000). It is the first finding, critical, with a
-    threshold fix of its own; nothing earlier is blamed."""
+    """Spikformer's self-attention (also in QKFormer's and Max-Former's last stage)
+    multiplies three sparse spike maps (q, k, v at ~0.03 each) and scales by 0.125:
+    its LIF (threshold 0.5) gets almost no current, true at full size too
+    (spikformer_cifar10 at init: attn_lif rate 0.0000). It is the first finding,
+    critical, with a threshold fix of its own; nothing earlier is blamed."""
     _, run = default_run(name)
     report = run.report
     attn = f"{attention}.attn_lif"

@@ -30,7 +30,7 @@ from torch import nn
 
 from spikewidget import SpikeProfiler
 
-from .test_zoo import blobs
+from .test_zoo import blobs, tonic_frames
 
 T, BATCH, SIZE, CLASSES = 4, 8, 32, 10
 
@@ -129,6 +129,41 @@ def norse_vgg() -> nn.Module:
     return model
 
 
+def maxformer(**neuron_kwargs: Any) -> nn.Module:
+    """Max-Former (max-pooling patch embeddings, depth-wise conv blocks, spiking
+    self-attention in stage 3), its ImageNet layout at 32x32, 64 dims, one block per
+    stage."""
+    return zoo_module("maxformer").MaxFormer(
+        T=T, num_classes=CLASSES, embed_dims=64, depths=(1, 1, 1), mlp_ratio=2,
+        **neuron_kwargs)
+
+
+def max_resnet(**neuron_kwargs: Any) -> nn.Module:
+    """Max-ResNet (MS-ResNet blocks with max pooling between conv and neuron), three
+    stages of one block, 16 base channels, a 3x3 stem."""
+    return zoo_module("ms_resnet").MaxResNet(
+        T=T, num_classes=CLASSES, layers=(1, 1, 1), base_channels=16,
+        stem_kernel_size=3, stem_stride=1, **neuron_kwargs)
+
+
+def att_ms_resnet(**neuron_kwargs: Any) -> nn.Module:
+    """Attention MS-ResNet (channel and spatial attention on each block's
+    membrane-shortcut branch), T=1 as the zoo's default, three stages of one block."""
+    return zoo_module("masnn").AttMSResNet(
+        T=1, num_classes=CLASSES, layers=(1, 1, 1), base_channels=16,
+        stem_kernel_size=3, stem_stride=1, **neuron_kwargs)
+
+
+def masnn(**neuron_kwargs: Any) -> nn.Module:
+    """MA-SNN (multi-dimensional attention: temporal, channel, spatial) in its
+    DVS128 Gesture layout at 32x32 event frames, T=10, channels (16, 32, 32); its
+    last LIF layer is the output (the model returns its rate over time)."""
+    return zoo_module("masnn").MASNN(
+        T=10, in_channels=2, num_classes=CLASSES, input_size=(32, 32),
+        channels=(16, 32, 32), pools=(1, 2, 2), fc_hidden=64, reduction_t=5,
+        reduction_c=8, **neuron_kwargs)
+
+
 BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "spikformer": spikformer,
     "spike_driven_transformer": spike_driven_transformer,
@@ -136,10 +171,18 @@ BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "ms_resnet": ms_resnet,
     "spiking_vgg": spiking_vgg,
     "norse_vgg": norse_vgg,
+    "maxformer": maxformer,
+    "max_resnet": max_resnet,
+    "att_ms_resnet": att_ms_resnet,
+    "masnn": masnn,
 }
 
-TIME_STEPS = {"norse_vgg": 16}
+TIME_STEPS = {"norse_vgg": 16, "att_ms_resnet": 1, "masnn": 10}
 """Time steps per sample where a model wants other than :data:`T`."""
+EVENTS = {"masnn"}
+"""Models fed binarised event frames (tonic ``ToFrame`` of synthetic events), not images."""
+OUTPUTS = {"masnn": "fc_blocks.1.cell"}
+"""The spiking layer a model returns (the others end in a non-spiking readout)."""
 
 
 def build(name: str, **neuron_kwargs: Any) -> nn.Module:
@@ -148,8 +191,9 @@ def build(name: str, **neuron_kwargs: Any) -> nn.Module:
 
 
 def batches_for(name: str, steps: int) -> Any:
-    """:func:`image_batches` with the model's time steps."""
-    return image_batches(steps, t=TIME_STEPS.get(name, T))
+    """:func:`image_batches` with the model's time steps, or :func:`event_batches`."""
+    t = TIME_STEPS.get(name, T)
+    return event_batches(steps, t=t) if name in EVENTS else image_batches(steps, t=t)
 
 
 def neuron_paths(model: nn.Module) -> list[str]:
@@ -209,6 +253,16 @@ def image_batches(steps: int, *, t: int = T, b: int = BATCH, size: int = SIZE,
     g = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         yield blobs(g, (t, b, 3, size, size)), torch.randint(0, CLASSES, (b,), generator=g)
+
+
+def event_batches(steps: int, *, t: int = T, b: int = BATCH, size: int = SIZE,
+                  seed: int = 0):
+    """Binarised tonic ``ToFrame`` frames of synthetic moving events, ``(T, B, 2,
+    size, size)``, and labels."""
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        x = tonic_frames(rng, b, (size, size), t, n_events=8000)
+        yield (x > 0).float(), torch.from_numpy(rng.integers(0, CLASSES, b))
 
 
 @dataclass
