@@ -287,6 +287,27 @@ def test_integer_multi_spike_neurons_in_the_spike_driven_transformer_are_graded(
     assert run.warnings == [], run.warnings
 
 
+# ------------------------------------------------------------------ per step, in forward
+@pytest.mark.slow
+def test_snas_net_per_step_neurons_looped_in_its_forward_are_one_record_per_call():
+    """SNASNet loops its single-step LIFs over time inside forward, on a static
+    ``(B, 3, 32, 32)`` image: each forward is one record of T steps per LIF; the NAS
+    cells' edges are named by path; rates are the tally's; no warning."""
+    model = zoo.snas_net(time_steps=2)
+    data = [(x[0], y) for x, y in zoo.image_batches(2, t=1, b=2)]
+    run = zoo.train(model, batches=data, input_axes=3)
+    assert run.layers == ["input", *zoo.neuron_paths(model)], explain(run.report)
+    assert "cell1.cell_architecture.5.0" in run.layers and "classifier.2" in run.layers
+    assert run.warnings == [], run.warnings
+    assert run.report.layer_stats["input"].neuron_shape == (3, 32, 32)
+    for layer in run.layers[1:]:
+        st = run.report.layer_stats[layer]
+        assert st.n_steps == 2 and st.n_observations == run.tally.observations[layer] == 8
+        np.testing.assert_allclose(np.asarray(st.firing_rates).reshape(-1),
+                                   run.tally.rates(layer), atol=1e-9, err_msg=layer)
+        assert st.has_voltages and st.gradient_steps == 2, layer
+
+
 # ------------------------------------------------------------------ online training
 @functools.cache
 def online_run(normalise: bool) -> tuple[torch.nn.Module, zoo.Run]:

@@ -164,6 +164,21 @@ def masnn(**neuron_kwargs: Any) -> nn.Module:
         reduction_c=8, **neuron_kwargs)
 
 
+def snas_net(time_steps: int = 2) -> nn.Module:
+    """SNASNet (searched cells of LIF -> conv -> BN edges; single-step LIFs called
+    in a time loop inside its forward, on a static stem output) in its CIFAR-100
+    layout (128 and 256 channels: its sizes are fixed), every cell edge a 1x1 or 3x3
+    spiking conv. Input ``(B, 3, 32, 32)``, output 100 logits."""
+    args = types.SimpleNamespace(timestep=time_steps, second_avgpooling=2,
+                                 dataset="cifar100", celltype="forward", threshold=1.0,
+                                 tau=4 / 3)
+    edges = np.zeros((4, 4), dtype=int)
+    for col in range(1, 4):
+        for row in range(col):
+            edges[row, col] = 2 if (row + col) % 2 else 3  # 1x1 or 3x3 spiking conv
+    return zoo_module("snas_net").SNASNet(args, edges)
+
+
 BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "spikformer": spikformer,
     "spike_driven_transformer": spike_driven_transformer,
@@ -275,11 +290,14 @@ class Run:
 
 
 def train(model: nn.Module, steps: int = 8, *, batches: Any = None, lr: float = 1e-3,
-          gradients: bool = True) -> Run:
+          gradients: bool = True, input_axes: int | None = None) -> Run:
     """Adam on cross-entropy of the model's logits (averaged over time when it
     returns ``(T, B, classes)``), ``functional.reset_net`` after every batch, under
-    ``watch(model, input=True)`` with a :class:`Tally` beside it."""
+    ``watch(model, input=True)`` with a :class:`Tally` beside it; ``input_axes``:
+    the input's neuron axes when it has no time axis (``(B, C, H, W)``: 3)."""
     prof = SpikeProfiler()
+    if input_axes is not None:
+        prof.declare_layer("input", neuron_axes=input_axes)
     tally = Tally().attach(model)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     data = image_batches(steps) if batches is None else batches
@@ -294,7 +312,7 @@ def train(model: nn.Module, steps: int = 8, *, batches: Any = None, lr: float = 
                 loss.backward()
                 opt.step()
                 functional.reset_net(model)
-                prof.record_loss(loss, n_classes=CLASSES)
+                prof.record_loss(loss, n_classes=logits.shape[-1])
     tally.detach()
     said = [f"{w.category.__name__}: {w.message}" for w in caught]
     return Run(prof, prof.report(), list(handle.layers), tally, said)
