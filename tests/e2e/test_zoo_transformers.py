@@ -268,13 +268,23 @@ def test_count_frames_into_a_transformer_are_named_at_the_input(name):
     assert run.warnings == [], run.warnings
 
 
-def test_integer_multi_spike_neurons_in_the_spike_driven_transformer_are_graded():
+@functools.cache
+def ilif_run() -> tuple[torch.nn.Module, zoo.Run]:
     """The Spike-driven Transformer built with ``spiking_neuron=ILIFNode`` (integer
-    spikes 0..4, as its V2/V3 successors use): every node is watched as graded, its
-    rate counts the steps it fires (whatever the count), and nothing calls the
-    integer spikes non-binary."""
+    spikes 0..4 per step, as its V2/V3 successors use), four Adam steps."""
     model = zoo.build("spike_driven_transformer", spiking_neuron=neuron.ILIFNode)
-    run = zoo.train(model, steps=4)
+    return model, zoo.train(model, steps=4)
+
+
+def mean_spike(run: zoo.Run, layer: str) -> float:
+    """The mean value of the layer's non-zero outputs (integer spikes per event)."""
+    return float(run.tally.spikes[layer].sum() / run.tally.events[layer].sum())
+
+
+def test_integer_multi_spike_neurons_in_the_spike_driven_transformer_are_graded():
+    """Every ILIF node is watched as graded, its rate counts the steps it fires
+    (whatever the count), and nothing calls the integer spikes non-binary."""
+    model, run = ilif_run()
     report = run.report
     assert run.layers == ["input", *zoo.neuron_paths(model)], explain(report)
     assert any(run.tally.non_binary.values()), "ILIF spikes should reach 2..4"
@@ -285,6 +295,31 @@ def test_integer_multi_spike_neurons_in_the_spike_driven_transformer_are_graded(
                                    run.tally.rates(layer), atol=1e-9, err_msg=layer)
     assert "non_binary_spikes" not in {c for c, _ in found(report)}, explain(report)
     assert run.warnings == [], run.warnings
+
+
+def test_integer_attention_neurons_at_their_ceiling_are_saturated():
+    """With ILIF nodes the attention LIF sums integer k*v over 64 tokens: it emits
+    ~3.8 of its at most 4 spikes at nearly every step (true saturation: clipped),
+    and is called saturated with the fix to raise its threshold. (The head LIF,
+    at ~1.2 spikes per event, is far from it: see the xfail below.)"""
+    _, run = ilif_run()
+    assert mean_spike(run, "head_lif") < 2, mean_spike(run, "head_lif")
+    for attn in ("blocks.0.attn.attn_lif", "blocks.1.attn.attn_lif"):
+        assert mean_spike(run, attn) > 3.5, mean_spike(run, attn)
+        [sat] = [p for p in run.report.pathologies
+                 if (p.category, p.layer) == ("saturated_neurons", attn)]
+        assert "threshold" in sat.suggestion, explain(run.report)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "diagnose (saturation of graded layers): an integer-spike layer is judged on "
+    "spike events alone, so ILIF neurons that emit ~1.2 of their 4 possible spikes "
+    "at every step (far from the ceiling) are called saturated and told to raise the "
+    "threshold"))
+def test_integer_neurons_far_below_their_ceiling_are_not_saturated():
+    _, run = ilif_run()
+    assert mean_spike(run, "head_lif") < 2, mean_spike(run, "head_lif")
+    assert ("saturated_neurons", "head_lif") not in found(run.report), explain(run.report)
 
 
 # ------------------------------------------------------------------ per step, in forward
