@@ -1,11 +1,12 @@
 """SpikingJelly's spiking transformers and their friends, watched as a user would
-watch them: Spikformer, the Spike-driven Transformer, QKFormer, MS-ResNet,
-SpikingVGG and OTTTSpikingVGG (``spikingjelly.activation_based.model``) and Norse's
-VGG (``norse.torch.models.vgg``), each shrunk by its own constructor arguments to
-run in seconds (32x32 images, T=4, 64 dims, one or two blocks; see
-:mod:`.zoo_transformer_nets`). Norse's ``mobilenet_v2`` is left out: in Norse 1.1
-its own forward fails on the first residual block (a ``(z, state)`` tuple added to
-a tensor).
+watch them (``spikingjelly.activation_based.model``): Spikformer, the Spike-driven
+Transformer (also with integer-spike ILIF nodes), QKFormer, Max-Former, MS-ResNet,
+Max-ResNet, Attention MS-ResNet, MA-SNN, SpikingVGG, OTTTSpikingVGG trained online
+and SNASNet; and Norse's VGG (``norse.torch.models.vgg``). Each is shrunk by its own
+constructor arguments to run in seconds (32x32 inputs, T=4, 64 dims, one or two
+blocks; see :mod:`.zoo_transformer_nets`). Norse's ``mobilenet_v2`` is left out: in
+Norse 1.1 its own forward fails on the first residual block (a ``(z, state)`` tuple
+added to a tensor); SpikeDHS too (a searched network of fixed, large widths).
 
 Every claim is checked against an independent tally of the neuron modules' raw
 outputs: ``watch`` must find each neuron module (attention LIFs with
