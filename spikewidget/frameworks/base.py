@@ -44,13 +44,17 @@ Reader = Callable[[Any, Any], Frame]
 class Neuron:
     """How to read one module: its framework, whether it is a leaky integrator
     (voltages, no spikes), whether its spikes are graded on purpose (``"analog"``:
-    a continuous output, see :data:`spikewidget.state.layer.Graded`), and the reader
-    that turns ``(module, output)`` into a :class:`Reading`."""
+    a continuous output, see :data:`spikewidget.state.layer.Graded`), the reader
+    that turns ``(module, output)`` into a :class:`Reading`, and whether it is
+    trained online (``online``: its state is detached between time steps and the
+    loss is backpropagated after every step, so a backward pass does not end a
+    sequence of calls; SpikingJelly's OTTT and SLTT nodes)."""
 
     framework: str
     read: Reader
     integrator: bool = False
     graded: Graded = False
+    online: bool = False
 
 
 class Framework(Protocol):

@@ -10,7 +10,8 @@ They return spikes, with the voltage on ``.v`` (a float until the first forward)
 ``(time, batch, ...)``. ``OTTTLIFNode`` returns ``[spike, trace]`` while training
 (for ``layer.OTTTSequential``). ``ILIFNode`` (integer spikes), the DSR nodes
 (weighted spikes) and the ternary nodes (-1, 0, 1) are graded on purpose;
-``LIAFNode``'s output is analog. Non-spiking nodes output voltages. The threshold
+``LIAFNode``'s output is analog. ``OTTTLIFNode`` and ``SLTTLIFNode`` are trained
+online (a backward pass after every time step). Non-spiking nodes output voltages. The threshold
 is ``v_threshold``: a float, or a tensor (a Parameter or buffer) in a few nodes;
 state is reset by ``MemoryModule.reset`` (as ``functional.reset_net`` does).
 """
@@ -31,6 +32,10 @@ _GRADED = ("ILIFNode", "DSRIFNode", "DSRLIFNode", "TernaryIFNode", "TernaryLIFNo
 """Nodes whose spikes are not 0/1 by design (integer, weighted or -1/0/1 spikes)."""
 _ANALOG = ("LIAFNode",)
 """Nodes whose output is an analog activation of the membrane, seldom exactly 0."""
+_ONLINE = ("OTTTLIFNode", "SLTTLIFNode")
+"""Nodes trained online: the state is detached between steps while training, and
+the loss is backpropagated after every time step (online training through time,
+spatial learning through time)."""
 
 
 def _multi_step(module: Any) -> bool:
@@ -81,7 +86,8 @@ def detect(module: Any) -> Neuron | None:
         return Neuron(name, _read_integrator, integrator=True)
     graded = ("analog" if isinstance(module, classes(_NEURONS, *_ANALOG))
               else isinstance(module, classes(_NEURONS, *_GRADED)))
-    return Neuron(name, _read, graded=graded)
+    return Neuron(name, _read, graded=graded,
+                  online=isinstance(module, classes(_NEURONS, *_ONLINE)))
 
 
 def threshold_attribute(module: Any) -> str | None:

@@ -363,8 +363,8 @@ class _Tap:
         if self.failed or not self.handle.active:
             return
         try:
-            if group is self.group:  # backward before the sequence was closed
-                self.handle._flush_all()
+            if group is self.group and not self.handle.online:  # backward before the
+                self.handle._flush_all()  # sequence was closed: the batch ended
             if spikes:
                 group.add(g)
                 complete = group.received >= group.hooked
@@ -454,6 +454,7 @@ class WatchHandle:
         self._tensor_hooks: deque[Any] = deque(maxlen=_TENSOR_HOOKS_KEPT)
         self._depth = 0
         self._probe: ReadoutProbe | None = None  # until the first forward returns
+        self.online = False  # online-trained neurons: a backward every time step
         # with time_steps: a trained parameter whose version counter and gradient tell,
         # at the next forward, that a batch ended (an optimizer step or a backward)
         self._param = next((p for p in model.parameters() if p.requires_grad), None) \
@@ -566,10 +567,13 @@ class WatchHandle:
 
     def _mark(self) -> tuple[int, int, int]:
         """(version of the parameter, its gradient's id and version): changed by an
-        optimizer step (fused ones leave the version) and by a backward pass."""
+        optimizer step (fused ones leave the version) and by a backward pass; with
+        online-trained neurons (a backward every time step) the version alone."""
         p = self._param
         if p is None:
             return (0, 0, 0)
+        if self.online:
+            return (p._version, 0, 0)
         g = p.grad
         return (p._version, id(g), -1 if g is None else g._version)
 
@@ -689,6 +693,8 @@ def watch(profiler: Recording, model: Any, *, gradients: bool = False,
             A record never straddles two training batches: when a batch ended (a
             backward pass or an optimizer step since the last call) with calls
             pending, those make a shorter record of their own, with a warning (once).
+            Online-trained neurons (SpikingJelly's OTTT and SLTT nodes) back up
+            after every time step: there only an optimizer step ends a batch.
             Batches of varying length (tonic's ``PadTensors``): pass the longest;
             where no backward follows a batch (validation) call ``handle.flush()``
             after each one.
@@ -755,6 +761,8 @@ def watch(profiler: Recording, model: Any, *, gradients: bool = False,
         handle._taps.append(tap)
         handle.layers.append(name)
         handle._hooks.append(module.register_forward_hook(tap.hook))
+    handle.online = any(neuron.online for _, _, neuron in chosen)
+    handle._param_mark = handle._mark()
     taps = {id(t.module): t.name for t in handle._taps if t.neuron.framework != "input"}
     integrators = {id(module) for _, module, neuron in chosen if neuron.integrator}
     handle._probe = ReadoutProbe(model, taps, integrators)

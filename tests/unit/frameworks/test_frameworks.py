@@ -96,6 +96,42 @@ def test_spikingjelly_multi_step_node_reads_time_batch_sequences(store_v_seq: bo
     assert st.has_voltages is store_v_seq
 
 
+@pytest.mark.parametrize("node_class", [neuron.OTTTLIFNode, neuron.SLTTLIFNode])
+def test_spikingjelly_online_node_backed_up_every_step_gives_one_record_per_batch(
+        node_class: type) -> None:
+    """OTTT and SLTT nodes are trained online: a backward after each of the T calls,
+    one optimizer step per batch. The T calls are still one record (counts per
+    sample over all T steps, every step's gradient), and nothing warns."""
+    import warnings
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(F, H), node_class())
+    with torch.no_grad():
+        net[0].weight.mul_(4)
+    assert frameworks.detect(net[1]).online and not frameworks.detect(neuron.LIFNode()).online
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    prof, counts = SpikeProfiler(), []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with prof.watch(net, gradients=True, time_steps=T):
+            for seed in (4, 5):
+                x, spikes = inputs(seed), []
+                opt.zero_grad()
+                for t in range(T):
+                    out = net(x[t])
+                    s = out[0] if isinstance(out, list) else out  # OTTT: [spike, trace]
+                    s.sum().backward()
+                    spikes.append(s.detach())
+                opt.step()
+                functional.reset_net(net)
+                counts.append(torch.stack(spikes).sum(0))
+    st = prof.report().layer_stats["1"]
+    assert st.n_steps == 2 and st.gradient_steps == 2 and st.n_observations == 2 * T * B
+    every = torch.cat(counts)
+    assert float(every.max()) > 1  # counts over several steps, not one per record
+    assert st.spike_count_range == (float(every.min()), float(every.max()))
+
+
 def test_spikingjelly_conv_node_keeps_channel_height_width_as_neurons() -> None:
     node = neuron.IFNode(step_mode="m")
     prof = SpikeProfiler()
