@@ -108,6 +108,8 @@ class LayerStats:
     nonfinite: list[NonFinite] = field(default_factory=list)
     fractional_count: int = 0
     """How many recorded values were not whole numbers (analog input, not counts)."""
+    nonzero_count: float = math.nan
+    """How many recorded values were finite and non-zero (spike events; NaN: unknown)."""
     n_samples: int = 0
     """Samples seen (``n_observations`` over the time axis)."""
     per_epoch: tuple[EpochHealth, ...] = ()
@@ -210,6 +212,8 @@ def layer_stats(name: str, role: str, graded: Graded, neuron_shape: tuple[int, .
         gradient_norm_min=merged.g_min if g_n else math.nan,
         nonfinite=_nonfinite(per_epoch),
         fractional_count=merged.fractional,
+        nonzero_count=float(np.sum(merged.spike_sum if merged.spike_events is None
+                                   else merged.spike_events)),
         n_samples=merged.n_samples,
         **_gradient_summary(merged),
         # extrema unknown: no voltages, or a version-1 profile's

@@ -97,6 +97,10 @@ def scenario() -> SpikeProfiler:
             p.record_step("silent", silent)
             if step == 0:  # too few observations to call 66% of these neurons dead
                 p.record_step("few", (rng.random((1, 8, 30)) < 0.05).astype(np.float32))
+            # 4 neurons, one never fires: after 24 samples of 10 steps that is a dead
+            # neuron, not chance (no one-neuron slack once enough observations are in)
+            p.record_step("quiet4", (rng.random((t, b, 4)) < np.r_[0.5, 0.5, 0.5, 0.0]
+                                     ).astype(np.float32))
             # healthy in epochs 0-1, dies in epoch 2 (its input stopped)
             p.record_step("dies", (rng.random((t, b, 30)) < (0.3 if epoch < 2 else 0.0)
                                    ).astype(np.float32))

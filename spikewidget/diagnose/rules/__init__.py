@@ -35,6 +35,7 @@ from .values import (
     NON_FINITE_VALUES,
     OUTPUT_OVERFLOW,
     is_count_valued,
+    looks_like_pixels,
 )
 from .voltages import VOLTAGE_COLLAPSE
 
@@ -93,6 +94,7 @@ __all__ = [
     "binomial_below",
     "diagnose",
     "is_count_valued",
+    "looks_like_pixels",
     "rule_table",
     "rule_table_markdown",
     "text",
