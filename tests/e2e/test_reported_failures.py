@@ -1,0 +1,332 @@
+"""Failures real users reported on the frameworks' trackers, reproduced in small real
+models (snnTorch, SpikingJelly) on data made here, trained a few steps under
+``SpikeProfiler().watch(model, gradients=True, input=True)`` with ``record_loss``.
+
+For each class of failure: the broken model's report names the pathology, at the layer
+where it starts, from the epoch it starts, with a fix that applies to that setup; the
+same model with the fix the thread arrived at reports nothing. Each test's docstring
+cites the thread it follows (facts only). The models are small (T = 6 to 16, batches of
+8 to 16, at most 3 epochs of 8 steps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import snntorch as snn
+import torch
+import torch.nn.functional as F
+from snntorch import functional as snn_functional
+from snntorch import surrogate as snn_surrogate
+from snntorch import utils as snn_utils
+from spikingjelly.activation_based import functional, layer, neuron
+from spikingjelly.activation_based import surrogate as sj_surrogate
+from torch import nn
+
+from spikewidget import SpikeProfiler
+
+torch.set_num_threads(1)
+
+Batches = Callable[[torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+
+
+# ------------------------------------------------------------------ shared helpers
+def explain(report) -> str:
+    """The summary and every finding with its epoch, cause and fix (assertion text)."""
+    lines = [report.summary(), "", "findings (category @ layer, epoch, cause | fix):"]
+    lines += [f"  {p.category} @ {p.layer}, epoch {p.epoch}, cause {p.cause} | {p.suggestion}"
+              for p in report.pathologies]
+    return "\n".join(lines)
+
+
+def finding(report, category: str, layer: str):
+    hits = [p for p in report.pathologies if p.category == category and p.layer == layer]
+    assert len(hits) == 1, explain(report)
+    return hits[0]
+
+
+def roots(report) -> list[tuple[str, str]]:
+    """(category, layer) of the findings no other finding explains."""
+    return [(p.category, p.layer) for p in report.pathologies if p.cause is None]
+
+
+def train(model: nn.Module, batches: Batches, forward: Callable[[torch.Tensor], torch.Tensor],
+          loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], n_classes: int, *,
+          epochs: int = 3, steps: int = 8, lr: float = 2e-3,
+          after_step: Callable[[], None] | None = None, **watch) -> SpikeProfiler:
+    """Adam for ``epochs`` x ``steps`` batches (epoch ``e`` draws from seed ``e``), every
+    layer watched with its gradients and the input; ``forward`` maps a batch to what
+    the loss reads."""
+    prof = SpikeProfiler()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    with prof.watch(model, input=True, gradients=True, **watch):
+        for epoch in range(epochs):
+            if epoch:
+                prof.next_epoch()
+            g = torch.Generator().manual_seed(epoch)
+            for _ in range(steps):
+                x, y = batches(g)
+                loss = loss_fn(forward(x), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                if after_step is not None:
+                    after_step()
+                prof.record_loss(loss, n_classes=n_classes)
+    return prof
+
+
+def bars(g: torch.Generator, b: int, classes: int, size: int = 16) -> tuple[torch.Tensor,
+                                                                           torch.Tensor]:
+    """Grey images ``(b, 1, size, size)`` in [0, 1]: a bar whose row gives the class,
+    its grey level 0.5 to 1, on a faint noisy background; labels ``(b,)``."""
+    y = torch.randint(0, classes, (b,), generator=g)
+    img = 0.1 * torch.rand(b, 1, size, size, generator=g)
+    rows = max(1, (size - 2) // classes)
+    for i in range(b):
+        top = 1 + rows * int(y[i])
+        img[i, 0, top:top + rows, 2:size - 2] = 0.5 + 0.5 * torch.rand(
+            rows, size - 4, generator=g)
+    return img, y
+
+
+def rate_code(g: torch.Generator, img: torch.Tensor, t: int) -> torch.Tensor:
+    """Bernoulli spikes ``(t, *img.shape)`` at the pixel values (snnTorch's rate code)."""
+    return (torch.rand((t, *img.shape), generator=g) < img).float()
+
+
+class TwoLeaky(nn.Module):
+    """snnTorch tutorial 5's net: Linear-Leaky twice, the membranes passed explicitly and
+    the time loop inside ``forward``; input ``(T, B, n_in)``, output spikes ``(T, B, C)``."""
+
+    def __init__(self, n_in: int, n_hidden: int, n_out: int, **leaky) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(n_in, n_hidden)
+        self.lif1 = snn.Leaky(beta=0.9, **leaky)
+        self.fc2 = nn.Linear(n_hidden, n_out)
+        self.lif2 = snn.Leaky(beta=0.9, **leaky)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mem1, mem2 = self.lif1.init_leaky(), self.lif2.init_leaky()
+        out = []
+        for step in range(x.shape[0]):
+            spk1, mem1 = self.lif1(self.fc1(x[step]), mem1)
+            spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
+            out.append(spk2)
+        return torch.stack(out)
+
+
+def set_weights(fc: nn.Linear, g: torch.Generator, mean: float, std: float,
+                bias: float = 0.0) -> None:
+    with torch.no_grad():
+        fc.weight.copy_(mean + std * torch.randn(fc.weight.shape, generator=g))
+        fc.bias.fill_(bias)
+
+
+# ------------------------------------------- 1. images fed as 0..255 instead of [0, 1]
+def pixel_batches(scale: float) -> Batches:
+    """Flattened bar images repeated over 8 steps (direct encoding), ``(8, 16, 256)``,
+    as 8-bit values (``scale`` 255, rounded) or in [0, 1] (``scale`` 1)."""
+    def batches(g: torch.Generator):
+        img, y = bars(g, 16, 8)
+        img = (img * 255).round() / 255 * scale
+        return img.flatten(1).expand(8, -1, -1).contiguous(), y
+    return batches
+
+
+def pixel_net() -> TwoLeaky:
+    torch.manual_seed(0)
+    net = TwoLeaky(256, 64, 8)
+    g = torch.Generator().manual_seed(1)
+    set_weights(net.fc1, g, 0.02, 0.15)
+    set_weights(net.fc2, g, 0.04, 0.2)
+    return net
+
+
+def test_images_fed_as_0_to_255_are_told_to_be_scaled_not_binarised():
+    """SpingJelly #196 (https://github.com/fangwei123456/spikingjelly/issues/196): the
+    maintainer's first question on images turned into odd spikes was whether the pixels
+    had been put in [0, 1]; snnTorch #66 (https://github.com/jeshraghian/snntorch/issues/66)
+    trained only once the input was the plain MNIST image. An 8-bit image is whole
+    numbers up to 255: the report used to call it count frames and say
+    ``x = (x > 0).float()``, which keeps only the mask of the digit. It must say x / 255;
+    the scaled image gets no finding."""
+    lf = snn_functional.ce_rate_loss()
+    net = pixel_net()
+    broken = train(net, pixel_batches(255.0), net, lf, 8, epochs=1).report()
+    p = finding(broken, "count_valued_input", "input")
+    assert "8-bit pixel" in p.message and p.epoch == 0, explain(broken)
+    assert "x = x / 255" in p.suggestion and "(x > 0)" not in p.suggestion, explain(broken)
+    assert not any("(x > 0)" in q.suggestion for q in broken.pathologies), explain(broken)
+
+    net = pixel_net()
+    fixed = train(net, pixel_batches(1.0), net, lf, 8, epochs=1).report()
+    assert fixed.pathologies == [], explain(fixed)
+
+
+def test_event_counts_that_reach_255_are_still_count_frames():
+    """The other side of the line: tonic-style count frames, mostly 1s with a few busy
+    pixels that reach 255 events in a bin, keep the binarise fix."""
+    g = torch.Generator().manual_seed(3)
+    prof = SpikeProfiler()
+    for _ in range(4):
+        counts = torch.poisson(0.3 * torch.ones(8, 4, 2, 16, 16), generator=g)
+        counts[0, 0, 0, 0, :2] = 255.0  # two hot pixels of one bin
+        prof.declare_layer("input", role="input", neuron_axes=3)
+        prof.record_step("input", counts)
+    p = finding(prof.report(), "count_valued_input", "input")
+    assert "x = (x > 0).float()" in p.suggestion and "/ 255" not in p.suggestion
+
+
+# ---------------------------------- 2. snnTorch's sigmoid surrogate overflows to NaN
+def surrogate_batches(g: torch.Generator):
+    """Rate-coded bars ``(12, 16, 256)`` and their labels."""
+    img, y = bars(g, 16, 8)
+    return rate_code(g, img.flatten(1), 12), y
+
+
+def surrogate_net(grad) -> TwoLeaky:
+    """Hidden currents spread widely around zero, so that some membranes sit more than
+    3.6 below the threshold (25 x 3.6 > 88: exp() overflows float32)."""
+    torch.manual_seed(0)
+    net = TwoLeaky(256, 64, 8, spike_grad=grad)
+    g = torch.Generator().manual_seed(2)
+    set_weights(net.fc1, g, 0.005, 0.25)
+    set_weights(net.fc2, g, 0.05, 0.3)
+    return net
+
+
+def test_sigmoid_surrogate_overflow_is_named_in_the_layer_whose_backward_made_it():
+    """snnTorch #427 (https://github.com/jeshraghian/snntorch/issues/427), fixed by #433:
+    ``surrogate.sigmoid()`` (slope 25) computes exp(-slope x (U - threshold)) in its
+    backward, which is inf for a membrane 3.6 or more below threshold, and the gradient
+    becomes NaN; the user saw only odd loss behaviour. The report must say where the NaN
+    was made (the input gradients of the layer, before its spikes' gradient) and tell
+    the user to change the surrogate, not to lower the learning rate; what dies of the
+    NaN follows from it. With ``surrogate.atan()`` the same net is clean."""
+    lf = snn_functional.ce_rate_loss()
+    net = surrogate_net(snn_surrogate.sigmoid())
+    broken = train(net, surrogate_batches, net, lf, 8, epochs=2).report()
+    born = [p for p in broken.pathologies if p.category == "non_finite_values"
+            and "first in input gradients" in p.message]
+    assert born and born[0].epoch == 0 and born[0].step == 0, explain(broken)
+    assert "surrogate" in born[0].suggestion and "atan" in born[0].suggestion, explain(broken)
+    assert "learning rate" not in born[0].suggestion.replace(
+        "lowering the learning rate or clipping gradients will not stop it", ""), \
+        explain(broken)
+    for p in broken.pathologies:
+        if p.category == "non_finite_values" and p is not born[0]:
+            assert f"'{born[0].layer}'" in p.suggestion, explain(broken)
+        elif p.category in ("dead_neurons", "silent_network", "layer_died", "loss_at_chance"):
+            assert p.cause is not None and p.cause.startswith("non_finite_values"), \
+                explain(broken)
+
+    net = surrogate_net(snn_surrogate.atan())
+    fixed = train(net, surrogate_batches, net, lf, 8, epochs=2).report()
+    assert fixed.pathologies == [], explain(fixed)
+
+
+# ------------------------- 3. a conv SNN whose output never fires: the loss sits at ln C
+def conv_net(out_threshold: float) -> nn.Sequential:
+    """snnTorch's conv net as #219 writes it (fast_sigmoid slope 25, beta 0.95, hidden
+    thresholds 0.3, init_hidden), shrunk: two conv-pool-Leaky blocks, a linear readout
+    Leaky over 4 classes; the model is called once per time step."""
+    torch.manual_seed(0)
+    grad = snn_surrogate.fast_sigmoid(slope=25)
+
+    def leaky(threshold: float, **kw) -> snn.Leaky:
+        return snn.Leaky(beta=0.95, spike_grad=grad, init_hidden=True, threshold=threshold,
+                         **kw)
+    net = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.MaxPool2d(2), leaky(0.3),
+        nn.Conv2d(8, 8, 3, padding=1), nn.MaxPool2d(2), leaky(0.3),
+        nn.Flatten(), nn.Linear(8 * 4 * 4, 4), leaky(out_threshold, output=True))
+    with torch.no_grad():
+        net[3].bias.add_(0.1)
+        net[7].weight.mul_(3.0)
+        net[7].bias.fill_(1.0)
+    return net
+
+
+def per_step(net: nn.Module, t: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        snn_utils.reset(net)
+        return torch.stack([net(x)[0] for _ in range(t)])
+    return forward
+
+
+def four_bars(g: torch.Generator):
+    img, y = bars(g, 8, 4)
+    return img + 0.2 * torch.rand(img.shape, generator=g), y
+
+
+def test_conv_snn_whose_output_never_fires_names_the_output_as_the_root():
+    """snnTorch #219 (https://github.com/jeshraghian/snntorch/issues/219): a four-conv SNN
+    whose loss stayed at 1.386 (ln 4) with accuracy 25 %, and whose output layer fired no
+    spike at any step. The report must name the silent output layer (its inputs fire, so
+    its own threshold or weights are to change), from epoch 0, with the loss at chance
+    following from it; with the output threshold at 1 the report is clean."""
+    lf = snn_functional.ce_count_loss()
+    net = conv_net(20.0)
+    broken = train(net, four_bars, per_step(net, 6), lf, 4, lr=3e-4,
+                   time_steps=6).report()
+    silent = finding(broken, "silent_network", "8")
+    assert silent.cause is None and silent.epoch == 0, explain(broken)
+    assert "lower this layer's firing threshold" in silent.suggestion, explain(broken)
+    chance = finding(broken, "loss_at_chance", "loss")
+    assert chance.cause == "silent_network @ 8", explain(broken)
+    assert roots(broken)[0] == ("silent_network", "8"), explain(broken)
+
+    net = conv_net(1.0)
+    fixed = train(net, four_bars, per_step(net, 6), lf, 4, lr=3e-4, time_steps=6).report()
+    assert fixed.pathologies == [], explain(fixed)
+
+
+# ----------------- 4. SpikingJelly, MSE on firing rates: the loss frozen at exactly 1/C
+def sj_mlp(out_bias: float) -> nn.Sequential:
+    """SpikingJelly's multi-step MLP as its tutorials train it (LIF tau 2, ATan), 256 ->
+    64 -> 11, read as firing rates with an MSE loss against one-hot labels."""
+    torch.manual_seed(0)
+    net = nn.Sequential(layer.Linear(256, 64), neuron.LIFNode(tau=2.0, surrogate_function=
+                                                              sj_surrogate.ATan()),
+                        layer.Linear(64, 11), neuron.LIFNode(tau=2.0, surrogate_function=
+                                                             sj_surrogate.ATan()))
+    functional.set_step_mode(net, "m")
+    g = torch.Generator().manual_seed(4)
+    set_weights(net[0], g, 0.02, 0.2, bias=0.3)
+    set_weights(net[2], g, 0.05, 0.3, bias=out_bias)
+    return net
+
+
+def eleven_bars(g: torch.Generator):
+    img, y = bars(g, 16, 11, size=24)
+    img = nn.functional.avg_pool2d(img, 3, stride=1, padding=0)[:, :, :16, :16]
+    return rate_code(g, img.flatten(1), 8), y
+
+
+def rate_mse(fr: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(fr, F.one_hot(y, 11).float())
+
+
+def test_spikingjelly_mse_loss_frozen_at_one_over_c_names_the_silent_output():
+    """SpikingJelly #216 (https://github.com/fangwei123456/spikingjelly/issues/216):
+    classify_dvsg's train and test loss stayed at 0.0909 = 1/11 for every epoch, with
+    accuracy at chance: an MSE between firing rates and one-hot labels is exactly 1/C
+    when the 11 output neurons never fire. ``loss_at_chance`` (ln C) does not apply to
+    this loss, so the silent output layer itself must be named, from epoch 0, with the
+    layer before it firing; the driven output reports nothing."""
+    net = sj_mlp(-20.0)
+    prof = train(net, eleven_bars, lambda x: net(x).mean(0), rate_mse, 11,
+                 after_step=lambda: functional.reset_net(net))
+    broken = prof.report()
+    assert broken.loss.last == pytest.approx(1 / 11), explain(broken)
+    silent = finding(broken, "silent_network", "3")
+    assert silent.cause is None and silent.epoch == 0, explain(broken)
+    assert "The layer before it ('1') fires" in silent.suggestion, explain(broken)
+    assert not [p for p in broken.pathologies if p.category == "loss_at_chance"]
+
+    net = sj_mlp(0.0)
+    fixed = train(net, eleven_bars, lambda x: net(x).mean(0), rate_mse, 11,
+                  after_step=lambda: functional.reset_net(net)).report()
+    assert fixed.pathologies == [], explain(fixed)
