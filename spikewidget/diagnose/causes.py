@@ -16,10 +16,12 @@ CAUSES: dict[str, tuple[tuple[str, str], ...]] = {
     # effect: (cause category, where: "same" layer, "earlier" layer, "upstream" (the same
     # or an earlier layer), or "any" layer). NaN/Inf anywhere poisons the weights and
     # every membrane after it: what goes quiet with it follows from it.
-    "dead_neurons": (("non_finite_values", "any"), ("layer_died", "same"),
+    "dead_neurons": (("non_finite_values", "any"), ("voltage_runaway", "same"),
+                     ("layer_died", "same"),
                      ("rate_fades_with_depth", "upstream"), ("silent_network", "same"),
                      ("silent_network", "earlier")),
-    "silent_network": (("non_finite_values", "any"), ("layer_died", "same"),
+    "silent_network": (("non_finite_values", "any"), ("voltage_runaway", "same"),
+                       ("layer_died", "same"),
                        ("rate_fades_with_depth", "upstream"), ("silent_network", "earlier"),
                        ("dead_neurons", "earlier")),
     "layer_died": (("non_finite_values", "any"), ("layer_died", "earlier")),

@@ -37,12 +37,15 @@ class NonFinite:
 @dataclass(frozen=True)
 class EpochHealth:
     """One layer in one epoch: the share of its neurons judged dead (output layers: by
-    samples), its highest firing rate and its observations per neuron."""
+    samples), its highest firing rate, its observations per neuron and the extrema of
+    its recorded finite voltages (NaN: none recorded, or the epoch was dropped)."""
 
     epoch: int
     dead_fraction: float
     max_rate: float
     n_observations: int
+    voltage_min: float = math.nan
+    voltage_max: float = math.nan
 
 
 @dataclass
@@ -376,7 +379,10 @@ def epoch_health(epoch: int, stats: EpochStats, by_samples: bool,
     else:
         dead = np.count_nonzero(rates < th.dead_rate)
     top = float(rates.max()) if rates.size else 0.0
-    return EpochHealth(epoch, int(dead) / n, top, stats.n_obs)
+    known = stats.v_min <= stats.v_max  # else no finite voltage (or a version-1 file)
+    return EpochHealth(epoch, int(dead) / n, top, stats.n_obs,
+                       float(stats.v_min) if known else math.nan,
+                       float(stats.v_max) if known else math.nan)
 
 
 SUMMARY_QUANTILES = 256

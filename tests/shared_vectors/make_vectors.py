@@ -101,6 +101,9 @@ def scenario() -> SpikeProfiler:
             # neuron, not chance (no one-neuron slack once enough observations are in)
             p.record_step("quiet4", (rng.random((t, b, 4)) < np.r_[0.5, 0.5, 0.5, 0.0]
                                      ).astype(np.float32))
+            # a membrane that reaches further each epoch (about 3, 6, 9): not reset
+            p.record_step("drift", (rng.random((t, b, 8)) < 0.2).astype(np.float32),
+                          -3.0 * (epoch + 1) * rng.random((t, b, 8)))
             # healthy in epochs 0-1, dies in epoch 2 (its input stopped)
             p.record_step("dies", (rng.random((t, b, 30)) < (0.3 if epoch < 2 else 0.0)
                                    ).astype(np.float32))

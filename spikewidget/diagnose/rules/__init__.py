@@ -37,13 +37,14 @@ from .values import (
     is_count_valued,
     looks_like_pixels,
 )
-from .voltages import VOLTAGE_COLLAPSE
+from .voltages import VOLTAGE_COLLAPSE, VOLTAGE_RUNAWAY
 
 RULES: tuple[Rule, ...] = (
     DEAD_NEURONS,
     SATURATED_NEURONS,
     SILENT_NETWORK,
     VOLTAGE_COLLAPSE,
+    VOLTAGE_RUNAWAY,
     GRADIENT_EXPLOSION,
     GRADIENT_VANISHING,
     NON_BINARY_SPIKES,
