@@ -330,3 +330,175 @@ def test_spikingjelly_mse_loss_frozen_at_one_over_c_names_the_silent_output():
     fixed = train(net, eleven_bars, lambda x: net(x).mean(0), rate_mse, 11,
                   after_step=lambda: functional.reset_net(net)).report()
     assert fixed.pathologies == [], explain(fixed)
+
+
+# ------------- 5. SpikingJelly, reset_net forgotten: the membrane runs away batch by batch
+def if_mlp() -> nn.Sequential:
+    """SpikingJelly's multi-step IF MLP (no leak, ATan), 100 -> 64 -> 10, its voltages
+    kept (``store_v_seq``) so that the watch records them."""
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        layer.Linear(100, 64), neuron.IFNode(surrogate_function=sj_surrogate.ATan(),
+                                             store_v_seq=True),
+        layer.Linear(64, 10), neuron.IFNode(surrogate_function=sj_surrogate.ATan(),
+                                            store_v_seq=True))
+    functional.set_step_mode(net, "m")
+    return net
+
+
+def sparse_spikes(g: torch.Generator):
+    """Random input spikes at rate 0.2, ``(8, 16, 100)``, and labels."""
+    return (torch.rand(8, 16, 100, generator=g) < 0.2).float(), torch.randint(
+        0, 10, (16,), generator=g)
+
+
+def rate_mse10(fr: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(fr, F.one_hot(y, 10).float())
+
+
+def test_state_not_reset_between_batches_is_named_as_a_runaway_membrane():
+    """SpikingJelly #420 (https://github.com/fangwei123456/spikingjelly/issues/420), SEW
+    ResNet #19 (https://github.com/fangwei123456/Spike-Element-Wise-ResNet/issues/19) and
+    SpikingJelly #310 (https://github.com/fangwei123456/spikingjelly/issues/310): a net
+    whose ``functional.reset_net`` was forgotten carries every neuron's membrane from one
+    batch into the next (backward errors, memory that grows; the maintainers' answer is
+    to reset after ``optimizer.step()``). Here the state is detached instead
+    (``functional.detach_net``), so training runs: an IF neuron driven below zero then
+    sinks further with every batch. The report must name that runaway at each layer
+    from epoch 0, tell the user to reset the state, and explain the dead neurons by it
+    (lowering their threshold would not help); with ``reset_net`` the membrane stays
+    bounded and nothing runs away. The verdict survives a save and load."""
+    net = if_mlp()
+    prof = train(net, sparse_spikes, lambda x: net(x).mean(0), rate_mse10, 10, lr=1e-3,
+                 after_step=lambda: functional.detach_net(net))
+    broken = prof.report()
+    for name in ("1", "3"):
+        p = finding(broken, "voltage_runaway", name)
+        assert p.cause is None and p.epoch == 0, explain(broken)
+        assert "functional.reset_net(net) after optimizer.step()" in p.suggestion
+    dead = finding(broken, "dead_neurons", "1")
+    assert dead.cause == "voltage_runaway @ 1", explain(broken)
+    loaded = SpikeProfiler.from_bytes(prof.to_bytes()).report()
+    assert [(p.category, p.layer, p.message) for p in loaded.pathologies] == [
+        (p.category, p.layer, p.message) for p in broken.pathologies]
+
+    net = if_mlp()
+    fixed = train(net, sparse_spikes, lambda x: net(x).mean(0), rate_mse10, 10, lr=1e-3,
+                  after_step=lambda: functional.reset_net(net)).report()
+    assert not [p for p in fixed.pathologies if p.category == "voltage_runaway"], \
+        explain(fixed)
+    assert all(p.severity.value != "critical" for p in fixed.pathologies), explain(fixed)
+
+
+def test_snntorch_init_hidden_net_without_utils_reset_is_named_too():
+    """The same class in snnTorch (#340, https://github.com/jeshraghian/snntorch/issues/340:
+    an ``init_hidden`` net whose hidden state must be reset, ``utils.reset``, before
+    each forward): a Leaky of ``beta=1`` (snnTorch clamps any beta above 1 to 1: no
+    leak) carried across batches with ``detach_hidden`` runs away; reset per batch, the
+    same net is clean of it."""
+    def net_of() -> nn.Sequential:
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Linear(100, 64), snn.Leaky(beta=1.0, init_hidden=True),
+                            nn.Linear(64, 10), snn.Leaky(beta=1.0, init_hidden=True,
+                                                         output=True))
+        g = torch.Generator().manual_seed(5)
+        set_weights(net[0], g, -0.01, 0.1)
+        set_weights(net[2], g, 0.0, 0.2)
+        return net
+
+    def forward(net: nn.Sequential, reset: bool) -> Callable[[torch.Tensor], torch.Tensor]:
+        def run(x: torch.Tensor) -> torch.Tensor:
+            if reset:
+                snn_utils.reset(net)
+            else:
+                for m in net.modules():
+                    if isinstance(m, snn.Leaky):
+                        m.detach_hidden()
+            return torch.stack([net(x[t])[0] for t in range(x.shape[0])])
+        return run
+
+    lf = snn_functional.ce_rate_loss()
+    net = net_of()
+    broken = train(net, sparse_spikes, forward(net, False), lf, 10, lr=1e-3,
+                   time_steps=8).report()
+    p = finding(broken, "voltage_runaway", "1")
+    assert p.epoch == 0 and "utils.reset(net)" in p.suggestion, explain(broken)
+
+    net = net_of()
+    fixed = train(net, sparse_spikes, forward(net, True), lf, 10, lr=1e-3,
+                  time_steps=8).report()
+    assert not [p for p in fixed.pathologies if p.category == "voltage_runaway"], \
+        explain(fixed)
+
+
+# ------------- 6. snnTorch Synaptic on positive weights: the membrane far above threshold
+class SynapticNet(nn.Module):
+    """Two Linear-Synaptic (``alpha`` 0.9, ``beta`` 0.95) layers, as #66 builds them,
+    or Leaky (``beta`` 0.8) ones, the fix the thread suggests first; ``(T, B, C)``."""
+
+    def __init__(self, synaptic: bool) -> None:
+        super().__init__()
+        self.synaptic = synaptic
+        self.fc1, self.fc2 = nn.Linear(100, 64), nn.Linear(64, 10)
+        make = (lambda: snn.Synaptic(alpha=0.9, beta=0.95)) if synaptic else (
+            lambda: snn.Leaky(beta=0.8))
+        self.lif1, self.lif2 = make(), make()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.synaptic:
+            (syn1, mem1), (syn2, mem2) = self.lif1.init_synaptic(), self.lif2.init_synaptic()
+        else:
+            mem1, mem2 = self.lif1.init_leaky(), self.lif2.init_leaky()
+        out = []
+        for step in range(x.shape[0]):
+            if self.synaptic:
+                spk1, syn1, mem1 = self.lif1(self.fc1(x[step]), syn1, mem1)
+                spk2, syn2, mem2 = self.lif2(self.fc2(spk1), syn2, mem2)
+            else:
+                spk1, mem1 = self.lif1(self.fc1(x[step]), mem1)
+                spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
+            out.append(spk2)
+        return torch.stack(out)
+
+
+def synaptic_net(synaptic: bool, positive: bool) -> SynapticNet:
+    torch.manual_seed(0)
+    net = SynapticNet(synaptic)
+    g = torch.Generator().manual_seed(6)
+    if positive:  # "device weights", all positive
+        set_weights(net.fc1, g, 0.25, 0.1)
+        set_weights(net.fc2, g, 0.25, 0.1)
+    else:
+        set_weights(net.fc1, g, 0.02, 0.15)
+        set_weights(net.fc2, g, 0.05, 0.3)
+    return net
+
+
+def spike_trains(g: torch.Generator):
+    return (torch.rand(16, 16, 100, generator=g) < 0.2).float(), torch.randint(
+        0, 10, (16,), generator=g)
+
+
+def test_synaptic_membrane_far_above_threshold_is_saturation_and_explains_the_chance_loss():
+    """snnTorch #66 (https://github.com/jeshraghian/snntorch/issues/66): with positively
+    distributed weights the output membranes of a ``Synaptic`` net went past 100 (the
+    threshold is 1) and accuracy stayed low; the maintainer suggested lower alpha/beta
+    or ``Leaky``. Every neuron then fires at every step: the report must call both
+    layers saturated (raise the threshold or reduce the input), with the loss at
+    chance (all outputs alike) following from it; the ``Leaky`` net on centred weights
+    is clean."""
+    lf = snn_functional.ce_rate_loss()
+    net = synaptic_net(True, True)
+    broken = train(net, spike_trains, net, lf, 10, lr=1e-3).report()
+    for name in ("lif1", "lif2"):
+        p = finding(broken, "saturated_neurons", name)
+        assert p.cause is None and p.epoch == 0, explain(broken)
+        assert "Raise the threshold or reduce the input gain" in p.suggestion
+    assert broken.layer_stats["lif2"].voltage_max > 50, explain(broken)
+    chance = finding(broken, "loss_at_chance", "loss")
+    assert chance.cause is not None and chance.cause.startswith("saturated_neurons"), \
+        explain(broken)
+
+    net = synaptic_net(False, False)
+    fixed = train(net, spike_trains, net, lf, 10, lr=1e-3).report()
+    assert fixed.pathologies == [], explain(fixed)
