@@ -97,10 +97,6 @@ def scenario() -> SpikeProfiler:
             p.record_step("silent", silent)
             if step == 0:  # too few observations to call 66% of these neurons dead
                 p.record_step("few", (rng.random((1, 8, 30)) < 0.05).astype(np.float32))
-            # 4 neurons, one never fires: after 24 samples of 10 steps that is a dead
-            # neuron, not chance (no one-neuron slack once enough observations are in)
-            p.record_step("quiet4", (rng.random((t, b, 4)) < np.r_[0.5, 0.5, 0.5, 0.0]
-                                     ).astype(np.float32))
             # a membrane that reaches further each epoch (about 3, 6, 9): not reset
             p.record_step("drift", (rng.random((t, b, 8)) < 0.2).astype(np.float32),
                           -3.0 * (epoch + 1) * rng.random((t, b, 8)))

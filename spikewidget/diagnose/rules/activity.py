@@ -56,9 +56,6 @@ def _chance_explains_dead(st: LayerStats, th: Thresholds
       not at all, by chance (a neuron's time steps in one sample are not independent).
 
     A layer whose mean rate is below ``dead_rate`` is dead as a whole: never explained.
-    One neuron more than expected is allowed as slack only while fewer observations
-    than :func:`observations_needed` at the layer's rate were seen (else a small
-    layer's one neuron silent over hundreds of samples would pass for chance).
     """
     activity = st.sample_activity
     if activity is not None:
@@ -75,8 +72,7 @@ def _chance_explains_dead(st: LayerStats, th: Thresholds
     barely = int(np.count_nonzero((counts > low) & (counts <= low + per_sample)))
     q = max(binomial_below(n, p, limit), barely / st.n_neurons)
     expected = st.n_neurons * q
-    slack = 1 if n < observations_needed(p) else 0
-    if st.dead_neuron_count > expected + CHANCE_MARGIN * math.sqrt(expected * (1 - q)) + slack:
+    if st.dead_neuron_count > expected + CHANCE_MARGIN * math.sqrt(expected * (1 - q)) + 1:
         return None
     return n, p, q, unit
 
@@ -92,19 +88,13 @@ def check_few_observations(layers: list[LayerStats], loss: LossStats | None,
         if seen is None:
             continue
         n, p, q, unit = seen
-        need = observations_needed(p)
+        need = math.ceil(math.log(1e-3) / math.log1p(-p))
         out.append(say(
             Severity.INFO, "too_few_observations", st, "chance", "record_more",
             {"dead": st.dead_neuron_count, "n": st.n_neurons,
              "share": st.dead_neuron_fraction, "seen": n, "unit": unit, "p": p, "q": q,
              "need": need}, th, st.dead_neuron_fraction))
     return out
-
-
-def observations_needed(p: float) -> int:
-    """Observations after which a neuron firing at rate ``p`` has fired at least once
-    but for a chance of 1 in 1,000: enough to tell it from a dead one."""
-    return math.ceil(math.log(1e-3) / math.log1p(-p))
 
 
 def binomial_below(n: int, p: float, limit: float) -> float:

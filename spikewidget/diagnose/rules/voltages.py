@@ -59,45 +59,59 @@ RUNAWAY_STEP = 0.5
 share of the first epoch's (a membrane carried from batch to batch without bound grows
 by about as much in every epoch; a healthy one settles)."""
 
+RUNAWAY_MARGIN = 10.0
+"""How far past the other side of 0 a runaway ends: its last |V| is at least this many
+times the largest value ever seen on the other side (the side a reset bounds: a firing
+neuron's membrane cannot climb far past its threshold, while one that only sinks has no
+floor). A layer that wakes up over a few epochs, its voltages widening on both sides,
+is no runaway."""
+
 
 def check_voltage_runaway(layers: list[LayerStats], loss: LossStats | None,
                           th: Thresholds) -> list[Pathology]:
-    """Membrane potentials that reach further from 0 in every epoch: the largest |V| of
-    each epoch (of its recorded finite voltages) grows, from the first recorded epoch to
-    the last, by at least ``RUNAWAY_STEP`` times the first epoch's at every epoch, over
-    at least ``RUNAWAY_MIN_EPOCHS`` epochs. That is a state that integrates without
-    bound: carried over from batch to batch (SpikingJelly's ``functional.reset_net``
-    forgotten), in a neuron without a leak whose input is one-sided."""
+    """Membrane potentials that reach further from 0 in every epoch: per epoch (of its
+    recorded finite voltages; epochs without any are left out) the largest |V| on the
+    side of 0 where it ends largest grows, from the first epoch to the last, by at least
+    ``RUNAWAY_STEP`` times the first epoch's at every epoch, over at least
+    ``RUNAWAY_MIN_EPOCHS`` epochs, and ends ``RUNAWAY_MARGIN`` times beyond anything on
+    the other side. That is a state that integrates without bound: carried over from
+    batch to batch (SpikingJelly's ``functional.reset_net`` forgotten) in a neuron
+    without a leak, or a leak-free neuron whose input is one-sided."""
     out = []
     for st in layers:
         if st.role == "input":
             continue
-        reach = [(h.epoch, max(abs(h.voltage_min), abs(h.voltage_max))) for h in st.per_epoch
+        known = [h for h in st.per_epoch
                  if math.isfinite(h.voltage_min) and math.isfinite(h.voltage_max)]
-        if len(reach) < RUNAWAY_MIN_EPOCHS:  # epochs without voltages are left out
+        if len(known) < RUNAWAY_MIN_EPOCHS:
             continue
-        first = reach[0][1]
-        if first <= 0 or any(b - a < RUNAWAY_STEP * first
-                             for (_, a), (_, b) in pairwise(reach)):
+        down = -known[-1].voltage_min >= known[-1].voltage_max
+        reach = [(h.epoch, -h.voltage_min if down else h.voltage_max) for h in known]
+        other = max(max(h.voltage_max if down else -h.voltage_min, 0.0) for h in known)
+        first, last = reach[0][1], reach[-1][1]
+        if first <= 0 or last < RUNAWAY_MARGIN * other or any(
+                b - a < RUNAWAY_STEP * first for (_, a), (_, b) in pairwise(reach)):
             continue
-        chain = ", ".join(text("voltage_runaway", "link", {"epoch": e, "reach": r})
+        sign = -1.0 if down else 1.0
+        chain = ", ".join(text("voltage_runaway", "link", {"epoch": e, "reach": sign * r})
                           for e, r in reach)
         out.append(say(
             Severity.CRITICAL, "voltage_runaway", st, "growing", "reset",
-            {"chain": chain, "ratio": reach[-1][1] / first, "epochs": len(reach)}, th,
-            reach[-1][1] / first, reach[0][0]))
+            {"chain": chain, "ratio": last / first, "epochs": len(reach)}, th,
+            last / first, reach[0][0]))
     return out
 
 
 VOLTAGE_RUNAWAY = Rule(
-    "voltage_runaway", "critical", "the largest absolute voltage grows in every epoch, "
+    "voltage_runaway", "critical", "the voltage reaches further from 0 in every epoch, "
     f"over >= {RUNAWAY_MIN_EPOCHS} epochs, each time by >= {RUNAWAY_STEP:.0%} of the first "
-    "epoch's",
+    f"epoch's reach, to >= {RUNAWAY_MARGIN:g}x its largest value on the other side of 0",
     "Reset the neuron state before every batch; else add a leak", check_voltage_runaway,
     browser="fixed",
     messages={
         "growing": "The membrane potential reaches further from 0 in every epoch "
-                   "({chain}: {ratio:.2g}x over {epochs} epochs): it integrates without "
+                   "({chain}: {ratio:.2g}x over {epochs} epochs), far past anything on "
+                   "the other side of 0: it integrates without "
                    "bound, as a state that is not reset between batches does",
         "link": "{reach:.3g} in epoch {epoch}"},
     fixes={"reset": "Reset the neuron state before every batch (SpikingJelly: "

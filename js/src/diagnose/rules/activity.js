@@ -28,10 +28,6 @@ function mean(a) {
   return s / a.length;
 }
 
-/** Python's activity.observations_needed: observations that tell a neuron at rate p
- * from a dead one (it fires at least once but for a chance of 1 in 1,000). */
-const observationsNeeded = (p) => Math.ceil(Math.log(1e-3) / Math.log1p(-p));
-
 /** Python's activity._chance_explains_dead: [n, p, q, unit] or null. */
 function chanceExplainsDead(st, th) {
   let n;
@@ -56,8 +52,7 @@ function chanceExplainsDead(st, th) {
   }
   const q = Math.max(binomialBelow(n, p, limit), barely / st.n);
   const expected = st.n * q;
-  const slack = n < observationsNeeded(p) ? 1 : 0;
-  if (st.deadCount > expected + CHANCE_MARGIN * Math.sqrt(expected * (1 - q)) + slack) return null;
+  if (st.deadCount > expected + CHANCE_MARGIN * Math.sqrt(expected * (1 - q)) + 1) return null;
   return [n, p, q, unit];
 }
 
@@ -97,7 +92,7 @@ export function checkFewObservations(layers, loss, th, { say }) {
     const seen = chanceExplainsDead(st, th);
     if (seen === null) continue;
     const [n, p, q, unit] = seen;
-    const need = observationsNeeded(p);
+    const need = Math.ceil(Math.log(1e-3) / Math.log1p(-p));
     out.push(say("info", "too_few_observations", st.name, "chance", "record_more",
       { dead: st.deadCount, n: st.n, share: st.deadCount / st.n, seen: n, unit, p, q, need }));
   }
