@@ -502,3 +502,47 @@ def test_synaptic_membrane_far_above_threshold_is_saturation_and_explains_the_ch
     net = synaptic_net(False, False)
     fixed = train(net, spike_trains, net, lf, 10, lr=1e-3).report()
     assert fixed.pathologies == [], explain(fixed)
+
+
+def membrane_epochs(low: list[float], high: list[float], epochs_without: int = 0
+                    ) -> SpikeProfiler:
+    """Epochs of one layer's recorded voltages spanning [low[e], high[e]] (spikes at rate
+    0.2, 4 steps of (8, 4, 16) per epoch); first ``epochs_without`` epochs record none."""
+    g = torch.Generator().manual_seed(7)
+    prof = SpikeProfiler()
+    for e in range(epochs_without + len(low)):
+        if e:
+            prof.next_epoch()
+        for _ in range(4):
+            spikes = (torch.rand(8, 4, 16, generator=g) < 0.2).float()
+            if e < epochs_without:
+                prof.record_step("lif", spikes)
+                continue
+            lo, hi = low[e - epochs_without], high[e - epochs_without]
+            prof.record_step("lif", spikes, lo + (hi - lo) * torch.rand(8, 4, 16, generator=g))
+    return prof
+
+
+@pytest.mark.parametrize(("low", "high", "runaway"), [
+    ([-30, -56, -82], [1, 1, 1], True),           # sinks by about as much every epoch
+    ([-30, -56, -82, -107], [1, 1, 1, 1], True),
+    ([-1, -230, -460], [30, 40, 45], True),       # far past the bounded side
+    ([-6, -5, -5.5], [1, 1, 1], False),           # reset every batch: bounded
+    ([-30, -56, -60], [1, 1, 1], False),          # settles
+    ([-0.01, -0.4, -0.8], [0.01, 0.9, 1.0], False),  # a layer waking up: both sides widen
+    ([-30, -56], [1, 1], False),                  # two epochs are not a trend
+    ([-70.5, -71, -72], [-50, -50, -50], False),  # mV: far from 0 but not moving
+])
+def test_a_runaway_is_a_steady_one_sided_drift_over_epochs(low, high, runaway):
+    """The rule's boundary, on recorded voltages: what voltage_runaway takes for a state
+    that integrates without bound, and what it leaves alone."""
+    report = membrane_epochs(low, high).report()
+    hits = [p for p in report.pathologies if p.category == "voltage_runaway"]
+    assert bool(hits) is runaway, explain(report)
+    if runaway:
+        assert hits[0].layer == "lif" and hits[0].epoch == 0, explain(report)
+
+
+def test_epochs_without_voltages_are_left_out_of_a_runaway():
+    report = membrane_epochs([-30, -56, -82], [1, 1, 1], epochs_without=2).report()
+    assert [p.epoch for p in report.pathologies if p.category == "voltage_runaway"] == [2]
