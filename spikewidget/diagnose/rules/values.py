@@ -119,9 +119,26 @@ def check_non_finite(layers: list[LayerStats], loss: LossStats | None,
     return out
 
 
+COUNTS_UNREAD_LOSS = 2.0
+"""A cross-entropy over counts that overflow is tens or more for every sample it gets
+wrong; a recorded loss (with its classes) that never exceeded this many times ln C does
+not read the counts as logits (a per-step or rate loss, an MSE on rates)."""
+
+
+def _loss_reads_no_counts(loss: LossStats | None) -> bool:
+    """The recorded loss stayed finite and below ``COUNTS_UNREAD_LOSS`` x ln C."""
+    return (loss is not None and loss.count > 0 and loss.nonfinite is None
+            and loss.chance_level is not None and math.isfinite(loss.max)
+            and loss.max <= COUNTS_UNREAD_LOSS * loss.chance_level)
+
+
 def check_output_overflow(layers: list[LayerStats], loss: LossStats | None,
                           th: Thresholds) -> list[Pathology]:
+    """Output spike counts per sample beyond what a softmax over them survives, unless
+    the recorded loss shows it does not read them (:func:`_loss_reads_no_counts`)."""
     out = []
+    if _loss_reads_no_counts(loss):
+        return out
     for st in output_layers(layers):
         if st.spike_count_range is None:
             continue
@@ -139,7 +156,10 @@ def check_output_overflow(layers: list[LayerStats], loss: LossStats | None,
         values["effect"] = text("output_overflow",
                                 "float32" if top > FLOAT32_EXP_LIMIT else "softmax", values)
         values["seen"] = _loss_seen(loss, values)
-        out.append(say(sev, "output_overflow", st, "counts", "cause", values, th, top))
+        # binary spikes count up to one per step: such counts overflow for a long sequence
+        values["steps"] = st.n_observations / st.n_samples if st.n_samples else 0.0
+        fix = "rates" if st.is_binary and not st.graded else "cause"
+        out.append(say(sev, "output_overflow", st, "counts", fix, values, th, top))
     return out
 
 
@@ -201,8 +221,10 @@ NON_FINITE_VALUES = Rule(
 
 OUTPUT_OVERFLOW = Rule(
     "output_overflow", "critical if > {output_count_critical:g}, warning if > "
-    "{output_count_warning:g}", "output spike count per sample, summed over time",
-    "Binarise input, raise thresholds (not log1p/clipping)", check_output_overflow,
+    "{output_count_warning:g}", "output spike count per sample, summed over time (none "
+    f"while the recorded loss stays below {COUNTS_UNREAD_LOSS:g} ln C: it reads no counts)",
+    "Binarise input, raise thresholds; binary spikes over a long sequence: feed the loss "
+    "rates (not log1p/clipping)", check_output_overflow,
     messages={
         "counts": "Output spike counts per sample reach {top:g} (range [{lo:g}, "
                   "{hi:g}]). Used as logits, {effect}{seen}",
@@ -212,7 +234,12 @@ OUTPUT_OVERFLOW = Rule(
         "softmax": "a softmax over these counts saturates and its gradients vanish",
         "loss_nan": "; the recorded loss did become NaN/Inf",
         "loss_finite": "; the recorded loss stayed finite (up to {loss_max:.3g})"},
-    constants={"float32_exp_limit": FLOAT32_EXP_LIMIT},
+    constants={"float32_exp_limit": FLOAT32_EXP_LIMIT, "counts_unread_loss": COUNTS_UNREAD_LOSS},
     fixes={"cause": "Fix the cause, not the symptom: binarise the input and raise the "
                     "thresholds that feed this layer so counts stay within about [0, 50] "
-                    "(log1p, clipping or weight decay only hide it)"})
+                    "(log1p, clipping or weight decay only hide it)",
+           "rates": "The spikes are binary, so the counts are this large because the "
+                    "sequence is long ({steps:g} steps per sample) and the neurons fire "
+                    "at most of them: feed the loss spike rates (counts / {steps:g}) or a "
+                    "per-step loss (snnTorch's ce_rate_loss instead of ce_count_loss), or "
+                    "use fewer time steps; log1p or clipping the counts only hide it"})
