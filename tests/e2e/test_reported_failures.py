@@ -546,3 +546,44 @@ def test_a_runaway_is_a_steady_one_sided_drift_over_epochs(low, high, runaway):
 def test_epochs_without_voltages_are_left_out_of_a_runaway():
     report = membrane_epochs([-30, -56, -82], [1, 1, 1], epochs_without=2).report()
     assert [p.epoch for p in report.pathologies if p.category == "voltage_runaway"] == [2]
+
+
+# -------- 7. spike counts over a long sequence used as logits (the loss for a rate code)
+def long_batches(g: torch.Generator):
+    """Rate-coded bars over 120 steps, ``(120, 16, 256)``, and labels."""
+    img, y = bars(g, 16, 10)
+    return rate_code(g, img.flatten(1), 120), y
+
+
+def long_net() -> TwoLeaky:
+    torch.manual_seed(0)
+    net = TwoLeaky(256, 64, 10)
+    g = torch.Generator().manual_seed(1)
+    set_weights(net.fc1, g, 0.02, 0.15)
+    set_weights(net.fc2, g, 0.0, 0.4, bias=0.1)
+    return net
+
+
+def test_counts_over_a_long_sequence_fed_as_logits_are_told_to_become_rates():
+    """slayerPytorch #60 (https://github.com/bamsumit/slayerPytorch/issues/60): spike-count
+    targets tuned for one sample length fail for another, and the maintainer advised
+    scaling them with the length or using a rate (mean over time) loss. With snnTorch's
+    ``ce_count_loss`` over 120 steps the counts of binary spikes reach 120 and the
+    softmax over them saturates (the loss is tens): ``output_overflow`` must say the
+    counts are large because the sequence is long and offer rates or a per-step loss,
+    not "binarise the input" (it is binary). The same net under ``ce_rate_loss`` fires
+    as much but its loss reads no counts (it stays near ln 10): no overflow is reported
+    (it used to be a critical one)."""
+    net = long_net()
+    broken = train(net, long_batches, net, snn_functional.ce_count_loss(), 10, lr=1e-3,
+                   epochs=1, steps=6).report()
+    p = finding(broken, "output_overflow", "lif2")
+    assert p.severity.value == "critical" and p.cause is None, explain(broken)
+    assert "120 steps per sample" in p.suggestion and "ce_rate_loss" in p.suggestion
+    assert "binarise" not in p.suggestion.lower(), explain(broken)
+
+    net = long_net()
+    fixed = train(net, long_batches, net, snn_functional.ce_rate_loss(), 10, lr=1e-3,
+                  epochs=1, steps=6).report()
+    assert fixed.layer_stats["lif2"].spike_count_range[1] > 88, explain(fixed)
+    assert fixed.pathologies == [], explain(fixed)
