@@ -145,7 +145,7 @@ def pixel_net() -> TwoLeaky:
 
 
 def test_images_fed_as_0_to_255_are_told_to_be_scaled_not_binarised():
-    """SpingJelly #196 (https://github.com/fangwei123456/spikingjelly/issues/196): the
+    """SpikingJelly #196 (https://github.com/fangwei123456/spikingjelly/issues/196): the
     maintainer's first question on images turned into odd spikes was whether the pixels
     had been put in [0, 1]; snnTorch #66 (https://github.com/jeshraghian/snntorch/issues/66)
     trained only once the input was the plain MNIST image. An 8-bit image is whole
@@ -198,10 +198,11 @@ def surrogate_net(grad) -> TwoLeaky:
 
 
 def test_sigmoid_surrogate_overflow_is_named_in_the_layer_whose_backward_made_it():
-    """snnTorch #427 (https://github.com/jeshraghian/snntorch/issues/427), fixed by #433:
-    ``surrogate.sigmoid()`` (slope 25) computes exp(-slope x (U - threshold)) in its
-    backward, which is inf for a membrane 3.6 or more below threshold, and the gradient
-    becomes NaN; the user saw only odd loss behaviour. The report must say where the NaN
+    """snnTorch #427 (https://github.com/jeshraghian/snntorch/issues/427): in the installed
+    snnTorch (1.0.0; PR #433 rewrites it in a stable form) ``surrogate.sigmoid()``
+    (slope 25) computes exp(-slope x (U - threshold)) in its backward, which is inf for
+    a membrane 3.6 or more below threshold, and the gradient becomes NaN; the user saw
+    only odd loss behaviour. The report must say where the NaN
     was made (the input gradients of the layer, before its spikes' gradient) and tell
     the user to change the surrogate, not to lower the learning rate; what dies of the
     NaN follows from it. With ``surrogate.atan()`` the same net is clean."""
