@@ -15,17 +15,20 @@ from .pathology import Pathology, Severity
 CAUSES: dict[str, tuple[tuple[str, str], ...]] = {
     # effect: (cause category, where: "same" layer, "earlier" layer, "upstream" (the same
     # or an earlier layer), or "any" layer)
-    "dead_neurons": (("layer_died", "same"), ("rate_fades_with_depth", "upstream"),
-                     ("silent_network", "same"), ("silent_network", "earlier")),
-    "silent_network": (("layer_died", "same"), ("rate_fades_with_depth", "upstream"),
-                       ("silent_network", "earlier"), ("dead_neurons", "earlier")),
+    "dead_neurons": (("voltage_runaway", "same"), ("layer_died", "same"),
+                     ("rate_fades_with_depth", "upstream"), ("silent_network", "same"),
+                     ("silent_network", "earlier")),
+    "silent_network": (("voltage_runaway", "same"), ("layer_died", "same"),
+                       ("rate_fades_with_depth", "upstream"), ("silent_network", "earlier"),
+                       ("dead_neurons", "earlier")),
     "layer_died": (("layer_died", "earlier"),),
     "saturated_neurons": (("non_binary_spikes", "same"),),
     "output_overflow": (("count_valued_input", "any"), ("non_binary_spikes", "any")),
     "gradient_vanishing": (("silent_network", "any"), ("layer_died", "any"),
                            ("dead_neurons", "any")),
     "loss_at_chance": (("silent_network", "any"), ("layer_died", "any"),
-                       ("output_overflow", "any"), ("dead_neurons", "any")),
+                       ("output_overflow", "any"), ("dead_neurons", "any"),
+                       ("saturated_neurons", "any")),
 }
 """Which finding explains which: an effect names its cause and gives no second fix.
 A ``dead_neurons`` cause counts only when critical."""

@@ -11,7 +11,7 @@ from ..core.fmt import plain
 from ..core.renderers import render
 from ..state.layer import ANALOG
 from .pathology import Pathology, Severity
-from .rules import is_count_valued
+from .rules import is_count_valued, looks_like_pixels
 from .stats import LayerStats, LossStats
 from .thresholds import Thresholds
 
@@ -129,8 +129,9 @@ def _activity(st: LayerStats) -> str:
     if st.graded == ANALOG:
         return f"non-zero in {mean:.0%} of steps (analog output)"
     if st.role == "input":
-        what = ("counts: see count_valued_input" if is_count_valued(st)
-                else "analog values (direct encoding)")
+        what = ("analog values (direct encoding)" if not is_count_valued(st)
+                else "8-bit pixels: see count_valued_input" if looks_like_pixels(st)
+                else "counts: see count_valued_input")
         return f"mean {mean:.4g} per step ({what})"
     if mean <= 1:
         return f"rate={mean:.3f}"

@@ -37,12 +37,15 @@ class NonFinite:
 @dataclass(frozen=True)
 class EpochHealth:
     """One layer in one epoch: the share of its neurons judged dead (output layers: by
-    samples), its highest firing rate and its observations per neuron."""
+    samples), its highest firing rate, its observations per neuron and the extrema of
+    its recorded finite voltages (NaN: none recorded, or the epoch was dropped)."""
 
     epoch: int
     dead_fraction: float
     max_rate: float
     n_observations: int
+    voltage_min: float = math.nan
+    voltage_max: float = math.nan
 
 
 @dataclass
@@ -108,6 +111,8 @@ class LayerStats:
     nonfinite: list[NonFinite] = field(default_factory=list)
     fractional_count: int = 0
     """How many recorded values were not whole numbers (analog input, not counts)."""
+    nonzero_count: float = math.nan
+    """How many recorded values were finite and non-zero (spike events; NaN: unknown)."""
     n_samples: int = 0
     """Samples seen (``n_observations`` over the time axis)."""
     per_epoch: tuple[EpochHealth, ...] = ()
@@ -216,6 +221,8 @@ def layer_stats(name: str, role: str, graded: Graded, neuron_shape: tuple[int, .
         gradient_norm_min=merged.g_min if g_n else math.nan,
         nonfinite=_nonfinite(per_epoch),
         fractional_count=merged.fractional,
+        nonzero_count=float(np.sum(merged.spike_sum if merged.spike_events is None
+                                   else merged.spike_events)),
         n_samples=merged.n_samples,
         **_gradient_summary(merged),
         # extrema unknown: no voltages, or a version-1 profile's
@@ -379,7 +386,10 @@ def epoch_health(epoch: int, stats: EpochStats, by_samples: bool,
     else:
         dead = np.count_nonzero(rates < th.dead_rate)
     top = float(rates.max()) if rates.size else 0.0
-    return EpochHealth(epoch, int(dead) / n, top, stats.n_obs)
+    known = stats.v_min <= stats.v_max  # else no finite voltage (or a version-1 file)
+    return EpochHealth(epoch, int(dead) / n, top, stats.n_obs,
+                       float(stats.v_min) if known else math.nan,
+                       float(stats.v_max) if known else math.nan)
 
 
 SUMMARY_QUANTILES = 256

@@ -97,6 +97,9 @@ def scenario() -> SpikeProfiler:
             p.record_step("silent", silent)
             if step == 0:  # too few observations to call 66% of these neurons dead
                 p.record_step("few", (rng.random((1, 8, 30)) < 0.05).astype(np.float32))
+            # a membrane that reaches further each epoch (about 3, 6, 9): not reset
+            p.record_step("drift", (rng.random((t, b, 8)) < 0.2).astype(np.float32),
+                          -3.0 * (epoch + 1) * rng.random((t, b, 8)))
             # healthy in epochs 0-1, dies in epoch 2 (its input stopped)
             p.record_step("dies", (rng.random((t, b, 30)) < (0.3 if epoch < 2 else 0.0)
                                    ).astype(np.float32))
@@ -121,10 +124,14 @@ def scenario() -> SpikeProfiler:
             if epoch == 1 and step == 3:
                 v[0, 0, 0] = np.nan
             p.record_step("out<b>&\"x\"", out, v, rng.standard_normal((t, b, 10)))
-            # far from chance for the first records of epoch 0, then at chance
+            # far from chance for the first records of epoch 0, then at chance; in
+            # epoch 2 one record of 40 (a cross-entropy that reads the overflowing
+            # counts), in epoch 1 none (a loss below 2 ln C: its counts are no overflow)
             at_chance = math.log(10) * (1 + 0.01 * rng.standard_normal())
-            for _ in range(2):
-                p.record_loss(at_chance if epoch or step >= 4 else 5.0, n_classes=10)
+            for k in range(2):
+                early = 5.0 if epoch == 0 else 40.0 if epoch == 2 and k else at_chance
+                p.record_loss(early if step == 0 or (epoch == 0 and step < 4) else at_chance,
+                              n_classes=10)
     return p
 
 

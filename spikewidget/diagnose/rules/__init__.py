@@ -35,14 +35,16 @@ from .values import (
     NON_FINITE_VALUES,
     OUTPUT_OVERFLOW,
     is_count_valued,
+    looks_like_pixels,
 )
-from .voltages import VOLTAGE_COLLAPSE
+from .voltages import VOLTAGE_COLLAPSE, VOLTAGE_RUNAWAY
 
 RULES: tuple[Rule, ...] = (
     DEAD_NEURONS,
     SATURATED_NEURONS,
     SILENT_NETWORK,
     VOLTAGE_COLLAPSE,
+    VOLTAGE_RUNAWAY,
     GRADIENT_EXPLOSION,
     GRADIENT_VANISHING,
     NON_BINARY_SPIKES,
@@ -93,6 +95,7 @@ __all__ = [
     "binomial_below",
     "diagnose",
     "is_count_valued",
+    "looks_like_pixels",
     "rule_table",
     "rule_table_markdown",
     "text",

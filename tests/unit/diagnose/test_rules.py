@@ -284,9 +284,11 @@ def test_output_overflow_of_binary_spikes_offers_its_own_fix(rng):
     [f] = findings(p, "output_overflow")
     assert f.cause is None and f.severity is Severity.CRITICAL
     assert "log1p" in f.suggestion  # names the band-aid to avoid
-    p.record_loss(2.5, n_classes=20)
+    p.record_loss(2.5, n_classes=20)  # below 2 ln 20: this loss reads no counts
+    assert findings(p, "output_overflow") == []
+    p.record_loss(60.0)  # what a cross-entropy over those counts gives when wrong
     [f] = findings(p, "output_overflow")
-    assert "the recorded loss stayed finite (up to 2.5)" in f.message
+    assert "the recorded loss stayed finite (up to 60)" in f.message
     p.record_loss(float("nan"))
     [f] = findings(p, "output_overflow")
     assert "the recorded loss did become NaN/Inf" in f.message

@@ -6,6 +6,12 @@ const pyMax = (a, b) => (b > a ? b : a);
 
 export function checkOutputOverflow(layers, loss, th, { say, text, consts }) {
   const out = [];
+  // Python's _loss_reads_no_counts: a loss that stayed below k ln C reads no counts
+  const unread = consts.rules.output_overflow.constants.counts_unread_loss;
+  if (loss && loss.count > 0 && !(loss.nonfinite > 0) && loss.chance !== null &&
+      loss.chance !== undefined && Number.isFinite(loss.max) && loss.max <= unread * loss.chance) {
+    return out;
+  }
   for (const st of layers) {
     if (!st.countRange) continue; // Python sends a range for output layers only
     const [lo, hi] = st.countRange;
@@ -20,7 +26,10 @@ export function checkOutputOverflow(layers, loss, th, { say, text, consts }) {
     values.effect = text("output_overflow", top > limit ? "float32" : "softmax", values);
     values.seen = !loss || !loss.count ? ""
       : text("output_overflow", loss.nonfinite > 0 ? "loss_nan" : "loss_finite", values);
-    out.push(say(sev, "output_overflow", st.name, "counts", "cause", values));
+    // binary spikes count up to one per step: such counts overflow for a long sequence
+    values.steps = st.nSamples ? st.nObs / st.nSamples : 0;
+    const fix = st.isBinary && !st.graded ? "rates" : "cause";
+    out.push(say(sev, "output_overflow", st.name, "counts", fix, values));
   }
   return out;
 }
