@@ -9,19 +9,21 @@ the table and the words reach it in the payload.
 from __future__ import annotations
 
 import dataclasses
+import itertools
+from collections.abc import Mapping, Sequence
 
 from .pathology import Pathology, Severity
 
 CAUSES: dict[str, tuple[tuple[str, str], ...]] = {
-    # effect: (cause category, where: "same" layer, "earlier" layer, "upstream" (the same
-    # or an earlier layer), or "any" layer)
+    # effect: (cause category, where: "same" layer, "through" (an earlier layer with only
+    # gone layers between), "upstream" (the same or an earlier layer), or "any" layer)
     "dead_neurons": (("voltage_runaway", "same"), ("layer_died", "same"),
                      ("rate_fades_with_depth", "upstream"), ("silent_network", "same"),
-                     ("silent_network", "earlier")),
+                     ("silent_network", "through")),
     "silent_network": (("voltage_runaway", "same"), ("layer_died", "same"),
-                       ("rate_fades_with_depth", "upstream"), ("silent_network", "earlier"),
-                       ("dead_neurons", "earlier")),
-    "layer_died": (("layer_died", "earlier"),),
+                       ("rate_fades_with_depth", "upstream"), ("silent_network", "through"),
+                       ("dead_neurons", "through")),
+    "layer_died": (("layer_died", "through"),),
     "saturated_neurons": (("non_binary_spikes", "same"),),
     "output_overflow": (("count_valued_input", "any"), ("non_binary_spikes", "any")),
     "gradient_vanishing": (("silent_network", "any"), ("layer_died", "any"),
@@ -31,24 +33,66 @@ CAUSES: dict[str, tuple[tuple[str, str], ...]] = {
                        ("saturated_neurons", "any")),
 }
 """Which finding explains which: an effect names its cause and gives no second fix.
-A ``dead_neurons`` cause counts only when critical."""
+A ``dead_neurons`` cause counts only when critical. "through" is the chain of layers
+that carry no signal: a quiet layer silences the layers it feeds, and they the layers
+they feed, but a layer fed by one that fires (a residual stream around the quiet
+layer, a parallel branch) gets its input another way, so its silence needs a cause of
+its own. Which layer feeds which is the layers' ``fed_by`` where known (``watch``
+learns it from the autograd graph); else every layer between the two in model order
+must be gone."""
+
+GONE: tuple[str, ...] = ("silent_network", "layer_died")
+"""Findings that mark a layer as passing no signal on (and critical ``dead_neurons``)."""
 
 FOLLOWS = "Follows from {category} at '{layer}': fix that first"
 """The fix of a finding that follows from another (its root cause)."""
 
 
 def link_causes(found: list[Pathology], order: dict[str, int],
-                categories: tuple[str, ...]) -> list[Pathology]:
+                categories: tuple[str, ...],
+                fed_by: Mapping[str, Sequence[str]] | None = None) -> list[Pathology]:
     """Mark each finding that another explains (``cause``: the root of the chain of
     causes, with a pointer to it as its fix) and
     order them: each root cause leads, what follows from it comes right after; groups
     by their most severe finding, then upstream first. ``order``: each layer's place in
-    the model; ``categories``: the rule order (ties)."""
+    the model; ``categories``: the rule order (ties); ``fed_by``: the layers feeding
+    each layer, where known."""
     def pos(p: Pathology) -> int:
         return order.get(p.layer, len(order))
 
     def key(p: Pathology) -> tuple[int, int, int]:
         return (p.severity.rank, pos(p), categories.index(p.category))
+
+    gone = {p.layer for p in found if p.category in GONE
+            or (p.category == "dead_neurons" and p.severity is Severity.CRITICAL)}
+    ranked = sorted(order, key=order.__getitem__)
+    rank = {layer: i for i, layer in enumerate(ranked)}
+    # firing[i]: how many of the first i layers in model order pass signal on
+    firing = list(itertools.accumulate((layer not in gone for layer in ranked), initial=0))
+
+    wiring = dict(fed_by or {})
+    silenced: dict[str, frozenset[str]] = {}
+
+    def silenced_by(layer: str) -> frozenset[str]:
+        """The gone layers that cut ``layer`` off: every layer before it that feeds it
+        is gone (feeds from later layers are recurrent, and the data feeds those
+        layers), with those that cut them off in turn (only earlier layers: no loop)."""
+        if layer not in silenced:
+            feeds = [f for f in wiring[layer] if f in order and order[f] < order[layer]]
+            out = frozenset(feeds) if feeds and all(f in gone for f in feeds) else frozenset()
+            for f in out & wiring.keys():
+                out |= silenced_by(f)
+            silenced[layer] = out
+        return silenced[layer]
+
+    def through(c: Pathology, p: Pathology) -> bool:
+        """``c`` cuts ``p`` off: by the wiring where known, else ``c`` lies before ``p``
+        with only gone layers between them."""
+        if c.layer not in rank or pos(c) >= pos(p):
+            return False
+        if p.layer in wiring and p.layer in order:
+            return c.layer in silenced_by(p.layer)
+        return firing[rank.get(p.layer, len(rank))] == firing[rank[c.layer] + 1]
 
     def cause_of(p: Pathology) -> Pathology | None:
         for category, where in CAUSES.get(p.category, ()):
@@ -58,7 +102,7 @@ def link_causes(found: list[Pathology], order: dict[str, int],
                 if category == "dead_neurons" and c.severity is not Severity.CRITICAL:
                     continue
                 if ((where == "same" and c.layer == p.layer)
-                        or (where == "earlier" and pos(c) < pos(p))
+                        or (where == "through" and through(c, p))
                         or (where == "upstream" and pos(c) <= pos(p))
                         or where == "any"):
                     return c

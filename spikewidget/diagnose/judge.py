@@ -117,7 +117,8 @@ def statistics(snap: ProfileSnapshot, selected: list[int], names: list[str],
                 name, info.role, info.graded, info.neuron_shape, merged,
                 tuple(e for e, _ in per_epoch), per_epoch, th,
                 fan_out=declared.get("fan_out"), threshold=declared.get("threshold"),
-                resting_potential=declared.get("resting_potential")))
+                resting_potential=declared.get("resting_potential"),
+                fed_by=_fed_by(declared)))
     snap.loss.flush()
     chosen = set(selected)
     recent = [(e, v) for _, e, v in snap.loss.recent if e in chosen]
@@ -180,3 +181,9 @@ def _locate_first_epochs(snap: ProfileSnapshot, found: list[Pathology],
                 missing.discard(key)
     return [dataclasses.replace(p, epoch=first[(p.category, p.layer)])
             if (p.category, p.layer) in first else p for p in found]
+
+
+def _fed_by(declared: dict[str, Any]) -> tuple[str, ...] | None:
+    """The declared feeding layers, as a tuple (None: not declared)."""
+    fed = declared.get("fed_by")
+    return None if fed is None else tuple(fed)

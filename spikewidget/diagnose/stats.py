@@ -148,6 +148,8 @@ class LayerStats:
     """The firing threshold, in the voltages' units (``watch`` reads it; None: unknown)."""
     resting_potential: float | None = None
     """The potential a membrane starts from and leaks toward (None: unknown)."""
+    fed_by: tuple[str, ...] | None = None
+    """The layers whose spikes make its input (``()``: the data; None: unknown)."""
 
     def __post_init__(self) -> None:
         if not self.neuron_shape:
@@ -188,10 +190,11 @@ def layer_stats(name: str, role: str, graded: Graded, neuron_shape: tuple[int, .
                 merged: EpochStats, epochs: tuple[int, ...],
                 per_epoch: list[tuple[int, EpochStats]], th: Thresholds,
                 fan_out: float | None = None, threshold: float | None = None,
-                resting_potential: float | None = None) -> LayerStats:
+                resting_potential: float | None = None,
+                fed_by: tuple[str, ...] | None = None) -> LayerStats:
     """Assemble the statistics of one layer; ``per_epoch`` locates non-finite values;
     ``fan_out``: synapses per neuron, ``threshold`` and ``resting_potential`` the
-    layer's firing levels, if known."""
+    layer's firing levels, ``fed_by`` the layers feeding it, if known."""
     counts = spike_counts(merged, graded)
     rates = counts / max(merged.n_obs, 1)
     dead = int(np.count_nonzero(rates < th.dead_rate))
@@ -232,7 +235,7 @@ def layer_stats(name: str, role: str, graded: Graded, neuron_shape: tuple[int, .
         isi_counts=merged.isi_n, **_isi(merged),
         fan_out=fan_out,
         estimated_syn_ops=None if fan_out is None else float(counts.sum()) * fan_out,
-        threshold=threshold, resting_potential=resting_potential,
+        threshold=threshold, resting_potential=resting_potential, fed_by=fed_by,
     )
 
 

@@ -66,6 +66,7 @@ from .eager import eagerly
 from .fan_out import fan_out_after
 from .readout import ReadoutProbe
 from .sequence import VOLTAGE_STRIDE, Sequence
+from .wiring import WiringProbe
 
 Extract = Callable[[Any], Any]
 _graph_task = torch._C._current_graph_task_id
@@ -454,6 +455,7 @@ class WatchHandle:
         self._tensor_hooks: deque[Any] = deque(maxlen=_TENSOR_HOOKS_KEPT)
         self._depth = 0
         self._probe: ReadoutProbe | None = None  # until the first forward returns
+        self._wiring: WiringProbe | None = None  # until a forward with gradients
         self.online = False  # online-trained neurons: a backward every time step
         # with time_steps: a trained parameter whose version counter and gradient tell,
         # at the next forward, that a batch ended (an optimizer step or a backward)
@@ -490,9 +492,10 @@ class WatchHandle:
             return
         self.flush()
         self.active = self.recording = False
-        if self._probe is not None:
-            self._probe.remove()
-            self._probe = None
+        for probe in (self._probe, self._wiring):
+            if probe is not None:
+                probe.remove()
+        self._probe = self._wiring = None
         self.profiler = self._train_profiler
         for h in self._hooks:
             h.remove()
@@ -643,9 +646,19 @@ class WatchHandle:
         if self._depth == 0 and self.active:
             if self._probe is not None:
                 self._note_output(self._probe.finish())
+            if self._wiring is not None and (fed := self._wiring.forward_done()) is not None:
+                self._note_wiring(fed)
             if self.time_steps is None:
                 self._flush_all()
             self.recording = True  # a layer called outside the model is recorded
+
+    def _note_wiring(self, fed: dict[str, tuple[str, ...]]) -> None:
+        """Declare which watched layers feed each (learnt once; the user's wins)."""
+        self._wiring = None
+        declared = getattr(self._train_profiler, "_declared", {})
+        for name, feeds in fed.items():
+            if "fed_by" not in declared.get(name, {}):
+                self._train_profiler.declare_layer(name, fed_by=feeds)
 
     def _note_output(self, output: str | None) -> None:
         """Tell the profiler which watched layer is the model's output (None: a
@@ -766,12 +779,19 @@ def watch(profiler: Recording, model: Any, *, gradients: bool = False,
     taps = {id(t.module): t.name for t in handle._taps if t.neuron.framework != "input"}
     integrators = {id(module) for _, module, neuron in chosen if neuron.integrator}
     handle._probe = ReadoutProbe(model, taps, integrators)
+    handle._wiring = WiringProbe([(t.name, t.module, partial(_spikes_of, t.neuron))
+                                  for t in handle._taps if t.neuron.framework != "input"])
     # registered last, so that it runs after the layers' hooks on the model itself
     handle._hooks.append(model.register_forward_hook(handle._exit, always_call=True))
     return handle
 
 
 # ------------------------------------------------------------------ helpers
+def _spikes_of(neuron: Neuron, module: Any, output: Any) -> Any:
+    """The spikes in a layer's output, as its tap reads them."""
+    return neuron.read(module, output)[0]
+
+
 def _nonfinite_count(g: Any) -> Any:
     """How many values of ``g`` are NaN or Inf: a tensor on ``g``'s device (no sync)."""
     return torch.isnan(g.detach() * 0).sum()

@@ -39,7 +39,7 @@ MAX_COUNT = 2**63 - 1
 MAX_PHASE_DEPTH = 2
 """How deeply phases (``profiler.phase("eval")``) may nest inside a file."""
 DECLARATIONS = ("role", "watch_role", "graded", "neuron_axes", "fan_out", "threshold",
-                "resting_potential")
+                "resting_potential", "fed_by")
 """What ``declare_layer`` (and ``watch``) may have said about a layer."""
 
 
@@ -185,6 +185,9 @@ class _Checker:
                 if not math.isfinite(f):
                     self.fail(at, "a finite potential", v)
                 out[key] = f
+            elif key == "fed_by":
+                names = self.sequence(v, at, 100_000)
+                out[key] = sorted({self.layer_name(n, at) for n in names})
             else:
                 self.fail(where, f"declarations among {DECLARATIONS}", key)
         return out

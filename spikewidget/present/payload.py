@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..diagnose.causes import CAUSES, FOLLOWS
+from ..diagnose.causes import CAUSES, FOLLOWS, GONE
 from ..diagnose.profile import Profile
 from ..diagnose.rules import CATEGORIES, RULES
 from ..diagnose.stats import LayerStats
@@ -205,8 +205,10 @@ def _kept(snap: RasterSnapshot) -> dict[str, Any]:
 
 def layer_entry(st: LayerStats, index: int) -> dict[str, Any]:
     """One layer of a report as the browser's rules read it: per-neuron spike sums,
-    per-sample activity (output layers) and the :data:`SCALAR_FIELDS`."""
+    per-sample activity (output layers), the layers feeding it (None: unknown) and the
+    :data:`SCALAR_FIELDS`."""
     return {"index": index, "role": st.role, "graded": st.graded,
+            "fed_by": None if st.fed_by is None else list(st.fed_by),
             "counts": encode_counts(st.per_neuron_spikes),
             # output layers: in how many samples each neuron fired (dead rule)
             "activity": (None if st.active_samples is None
@@ -281,6 +283,7 @@ def meta(raster_window: int, max_epochs: int | None = None,
         "rules": rule_texts(),
         "causes": {effect: [list(c) for c in causes] for effect, causes in CAUSES.items()},
         "follows": FOLLOWS,
+        "gone": list(GONE),
         "scalar_fields": list(SCALAR_FIELDS),
         "raster_window": raster_window,
         **({"palette": palette_dict()} if palette else {}),

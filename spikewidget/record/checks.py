@@ -25,6 +25,21 @@ def check_name(layer: Any) -> None:
             f"name the layer otherwise")
 
 
+def check_fed_by(layer: str, fed_by: Any) -> list[str]:
+    """``fed_by``: a list or tuple of layer names (not one string), other than ``layer``;
+    returned as a sorted list without repeats."""
+    if isinstance(fed_by, (str, bytes)) or not isinstance(fed_by, (list, tuple)) or not all(
+            isinstance(f, str) and f for f in fed_by):
+        raise InvalidTypeError(
+            f"layer {layer!r}: fed_by must be a list of the names of the layers whose "
+            f"spikes feed it (empty: fed by the data), got {fed_by!r}")
+    if layer in fed_by:
+        raise InvalidInputError(
+            f"layer {layer!r}: fed_by names the layer itself; list only the other layers "
+            f"whose spikes make its input (its own recurrence is its state)")
+    return sorted(set(fed_by))
+
+
 def check_neuron_axes(layer: str, axes: Any, ndim: int | None) -> None:
     """``neuron_axes``: a whole number >= 1, at most the array's ``ndim``."""
     if isinstance(axes, bool) or not isinstance(axes, (int, np.integer)) or axes < 1:

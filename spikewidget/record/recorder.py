@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -33,6 +33,7 @@ from ..state.raster import RASTER_NEURONS, RasterSnapshot
 from ..state.snapshot import ProfileSnapshot
 from .checks import (
     check_declarations_agree,
+    check_fed_by,
     check_name,
     check_neuron_axes,
     check_neuron_shape,
@@ -127,7 +128,8 @@ class Recorder:
     def declare_layer(self, name: str, *, role: str | None = None,
                       graded: Graded | None = None, neuron_axes: int | None = None,
                       fan_out: float | None = None, threshold: float | None = None,
-                      resting_potential: float | None = None) -> None:
+                      resting_potential: float | None = None,
+                      fed_by: Sequence[str] | None = None) -> None:
         """Say what a layer is, before or after it is recorded.
 
         ``role``: ``"input"`` (its values are checked for counts), ``"output"`` (its
@@ -145,9 +147,15 @@ class Recorder:
         the membrane starts from, in the units of the recorded voltages; with them a
         silent layer is told whether its membrane falls short of the threshold or never
         rises at all (``watch`` reads both from snnTorch, SpikingJelly and Norse layers
-        whose threshold is not learnt).
+        whose threshold is not learnt). ``fed_by``: the recorded layers whose spikes make
+        this layer's input current (``()``: none, it is fed by the data); with it a
+        silent layer is said to follow from silent layers before it only when every
+        layer feeding it is silent too (``watch`` learns it from the autograd graph of
+        its first forward with gradients).
         """
         check_name(name)
+        if fed_by is not None:
+            fed_by = check_fed_by(name, fed_by)
         for key, level in (("threshold", threshold), ("resting_potential",
                                                       resting_potential)):
             if level is not None and (isinstance(level, bool) or not isinstance(
@@ -184,6 +192,8 @@ class Recorder:
                                 ("resting_potential", resting_potential)):
                 if number is not None:
                     decl[key] = float(number)
+            if fed_by is not None:
+                decl["fed_by"] = fed_by
             for key, value in (("role", role), ("graded", graded),
                                ("neuron_axes", neuron_axes)):
                 if value is not None:

@@ -58,6 +58,18 @@ test("a silent layer's firing levels give Python's fix: short of the threshold, 
     "The membrane rises but stays short of the threshold"]);
 });
 
+test("declared wiring links a silent layer to the silent layer feeding it, as Python does", () => {
+  const { payload, reports } = vectors.wiring;
+  assertReportsMatch(payload, reports);
+  const silent = (c) => Object.fromEntries(c.findings.filter((p) => p.category === "silent_network")
+    .map((p) => [p.layer, p.cause]));
+  const [first] = reports.filter((c) => c.epoch === 0);
+  assert.deepEqual(silent(first), { b: null, d: "silent_network @ b", e: null,
+    f: "silent_network @ b" });
+  const [second] = reports.filter((c) => c.epoch === 1);
+  assert.deepEqual(silent(second), { d: null, e: null, f: "silent_network @ d" });
+});
+
 test("the vectors exercise causes and the start of an at-chance loss", () => {
   const all = vectors.reports.flatMap((c) => c.findings);
   const causes = new Set(all.filter((p) => p.cause).map((p) => `${p.category} <- ${p.cause}`));

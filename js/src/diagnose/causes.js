@@ -9,16 +9,40 @@ export const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };
 const cmp = (a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
 
 /** Python's causes.link_causes: effects name their cause, each root leads its group. */
-export function linkCauses(found, order, categories, causes, follows) {
+export function linkCauses(found, order, categories, causes, follows, goneCategories = [],
+  fedBy = new Map()) {
   const pos = (p) => (order.has(p.layer) ? order.get(p.layer) : order.size);
   const key = (p) => [SEVERITY_RANK[p.severity], pos(p), categories.indexOf(p.category)];
   const sorted = found.slice().sort((a, b) => cmp(key(a), key(b)));
+  // Layers that pass no signal on; `through` links only across a chain of them.
+  const gone = new Set(found.filter((p) => goneCategories.includes(p.category) ||
+    (p.category === "dead_neurons" && p.severity === "critical")).map((p) => p.layer));
+  const ranked = [...order.keys()].sort((a, b) => order.get(a) - order.get(b));
+  const rank = new Map(ranked.map((layer, i) => [layer, i]));
+  const firing = [0];
+  for (const layer of ranked) firing.push(firing[firing.length - 1] + (gone.has(layer) ? 0 : 1));
+  // the gone layers that cut a layer off: all its feeds from earlier layers are gone
+  const silenced = new Map();
+  const silencedBy = (layer) => {
+    if (!silenced.has(layer)) {
+      const feeds = fedBy.get(layer).filter((f) => order.has(f) && order.get(f) < order.get(layer));
+      const out = new Set(feeds.length && feeds.every((f) => gone.has(f)) ? feeds : []);
+      for (const f of [...out]) if (fedBy.has(f)) for (const g of silencedBy(f)) out.add(g);
+      silenced.set(layer, out);
+    }
+    return silenced.get(layer);
+  };
+  const through = (c, p) => {
+    if (!rank.has(c.layer) || pos(c) >= pos(p)) return false;
+    if (fedBy.has(p.layer) && order.has(p.layer)) return silencedBy(p.layer).has(c.layer);
+    return firing[rank.has(p.layer) ? rank.get(p.layer) : rank.size] === firing[rank.get(c.layer) + 1];
+  };
   const causeOf = (p) => {
     for (const [category, where] of causes[p.category] || []) {
       for (const c of sorted) {
         if (c === p || c.category !== category || c.layer === "loss") continue;
         if (category === "dead_neurons" && c.severity !== "critical") continue;
-        if ((where === "same" && c.layer === p.layer) || (where === "earlier" && pos(c) < pos(p)) ||
+        if ((where === "same" && c.layer === p.layer) || (where === "through" && through(c, p)) ||
             (where === "upstream" && pos(c) <= pos(p)) || where === "any") return c;
       }
     }

@@ -36,6 +36,7 @@ export function layerViews(store, epoch, th) {
       gradientGrowthSteps: [s.gradient_growth_from, s.gradient_growth_to],
       gradientRmsMean: s.gradient_rms_mean, gradientGeomean: s.gradient_norm_geomean,
       voltageMax: s.voltage_max, threshold: s.threshold, rest: s.resting_potential,
+      fedBy: entry.fedBy,
     });
   });
   return out;
@@ -73,8 +74,8 @@ export function lossView(store, epoch) {
 export function buildReport(store, epoch, th) {
   const layers = layerViews(store, epoch, th);
   const chunk = store.chunks.get(epoch);
-  const { categories, rules, causes, follows } = store.meta;
-  const consts = { categories, rules, causes, follows };
+  const { categories, rules, causes, follows, gone } = store.meta;
+  const consts = { categories, rules, causes, follows, gone };
   const found = diagnose(layers, lossView(store, epoch), th, chunk ? chunk.fixed : [], consts);
   // like SpikeProfiler.report: a layer finding of a one-epoch report is located there
   const findings = found.map((p) => (p.epoch === null && p.layer !== "loss" ? { ...p, epoch } : p));

@@ -59,7 +59,7 @@ export function checkEvaluators(rules) {
 /**
  * Diagnose one selection, like rules.diagnose: findings sorted by severity, then layer
  * order, then rule order. `layers` are the reported layers in recording order; `consts`
- * carries the payload's rules (templates, constants), causes and follows.
+ * carries the payload's rules (templates, constants), causes, follows and gone.
  */
 export function diagnose(layers, loss, th, fixed, consts) {
   const { categories, rules } = consts;
@@ -70,5 +70,7 @@ export function diagnose(layers, loss, th, fixed, consts) {
     else found.push(...fixed.filter((p) => p.category === cat).map((p) => ({ ...p, cause: null })));
   }
   const order = new Map(layers.map((s, i) => [s.name, i]));
-  return linkCauses(found, order, categories, consts.causes, consts.follows);
+  const fedBy = new Map(layers.filter((s) => Array.isArray(s.fedBy)).map((s) => [s.name, s.fedBy]));
+  return linkCauses(found, order, categories, consts.causes, consts.follows,
+    consts.gone, fedBy);
 }

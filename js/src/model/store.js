@@ -48,8 +48,10 @@ export function applyChunk(store, chunk) {
     const activeSamples = l.activity ? decodeArray(l.activity) : null;
     const activity = activeSamples ? ratesOf(activeSamples, s.count_samples) : null;
     const timeStd = l.time_std ? decodeArray(l.time_std) : null;
+    // the layers feeding it, by name (null: unknown)
+    const fedBy = Array.isArray(l.fed_by) ? l.fed_by.filter((f) => typeof f === "string") : null;
     layers[l.index] = { index: l.index, role: l.role, graded: l.graded, counts, s,
-      rates: ratesOf(counts, s.n_obs), activity, activeSamples, timeStd };
+      rates: ratesOf(counts, s.n_obs), activity, activeSamples, timeStd, fedBy };
   }
   store.chunks.set(chunk.epoch, { layers, fixed: chunk.fixed || [] });
 }

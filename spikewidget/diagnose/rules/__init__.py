@@ -69,8 +69,9 @@ def diagnose(layers: list[LayerStats], loss: LossStats | None,
     (:mod:`~spikewidget.diagnose.causes`), groups sorted by severity, then layer order,
     then rule order."""
     order = {s.name: i for i, s in enumerate(layers)}
+    fed_by = {s.name: s.fed_by for s in layers if s.fed_by is not None}
     found = [p for rule in RULES for p in rule.check(layers, loss, th)]
-    return link_causes(found, order, CATEGORIES)
+    return link_causes(found, order, CATEGORIES, fed_by)
 
 
 def rule_table(th: Thresholds | None = None) -> list[dict[str, str]]:
