@@ -66,6 +66,9 @@ test("declared wiring links a silent layer to the silent layer feeding it, as Py
   const [first] = reports.filter((c) => c.epoch === 0);
   assert.deepEqual(silent(first), { b: null, d: "silent_network @ b", e: null,
     f: "silent_network @ b" });
+  // its own fix names the firing layer that feeds it, not the silent one before it
+  const e = first.findings.find((p) => p.category === "silent_network" && p.layer === "e");
+  assert.ok(e.fix.startsWith("'c', which feeds it, fires"), e.fix);
   const [second] = reports.filter((c) => c.epoch === 1);
   assert.deepEqual(silent(second), { d: null, e: null, f: "silent_network @ d" });
 });

@@ -129,21 +129,26 @@ def check_saturated(layers: list[LayerStats], loss: LossStats | None,
 def check_silent(layers: list[LayerStats], loss: LossStats | None,
                  th: Thresholds) -> list[Pathology]:
     out = []
+    fires = {st.name: float(st.firing_rates.max()) >= th.silent_max_rate for st in layers}
     before: LayerStats | None = None  # the layer recorded just before
     for st in layers:
         top = float(st.firing_rates.max())
         feeding, before = before, st
         if top < th.silent_max_rate:
-            values = {"top": top, "before": feeding.name if feeding else ""}
+            # a firing layer that feeds it: by the wiring where known, else the one before
+            firing = ([f for f in fires if fires[f] and f in st.fed_by]
+                      if st.fed_by is not None
+                      else [feeding.name] if feeding is not None and fires[feeding.name]
+                      else [])
+            values = {"top": top, "before": firing[0] if firing else ""}
             membrane = None if st.role == "input" else short_of_threshold(st)
             if st.role == "input":
                 fix = "input"
             elif membrane is not None:
                 fix, levels = membrane
                 values.update(levels)
-            elif feeding is not None and float(feeding.firing_rates.max()) >= \
-                    th.silent_max_rate:
-                fix = "behind_firing"
+            elif firing:
+                fix = "fed_by_firing" if st.fed_by is not None else "behind_firing"
             else:
                 fix = "unknown"
             out.append(say(Severity.CRITICAL, "silent_network", st,
@@ -252,6 +257,9 @@ SILENT_NETWORK = Rule(
         "behind_firing": "The layer before it ('{before}') fires, so spikes arrive: "
                          "lower this layer's firing threshold or raise the weight scale "
                          "into it",
+        "fed_by_firing": "'{before}', which feeds it, fires, so spikes arrive: lower "
+                         "this layer's firing threshold or raise the weight scale into "
+                         "it",
         "unknown": "Check the input encoding, lower all thresholds, and verify that the "
                    "input data is not all zeros"},
     constants={"no_drive_tolerance": NO_DRIVE_TOLERANCE})

@@ -113,14 +113,14 @@ class Parallel(nn.Module):
     """``h = lif1(x)``; parallel ``a = lif2(W2 h)`` and ``b = lif3(W3 h)``; ``c =
     lif4(W4 a)``: in model order lif3 (firing) runs between lif2 and the lif4 it feeds."""
 
-    def __init__(self, branch_threshold: float) -> None:
+    def __init__(self, branch_threshold: float, last_threshold: float = 0.5) -> None:
         super().__init__()
         self.fc = nn.ModuleList(nn.Linear(N, N) for _ in range(4))
         for fc in self.fc:
             nn.init.uniform_(fc.weight, 0.0, 0.2)
             nn.init.zeros_(fc.bias)
         self.lif1, self.lif2, self.lif3 = lif(1.5), lif(branch_threshold), lif(0.5)
-        self.lif4 = lif(0.5)
+        self.lif4 = lif(last_threshold)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.lif1(self.fc[0](x))
@@ -137,6 +137,17 @@ def test_a_layer_fed_only_by_a_silent_branch_follows_from_it_across_a_firing_one
     assert rates(report, "lif3") > 0.05 and rates(report, "lif4") == 0
     assert silent(report, "lif2").cause is None
     assert silent(report, "lif4").cause == "silent_network @ lif2"
+
+
+def test_a_silent_layers_own_fix_names_the_layer_that_feeds_it_not_the_one_before():
+    """lif4's threshold is too high while lif2, which feeds it, fires: its fix names
+    lif2, not lif3 (the layer before it in model order, on the other branch)."""
+    torch.manual_seed(0)
+    report = watched_report(Parallel(branch_threshold=0.5, last_threshold=100.0))
+    assert rates(report, "lif2") > 0.05
+    last = silent(report, "lif4")
+    assert last.cause is None
+    assert last.suggestion.startswith("'lif2', which feeds it, fires"), last.suggestion
 
 
 def finding(category: str, layer: str, severity: Severity = Severity.CRITICAL) -> Pathology:

@@ -109,20 +109,25 @@ export function checkSaturated(layers, loss, th, { say }) {
 export function checkSilent(layers, loss, th, { say, consts }) {
   const tolerance = consts.rules.silent_network.constants.no_drive_tolerance;
   const out = [];
+  const fires = new Map(layers.map((st) => [st.name, st.maxRate >= th.silent_max_rate]));
   let before = null; // the layer recorded just before
   for (const st of layers) {
     const top = st.maxRate;
     const feeding = before;
     before = st;
     if (top < th.silent_max_rate) {
-      const values = { top, before: feeding ? feeding.name : "" };
+      // a firing layer that feeds it: by the wiring where known, else the one before
+      const wired = Array.isArray(st.fedBy);
+      const firing = wired ? [...fires.keys()].filter((f) => fires.get(f) && st.fedBy.includes(f))
+        : feeding !== null && fires.get(feeding.name) ? [feeding.name] : [];
+      const values = { top, before: firing.length ? firing[0] : "" };
       const membrane = st.role === "input" ? null : shortOfThreshold(st, tolerance);
       let fix = "unknown";
       if (st.role === "input") fix = "input";
       else if (membrane !== null) {
         fix = membrane.fix;
         Object.assign(values, membrane.levels);
-      } else if (feeding !== null && feeding.maxRate >= th.silent_max_rate) fix = "behind_firing";
+      } else if (firing.length) fix = wired ? "fed_by_firing" : "behind_firing";
       out.push(say("critical", "silent_network", st.name,
         membrane === null ? "top" : "top_membrane", fix, values));
     }
