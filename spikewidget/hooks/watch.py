@@ -31,6 +31,11 @@ never read tensor values on the host (no device synchronisation), and a layer
 whose output cannot be read is reported in a warning naming it and then left
 alone, never a crash.
 
+Wiring. Which watched layers feed which is learnt once, from the autograd graph of the
+first forward with gradients (:mod:`.wiring`), and declared as each layer's ``fed_by``:
+the causes tell a layer silenced by silent layers before it from one that its input
+still reaches another way (a residual stream, a parallel branch).
+
 Compiled, checkpointed, inference. Under ``torch.compile`` every hook runs as plain
 Python outside the graph (see :mod:`.eager`; ``fullgraph=True`` is refused), and
 ``watch(torch.compile(model))`` names layers as ``watch(model)`` would. A forward run
