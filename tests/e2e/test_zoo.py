@@ -381,13 +381,24 @@ def resnet_nodes(model: nn.Module) -> list[str]:
 @pytest.mark.parametrize("arch", ["sew_resnet18", "spiking_resnet18"])
 def test_resnet18_on_small_images_is_clean_in_both_step_modes(arch, mode):
     """IF neurons behind BatchNorm on 32x32 direct-encoded images: every node is
-    watched under its module path, in the model's order, and nothing is flagged."""
+    watched under its module path, in the model's order, and nothing is flagged. The
+    wiring watch learns is the architecture's: the spiking ResNet adds the shortcut
+    before a block's sn2, SEW-ResNet adds spikes after it (the next block's sn1 gets
+    both)."""
     model = resnet18(arch)
     prof = SpikeProfiler()
     sj_train(prof, model, pixel_batches(t=4, b=4, n=6, size=32, channels=3), epochs=1,
              mode=mode, time_steps=4, scale=1.0, lr=0.01)
     report = prof.report()
     assert list(report.layer_stats) == ["input", *resnet_nodes(model)], explain(report)
+    fed = {name: st.fed_by for name, st in report.layer_stats.items()}
+    assert fed["sn1"] == () and fed["layer1.0.sn1"] == ("sn1",), fed
+    if arch == "spiking_resnet18":
+        assert fed["layer1.0.sn2"] == ("layer1.0.sn1", "sn1"), fed
+        assert fed["layer1.1.sn1"] == ("layer1.0.sn2",), fed
+    else:
+        assert fed["layer1.0.sn2"] == ("layer1.0.sn1",), fed
+        assert fed["layer1.1.sn1"] == ("layer1.0.sn2", "sn1"), fed
     assert all(st.gradient_steps > 0 for name, st in report.layer_stats.items()
                if name != "input"), explain(report)
     assert_clean(report)
