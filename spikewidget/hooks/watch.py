@@ -639,6 +639,8 @@ class WatchHandle:
             # one of every `every` forwards (sequences of `time_steps` forwards) is
             calls = self._forwards  # recorded
             self._forwards += 1
+            if self._wiring is not None:
+                self._wiring.forward_started()
             self.recording = calls // (self.time_steps or 1) % self.every == 0
         self._depth += 1
 

@@ -30,7 +30,8 @@ from .eager import eagerly
 FORWARDS_TRIED = 16
 """Forward calls of the model the probe waits for one with gradients."""
 CALLS_WALKED = 4
-"""Calls of one layer walked in the probe's forward (per-step layers: its first steps)."""
+"""Calls of one layer walked in the probe's forward (a per-step layer's first steps);
+every call's output is tagged, so that no walk passes a watched layer unseen."""
 NODES_WALKED = 4096
 """Autograd nodes one walk may visit before the wiring is called unknown."""
 
@@ -41,15 +42,17 @@ class WiringProbe:
     """Hooks for the watched layers until one forward with gradients completes.
 
     ``layers``: ``(name, module, read)`` for each watched neuron layer, in model order.
-    Call :meth:`forward_done` when each forward of the model returns: it gives
-    ``{layer: fed_by}`` once learnt, ``{}`` when given up, ``None`` while waiting.
+    Call :meth:`forward_started` when each forward of the model begins and
+    :meth:`forward_done` when it returns: that gives ``{layer: fed_by}`` once learnt,
+    ``{}`` when given up, ``None`` while waiting.
     """
 
     def __init__(self, layers: list[tuple[str, Any, Read]]) -> None:
         self._hooks: list[Any] = []
         self._made_by: dict[Any, str] = {}  # autograd node -> the layer whose spikes
         self._fed: dict[str, set[str]] = {}
-        self._calls: dict[str, int] = {}
+        self._calls: dict[str, int] = {}  # calls walked, per layer
+        self._active = False  # inside a forward of the model
         self._unknown = False  # this forward: some layer's spikes were unreadable
         self._lost: set[str] = set()  # layers whose walk ran too far
         self._forwards = 0
@@ -67,7 +70,8 @@ class WiringProbe:
     def before(self, name: str, args: Any) -> None:
         """A layer is called: walk back from its input to the layers that made it."""
         calls = self._calls.get(name, 0)
-        if self._unknown or calls >= CALLS_WALKED or not torch.is_grad_enabled():
+        if not self._active or self._unknown or calls >= CALLS_WALKED \
+                or not torch.is_grad_enabled():
             return
         self._calls[name] = calls + 1
         x = args[0] if isinstance(args, tuple) and args else None
@@ -93,7 +97,7 @@ class WiringProbe:
 
     def after(self, name: str, spikes: Any) -> None:
         """A layer returned: tag the node that made its spikes."""
-        if self._unknown or not torch.is_grad_enabled():
+        if not self._active or self._unknown or not torch.is_grad_enabled():
             return
         node = getattr(spikes, "grad_fn", None)
         if node is None:
@@ -101,9 +105,15 @@ class WiringProbe:
         else:
             self._made_by[node] = name
 
+    def forward_started(self) -> None:
+        """A forward of the model begins: its layers' calls are watched (calls made
+        outside a forward of the model are not: they would leave outputs untagged)."""
+        self._active = True
+
     def forward_done(self) -> dict[str, tuple[str, ...]] | None:
         """After each forward of the model: the wiring once learnt (then the hooks are
         removed), ``{}`` when it cannot be, ``None`` to wait for the next forward."""
+        self._active = False
         self._forwards += 1
         learnt = bool(self._calls) and not self._unknown
         fed = {name: tuple(sorted(self._fed.get(name, ()))) for name in self._calls

@@ -173,3 +173,17 @@ def test_a_bad_declaration_is_refused_naming_the_layer_and_nothing_changes(fed, 
         p.declare_layer("b", fed_by=fed)
     assert "'b'" in str(exc.value)
     assert p.report().layer_stats["b"].fed_by == ("a",)
+
+
+def test_a_layer_called_outside_the_model_keeps_the_probe_bounded():
+    """Calls of a watched layer by itself, outside a forward of the model, are not
+    watched: nothing is kept, and the model's next forward is learnt whole."""
+    torch.manual_seed(0)
+    model, p = Branches(), SpikeProfiler()
+    with p.watch(model) as handle:
+        for _ in range(50):
+            model.sn[1](torch.rand(4, 2, 16, requires_grad=True))
+            functional.reset_net(model)
+        assert len(handle._wiring._made_by) == 0
+        train_step(model, torch.rand(4, 2, 16))
+    assert fed_by(p) == BRANCH_WIRING
