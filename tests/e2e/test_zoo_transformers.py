@@ -38,6 +38,11 @@ MODELS = list(zoo.BUILDERS)
 TRUE_AT_INIT = {"dead_neurons", "silent_network", "too_few_observations"}
 """What default init may truly show on these models: BatchNorm in front of every LIF
 leaves some neurons (and a spiking self-attention) quiet; nothing else may appear."""
+ONE_STEP_GAP = {"gradient_vanishing"}
+"""A residual net whose branches end in a zero-initialised BatchNorm (MS-ResNet) truly
+passes its branches ~100x less gradient for the first steps: this may be told, as a
+warning that the gap is in one step and zero-init grows out of it, never with skip
+connections for a fix."""
 
 
 @functools.cache
@@ -86,7 +91,11 @@ def assert_findings_are_true(run: zoo.Run) -> None:
     another names one upstream; analog input is never called counts."""
     report, th = run.report, run.report.thresholds
     msg = explain(report)
-    assert {p.category for p in report.pathologies} <= TRUE_AT_INIT, msg
+    assert {p.category for p in report.pathologies} <= TRUE_AT_INIT | ONE_STEP_GAP, msg
+    for p in report.pathologies:
+        if p.category in ONE_STEP_GAP:  # zero-init residual branches, not depth
+            assert p.severity.value == "warning" and "in one step" in p.message, msg
+            assert "would not help" in p.suggestion and "zero-init" in p.suggestion, msg
     order = {layer: i for i, layer in enumerate(run.layers)}
     flagged = {p.layer for p in report.pathologies}
     for p in report.pathologies:
@@ -105,33 +114,30 @@ def assert_findings_are_true(run: zoo.Run) -> None:
     assert_fixes_are_sensible(report, analog_input=True)
 
 
-FADE_NOT_A_FADE = (
-    "diagnose/rules/depth.py: rate_fades_with_depth takes BatchNorm-LIF's usual ~0.3 -> "
-    "~0.03 step followed by one silent self-attention LIF for a fade with depth, though "
-    "the layers after it fire at ~0.3 again; its fix says a lowered threshold 'only "
-    "moves the fade one layer deeper', when the attention LIF's own threshold is the fix")
-
-
-ZERO_INIT_RESIDUAL = (
-    "diagnose/rules/gradients.py: MS-ResNet zero-initialises the last BatchNorm of "
-    "every residual branch (identity at init, on purpose): after 8 Adam steps the "
-    "gradient at layer1.0.spike1 is truly ~400x smaller than at head_lif, but "
-    "gradient_vanishing tells a network made of skip connections to 'Add skip "
-    "connections' (it recovers as the BN weights grow: not flagged after 10 steps)")
-KNOWN_WRONG = {"maxformer": FADE_NOT_A_FADE, "ms_resnet": ZERO_INIT_RESIDUAL}
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_WRONG[n]))
-    if n in KNOWN_WRONG else n for n in MODELS])
+@pytest.mark.parametrize("name", MODELS)
 def test_findings_at_default_init_are_true_of_the_raw_outputs(name):
     assert_findings_are_true(default_run(name)[1])
 
 
+def test_ms_resnet_zero_init_branches_are_a_one_step_gap_not_a_call_for_skips():
+    """MS-ResNet zero-initialises each residual branch's last BatchNorm (identity at
+    init): its branch LIFs get alike, tiny gradients, the head ~100x more. The gap is
+    told where it is, between the last branch LIF and the head, as a warning whose fix
+    is to train on, not to add the skip connections the network is made of."""
+    fresh = zoo.build("ms_resnet")
+    assert all(float(fresh.get_submodule(f"layer{i}.0.bn2").weight.detach().abs().max()) == 0
+               for i in (1, 2, 3))
+    _, run = default_run("ms_resnet")
+    report = run.report
+    [gap] = report.by_category("gradient_vanishing")
+    assert (gap.layer, gap.severity.value) == ("layer1.0.spike1", "warning"), explain(report)
+    assert "from 'head_lif' to 'layer3.0.spike2'" in gap.message, explain(report)
+    assert "Add skip" not in gap.suggestion and "train on" in gap.suggestion
+
+
 @pytest.mark.parametrize(("name", "attention"), [
     ("spikformer", "blocks.0.attn"), ("qkformer", "stage3.0.attn"),
-    pytest.param("maxformer", "stage3.0.attn",
-                 marks=pytest.mark.xfail(strict=True, reason=FADE_NOT_A_FADE))])
+    ("maxformer", "stage3.0.attn")])
 def test_spiking_self_attention_is_quiet_at_default_init_and_named_first(name, attention):
     """Spikformer's self-attention (also in QKFormer's and Max-Former's last stage)
     multiplies three sparse spike maps (q, k, v at ~0.03 each) and scales by 0.125:

@@ -95,3 +95,15 @@ test("the vectors exercise every rule the browser re-runs", () => {
     assert.ok(seen.has(cat), cat);
   }
 });
+
+test("depth: a dip that recovers is no fade, a one-step gradient gap is no depth effect", () => {
+  const { payload, reports } = vectors.depth;
+  assertReportsMatch(payload, reports);
+  const at = (epoch, category) => reports.filter((c) => c.epoch === epoch)
+    .flatMap((c) => c.findings.filter((p) => p.category === category));
+  assert.equal(at(0, "rate_fades_with_depth").length, 0);  // 'd6' fires again: a dip
+  assert.ok(at(1, "rate_fades_with_depth").length > 0);   // the tail stays down: a fade
+  const gaps = reports.flatMap((c) => c.findings.filter((p) => p.category === "gradient_vanishing"));
+  const fixes = new Set(gaps.filter((p) => !p.cause).map((p) => p.fix.split(" ").slice(0, 4).join(" ")));
+  assert.deepEqual([...fixes].sort(), ["Add skip connections, normalise", "The gradient drops at"]);
+});

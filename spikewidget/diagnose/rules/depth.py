@@ -25,14 +25,25 @@ DEPTH_FADE_STEP = 1.25
 spikes), so that two layers alike, differing by noise, are no fade."""
 
 
+def recovers_after(rates: list[float], end: int, stop: int) -> bool:
+    """Whether a spiking layer after a falling run (``stop``, its last index) fires at
+    least as much as the run's last layer above the dead rate (``end - 1``): the
+    activity came back, so the run was a dip, not a fade toward the output. Layer order
+    is the order of first call, so a parallel branch called later counts too: a firing
+    branch that feeds the output refutes the fade as well."""
+    return any(r >= rates[end - 1] for r in rates[stop + 1:])
+
+
 def check_depth_fade(layers: list[LayerStats], loss: LossStats | None,
                      th: Thresholds) -> list[Pathology]:
     """Spikes that fade with depth: over at least three consecutive spiking layers the
     mean firing rate falls at every layer (by ``DEPTH_FADE_STEP`` or more), until a layer
     fires below ``dead_rate`` on average, by more than ``depth_fade_ratio`` in all
-    (SpikingJelly #285: zero from the fifth layer on). The finding sits at the first
-    layer below ``dead_rate`` and names the whole falling run; the dead and silent layers
-    from there on follow from it (their own fixes would only move the fade deeper)."""
+    (SpikingJelly #285: zero from the fifth layer on), and no later layer fires again as
+    much as the last one above ``dead_rate`` (a quiet layer between firing ones is that
+    layer's own finding, with its own fix). The finding sits at the first layer below
+    ``dead_rate`` and names the whole falling run; the dead and silent layers from there
+    on follow from it (their own fixes would only move the fade deeper)."""
     spiking = [s for s in layers
                if s.role != "input" and not s.graded and s.is_binary and s.n_neurons > 0]
     rates = [mean_rate(s) for s in spiking]
@@ -43,7 +54,8 @@ def check_depth_fade(layers: list[LayerStats], loss: LossStats | None,
         while stop + 1 < len(spiking) and rates[stop + 1] * DEPTH_FADE_STEP < rates[stop]:
             stop += 1
         end = next((k for k in range(start, stop + 1) if rates[k] < th.dead_rate), None)
-        if end is not None and end - start + 1 >= DEPTH_FADE_MIN_LAYERS:
+        if end is not None and end - start + 1 >= DEPTH_FADE_MIN_LAYERS \
+                and not recovers_after(rates, end, stop):
             ratio = rates[start] / rates[stop] if rates[stop] > 0 else math.inf
             if ratio > th.depth_fade_ratio:
                 chain = " → ".join(text("rate_fades_with_depth", "link",
@@ -62,7 +74,8 @@ RATE_FADES_WITH_DEPTH = Rule(
     "rate_fades_with_depth", "critical", "the mean firing rate falls (by 20% or more) "
     f"at each of >= {DEPTH_FADE_MIN_LAYERS} consecutive layers, by > "
     "{depth_fade_ratio:g}x in all, to "
-    "below {dead_rate:g}", "Normalise layers (BN), residual connections",
+    "below {dead_rate:g}, and no later layer recovers to the rate before the drop "
+    "below it", "Normalise layers (BN), residual connections",
     check_depth_fade,
     messages={
         "fading": "Mean firing rate falls layer after layer, {ratio:.0f}x over "

@@ -56,13 +56,36 @@ def starves_gradients(st: LayerStats, th: Thresholds) -> str | None:
     return None
 
 
+GRADIENT_FLAT_SPREAD = 10.0
+"""On either side of a fall in one step the layers' gradients (RMS per value) stay
+within this factor of each other: flat there, not shrinking layer after layer."""
+
+
+def one_step_fall(with_grads: list[LayerStats]) -> int | None:
+    """The index ``k`` such that the gradient falls from ``with_grads[k + 1]`` to
+    ``with_grads[k]`` (its largest fall between neighbours) while the layers on each
+    side of that step stay within ``GRADIENT_FLAT_SPREAD``, or None (fewer than three
+    layers, an RMS not measured, or a gradient that shrinks with depth)."""
+    rms = [s.gradient_rms_mean for s in with_grads]
+    if len(rms) < 3 or not all(r > 0 for r in rms):  # NaN, 0: no profile to judge
+        return None
+    k = max(range(len(rms) - 1), key=lambda i: rms[i + 1] / rms[i])
+    below, above = rms[:k + 1], rms[k + 1:]
+    if max(below) / min(below) < GRADIENT_FLAT_SPREAD \
+            and max(above) / min(above) < GRADIENT_FLAT_SPREAD:
+        return k
+    return None
+
+
 def check_gradient_vanishing(layers: list[LayerStats], loss: LossStats | None,
                              th: Thresholds) -> list[Pathology]:
     """The gradient at the first layer far below that at the last, both per value (RMS:
     a narrow layer beside a wide one is not vanishing) and in norm (a wide layer whose
     many values each get a small share, as in front of a pooling or a strided conv, is
     not either); a dead or silent layer from the first to the last is named as the
-    cause (its own fix applies, not skip connections)."""
+    cause (its own fix applies, not skip connections). A gap that lies in one step,
+    flat on either side (as zero-initialised residual branches give at the start of
+    training), is a warning that names that step: depth is not the cause."""
     with_grads = [s for s in layers if s.role != "input" and s.gradient_steps > 0]
     if len(with_grads) < 2:
         return []
@@ -86,8 +109,15 @@ def check_gradient_vanishing(layers: list[LayerStats], loss: LossStats | None,
               "norm_ratio": norm_ratio}
     values["gap"] = text("gradient_vanishing", "gap", values)
     if not dead:
-        return [say(Severity.CRITICAL, "gradient_vanishing", first, "deep", "architecture",
-                     values, th, ratio)]
+        k = one_step_fall(with_grads)
+        if k is None:
+            return [say(Severity.CRITICAL, "gradient_vanishing", first, "deep",
+                        "architecture", values, th, ratio)]
+        below, above = with_grads[k], with_grads[k + 1]
+        values |= {"below": below.name, "above": above.name, "flat": GRADIENT_FLAT_SPREAD,
+                   "jump": above.gradient_rms_mean / below.gradient_rms_mean}
+        return [say(Severity.WARNING, "gradient_vanishing", first, "one_step", "one_step",
+                    values, th, ratio)]
     plural = len(dead) > 1
     values |= {"names": " and ".join(f"'{name}'" for name, _ in dead),
                "whys": " and ".join(why for _, why in dead),
@@ -118,19 +148,36 @@ GRADIENT_VANISHING = Rule(
     "gradient_vanishing", "critical", "output-side / input-side gradient, per value "
     "(RMS) and in norm, both > {gradient_vanishing_ratio:g}x",
     "Skip connections, adaptive surrogate slope; if a dead or silent layer lies "
-    "between, wake it instead", check_gradient_vanishing,
+    "between, wake it instead; a gap in one step (warning) is no depth effect: a "
+    "zero-init residual branch grows out of it, else scale up that step",
+    check_gradient_vanishing,
     messages={
         "gap": "Gradients reaching '{first}' are {ratio:.0f}x smaller per value (RMS "
                "{a:.3g} vs {b:.3g}) and {norm_ratio:.0f}x smaller in norm than at "
                "'{last}'",
         "deep": "{gap}: the input-side layers barely learn",
+        "one_step": "{gap}, nearly all of it in one step, {jump:.0f}x from '{above}' to "
+                    "'{below}'; the layers on either side of it stay within {flat:g}x "
+                    "of each other, so the gradient does not shrink with depth",
         "starved": "{gap}, because {whys}: a layer that seldom fires passes almost no "
                    "surrogate gradient",
         "why_silent": "'{name}' is silent (highest firing rate {top:.2g})",
         "why_dead": "'{name}' has {share:.0%} dead neurons"},
+    constants={"flat_spread": GRADIENT_FLAT_SPREAD},
     fixes={
-        "architecture": "Add skip connections, use an adaptive or wider surrogate "
-                        "gradient, normalise layers, or make the network shallower",
+        "architecture": "Add skip connections, normalise layers, or make the network "
+                        "shallower; check the surrogate gradient too: a slope so flat "
+                        "that its peak is well below 1, or so steep that few membranes "
+                        "come near the threshold, shrinks the gradient at every layer",
+        "one_step": "The gradient drops at one place, not layer after layer, so skip "
+                    "connections or a shallower network would not help. A residual "
+                    "branch whose last normalisation starts at zero (zero-init "
+                    "BatchNorm, as in MS-ResNet or SEW ResNet's zero_init_residual) "
+                    "does this on purpose at the start of training and grows out of "
+                    "it: train on and check again. Otherwise scale up the weights or "
+                    "normalisation between '{below}' and '{above}', or check the "
+                    "surrogate gradient of '{above}' (too flat, or too steep for where "
+                    "its membranes sit)",
         "wake_first": "Make {names} fire first (see {their} dead_neurons or "
                       "silent_network finding{s}); the gradients recover with the "
                       "spikes, so skip connections would not help"})

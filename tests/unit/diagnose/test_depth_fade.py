@@ -114,3 +114,108 @@ def test_a_plain_deep_spikingjelly_conv_net_fades_and_batch_norm_is_the_fix():
     assert not [f for f in normalised.pathologies if f.category == "rate_fades_with_depth"]
     rates = [float(s.firing_rates.mean()) for s in normalised.layer_stats.values()]
     assert max(rates) < 2 * min(rates)  # every depth fires alike
+
+
+# ------------------------------------------------------- a dip that recovers is no fade
+@pytest.mark.parametrize("rates", [
+    [0.3, 0.1, 0.03, 0.004, 0.0, 0.3],       # the tail fires again as before the dip
+    [0.3, 0.1, 0.03, 0.004, 0.0, 0.02, 0.04],  # back at the last living layer's 0.03
+])
+def test_a_run_to_death_that_recovers_later_is_a_dip_not_a_fade(rates):
+    _, found = fades(record(rates, steps=40))
+    assert found == []
+
+
+def test_a_fade_whose_tail_stays_below_the_last_living_rate_is_still_a_fade():
+    # after the fall to 0.004 the readout fires at 0.02: above dead_rate, but well short
+    # of the 0.03 before the drop, so activity still falls off toward the output
+    _, found = fades(record([0.3, 0.1, 0.03, 0.004, 0.0, 0.02], steps=40))
+    assert [f.layer for f in found] == ["l3"]
+
+
+def _lif(threshold: float):
+    from spikingjelly.activation_based import neuron, surrogate
+
+    return neuron.LIFNode(v_threshold=threshold, surrogate_function=surrogate.ATan())
+
+
+def _attention_dip_report():
+    """A residual stream (BatchNorm in front of each LIF) whose spiking 'attention'
+    multiplies a sparse query map by its mean and scales by 0.125 (Spikformer-like):
+    in_lif ~0.15 -> q_lif ~0.03 -> attn_lif silent, then the stream fires ~0.15 again."""
+    torch = pytest.importorskip("torch")
+    from spikingjelly.activation_based import functional, layer
+
+    class AttentionDip(torch.nn.Module):
+        def __init__(self, width: int = 64):
+            super().__init__()
+            self.embed = torch.nn.Sequential(layer.Linear(16, width), layer.BatchNorm1d(width))
+            self.in_lif = _lif(0.5)
+            self.q = torch.nn.Sequential(layer.Linear(width, width), layer.BatchNorm1d(width))
+            self.q_lif = _lif(1.0)
+            self.attn_lif = _lif(0.5)
+            self.proj = torch.nn.Sequential(layer.Linear(width, width),
+                                            layer.BatchNorm1d(width))
+            self.mlp_lif = _lif(0.5)
+            self.mlp = torch.nn.Sequential(layer.Linear(width, width), layer.BatchNorm1d(width))
+            self.out_lif = _lif(0.5)
+
+        def forward(self, x):
+            x = self.embed(x)
+            q = self.q_lif(self.q(self.in_lif(x)))
+            x = x + self.proj(self.attn_lif(q * q.mean(-1, keepdim=True) * 0.125))
+            return self.out_lif(self.mlp(self.mlp_lif(x)))
+
+    torch.manual_seed(0)
+    model = AttentionDip()
+    functional.set_step_mode(model, "m")
+    p = SpikeProfiler()
+    with p.watch(model), torch.no_grad():
+        for _ in range(4):
+            model((torch.rand(4, 32, 16) < 0.5).float())  # [T, N, features]
+            functional.reset_net(model)
+    return p.report()
+
+
+def test_a_silent_attention_between_firing_layers_is_its_own_finding_not_a_fade():
+    rep = _attention_dip_report()
+    rates = {name: float(s.firing_rates.mean()) for name, s in rep.layer_stats.items()}
+    assert rates["in_lif"] > 4 * rates["q_lif"] > 0 and rates["attn_lif"] == 0
+    assert rates["mlp_lif"] > 0.1 and rates["out_lif"] > 0.1  # the stream fires again
+    assert rep.by_category("rate_fades_with_depth") == []
+    lead = rep.pathologies[0]
+    assert (lead.category, lead.layer, lead.cause) == ("silent_network", "attn_lif", None)
+    assert "threshold" in lead.suggestion and "deeper" not in lead.suggestion
+
+
+def test_a_plain_snntorch_stack_fades_to_a_quiet_readout_and_is_caught():
+    """Leaky layers behind unnormalised Linear layers of too small a gain: each fires
+    less than the one before, down to a readout that stays quiet."""
+    torch = pytest.importorskip("torch")
+    snn = pytest.importorskip("snntorch")
+
+    torch.manual_seed(0)
+    width, depth, steps = 96, 6, 8
+    fcs = torch.nn.ModuleList(torch.nn.Linear(width, width, bias=False) for _ in range(depth))
+    for fc in fcs:
+        torch.nn.init.normal_(fc.weight, 0, 1.0 / math.sqrt(width))
+    lifs = torch.nn.ModuleList(snn.Leaky(beta=0.8, init_hidden=True) for _ in range(depth))
+    net = torch.nn.Sequential(*[m for pair in zip(fcs, lifs, strict=True) for m in pair])
+    p = SpikeProfiler()
+    with p.watch(net), torch.no_grad():
+        for _ in range(3):
+            for lif in lifs:
+                lif.reset_mem()
+            for _ in range(steps):
+                net((torch.rand(16, width) < 0.5).float() * 2.0)
+    rep = p.report()
+    rates = {name: float(s.firing_rates.mean()) for name, s in rep.layer_stats.items()}
+    names = list(rates)  # the Leaky layers, by their index in the Sequential
+    assert rates[names[0]] > 0.1 and rates[names[-1]] < rep.thresholds.dead_rate, rates
+    [fade] = rep.by_category("rate_fades_with_depth")
+    first_dead = next(n for n in names if rates[n] < rep.thresholds.dead_rate)
+    assert fade.layer == first_dead and "to zero" in fade.message
+    assert f"'{names[0]}'" in fade.message  # the run named from the first layer
+    behind = [f for f in rep.by_category("silent_network") if f.layer in names[-2:]]
+    assert len(behind) == 2 and all(f.cause == f"rate_fades_with_depth @ {first_dead}"
+                                    for f in behind)

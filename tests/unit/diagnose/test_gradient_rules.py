@@ -303,3 +303,29 @@ def test_gradient_memory_does_not_grow_with_the_number_of_steps(rng):
     acc = p.snapshot().layers["h"].epochs[0]
     assert len(acc.g_head) == GRADIENT_HEAD and acc.g_head_steps == list(range(GRADIENT_HEAD))
     assert len(json.dumps(acc.scalars())) <= size + 64
+
+
+def test_a_gap_in_one_step_is_a_warning_that_names_the_step_not_skip_connections(rng):
+    """Five branch layers at alike, tiny gradients (a zero-init residual branch's), then
+    the head at 500x more: the whole gap is one step, the layers either side flat."""
+    p = SpikeProfiler()
+    layers = [(f"b{i}", (40,), 2e-6 * (1 + 0.3 * i)) for i in range(5)]
+    record_layers(p, rng, [*layers, ("head", (40,), 1e-3)])
+    [f] = findings(p, "gradient_vanishing")
+    assert (f.layer, f.severity) == ("b0", Severity.WARNING)
+    assert "nearly all of it in one step" in f.message
+    assert "from 'head' to 'b4'" in f.message and "within 10x" in f.message
+    assert "would not help" in f.suggestion and "Add skip" not in f.suggestion
+    assert "between 'b4' and 'head'" in f.suggestion
+
+
+@pytest.mark.parametrize("scales", [
+    [1e-4, 1e-3, 1e-2, 1e-1, 1.0],      # 10x at every layer: depth
+    [1e-5, 1e-4, 3e-4, 1e-2, 1.0],      # its largest step (100x) has a steep side
+])
+def test_a_gap_that_grows_layer_after_layer_keeps_the_depth_fix(rng, scales):
+    p = SpikeProfiler()
+    record_layers(p, rng, [(f"fc{i}", (40,), s) for i, s in enumerate(scales)])
+    [f] = findings(p, "gradient_vanishing")
+    assert f.severity is Severity.CRITICAL and "one step" not in f.message
+    assert f.suggestion.startswith("Add skip connections")

@@ -8,8 +8,16 @@ function meanRate(st) {
   return sum / (Math.max(st.nObs, 1) * st.n);
 }
 
+/** Python's depth.recovers_after: a layer after the run (stop) fires at least as much as
+ * the run's last layer above dead_rate (end - 1): a dip, not a fade toward the output. */
+function recoversAfter(rates, end, stop) {
+  for (let k = stop + 1; k < rates.length; k++) if (rates[k] >= rates[end - 1]) return true;
+  return false;
+}
+
 // Python's check_depth_fade: the mean rate falls at every one of >= 3 spiking layers in a
-// row until one fires below dead_rate, by more than depth_fade_ratio over the run.
+// row until one fires below dead_rate, by more than depth_fade_ratio over the run, and no
+// later layer recovers to the rate before that drop.
 export function checkDepthFade(layers, loss, th, { say, text, consts }) {
   const { min_layers: minLayers, step } = consts.rules.rate_fades_with_depth.constants;
   const spiking = layers.filter((s) => s.role !== "input" && !s.graded && s.isBinary && s.n > 0);
@@ -23,7 +31,7 @@ export function checkDepthFade(layers, loss, th, { say, text, consts }) {
     }
     let end = -1;
     for (let k = start; k <= stop && end < 0; k++) if (rates[k] < th.dead_rate) end = k;
-    if (end >= 0 && end - start + 1 >= minLayers) {
+    if (end >= 0 && end - start + 1 >= minLayers && !recoversAfter(rates, end, stop)) {
       const ratio = rates[stop] > 0 ? rates[start] / rates[stop] : Infinity;
       if (ratio > th.depth_fade_ratio) {
         const chain = spiking.slice(start, stop + 1)

@@ -37,7 +37,20 @@ function starvesGradients(st, th, text) {
   return null;
 }
 
-export function checkGradientVanishing(layers, loss, th, { say, text }) {
+/** Python's gradients.one_step_fall: the index k of the largest fall between neighbours
+ * (from withGrads[k + 1] to withGrads[k]) when the RMS stays within flatSpread on each
+ * side of it, or -1 (fewer than three layers, an RMS not measured, or a gradual fall). */
+function oneStepFall(withGrads, flatSpread) {
+  const rms = withGrads.map((s) => s.gradientRmsMean);
+  if (rms.length < 3 || !rms.every((r) => r > 0)) return -1;
+  let k = 0;
+  for (let i = 1; i < rms.length - 1; i++) if (rms[i + 1] / rms[i] > rms[k + 1] / rms[k]) k = i;
+  const spread = (xs) => Math.max(...xs) / Math.min(...xs);
+  return spread(rms.slice(0, k + 1)) < flatSpread && spread(rms.slice(k + 1)) < flatSpread
+    ? k : -1;
+}
+
+export function checkGradientVanishing(layers, loss, th, { say, text, consts }) {
   const withGrads = layers.filter((s) => s.role !== "input" && s.gradientSteps > 0);
   if (withGrads.length < 2) return [];
   const first = withGrads[0];
@@ -61,7 +74,16 @@ export function checkGradientVanishing(layers, loss, th, { say, text }) {
   const values = { first: first.name, last: last.name, ratio, a, b, norm_ratio: normRatio };
   values.gap = text("gradient_vanishing", "gap", values);
   if (dead.length === 0) {
-    return [say("critical", "gradient_vanishing", first.name, "deep", "architecture", values)];
+    const flat = consts.rules.gradient_vanishing.constants.flat_spread;
+    const k = oneStepFall(withGrads, flat);
+    if (k < 0) {
+      return [say("critical", "gradient_vanishing", first.name, "deep", "architecture", values)];
+    }
+    const below = withGrads[k];
+    const above = withGrads[k + 1];
+    Object.assign(values, { below: below.name, above: above.name, flat,
+      jump: above.gradientRmsMean / below.gradientRmsMean });
+    return [say("warning", "gradient_vanishing", first.name, "one_step", "one_step", values)];
   }
   const plural = dead.length > 1;
   Object.assign(values, { names: dead.map(([name]) => `'${name}'`).join(" and "),
