@@ -19,7 +19,8 @@ class Recording(Protocol):
     def declare_layer(self, name: str, *, role: str | None = None,
                       graded: Graded | None = None, neuron_axes: int | None = None,
                       fan_out: float | None = None, threshold: float | None = None,
-                      resting_potential: float | None = None) -> None:
+                      resting_potential: float | None = None,
+                      spike_ceiling: float | None = None) -> None:
         """Say what a layer is (see :meth:`Recorder.declare_layer`)."""
 
     def neuron_axes(self, name: str) -> int | None:
