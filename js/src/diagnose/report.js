@@ -36,6 +36,7 @@ export function layerViews(store, epoch, th) {
       gradientGrowthSteps: [s.gradient_growth_from, s.gradient_growth_to],
       gradientRmsMean: s.gradient_rms_mean, gradientGeomean: s.gradient_norm_geomean,
       voltageMax: s.voltage_max, threshold: s.threshold, rest: s.resting_potential,
+      fullness: entry.fullness, ceiling: s.spike_ceiling,
     });
   });
   return out;

@@ -48,8 +48,9 @@ export function applyChunk(store, chunk) {
     const activeSamples = l.activity ? decodeArray(l.activity) : null;
     const activity = activeSamples ? ratesOf(activeSamples, s.count_samples) : null;
     const timeStd = l.time_std ? decodeArray(l.time_std) : null;
+    const fullness = l.fullness ? decodeArray(l.fullness) : null;
     layers[l.index] = { index: l.index, role: l.role, graded: l.graded, counts, s,
-      rates: ratesOf(counts, s.n_obs), activity, activeSamples, timeStd };
+      rates: ratesOf(counts, s.n_obs), activity, activeSamples, timeStd, fullness };
   }
   store.chunks.set(chunk.epoch, { layers, fixed: chunk.fixed || [] });
 }
