@@ -133,11 +133,11 @@ def check_saturated(layers: list[LayerStats], loss: LossStats | None,
             out.append(say(Severity.WARNING, "saturated_neurons", st, "rate", "sparse",
                            values, th, st.saturated_neuron_fraction))
             continue
-        ceiling, events = st.spike_ceiling, float(np.sum(st.per_neuron_spikes))
-        values.update(ceiling=ceiling, fullness=float(np.mean(full)),
-                      per_step=float(np.mean(full)) * ceiling,
-                      per_event=float(np.sum(full)) * st.n_observations * ceiling
-                      / events if events else 0.0)
+        ceiling, mean = st.spike_ceiling, float(np.mean(full))
+        emitted = float(np.sum(full)) * st.n_observations * ceiling  # summed values
+        events = float(np.sum(st.per_neuron_spikes))  # a graded layer counts events
+        values.update(ceiling=ceiling, fullness=mean, per_step=mean * ceiling,
+                      per_event=emitted / events if events else 0.0)
         out.append(say(Severity.WARNING, "saturated_neurons", st, "ceiling", "ceiling",
                        values, th, st.saturated_neuron_fraction))
     return out
@@ -251,9 +251,9 @@ SATURATED_NEURONS = Rule(
                          "non-zero output"},
     fixes={"sparse": "Raise the threshold or reduce the input gain to restore sparse "
                      "spiking",
-           "ceiling": "Raise the threshold or reduce the input gain so that fewer steps "
-                      "are clipped at the ceiling of {ceiling:g}, or allow a higher "
-                      "ceiling (more spikes per step)"})
+           "ceiling": "Raise the threshold or reduce the input gain to bring the output "
+                      "down from the ceiling of {ceiling:g}, or allow a higher ceiling "
+                      "(more spikes per step)"})
 
 SILENT_NETWORK = Rule(
     "silent_network", "critical", "a layer's max rate < {silent_max_rate:g}",
