@@ -118,7 +118,8 @@ def statistics(snap: ProfileSnapshot, selected: list[int], names: list[str],
                 tuple(e for e, _ in per_epoch), per_epoch, th,
                 fan_out=declared.get("fan_out"), threshold=declared.get("threshold"),
                 resting_potential=declared.get("resting_potential"),
-                fed_by=_fed_by(declared)))
+                fed_by=_fed_by(declared),
+                spike_ceiling=declared.get("spike_ceiling")))
     snap.loss.flush()
     chosen = set(selected)
     recent = [(e, v) for _, e, v in snap.loss.recent if e in chosen]

@@ -82,8 +82,7 @@ class Report:
             else:
                 line = (f"  {name} [{st.role}]: {st.n_neurons}n, {_activity(st)}, "
                         f"dead={st.dead_neuron_count} ({st.dead_neuron_fraction:.0%}), "
-                        f"sat={st.saturated_neuron_count} "
-                        f"({st.saturated_neuron_fraction:.0%}), max/step={st.max_value:g}"
+                        f"sat={_saturated(st)}, max/step={st.max_value:g}"
                         f"{'' if st.is_binary else ' (non-binary)'}")
             if st.has_voltages:
                 line += f", V={st.voltage_mean:.3f}+/-{st.voltage_std:.3f}"
@@ -150,3 +149,12 @@ def _epoch_list(epochs: tuple[int, ...]) -> str:
     if epochs[-1] - epochs[0] == len(epochs) - 1:
         return f"epochs {epochs[0]}-{epochs[-1]}"
     return "epochs " + ", ".join(map(str, epochs))
+
+
+def _saturated(st: LayerStats) -> str:
+    """The summary's saturated count; ``n/a`` where saturation is not judged (an analog
+    layer, a graded one of unknown ceiling), and a graded layer's ceiling."""
+    if st.saturation_levels is None:
+        return "n/a"
+    ceiling = "" if st.spike_ceiling is None else f"; ceiling {st.spike_ceiling:g}"
+    return f"{st.saturated_neuron_count} ({st.saturated_neuron_fraction:.0%}{ceiling})"

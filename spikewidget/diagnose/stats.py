@@ -150,6 +150,14 @@ class LayerStats:
     """The potential a membrane starts from and leaks toward (None: unknown)."""
     fed_by: tuple[str, ...] | None = None
     """The layers whose spikes make its input (``()``: the data; None: unknown)."""
+    spike_ceiling: float | None = None
+    """A graded layer's ceiling: the largest value one neuron can emit in one step
+    (SpikingJelly ILIF: ``max_spike_count``; ``declare_layer(name, spike_ceiling=D)``);
+    None: unknown, or a binary layer (whose ceiling is one spike)."""
+    ceiling_fullness: np.ndarray | None = None
+    """Per neuron ``(n_neurons,)``, how full a graded layer with a known ceiling is:
+    its mean spike value per observation over ``spike_ceiling`` (1: the ceiling at
+    every step; a binary layer's analogue is its firing rate). None otherwise."""
 
     def __post_init__(self) -> None:
         if not self.neuron_shape:
@@ -172,6 +180,12 @@ class LayerStats:
         return self.active_samples / self.count_samples
 
     @property
+    def saturation_levels(self) -> np.ndarray | None:
+        """Per neuron, what ``saturated_rate`` is compared with (see
+        :func:`saturation_levels`)."""
+        return saturation_levels(self.graded, self.firing_rates, self.ceiling_fullness)
+
+    @property
     def first_nonfinite(self) -> NonFinite | None:
         return min(self.nonfinite, key=lambda f: (f.epoch, f.step)) if self.nonfinite else None
 
@@ -186,19 +200,46 @@ def spike_counts(stats: Any, graded: Graded) -> Any:
     return stats.spike_sum if events is None else events
 
 
+def ceiling_fullness(spike_sum: np.ndarray, n_obs: int, ceiling: float | None,
+                     graded: Graded) -> np.ndarray | None:
+    """Per neuron, a graded layer's summed spike values ``spike_sum`` as a share of
+    what ``n_obs`` observations at ``ceiling`` would emit; None for a binary or analog
+    layer, or without a ceiling. Derived from the recorded sums: no extra recording."""
+    if not graded or graded == ANALOG or ceiling is None:
+        return None
+    return np.asarray(spike_sum, dtype=np.float64) / (max(n_obs, 1) * ceiling)
+
+
+def saturation_levels(graded: Graded, rates: np.ndarray,
+                      fullness: np.ndarray | None) -> np.ndarray | None:
+    """Per neuron, the level a neuron is saturated above (``> saturated_rate``): a
+    binary layer's firing rate (a spike is its ceiling); a graded layer's
+    :func:`ceiling_fullness`, since a graded neuron that fires at every step far below
+    its ceiling still has room; None where saturation is not judged: an analog
+    layer, or a graded one whose ceiling is unknown (how often it emits a value says
+    nothing about how close to its most it emits)."""
+    if graded == ANALOG:
+        return None
+    return fullness if graded else rates
+
+
 def layer_stats(name: str, role: str, graded: Graded, neuron_shape: tuple[int, ...],
                 merged: EpochStats, epochs: tuple[int, ...],
                 per_epoch: list[tuple[int, EpochStats]], th: Thresholds,
                 fan_out: float | None = None, threshold: float | None = None,
                 resting_potential: float | None = None,
-                fed_by: tuple[str, ...] | None = None) -> LayerStats:
+                fed_by: tuple[str, ...] | None = None,
+                spike_ceiling: float | None = None) -> LayerStats:
     """Assemble the statistics of one layer; ``per_epoch`` locates non-finite values;
     ``fan_out``: synapses per neuron, ``threshold`` and ``resting_potential`` the
-    layer's firing levels, ``fed_by`` the layers feeding it, if known."""
+    layer's firing levels, ``fed_by`` the layers feeding it, ``spike_ceiling`` a graded
+    layer's ceiling, if known."""
     counts = spike_counts(merged, graded)
     rates = counts / max(merged.n_obs, 1)
     dead = int(np.count_nonzero(rates < th.dead_rate))
-    sat = 0 if graded == ANALOG else int(np.count_nonzero(rates > th.saturated_rate))
+    fullness = ceiling_fullness(merged.spike_sum, merged.n_obs, spike_ceiling, graded)
+    levels = saturation_levels(graded, rates, fullness)
+    sat = 0 if levels is None else int(np.count_nonzero(levels > th.saturated_rate))
     n = merged.n_neurons
     has_v = merged.v_n > 0
     g_n = merged.g_n
@@ -236,6 +277,8 @@ def layer_stats(name: str, role: str, graded: Graded, neuron_shape: tuple[int, .
         fan_out=fan_out,
         estimated_syn_ops=None if fan_out is None else float(counts.sum()) * fan_out,
         threshold=threshold, resting_potential=resting_potential, fed_by=fed_by,
+        spike_ceiling=None if fullness is None else spike_ceiling,
+        ceiling_fullness=fullness,
     )
 
 

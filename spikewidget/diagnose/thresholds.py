@@ -50,7 +50,9 @@ class Thresholds:
         plain="Critical when this share of a layer is dead", rule="dead_neurons, layer_died")
     saturated_rate: float = _spec(
         0.95, "saturated: firing rate above", 0.05, 1.0,
-        plain="A neuron is saturated if it fires more often than", rule="saturated_neurons")
+        plain="A neuron is saturated if it fires more often than (graded spikes, if "
+              "its mean output per step is above this share of its ceiling)",
+        rule="saturated_neurons")
     saturated_warning_fraction: float = _spec(
         0.30, "saturated: warning above fraction", 0.0, 1.0,
         plain="Warn when this share of a layer is saturated", rule="saturated_neurons")

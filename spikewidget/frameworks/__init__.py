@@ -33,6 +33,7 @@ __all__ = [
     "read_generic",
     "reset_state",
     "set_threshold",
+    "spike_ceiling",
     "takes_tensor_threshold",
     "threshold_attribute",
 ]
@@ -114,6 +115,16 @@ def _level(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return level if math.isfinite(level) else None
+
+
+def spike_ceiling(module: Any) -> float | None:
+    """The most one neuron of a graded neuron layer emits in one step (SpikingJelly
+    ILIF: ``max_spike_count``; snnTorch: a fixed ``graded_spikes_factor``), or None
+    when unknown. Reading a tensor waits for it once: call it when watching starts."""
+    found = detect(module)
+    if found is None or found.integrator:
+        return None
+    return _BY_NAME[found.framework].spike_ceiling(module)
 
 
 def set_threshold(module: Any, value: Any) -> None:

@@ -80,6 +80,10 @@ class Framework(Protocol):
         starts from and leaks toward without input (a number or a tensor), or None
         when unknown or when the threshold is not a level the membrane crosses."""
 
+    def spike_ceiling(self, module: Any) -> float | None:
+        """The most one neuron of a graded layer emits in one step (a number read
+        once, when watching starts), or None when it has no such ceiling."""
+
     def reset_state(self, module: Any) -> bool:
         """Put the hidden state this module keeps between calls back to rest;
         False when the module is not this framework's."""

@@ -100,5 +100,10 @@ def resting_potential(module: Any, attribute: str) -> Any:
     return None
 
 
+def spike_ceiling(module: Any) -> float | None:
+    """None: Norse's neurons emit spikes of 0 and 1 (no graded spikes, no ceiling)."""
+    return None
+
+
 def reset_state(module: Any) -> bool:
     return False

@@ -100,6 +100,22 @@ def resting_potential(module: Any, attribute: str) -> float | None:
     return None if attribute == "delta_threshold" else 0.0
 
 
+def spike_ceiling(module: Any) -> float | None:
+    """A graded layer's ``graded_spikes_factor``: each spike is 0 or that one value,
+    so firing at every step is its ceiling. None when it is learnt (it moves as
+    training runs), per neuron, or not positive. Read once, when watching starts."""
+    if getattr(module, "learn_graded_spikes_factor", False):
+        return None
+    factor = getattr(module, "graded_spikes_factor", None)
+    if is_tensor(factor):
+        if factor.requires_grad or factor.numel() != 1:
+            return None
+        factor = factor.item()
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)):
+        return None
+    return float(factor) if 0 < factor < float("inf") else None
+
+
 def reset_state(module: Any) -> bool:
     """``reset_mem`` of this one module (snnTorch's class-wide ``reset_hidden``
     would reset every instance)."""

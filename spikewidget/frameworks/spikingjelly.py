@@ -123,6 +123,16 @@ def resting_potential(module: Any, attribute: str) -> Any:
     return 0.0 if rest is None else rest
 
 
+def spike_ceiling(module: Any) -> float | None:
+    """The most a node emits in one step, where it has a ceiling: the surrogate's
+    ``max_spike_count`` (``ILIFNode``'s ``MultiLevelSpikeCount(D)`` clips its integer
+    spikes to 0..D, in spiking mode or not); None for other nodes."""
+    count = getattr(getattr(module, "surrogate_function", None), "max_spike_count", None)
+    if isinstance(count, bool) or not isinstance(count, (int, float)) or not count > 0:
+        return None
+    return float(count)
+
+
 def reset_state(module: Any) -> bool:
     if not isinstance(module, classes("spikingjelly.activation_based.base", "MemoryModule")):
         return False

@@ -771,6 +771,9 @@ def watch(profiler: Recording, model: Any, *, gradients: bool = False,
         declared = getattr(profiler, "_declared", {}).get(name, {})  # the user's wins
         if neuron.graded and "graded" not in declared:
             profiler.declare_layer(name, graded=neuron.graded)
+        ceiling = frameworks.spike_ceiling(module) if neuron.graded is True else None
+        if ceiling is not None and "spike_ceiling" not in declared:
+            profiler.declare_layer(name, spike_ceiling=ceiling)
         fan_out = fan_out_after(model, module)
         if fan_out is not None and "fan_out" not in declared:
             profiler.declare_layer(name, fan_out=fan_out)

@@ -39,7 +39,7 @@ MAX_COUNT = 2**63 - 1
 MAX_PHASE_DEPTH = 2
 """How deeply phases (``profiler.phase("eval")``) may nest inside a file."""
 DECLARATIONS = ("role", "watch_role", "graded", "neuron_axes", "fan_out", "threshold",
-                "resting_potential", "fed_by")
+                "resting_potential", "fed_by", "spike_ceiling")
 """What ``declare_layer`` (and ``watch``) may have said about a layer."""
 
 
@@ -179,6 +179,11 @@ class _Checker:
                 f = self.real(v, at)
                 if not (math.isfinite(f) and f > 0):
                     self.fail(at, "a positive number of synapses", v)
+                out[key] = f
+            elif key == "spike_ceiling":
+                f = self.real(v, at)
+                if not (math.isfinite(f) and f > 0):
+                    self.fail(at, "a positive spike value", v)
                 out[key] = f
             elif key in ("threshold", "resting_potential"):
                 f = self.real(v, at)

@@ -72,6 +72,7 @@ WIDGET_SCALARS: dict[str, Callable[[LayerStats], Any]] = {
     "threshold": lambda st: math.nan if st.threshold is None else st.threshold,
     "resting_potential": lambda st: (math.nan if st.resting_potential is None
                                      else st.resting_potential),
+    "spike_ceiling": lambda st: math.nan if st.spike_ceiling is None else st.spike_ceiling,
 }
 """The per-layer scalars the widget reads, each with how it follows from a layer's
 :class:`LayerStats` (the judged statistics, not the raw accumulators of
@@ -216,6 +217,9 @@ def layer_entry(st: LayerStats, index: int) -> dict[str, Any]:
             # per neuron, the voltage's std over time (voltage collapse rule)
             "time_std": (None if st.voltage_time_std is None or not st.has_voltages
                          else encode_array(st.voltage_time_std)),
+            # graded layers with a known ceiling: per neuron, the share of it emitted
+            "fullness": (None if st.ceiling_fullness is None
+                         else encode_array(np.asarray(st.ceiling_fullness, np.float64))),
             "scalars": encode_array(layer_scalars(st))}
 
 

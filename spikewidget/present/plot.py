@@ -24,7 +24,6 @@ from ..core.renderers import register
 from ..diagnose.profile import Profile
 from ..diagnose.report import Report
 from ..diagnose.thresholds import Thresholds
-from ..state.layer import ANALOG
 from .figtext import LITERAL, legend, shown
 from .palette import CLASS, layer_colour
 from .plot_table import draw_table, table_layout
@@ -102,14 +101,16 @@ def _default_layer(report: Report) -> str | None:
 def neuron_classes(st: Any, th: Thresholds) -> np.ndarray:
     """Per neuron, 0 (dead), 1 (healthy) or 2 (saturated), as the report counts them:
     an output layer's neuron is dead when it fires in fewer than ``dead_rate`` of the
-    samples (where samples were counted), any other when its rate is below it; an
-    analog layer's neurons are never saturated."""
+    samples (where samples were counted), any other when its rate is below it;
+    saturated as :attr:`LayerStats.saturation_levels` says (never, for an analog
+    layer or a graded one of unknown ceiling)."""
     rates = np.asarray(st.firing_rates, dtype=np.float64)
     activity = st.sample_activity if st.role == "output" else None
     dead = (activity < th.dead_rate) if activity is not None else (rates < th.dead_rate)
     out = np.ones(rates.shape, dtype=np.int8)
-    if st.graded != ANALOG:
-        out[rates > th.saturated_rate] = 2
+    levels = st.saturation_levels
+    if levels is not None:
+        out[np.asarray(levels).reshape(rates.shape) > th.saturated_rate] = 2
     out[dead] = 0
     return out
 
@@ -188,8 +189,10 @@ def _histogram(ax: Any, report: Report, layer: str | None) -> None:
         handles = [Patch(color=CLASS_COLOURS[c]) for c in CLASSES]
         counts = np.bincount(classes[finite], minlength=3)
         labels = [f"{c} ({n})" for c, n in zip(CLASSES, counts, strict=True)]
-        for x, name, style in ((th.dead_rate, "dead", ":"),
-                               (th.saturated_rate, "saturated", "--")):
+        cuts = [(th.dead_rate, "dead", ":")]
+        if not st.graded:  # a graded layer's saturation is not a rate: no cut-off here
+            cuts.append((th.saturated_rate, "saturated", "--"))
+        for x, name, style in cuts:
             handles.append(ax.axvline(x, color=_INK, linestyle=style, lw=1))
             labels.append(f"{name} cut-off {x:g}")
     legend(ax, handles, labels, ncols=3, **_below(ax))

@@ -67,7 +67,7 @@ def check_declarations_agree(mine: Mapping[str, Mapping[str, Any]],
     one of them declared is taken as declared)."""
     for name, decl in theirs.items():
         here = mine.get(name, {})
-        for key in ("role", "graded", "neuron_axes", "fan_out"):
+        for key in ("role", "graded", "neuron_axes", "fan_out", "spike_ceiling"):
             if key in decl and key in here and decl[key] != here[key]:
                 raise InvalidInputError(
                     f"layer {name!r}: declared {key}={here[key]!r} here but "

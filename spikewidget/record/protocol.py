@@ -20,7 +20,8 @@ class Recording(Protocol):
                       graded: Graded | None = None, neuron_axes: int | None = None,
                       fan_out: float | None = None, threshold: float | None = None,
                       resting_potential: float | None = None,
-                      fed_by: Sequence[str] | None = None) -> None:
+                      fed_by: Sequence[str] | None = None,
+                      spike_ceiling: float | None = None) -> None:
         """Say what a layer is (see :meth:`Recorder.declare_layer`)."""
 
     def neuron_axes(self, name: str) -> int | None:

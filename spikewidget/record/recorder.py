@@ -129,7 +129,8 @@ class Recorder:
                       graded: Graded | None = None, neuron_axes: int | None = None,
                       fan_out: float | None = None, threshold: float | None = None,
                       resting_potential: float | None = None,
-                      fed_by: Sequence[str] | None = None) -> None:
+                      fed_by: Sequence[str] | None = None,
+                      spike_ceiling: float | None = None) -> None:
         """Say what a layer is, before or after it is recorded.
 
         ``role``: ``"input"`` (its values are checked for counts), ``"output"`` (its
@@ -152,6 +153,12 @@ class Recorder:
         silent layer is said to follow from silent layers before it only when every
         layer feeding it is silent too (``watch`` learns it from the autograd graph of
         its first forward with gradients).
+        whose threshold is not learnt).
+        ``spike_ceiling``: the most one neuron of a graded layer can emit in one step
+        (integer spikes 0..D: D); a graded layer is saturated when its mean output per
+        step nears it, and not judged saturated without it (``watch`` reads
+        SpikingJelly's ILIF ``max_spike_count`` and snnTorch's fixed
+        ``graded_spikes_factor``).
         """
         check_name(name)
         if fed_by is not None:
@@ -163,6 +170,13 @@ class Recorder:
                 raise InvalidInputError(
                     f"layer {name!r}: {key} must be a finite number (a potential in the "
                     f"units of the recorded voltages), got {level!r}")
+        if spike_ceiling is not None and (
+                isinstance(spike_ceiling, bool)
+                or not isinstance(spike_ceiling, (int, float, np.number))
+                or not math.isfinite(spike_ceiling) or spike_ceiling <= 0):
+            raise InvalidInputError(
+                f"layer {name!r}: spike_ceiling must be a positive finite number (the "
+                f"most one neuron can emit in one step), got {spike_ceiling!r}")
         if fan_out is not None and (isinstance(fan_out, bool)
                                     or not isinstance(fan_out, (int, float, np.number))
                                     or not math.isfinite(fan_out) or fan_out <= 0):
@@ -189,7 +203,8 @@ class Recorder:
             self._version += 1
             decl = self._declared.setdefault(name, {})
             for key, number in (("fan_out", fan_out), ("threshold", threshold),
-                                ("resting_potential", resting_potential)):
+                                ("resting_potential", resting_potential),
+                                ("spike_ceiling", spike_ceiling)):
                 if number is not None:
                     decl[key] = float(number)
             if fed_by is not None:
@@ -202,7 +217,8 @@ class Recorder:
                         setattr(info, key, value)
             phases = list(self._phases.values())
         for other in phases:
-            other.declare_layer(name, role=role, graded=graded, neuron_axes=neuron_axes)
+            other.declare_layer(name, role=role, graded=graded, neuron_axes=neuron_axes,
+                                spike_ceiling=spike_ceiling)
 
     def note_model_output(self, watched: list[str], output: str | None) -> None:
         """What :func:`watch` saw: ``output`` is the watched layer whose spikes the

@@ -73,6 +73,19 @@ test("declared wiring links a silent layer to the silent layer feeding it, as Py
   assert.deepEqual(silent(second), { d: null, e: null, f: "silent_network @ d" });
 });
 
+test("a graded layer is saturated against its ceiling, and not judged without one", () => {
+  const { payload, reports } = vectors.ceiling;
+  assertReportsMatch(payload, reports);
+  const saturated = (c) => c.findings.filter((p) => p.category === "saturated_neurons")
+    .map((p) => p.layer).sort();
+  const byDefault = reports.filter((c) => c.thresholds.saturated_rate === 0.95);
+  assert.ok(byDefault.length > 0);
+  for (const c of byDefault) assert.deepEqual(saturated(c), ["full"], JSON.stringify(c.findings));
+  // under a low saturated_rate the busy layer (0.25 to 0.6 of its ceiling) is saturated too
+  assert.ok(reports.some((c) => saturated(c).includes("busy")));
+  for (const c of reports) assert.equal(c.counts.unknown[1], 0);
+});
+
 test("the vectors exercise causes and the start of an at-chance loss", () => {
   const all = vectors.reports.flatMap((c) => c.findings);
   const causes = new Set(all.filter((p) => p.cause).map((p) => `${p.category} <- ${p.cause}`));

@@ -37,6 +37,7 @@ export function layerViews(store, epoch, th) {
       gradientRmsMean: s.gradient_rms_mean, gradientGeomean: s.gradient_norm_geomean,
       voltageMax: s.voltage_max, threshold: s.threshold, rest: s.resting_potential,
       fedBy: entry.fedBy,
+      fullness: entry.fullness, ceiling: s.spike_ceiling,
     });
   });
   return out;

@@ -50,8 +50,9 @@ export function applyChunk(store, chunk) {
     const timeStd = l.time_std ? decodeArray(l.time_std) : null;
     // the layers feeding it, by name (null: unknown)
     const fedBy = Array.isArray(l.fed_by) ? l.fed_by.filter((f) => typeof f === "string") : null;
+    const fullness = l.fullness ? decodeArray(l.fullness) : null;
     layers[l.index] = { index: l.index, role: l.role, graded: l.graded, counts, s,
-      rates: ratesOf(counts, s.n_obs), activity, activeSamples, timeStd, fedBy };
+      rates: ratesOf(counts, s.n_obs), activity, activeSamples, timeStd, fedBy, fullness };
   }
   store.chunks.set(chunk.epoch, { layers, fixed: chunk.fixed || [] });
 }

@@ -152,8 +152,14 @@ export function createHistogramView(d, { stats }) {
     if (!entry.hist) entry.hist = histogramOf(entry.rates);
     const input = lv.role === "input";
     const analog = lv.graded === "analog";
+    // a graded layer's saturation is its output against its ceiling, not its rate
     const geo = drawHistogram(d.hist, entry.hist, th, colours, width, 200,
-      { neutral: input, analog });
+      { neutral: input, analog: analog || Boolean(lv.graded) });
+    const graded = lv.graded === true;
+    const gradedSat = Number.isFinite(lv.ceiling)
+      ? `${lv.satCount} saturated (mean output per step > ${th.saturated_rate} of the ` +
+        `ceiling ${lv.ceiling})`
+      : "saturation not judged (ceiling unknown)";
     d.histLegend.hidden = input;
     d.histTitle.textContent = `Firing rates \u2014 ${lv.name}, epoch ${epoch}`;
     d.histCaption.textContent = input
@@ -163,9 +169,13 @@ export function createHistogramView(d, { stats }) {
         ? `${lv.n} neurons of analog output (rate: share of steps non-zero): ` +
           `${lv.deadCount} dead (rate < ${th.dead_rate}), never saturated; log axis, ` +
           `${entry.hist.zeros} at rate 0`
-        : `${lv.n} neurons: ${lv.deadCount} dead (rate < ${th.dead_rate}), ` +
-          `${lv.satCount} saturated (rate > ${th.saturated_rate}); log axis, ` +
-          `${entry.hist.zeros} at rate 0`;
+        : graded
+          ? `${lv.n} neurons of graded spikes (rate: share of steps non-zero): ` +
+            `${lv.deadCount} dead (rate < ${th.dead_rate}), ${gradedSat}; log axis, ` +
+            `${entry.hist.zeros} at rate 0`
+          : `${lv.n} neurons: ${lv.deadCount} dead (rate < ${th.dead_rate}), ` +
+            `${lv.satCount} saturated (rate > ${th.saturated_rate}); log axis, ` +
+            `${entry.hist.zeros} at rate 0`;
     return geo;
   };
   return {

@@ -2,7 +2,7 @@
 // changed, and the hover tip that names the neuron, its rate and class, and the frame.
 
 import { spiked } from "../model/frames.js";
-import { CLASS_NAMES, classifyRate } from "../diagnose/classes.js";
+import { CLASS_NAMES, classifyRate, saturationLevels } from "../diagnose/classes.js";
 import { contentWidth } from "./dom.js";
 import { pickCell, renderRaster, unravel } from "./raster.js";
 
@@ -42,7 +42,8 @@ export function createRasterView(d, { root, stats }) {
     const { store, report, li, th } = shown;
     const lv = report.layers.find((l) => l.index === li);
     const rate = lv ? lv.rates[hit.index] : NaN;
-    const cls = lv ? CLASS_NAMES[classifyRate(rate, th, lv.graded === "analog")]
+    const levels = lv ? saturationLevels(lv) : null;
+    const cls = lv ? CLASS_NAMES[classifyRate(rate, th, levels ? levels[hit.index] : null)]
       : "not recorded this epoch";
     d.tip.textContent = `neuron ${unravel(hit.index, store.layers[li].shape)}\n` +
       `rate ${Number.isFinite(rate) ? rate.toPrecision(3) : rate} \u00B7 ${cls}\n` +

@@ -118,12 +118,29 @@ def binomial_below(n: int, p: float, limit: float) -> float:
 
 def check_saturated(layers: list[LayerStats], loss: LossStats | None,
                     th: Thresholds) -> list[Pathology]:
-    return [say(
-        Severity.WARNING, "saturated_neurons", st, "rate", "sparse",
-        {"saturated": st.saturated_neuron_count, "n": st.n_neurons,
-         "share": st.saturated_neuron_fraction}, th, st.saturated_neuron_fraction)
-        for st in layers
-        if st.role != "input" and st.saturated_neuron_fraction > th.saturated_warning_fraction]
+    """A binary layer's neurons firing at almost every step; a graded layer's emitting
+    on average near their ceiling (:attr:`LayerStats.saturation_levels`): one that
+    fires at every step far below its ceiling is not saturated, and a graded layer
+    without a known ceiling is not judged."""
+    out = []
+    for st in layers:
+        if st.role == "input" or st.saturated_neuron_fraction <= th.saturated_warning_fraction:
+            continue
+        values = {"saturated": st.saturated_neuron_count, "n": st.n_neurons,
+                  "share": st.saturated_neuron_fraction}
+        full = st.ceiling_fullness
+        if full is None or st.spike_ceiling is None:
+            out.append(say(Severity.WARNING, "saturated_neurons", st, "rate", "sparse",
+                           values, th, st.saturated_neuron_fraction))
+            continue
+        ceiling, mean = st.spike_ceiling, float(np.mean(full))
+        emitted = float(np.sum(full)) * st.n_observations * ceiling  # summed values
+        events = float(np.sum(st.per_neuron_spikes))  # a graded layer counts events
+        values.update(ceiling=ceiling, fullness=mean, per_step=mean * ceiling,
+                      per_event=emitted / events if events else 0.0)
+        out.append(say(Severity.WARNING, "saturated_neurons", st, "ceiling", "ceiling",
+                       values, th, st.saturated_neuron_fraction))
+    return out
 
 
 def check_silent(layers: list[LayerStats], loss: LossStats | None,
@@ -227,12 +244,21 @@ DEAD_NEURONS = Rule(
 
 SATURATED_NEURONS = Rule(
     "saturated_neurons", "warning if > {saturated_warning_fraction:.0%} of neurons",
-    "firing rate > {saturated_rate:g}", "Raise threshold, reduce input",
+    "firing rate > {saturated_rate:g} (graded layers: mean output per step > "
+    "{saturated_rate:.0%} of their ceiling)", "Raise threshold, reduce input",
     check_saturated,
     messages={"rate": "{saturated}/{n} neurons ({share:.0%}) fire at a rate above "
-                      "{saturated_rate:g} (almost every step)"},
+                      "{saturated_rate:g} (almost every step)",
+              "ceiling": "{saturated}/{n} neurons ({share:.0%}) emit on average more "
+                         "than {saturated_rate:.0%} of their ceiling ({ceiling:g} per "
+                         "step); the layer emits {per_step:.3g} of {ceiling:g} per step on "
+                         "average ({fullness:.0%} of the ceiling), {per_event:.3g} per "
+                         "non-zero output"},
     fixes={"sparse": "Raise the threshold or reduce the input gain to restore sparse "
-                     "spiking"})
+                     "spiking",
+           "ceiling": "Raise the threshold or reduce the input gain to bring the output "
+                      "down from the ceiling of {ceiling:g}, or allow a higher ceiling "
+                      "(more spikes per step)"})
 
 SILENT_NETWORK = Rule(
     "silent_network", "critical", "a layer's max rate < {silent_max_rate:g}",

@@ -100,10 +100,25 @@ export function checkFewObservations(layers, loss, th, { say }) {
 }
 
 export function checkSaturated(layers, loss, th, { say }) {
-  return layers
-    .filter((st) => st.role !== "input" && st.satCount / st.n > th.saturated_warning_fraction)
-    .map((st) => say("warning", "saturated_neurons", st.name, "rate", "sparse",
-      { saturated: st.satCount, n: st.n, share: st.satCount / st.n }));
+  const out = [];
+  for (const st of layers) {
+    if (st.role === "input" || !(st.satCount / st.n > th.saturated_warning_fraction)) continue;
+    const values = { saturated: st.satCount, n: st.n, share: st.satCount / st.n };
+    const full = st.fullness;
+    if (!full || !Number.isFinite(st.ceiling)) {
+      out.push(say("warning", "saturated_neurons", st.name, "rate", "sparse", values));
+      continue;
+    }
+    let total = 0;
+    for (let i = 0; i < full.length; i++) total += full[i];
+    let events = 0;
+    for (let i = 0; i < st.counts.length; i++) events += st.counts[i];
+    const mean = total / full.length;
+    Object.assign(values, { ceiling: st.ceiling, fullness: mean, per_step: mean * st.ceiling,
+      per_event: events ? total * st.nObs * st.ceiling / events : 0 });
+    out.push(say("warning", "saturated_neurons", st.name, "ceiling", "ceiling", values));
+  }
+  return out;
 }
 
 export function checkSilent(layers, loss, th, { say, consts }) {
