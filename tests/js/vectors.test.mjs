@@ -58,6 +58,17 @@ test("a silent layer's firing levels give Python's fix: short of the threshold, 
     "The membrane rises but stays short of the threshold"]);
 });
 
+test("a layer that fired, silent by rate, is never told its membrane stays short", () => {
+  const { payload, reports } = vectors.fired;
+  assertReportsMatch(payload, reports);
+  const silent = reports.flatMap((c) => c.findings)
+    .filter((p) => p.category === "silent_network" && p.layer === "rare");
+  assert.ok(silent.length > 0);
+  for (const p of silent) {
+    assert.ok(!p.message.includes("peaked") && !p.fix.startsWith("The membrane"), p.fix);
+  }
+});
+
 test("the vectors exercise causes and the start of an at-chance loss", () => {
   const all = vectors.reports.flatMap((c) => c.findings);
   const causes = new Set(all.filter((p) => p.cause).map((p) => `${p.category} <- ${p.cause}`));
