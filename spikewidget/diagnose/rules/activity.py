@@ -164,7 +164,9 @@ def short_of_threshold(st: LayerStats) -> tuple[str, dict[str, float]] | None:
     show it. With no spike there was no reset, so every recorded voltage is one the
     membrane took: ``peak`` is the highest recorded, at most the highest reached
     (lower where not every time step's voltage is recorded), and ``gain`` at least
-    what the drive needs.
+    what the drive needs. ``"no_drive"`` also needs voltages measured along time (a
+    spread over time known for some neuron): one step per sequence (SpikingJelly's
+    last-step ``.v``) cannot show that the membrane never rose.
     """
     threshold, rest, peak = st.threshold, st.resting_potential, st.voltage_max
     if (threshold is None or rest is None or not st.has_voltages
@@ -173,7 +175,9 @@ def short_of_threshold(st: LayerStats) -> tuple[str, dict[str, float]] | None:
         return None
     levels = {"peak": peak, "threshold": threshold, "rest": rest}
     if peak <= rest + NO_DRIVE_TOLERANCE * (threshold - rest):
-        return "no_drive", levels
+        spread = st.voltage_time_std
+        along_time = spread is not None and bool(np.isfinite(spread).any())
+        return ("no_drive", levels) if along_time else None
     return "below_threshold", {**levels, "gain": (threshold - rest) / (peak - rest)}
 
 

@@ -122,6 +122,34 @@ def test_a_membrane_that_only_rises_is_read_at_its_true_peak():
 
 
 @pytest.mark.parametrize("store_v_seq", [False, True])
+def test_a_membrane_seen_at_the_last_step_only_is_not_read_as_never_rising(store_v_seq):
+    """Behind a Linear whose weights are all negative the LIF membrane sits below rest
+    at every step. With every step's voltages (``store_v_seq``) that shows the current
+    is zero or negative: "a lower threshold will not help". The last step alone cannot
+    show that the membrane never rose during the sequence, so without ``store_v_seq``
+    that claim is not made (the finding points at the firing layer before it)."""
+    net = mlp(1.0, store_v_seq=store_v_seq)
+    with torch.no_grad():
+        net[0].weight.copy_(-net[0].weight.abs())
+        net[0].bias.fill_(-0.1)
+    prof = SpikeProfiler()
+    prof.declare_layer("input", role="input")
+    with prof.watch(net, input=True), torch.no_grad():
+        for x in batches(2):
+            net(x)
+            functional.reset_net(net)
+    report = prof.report()
+    st = report.layer_stats["1"]
+    assert st.has_voltages and st.voltage_max < 0, explain(report)
+    found = finding(report, "silent_network", "1")
+    told = found.suggestion.startswith("A lower threshold will not help")
+    assert told == store_v_seq, explain(report)
+    if not store_v_seq:
+        assert "peaked" not in found.message
+        assert found.suggestion.startswith("The layer before it ('input') fires")
+
+
+@pytest.mark.parametrize("store_v_seq", [False, True])
 def test_a_layer_that_fired_is_never_told_its_membrane_stays_short(store_v_seq):
     """An IF node fed its current directly: one neuron of one sample gets a pulse above
     the threshold once, every other neuron charges to 0.6 and stays (threshold 1). The
