@@ -75,12 +75,11 @@ def last_step(v: Any, spikes: Any) -> Any:
     After a multi-step forward without ``store_v_seq`` a node keeps only ``.v``, the
     membrane after the last step, after that step's reset (where a neuron fired it
     holds the reset value, not the potential that crossed the threshold). It is
-    recorded as such (:meth:`~spikewidget.record.recorder.SpikeProfiler.record_step`
-    takes voltages of one time step): it adds to the voltage moments and extrema
-    (values the membrane did take, so its largest is at most the peak over the
-    sequence) and not to the spread over time, which needs every step. Nothing is
-    copied or stored over time: the reference is the node's own tensor, reduced when
-    the call is recorded."""
+    recorded as such (``record_step`` takes voltages of one time step): it adds to the
+    voltage moments and extrema (values the membrane did take, so its largest is at
+    most the peak over the sequence) and not to the spread over time, which needs
+    every step. Nothing is copied or stored over time: the reference is the node's
+    own tensor, reduced when the call is recorded."""
     if is_tensor(v) and v.ndim == spikes.ndim - 1 and v.shape == spikes.shape[1:]:
         return v
     return None

@@ -21,6 +21,7 @@ from spikingjelly.activation_based import surrogate as sj_surrogate
 from torch import nn
 
 from spikewidget import SpikeProfiler
+from spikewidget.core.errors import InvalidInputError
 from spikewidget.frameworks import spikingjelly as sj_adapter
 from tests.e2e.test_reported_failures import explain, finding, rate_mse10, sparse_spikes, train
 from tests.e2e.test_zoo import resnet_nodes
@@ -207,6 +208,29 @@ def test_the_reader_takes_only_a_tensor_of_one_time_step():
     single = neuron.LIFNode()  # single-step: .v is the frame's own voltages
     y = single(x[0])
     assert read(single, y)[1] is single.v
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_record_step_takes_the_voltages_of_one_time_step(backend):
+    """``record_step(spikes (T, B, N), voltages (B, N))``: the moments and extrema are
+    those of the given step, on the host and on the device path alike; no spread over
+    time is made up; a shape that is neither is refused naming the layer and the
+    argument, and what was recorded stays."""
+    g = torch.Generator().manual_seed(3)
+    spikes = (torch.rand(T, B, N_HID, generator=g) < 0.2).float()
+    v = torch.randn(B, N_HID, generator=g)
+    prof = SpikeProfiler(backend=backend)
+    prof.record_step("hidden", spikes, v)
+    st = prof.report().layer_stats["hidden"]
+    assert (st.voltage_min, st.voltage_max) == pytest.approx(
+        (float(v.min()), float(v.max())), rel=1e-6)
+    assert st.voltage_mean == pytest.approx(float(v.double().mean()), rel=1e-6)
+    assert st.voltage_std == pytest.approx(float(v.double().std(unbiased=False)), rel=1e-6)
+    assert torch.isnan(torch.as_tensor(st.voltage_time_std)).all()
+    assert st.n_observations == T * B
+    with pytest.raises(InvalidInputError, match=r"layer 'hidden': voltages has shape"):
+        prof.record_step("hidden", spikes, torch.randn(B + 1, N_HID))
+    assert prof.report().layer_stats["hidden"].n_steps == 1
 
 
 def test_reading_the_last_step_never_syncs_and_keeps_nothing():
