@@ -22,8 +22,10 @@ class Reading(NamedTuple):
 
     ``spikes``: ``(batch, *neurons)`` per time step, or ``(time, batch, *neurons)``
     when ``time_axis``; None for a leaky integrator, whose output is ``voltages``.
-    ``voltages``: membrane potentials of the same shape as the spikes, or None
-    when the layer does not expose them in that shape.
+    ``voltages``: membrane potentials of the same shape as the spikes; with
+    ``time_axis``, possibly of one time step (``spikes.shape[1:]``: the membrane
+    after the last step, all a node that keeps only its final state shows); None
+    when the layer exposes neither.
     """
 
     spikes: Any

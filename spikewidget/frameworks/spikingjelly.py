@@ -5,7 +5,8 @@ Every module class defined in that package is a neuron: ``BaseNode``,
 directly (``ActivationAwareIFNode``, ``DSRIFNode``, the PSN and ILC families, ...).
 They return spikes, with the voltage on ``.v`` (a float until the first forward);
 ``step_mode='m'`` means ``(time, batch, ...)``, with the voltage sequence on
-``.v_seq`` only when ``store_v_seq=True``; a multi-step-only module (``PSN``,
+``.v_seq`` only when ``store_v_seq=True`` (without it, ``.v`` is the membrane after
+the last step, see :func:`_read`); a multi-step-only module (``PSN``,
 ``MaskedPSN``, the ILC and noisy nodes) has no ``step_mode`` and always takes
 ``(time, batch, ...)``. ``OTTTLIFNode`` returns ``[spike, trace]`` while training
 (for ``layer.OTTTSequential``). ``ILIFNode`` (integer spikes), the DSR nodes
@@ -56,13 +57,32 @@ def _read(module: Any, output: Any) -> Frame:
             raise TypeError(f"its output is {describe(output)}; expected a tensor of "
                             f"spikes (or [spike, trace])")
     multi = _multi_step(module)
+    v = getattr(module, "v", None)  # a float (or None) before the first forward
+    if not multi:
+        return (output, same_shape(v, output), False)
     voltages = None
-    if multi:
-        if getattr(module, "store_v_seq", False):
-            voltages = same_shape(getattr(module, "v_seq", None), output)
-    else:
-        voltages = same_shape(getattr(module, "v", None), output)  # a float before forward
-    return (output, voltages, multi)
+    if getattr(module, "store_v_seq", False):
+        voltages = same_shape(getattr(module, "v_seq", None), output)
+    if voltages is None:
+        voltages = last_step(v, output)
+    return (output, voltages, True)
+
+
+def last_step(v: Any, spikes: Any) -> Any:
+    """``v`` if it is a tensor of one time step of ``spikes`` ``(time, batch, ...)``,
+    that is of shape ``spikes.shape[1:]``, else None.
+
+    After a multi-step forward without ``store_v_seq`` a node keeps only ``.v``, the
+    membrane after the last step, after that step's reset (where a neuron fired it
+    holds the reset value, not the potential that crossed the threshold). It is
+    recorded as such (``record_step`` takes voltages of one time step): it adds to the
+    voltage moments and extrema (values the membrane did take, so its largest is at
+    most the peak over the sequence) and not to the spread over time, which needs
+    every step. Nothing is copied or stored over time: the reference is the node's
+    own tensor, reduced when the call is recorded."""
+    if is_tensor(v) and v.ndim == spikes.ndim - 1 and v.shape == spikes.shape[1:]:
+        return v
+    return None
 
 
 def _read_integrator(module: Any, output: Any) -> Frame:

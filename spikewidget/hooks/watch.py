@@ -277,6 +277,8 @@ class _Tap:
         if lead < 0:
             raise ValueError(f"its spikes have shape {tuple(spikes.shape)}, fewer axes than "
                              f"the layer's {axes} neuron axes")
+        if lead < 2 and voltages is not None and voltages.shape != spikes.shape:
+            voltages = None  # one time step's voltages (see Reading) need a time axis
         want_grad = handle.gradients and spikes.requires_grad
         if lead >= 2 or (handle.time_steps is None and handle._depth == 0):
             # a NaN made in the layer's own backward (its surrogate) shows at its input

@@ -278,7 +278,12 @@ class Recorder:
                 or with several trailing neuron axes (see ``neuron_axes``); NumPy or
                 torch on any device. A neuron's rate is its spikes per observation
                 (per time step per sample).
-            voltages: membrane potentials, same shape as ``spikes``.
+            voltages: membrane potentials, same shape as ``spikes``; or, when
+                ``spikes`` has a time axis, the shape of one time step
+                (``spikes.shape[1:]``): the membrane after the last step only (all a
+                framework that keeps just its final state shows, e.g. a SpikingJelly
+                multi-step node without ``store_v_seq``). Such a reading adds to the
+                voltage moments and extrema, not to the spread over time.
             gradients: gradients of the loss with respect to the spikes, same shape.
             epoch: record into this epoch (and make it the current one).
             neuron_axes: how many trailing axes index neurons (default 1, or what
@@ -307,13 +312,14 @@ class Recorder:
         lead, nshape = shape[:split], shape[split:]
         if info is not None:
             check_neuron_shape(layer, shape, nshape, info)
-        v = prepare(voltages, layer, "voltages", device, shape)
+        time_steps = lead[0] if len(lead) >= 2 else None
+        one_step = time_steps is not None and _shape_of(voltages) == shape[1:]
+        v = prepare(voltages, layer, "voltages", device, shape[1:] if one_step else shape)
         g = prepare(gradients, layer, "gradients", device, shape)
         n, m = math.prod(nshape), math.prod(lead)
         x2 = x.reshape(m, n)
-        v2 = None if v is None else v.reshape(m, n)
+        v2 = None if v is None else v.reshape(m // time_steps if one_step else m, n)
         g2 = None if g is None else g.reshape(m, n)
-        time_steps = lead[0] if len(lead) >= 2 else None
         role = info.role if info is not None else resolve_role(layer, decl)
         want_counts = _wants_counts(layer, role, info, last)
         frames = x2[:1] if time_steps is None else x2.reshape(time_steps, -1, n)[:, 0]
@@ -723,3 +729,9 @@ def device_stats(n: int, device: Any) -> Any:
     from .reduce_torch import DeviceEpochStats
 
     return DeviceEpochStats(n, device)
+
+
+def _shape_of(x: Any) -> tuple[int, ...] | None:
+    """An array's shape (read from its metadata: no device synchronisation), or None."""
+    shape = getattr(x, "shape", None)
+    return None if shape is None else tuple(shape)

@@ -71,7 +71,9 @@ def compute_step(x2: np.ndarray, v2: np.ndarray | None, g2: np.ndarray | None, *
 
     Args:
         x2: spikes as ``(observations, n_neurons)``.
-        v2, g2: voltages and gradients of the same shape as ``x2``, or None.
+        v2, g2: voltages and gradients of the same shape as ``x2``, or None; with
+            ``time_steps``, ``v2`` may have one row per sample (the membrane after the
+            last step): it adds to the moments and extrema, not to the spread in time.
         time_steps: length of the leading time axis when the spikes had one
             (``observations = time_steps * samples``), else None.
         want_counts: also measure per-sample spike counts summed over time.
@@ -159,7 +161,7 @@ def _compute(x2: np.ndarray, v2: np.ndarray | None, g2: np.ndarray | None,
     n = x2.shape[1]
     if time_steps is not None:  # along time, on the first samples (temporal)
         isi = intervals(first_samples(x2.reshape(time_steps, -1), n), nonbinary == 0, n)
-        if v2 is not None:
+        if v2 is not None and len(v2) == len(x2):
             vt = spread(first_samples(v2.reshape(time_steps, -1), n), n, finite=not vm[3])
     else:
         frame = (first_samples(x2.reshape(-1), n), nonbinary == 0,

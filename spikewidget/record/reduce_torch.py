@@ -92,7 +92,8 @@ class DeviceEpochStats:
         cut = SAMPLES * n  # along time, on the first samples (see temporal)
         if time_steps is not None:
             isi = _intervals(torch, xc.reshape(time_steps, -1)[:, :cut], n)
-            vt = None if vf is None else _spread(torch, vf.reshape(time_steps, -1)[:, :cut], n)
+            vt = None if vf is None or vf.shape[0] != xc.shape[0] else _spread(
+                torch, vf.reshape(time_steps, -1)[:, :cut], n)  # else the last step only
         else:
             xs = xc.reshape(-1)[:cut]
             open_ = self.open

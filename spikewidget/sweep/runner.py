@@ -344,7 +344,9 @@ class _SplitProfiler:
                 raise _CannotBatch(f"layer {layer!r}: batch axis of {tuple(spikes.shape)} "
                                    f"is not {k} x {b}")
             for i, p in enumerate(self.profilers):
-                v = None if voltages is None else voltages.narrow(axis, i * b, b)
+                # voltages of one time step (the last) lack the time axis
+                v = None if voltages is None else voltages.narrow(
+                    axis - (spikes.ndim - voltages.ndim), i * b, b)
                 p.record_step(layer, spikes.narrow(axis, i * b, b), v,
                               neuron_axes=neuron_axes)
         except BaseException as exc:  # the hooks would only warn: remember it

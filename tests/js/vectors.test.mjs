@@ -86,6 +86,26 @@ test("a graded layer is saturated against its ceiling, and not judged without on
   for (const c of reports) assert.equal(c.counts.unknown[1], 0);
 });
 
+test("a layer that fired, silent by rate, is never told its membrane stays short", () => {
+  const { payload, reports } = vectors.fired;
+  assertReportsMatch(payload, reports);
+  const silent = reports.flatMap((c) => c.findings)
+    .filter((p) => p.category === "silent_network" && p.layer === "rare");
+  assert.ok(silent.length > 0);
+  for (const p of silent) {
+    assert.ok(!p.message.includes("peaked") && !p.fix.startsWith("The membrane"), p.fix);
+  }
+});
+
+test("a membrane recorded at the last step only is not read as never rising", () => {
+  const { payload, reports } = vectors.one_step;
+  assertReportsMatch(payload, reports);
+  const silent = reports.flatMap((c) => c.findings)
+    .filter((p) => p.category === "silent_network" && p.layer === "unseen" && !p.cause);
+  assert.ok(silent.length > 0);
+  for (const p of silent) assert.ok(!p.fix.startsWith("A lower threshold will not"), p.fix);
+});
+
 test("the vectors exercise causes and the start of an at-chance loss", () => {
   const all = vectors.reports.flatMap((c) => c.findings);
   const causes = new Set(all.filter((p) => p.cause).map((p) => `${p.category} <- ${p.cause}`));

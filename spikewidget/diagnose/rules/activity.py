@@ -180,15 +180,26 @@ def short_of_threshold(st: LayerStats) -> tuple[str, dict[str, float]] | None:
     above the resting potential (the current into it is zero or negative: a lower
     threshold cannot help), ``"below_threshold"`` with ``gain``, how many times the
     drive must grow to reach the threshold. None when the levels or voltages are
-    unknown, or when the voltages reach the threshold (the spikes are lost elsewhere).
+    unknown, when the voltages reach the threshold (the spikes are lost elsewhere), or
+    when the layer fired at all: its membrane then did reach the threshold, and a
+    potential recorded after a reset (SpikingJelly's ``.v``, Norse's state) does not
+    show it. With no spike there was no reset, so every recorded voltage is one the
+    membrane took: ``peak`` is the highest recorded, at most the highest reached
+    (lower where not every time step's voltage is recorded), and ``gain`` at least
+    what the drive needs. ``"no_drive"`` also needs voltages measured along time (a
+    spread over time known for some neuron): one step per sequence (SpikingJelly's
+    last-step ``.v``) cannot show that the membrane never rose.
     """
     threshold, rest, peak = st.threshold, st.resting_potential, st.voltage_max
     if (threshold is None or rest is None or not st.has_voltages
-            or not math.isfinite(peak) or not rest < threshold or peak >= threshold):
+            or not math.isfinite(peak) or not rest < threshold or peak >= threshold
+            or float(st.firing_rates.max()) > 0):
         return None
     levels = {"peak": peak, "threshold": threshold, "rest": rest}
     if peak <= rest + NO_DRIVE_TOLERANCE * (threshold - rest):
-        return "no_drive", levels
+        spread = st.voltage_time_std
+        along_time = spread is not None and bool(np.isfinite(spread).any())
+        return ("no_drive", levels) if along_time else None
     return "below_threshold", {**levels, "gain": (threshold - rest) / (peak - rest)}
 
 
@@ -272,9 +283,10 @@ SILENT_NETWORK = Rule(
     fixes={
         "input": "Check the input encoding: the input is (almost) all zeros",
         "below_threshold": "The membrane rises but stays short of the threshold: lower "
-                           "the threshold toward {peak:.3g} (the highest it reached; now "
+                           "the threshold toward {peak:.3g} (the highest recorded; now "
                            "{threshold:.3g}, rest {rest:.3g}) or scale up the input or "
-                           "the weights into this layer about {gain:.2g}x",
+                           "the weights into this layer about {gain:.2g}x (what lifts "
+                           "that highest recorded potential to the threshold)",
         "no_drive": "A lower threshold will not help: the membrane never rose above its "
                     "resting potential {rest:.3g}, so the current into this layer is "
                     "zero or negative. Check the layer feeding it (the sign and scale of "

@@ -86,14 +86,17 @@ def test_spikingjelly_multi_step_node_reads_time_batch_sequences(store_v_seq: bo
     x = inputs(3)
     with prof.watch(net):
         spikes = net(x)  # (T, B, H): one record
+    v = (net[1].v_seq if store_v_seq else net[1].v).detach()
     functional.reset_net(net)
     st = prof.report().layer_stats["1"]
     assert st.n_steps == 1 and st.n_observations == T * B and st.neuron_shape == (H,)
     np.testing.assert_allclose(st.firing_rates, spikes.detach().numpy().reshape(-1, H).mean(0))
     counts = spikes.detach().sum(0)
     assert st.spike_count_range == (float(counts.min()), float(counts.max()))
-    # the voltage sequence exists only with store_v_seq=True; .v alone is the last step
-    assert st.has_voltages is store_v_seq
+    # the voltage sequence exists only with store_v_seq=True; else .v, the last step's
+    # membrane, is recorded: its extrema, no spread over time
+    assert st.has_voltages and st.voltage_max == pytest.approx(float(v.max()), rel=1e-6)
+    assert bool(np.isfinite(st.voltage_time_std).any()) is store_v_seq
 
 
 @pytest.mark.parametrize("node_class", [neuron.OTTTLIFNode, neuron.SLTTLIFNode])

@@ -154,9 +154,14 @@ export function checkSilent(layers, loss, th, { say, consts }) {
 function shortOfThreshold(st, tolerance) {
   const { threshold, rest, voltageMax: peak } = st;
   if (!Number.isFinite(threshold) || !Number.isFinite(rest) || !st.hasVoltages ||
-      !Number.isFinite(peak) || !(rest < threshold) || peak >= threshold) return null;
+      !Number.isFinite(peak) || !(rest < threshold) || peak >= threshold ||
+      st.maxRate > 0) return null; // a layer that fired reached its threshold
   const levels = { peak, threshold, rest };
-  if (peak <= rest + tolerance * (threshold - rest)) return { fix: "no_drive", levels };
+  if (peak <= rest + tolerance * (threshold - rest)) {
+    // only voltages measured along time can show that the membrane never rose
+    const spread = st.voltageTimeStd;
+    return spread && spread.some(Number.isFinite) ? { fix: "no_drive", levels } : null;
+  }
   return { fix: "below_threshold",
     levels: { ...levels, gain: (threshold - rest) / (peak - rest) } };
 }
