@@ -16,7 +16,8 @@ from .pathology import Pathology, Severity
 
 CAUSES: dict[str, tuple[tuple[str, str], ...]] = {
     # effect: (cause category, where: "same" layer, "through" (an earlier layer with only
-    # gone layers between), "upstream" (the same or an earlier layer), or "any" layer)
+    # gone layers between), "upstream" (the same or an earlier layer), "downstream" (the
+    # same or a later layer: between it and the loss), or "any" layer)
     "dead_neurons": (("voltage_runaway", "same"), ("layer_died", "same"),
                      ("rate_fades_with_depth", "upstream"), ("silent_network", "same"),
                      ("silent_network", "through")),
@@ -26,8 +27,8 @@ CAUSES: dict[str, tuple[tuple[str, str], ...]] = {
     "layer_died": (("layer_died", "through"),),
     "saturated_neurons": (("non_binary_spikes", "same"),),
     "output_overflow": (("count_valued_input", "any"), ("non_binary_spikes", "any")),
-    "gradient_vanishing": (("silent_network", "any"), ("layer_died", "any"),
-                           ("dead_neurons", "any")),
+    "gradient_vanishing": (("silent_network", "downstream"), ("layer_died", "downstream"),
+                           ("dead_neurons", "downstream")),
     "loss_at_chance": (("silent_network", "any"), ("layer_died", "any"),
                        ("output_overflow", "any"), ("dead_neurons", "any"),
                        ("saturated_neurons", "any")),
@@ -104,6 +105,7 @@ def link_causes(found: list[Pathology], order: dict[str, int],
                 if ((where == "same" and c.layer == p.layer)
                         or (where == "through" and through(c, p))
                         or (where == "upstream" and pos(c) <= pos(p))
+                        or (where == "downstream" and pos(c) >= pos(p))
                         or where == "any"):
                     return c
         return None

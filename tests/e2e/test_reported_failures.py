@@ -324,7 +324,7 @@ def test_spikingjelly_mse_loss_frozen_at_one_over_c_names_the_silent_output():
     assert broken.loss.last == pytest.approx(1 / 11), explain(broken)
     silent = finding(broken, "silent_network", "3")
     assert silent.cause is None and silent.epoch == 0, explain(broken)
-    assert "The layer before it ('1') fires" in silent.suggestion, explain(broken)
+    assert "'1', which feeds it, fires" in silent.suggestion, explain(broken)
     assert not [p for p in broken.pathologies if p.category == "loss_at_chance"]
 
     net = sj_mlp(0.0)

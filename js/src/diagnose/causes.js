@@ -43,7 +43,8 @@ export function linkCauses(found, order, categories, causes, follows, goneCatego
         if (c === p || c.category !== category || c.layer === "loss") continue;
         if (category === "dead_neurons" && c.severity !== "critical") continue;
         if ((where === "same" && c.layer === p.layer) || (where === "through" && through(c, p)) ||
-            (where === "upstream" && pos(c) <= pos(p)) || where === "any") return c;
+            (where === "upstream" && pos(c) <= pos(p)) || (where === "downstream" && pos(c) >= pos(p)) ||
+            where === "any") return c;
       }
     }
     return null;

@@ -6,6 +6,7 @@ Real SpikingJelly multi-step LIF layers, data made here."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from spikingjelly.activation_based import functional, neuron
 from torch import nn
@@ -89,14 +90,14 @@ def test_layers_behind_a_silent_one_in_a_plain_stack_follow_from_it():
 def test_a_silent_layer_past_a_firing_residual_stream_has_its_own_fix():
     """The branch LIF is silent, but the stream carries h on and lif3 fires; lif4, with
     a threshold far too high, is silent on its own account: it gets its own threshold
-    fix, naming the firing layer before it, and is not told to fix the branch."""
+    fix (toward the highest membrane recorded), and is not told to fix the branch."""
     torch.manual_seed(0)
     report = watched_report(Residual(branch_threshold=100.0, last_threshold=100.0))
     assert rates(report, "lif2") == 0 and rates(report, "lif3") > 0.05
     assert silent(report, "lif2").cause is None
     last = silent(report, "lif4")
     assert last.cause is None, last
-    assert "lif3" in last.suggestion and "threshold" in last.suggestion
+    assert "lower the threshold toward" in last.suggestion, last.suggestion
     assert not [p for p in report.pathologies if p.layer == "lif3"]
 
 
@@ -140,13 +141,20 @@ def test_a_layer_fed_only_by_a_silent_branch_follows_from_it_across_a_firing_one
 
 
 def test_a_silent_layers_own_fix_names_the_layer_that_feeds_it_not_the_one_before():
-    """lif4's threshold is too high while lif2, which feeds it, fires: its fix names
-    lif2, not lif3 (the layer before it in model order, on the other branch)."""
+    """lif4's threshold is too high while lif2, which feeds it, fires: without voltages
+    its fix names lif2, not lif3 (the layer before it in model order, on the other
+    branch); with them, it is the membrane-aware threshold fix."""
     torch.manual_seed(0)
-    report = watched_report(Parallel(branch_threshold=0.5, last_threshold=100.0))
+    model = Parallel(branch_threshold=0.5, last_threshold=100.0)
+    report = watched_report(model)
     assert rates(report, "lif2") > 0.05
     last = silent(report, "lif4")
-    assert last.cause is None
+    assert last.cause is None and "lower the threshold toward" in last.suggestion
+    p = SpikeProfiler()  # the same spikes, recorded bare: no voltages
+    for name, st in report.layer_stats.items():
+        p.declare_layer(name, fed_by=list(st.fed_by))
+        p.record_step(name, np.asarray(st.per_neuron_spikes)[None, None] > 0)
+    last = silent(p.report(), "lif4")
     assert last.suggestion.startswith("'lif2', which feeds it, fires"), last.suggestion
 
 
