@@ -174,3 +174,15 @@ def test_the_chain_runs_through_died_and_critically_dead_layers_but_not_a_warnin
     linked = {p.layer: p.cause for p in link_causes(found, order, categories)}
     assert linked == {"a": None, "b": None, "c": "silent_network @ a",
                       "d": "silent_network @ a", "e": "silent_network @ a", "f": None}
+
+
+def test_a_vanishing_gradient_follows_only_from_a_quiet_layer_at_or_after_it():
+    """The gradient reaching a layer comes from the layers after it: a silent layer
+    there (or the layer itself) explains it, one before it does not."""
+    order = {name: i for i, name in enumerate(["a", "b", "c"])}
+    categories = ("silent_network", "gradient_vanishing")
+    early = [finding("silent_network", "a"), finding("gradient_vanishing", "b")]
+    late = [finding("gradient_vanishing", "a"), finding("silent_network", "c")]
+    assert [p.cause for p in link_causes(early, order, categories)] == [None, None]
+    linked = {p.category: p.cause for p in link_causes(late, order, categories)}
+    assert linked == {"silent_network": None, "gradient_vanishing": "silent_network @ c"}
