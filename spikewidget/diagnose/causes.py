@@ -1,7 +1,7 @@
 """Which finding explains which, and the order that follows: root causes first.
 
-A finding that follows from another (saturation of a non-binary layer, every layer
-behind a silent one, a loss at chance behind a silent output) names its root cause and
+A finding that follows from another (saturation of a non-binary layer, a layer fed only
+by silent ones, a loss at chance behind a silent output) names its root cause and
 points there instead of offering a second fix. ``js/src/diagnose/causes.js`` ports the linking;
 the table and the words reach it in the payload.
 """
