@@ -218,7 +218,8 @@ class Recorder:
             phases = list(self._phases.values())
         for other in phases:
             other.declare_layer(name, role=role, graded=graded, neuron_axes=neuron_axes,
-                                spike_ceiling=spike_ceiling)
+                                spike_ceiling=spike_ceiling, threshold=threshold,
+                                resting_potential=resting_potential, fed_by=fed_by)
 
     def note_model_output(self, watched: list[str], output: str | None) -> None:
         """What :func:`watch` saw: ``output`` is the watched layer whose spikes the

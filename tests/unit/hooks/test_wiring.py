@@ -187,3 +187,20 @@ def test_a_layer_called_outside_the_model_keeps_the_probe_bounded():
         assert len(handle._wiring._made_by) == 0
         train_step(model, torch.rand(4, 2, 16))
     assert fed_by(p) == BRANCH_WIRING
+
+
+def test_the_wiring_learnt_in_training_reaches_the_eval_phase_made_before_it():
+    """Validation first (an eval phase exists before any forward with gradients), then
+    training: the eval phase's report uses the wiring and the firing levels too."""
+    torch.manual_seed(0)
+    model, p = Branches(), SpikeProfiler()
+    with p.watch(model):
+        model.eval()
+        with torch.no_grad():
+            model(torch.rand(4, 2, 16))
+            functional.reset_net(model)
+        model.train()
+        train_step(model, torch.rand(4, 2, 16))
+    eval_stats = p.phase("eval").report().layer_stats
+    assert {name: st.fed_by for name, st in eval_stats.items()} == BRANCH_WIRING
+    assert eval_stats["sn.1"].threshold == 1.0
