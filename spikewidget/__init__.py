@@ -21,6 +21,7 @@ from .diagnose.rules import RULES, rule_table, rule_table_markdown
 from .diagnose.stats import LayerStats, LossStats, NonFinite
 from .diagnose.thresholds import Thresholds
 from .profiler import SpikeProfiler
+from .state.layer import DATA
 from .state.raster import RasterSnapshot
 
 __version__ = "0.1.0"
@@ -36,6 +37,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "DATA",
     "RULES",
     "GatherError",
     "InvalidInputError",

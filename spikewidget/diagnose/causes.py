@@ -39,8 +39,8 @@ that carry no signal: a quiet layer silences the layers it feeds, and they the l
 they feed, but a layer fed by one that fires (a residual stream around the quiet
 layer, a parallel branch) gets its input another way, so its silence needs a cause of
 its own. Which layer feeds which is the layers' ``fed_by`` where known (``watch``
-learns it from the autograd graph); else every layer between the two in model order
-must be gone."""
+learns it from the autograd graph, the data among the feeds); else every layer between
+the two in model order must be gone."""
 
 GONE: tuple[str, ...] = ("silent_network", "layer_died")
 """Findings that mark a layer as passing no signal on (and critical ``dead_neurons``)."""
@@ -76,10 +76,11 @@ def link_causes(found: list[Pathology], order: dict[str, int],
 
     def silenced_by(layer: str) -> frozenset[str]:
         """The gone layers that cut ``layer`` off: every layer before it that feeds it
-        is gone (feeds from later layers are recurrent, and the data feeds those
-        layers), with those that cut them off in turn (only earlier layers: no loop)."""
+        is gone (feeds from later layers are recurrent, and the data feed those
+        layers; a feed that is not a recorded layer, such as the data, always carries
+        signal), with those that cut them off in turn (only earlier layers: no loop)."""
         if layer not in silenced:
-            feeds = [f for f in wiring[layer] if f in order and order[f] < order[layer]]
+            feeds = [f for f in wiring[layer] if f not in order or order[f] < order[layer]]
             out = frozenset(feeds) if feeds and all(f in gone for f in feeds) else frozenset()
             for f in out & wiring.keys():
                 out |= silenced_by(f)

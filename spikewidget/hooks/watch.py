@@ -71,7 +71,7 @@ from .eager import eagerly
 from .fan_out import fan_out_after
 from .readout import ReadoutProbe
 from .sequence import VOLTAGE_STRIDE, Sequence
-from .wiring import WiringProbe
+from .wiring import DATA, WiringProbe
 
 Extract = Callable[[Any], Any]
 _graph_task = torch._C._current_graph_task_id
@@ -642,7 +642,7 @@ class WatchHandle:
             calls = self._forwards  # recorded
             self._forwards += 1
             if self._wiring is not None:
-                self._wiring.forward_started()
+                self._wiring.forward_started(args)
             self.recording = calls // (self.time_steps or 1) % self.every == 0
         self._depth += 1
 
@@ -792,7 +792,8 @@ def watch(profiler: Recording, model: Any, *, gradients: bool = False,
     integrators = {id(module) for _, module, neuron in chosen if neuron.integrator}
     handle._probe = ReadoutProbe(model, taps, integrators)
     handle._wiring = WiringProbe([(t.name, t.module, partial(_spikes_of, t.neuron))
-                                  for t in handle._taps if t.neuron.framework != "input"])
+                                  for t in handle._taps if t.neuron.framework != "input"],
+                                 DATA if input_name is None else input_name)
     # registered last, so that it runs after the layers' hooks on the model itself
     handle._hooks.append(model.register_forward_hook(handle._exit, always_call=True))
     return handle

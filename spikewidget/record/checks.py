@@ -32,7 +32,8 @@ def check_fed_by(layer: str, fed_by: Any) -> list[str]:
             isinstance(f, str) and f for f in fed_by):
         raise InvalidTypeError(
             f"layer {layer!r}: fed_by must be a list of the names of the layers whose "
-            f"spikes feed it (empty: fed by the data), got {fed_by!r}")
+            f"spikes feed it (and spikewidget.DATA where the data reach it), got "
+            f"{fed_by!r}")
     if layer in fed_by:
         raise InvalidInputError(
             f"layer {layer!r}: fed_by names the layer itself; list only the other layers "

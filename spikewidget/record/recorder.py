@@ -149,11 +149,11 @@ class Recorder:
         silent layer is told whether its membrane falls short of the threshold or never
         rises at all (``watch`` reads both from snnTorch, SpikingJelly and Norse layers
         whose threshold is not learnt). ``fed_by``: the recorded layers whose spikes make
-        this layer's input current (``()``: none, it is fed by the data); with it a
-        silent layer is said to follow from silent layers before it only when every
-        layer feeding it is silent too (``watch`` learns it from the autograd graph of
-        its first forward with gradients).
-        whose threshold is not learnt).
+        this layer's input current, and ``spikewidget.DATA`` where the data reach it
+        too (a name that is not a recorded layer counts as a feed that carries
+        signal); with it a silent layer is said to follow from silent layers before it
+        only when every feed is silent too (``watch`` learns it from the autograd
+        graph of its first forward with gradients, following the data through it).
         ``spike_ceiling``: the most one neuron of a graded layer can emit in one step
         (integer spikes 0..D: D); a graded layer is saturated when its mean output per
         step nears it, and not judged saturated without it (``watch`` reads

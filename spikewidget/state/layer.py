@@ -18,6 +18,10 @@ spikes); ``"analog"``, a continuous output that is seldom exactly 0 (SpikingJell
 values); an analog layer is never called saturated, its outputs being non-zero by
 nature."""
 
+DATA = "(data)"
+"""The data among a layer's ``fed_by`` (what ``watch`` learns; a declaration may name
+it too): a feed that is not a recorded layer, so it always carries signal."""
+
 
 def is_graded(value: Any) -> bool:
     """Whether ``value`` is a :data:`Graded` (``True``, ``False`` or ``"analog"``)."""

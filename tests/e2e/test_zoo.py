@@ -392,7 +392,7 @@ def test_resnet18_on_small_images_is_clean_in_both_step_modes(arch, mode):
     report = prof.report()
     assert list(report.layer_stats) == ["input", *resnet_nodes(model)], explain(report)
     fed = {name: st.fed_by for name, st in report.layer_stats.items()}
-    assert fed["sn1"] == () and fed["layer1.0.sn1"] == ("sn1",), fed
+    assert fed["sn1"] == ("input",) and fed["layer1.0.sn1"] == ("sn1",), fed
     if arch == "spiking_resnet18":
         assert fed["layer1.0.sn2"] == ("layer1.0.sn1", "sn1"), fed
         assert fed["layer1.1.sn1"] == ("layer1.0.sn2",), fed

@@ -64,13 +64,14 @@ test("declared wiring links a silent layer to the silent layer feeding it, as Py
   const silent = (c) => Object.fromEntries(c.findings.filter((p) => p.category === "silent_network")
     .map((p) => [p.layer, p.cause]));
   const [first] = reports.filter((c) => c.epoch === 0);
+  // 'g' is fed by the data as well as by the silent 'd': the data arrive, a root
   assert.deepEqual(silent(first), { b: null, d: "silent_network @ b", e: null,
-    f: "silent_network @ b" });
+    f: "silent_network @ b", g: null });
   // its own fix names the firing layer that feeds it, not the silent one before it
   const e = first.findings.find((p) => p.category === "silent_network" && p.layer === "e");
   assert.ok(e.fix.startsWith("'c', which feeds it, fires"), e.fix);
   const [second] = reports.filter((c) => c.epoch === 1);
-  assert.deepEqual(silent(second), { d: null, e: null, f: "silent_network @ d" });
+  assert.deepEqual(silent(second), { d: null, e: null, f: "silent_network @ d", g: null });
 });
 
 test("a graded layer is saturated against its ceiling, and not judged without one", () => {

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from spikewidget import SpikeProfiler, Thresholds
+from spikewidget import DATA, SpikeProfiler, Thresholds
 from spikewidget.present.payload import PayloadBuilder, encode_array, finding_dict, to_jsonable
 
 HERE = Path(__file__).parent
@@ -167,21 +167,22 @@ def wiring_scenario() -> SpikeProfiler:
     'f' are silent in epoch 0: 'd' follows from 'b' though 'c' fires between them, 'e'
     (fed by a firing 'c') is a root, and 'f' follows by order from 'd' (only the silent
     'e' between them), so from 'b'. In epoch 1 'b' fires: 'd' is a root, 'f' follows
-    from it."""
+    from it. 'g', silent throughout, is fed by the data (``DATA``) and 'd': a root."""
     rng = np.random.default_rng(5)
     p = SpikeProfiler(raster_window=16)
     p.declare_layer("in", role="input")
-    wiring = {"a": [], "b": ["a"], "c": ["a"], "d": ["b"], "e": ["c", "d"]}
+    wiring = {"a": [DATA], "b": ["a"], "c": ["a"], "d": ["b"], "e": ["c", "d"],
+              "g": [DATA, "d"]}
     for name, feeds in wiring.items():
         p.declare_layer(name, fed_by=feeds)
     t, b, n = 10, 2, 8
     for epoch in range(2):
         if epoch:
             p.next_epoch()
-        silent = {"b", "d", "e", "f"} - ({"b"} if epoch else set())
+        silent = {"b", "d", "e", "f", "g"} - ({"b"} if epoch else set())
         for _ in range(6):
             p.record_step("in", (rng.random((t, b, n)) < 0.3).astype(np.float32))
-            for name in ("a", "b", "c", "d", "e", "f"):
+            for name in ("a", "b", "c", "d", "e", "f", "g"):
                 rate = 0.0 if name in silent else 0.2
                 p.record_step(name, (rng.random((t, b, n)) < rate).astype(np.float32))
     return p

@@ -22,10 +22,11 @@ export function linkCauses(found, order, categories, causes, follows, goneCatego
   const firing = [0];
   for (const layer of ranked) firing.push(firing[firing.length - 1] + (gone.has(layer) ? 0 : 1));
   // the gone layers that cut a layer off: all its feeds from earlier layers are gone
+  // (a feed that is not a recorded layer, such as the data, carries signal)
   const silenced = new Map();
   const silencedBy = (layer) => {
     if (!silenced.has(layer)) {
-      const feeds = fedBy.get(layer).filter((f) => order.has(f) && order.get(f) < order.get(layer));
+      const feeds = fedBy.get(layer).filter((f) => !order.has(f) || order.get(f) < order.get(layer));
       const out = new Set(feeds.length && feeds.every((f) => gone.has(f)) ? feeds : []);
       for (const f of [...out]) if (fedBy.has(f)) for (const g of silencedBy(f)) out.add(g);
       silenced.set(layer, out);

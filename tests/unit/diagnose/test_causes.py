@@ -11,7 +11,7 @@ import torch
 from spikingjelly.activation_based import functional, neuron
 from torch import nn
 
-from spikewidget import SpikeProfiler
+from spikewidget import DATA, SpikeProfiler
 from spikewidget.diagnose.causes import link_causes
 from spikewidget.diagnose.pathology import Pathology, Severity
 
@@ -186,3 +186,22 @@ def test_a_vanishing_gradient_follows_only_from_a_quiet_layer_at_or_after_it():
     assert [p.cause for p in link_causes(early, order, categories)] == [None, None]
     linked = {p.category: p.cause for p in link_causes(late, order, categories)}
     assert linked == {"silent_network": None, "gradient_vanishing": "silent_network @ c"}
+
+
+def test_a_feed_that_is_not_a_recorded_layer_carries_signal():
+    """A layer fed by the data (``DATA``, or any feed not recorded) and by a silent
+    layer still gets input: its silence is its own. Fed by the silent layer alone, it
+    follows from it; a declared feed from a later layer is recurrence, not a feed."""
+    order = {name: i for i, name in enumerate(["a", "b", "c"])}
+    categories = ("silent_network",)
+    found = [finding("silent_network", name) for name in ("a", "b", "c")]
+
+    def causes(wiring: dict[str, list[str]]) -> dict[str, str | None]:
+        return {p.layer: p.cause for p in link_causes(found, order, categories, wiring)}
+
+    assert causes({"a": [DATA], "b": [DATA, "a"], "c": ["b"]}) == {
+        "a": None, "b": None, "c": "silent_network @ b"}
+    assert causes({"a": [DATA], "b": ["a", "stem"], "c": ["a", "c_next"]}) == {
+        "a": None, "b": None, "c": None}
+    assert causes({"a": [DATA], "b": ["a", "c"], "c": ["b"]}) == {
+        "a": None, "b": "silent_network @ a", "c": "silent_network @ a"}

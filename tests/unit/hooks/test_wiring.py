@@ -10,13 +10,14 @@ import copy
 import norse.torch as norse
 import pytest
 import snntorch as snn
+import snntorch.utils
 import torch
 from spikingjelly.activation_based import functional, neuron
 from torch import nn
 
 from spikewidget import SpikeProfiler
 from spikewidget.core.errors import InvalidInputError, InvalidTypeError
-from spikewidget.hooks.wiring import FORWARDS_TRIED
+from spikewidget.hooks.wiring import DATA, FORWARDS_TRIED
 
 torch.set_num_threads(1)
 
@@ -39,7 +40,7 @@ class Branches(nn.Module):
         return sn[5](fc[5](d) + h)
 
 
-BRANCH_WIRING = {"sn.0": (), "sn.1": ("sn.0",), "sn.2": ("sn.0",), "sn.3": ("sn.1",),
+BRANCH_WIRING = {"sn.0": (DATA,), "sn.1": ("sn.0",), "sn.2": ("sn.0",), "sn.3": ("sn.1",),
                  "sn.4": ("sn.2", "sn.3"), "sn.5": ("sn.0", "sn.4")}
 
 
@@ -111,7 +112,7 @@ def test_snntorch_per_step_loop_with_a_skip_connection():
     model, p = Net(), SpikeProfiler()
     with p.watch(model):
         model(torch.rand(12, 3, 10)).sum().backward()
-    assert fed_by(p) == {"lif1": (), "lif2": ("lif1",), "lif3": ("lif1", "lif2")}
+    assert fed_by(p) == {"lif1": (DATA,), "lif2": ("lif1",), "lif3": ("lif1", "lif2")}
 
 
 def test_norse_sequential_state_stack_is_a_chain():
@@ -122,7 +123,119 @@ def test_norse_sequential_state_stack_is_a_chain():
     with p.watch(model):
         out, _ = model(torch.rand(10, 2, 8))
         out.sum().backward()
-    assert fed_by(p) == {"1": (), "3": ("1",)}
+    assert fed_by(p) == {"1": (DATA,), "3": ("1",)}
+
+
+class InputSkip(nn.Module):
+    """snnTorch per step, on 8-bit frames scaled inside forward: ``lif1 <- fc1(x)``,
+    ``lif2 <- fc2(lif1)``, ``lif3 <- fc3(lif2)`` plus, with ``skip``, a projection
+    of the data themselves (a skip from the input past lif2)."""
+
+    def __init__(self, skip: bool) -> None:
+        super().__init__()
+        self.fc1, self.fc2, self.fc3 = nn.Linear(10, 16), nn.Linear(16, 16), nn.Linear(16, 8)
+        nn.init.uniform_(self.fc1.weight, 0, 0.4)  # lif1 and lif2 fire when let
+        nn.init.uniform_(self.fc2.weight, 0, 0.3)
+        self.skip = nn.Linear(10, 8) if skip else None
+        self.lif1, self.lif2, self.lif3 = (snn.Leaky(beta=0.9, init_hidden=True)
+                                           for _ in range(3))
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        x, out = frames.float() / 255, []
+        for t in range(x.shape[0]):
+            s2 = self.lif2(self.fc2(self.lif1(self.fc1(x[t]))))
+            current = self.fc3(s2)
+            if self.skip is not None:
+                current = current + self.skip(x[t])
+            out.append(self.lif3(current))
+        return torch.stack(out)
+
+
+def run_input_skip(skip: bool, silence: tuple[str, ...] = ()) -> SpikeProfiler:
+    """Two training steps on uint8 frames [T=8, batch 6, 10]; the layers in
+    ``silence`` get a threshold no input reaches."""
+    torch.manual_seed(0)
+    model, p = InputSkip(skip), SpikeProfiler()
+    for name in silence:
+        getattr(model, name).threshold = torch.tensor(1e6)
+    frames = torch.randint(0, 256, (8, 6, 10), dtype=torch.uint8)
+    with p.watch(model):
+        for _ in range(2):
+            model(frames).sum().backward()
+            snn.utils.reset(model)
+    return p
+
+
+def test_a_skip_from_the_data_is_a_feed_and_what_it_feeds_is_not_cut_off():
+    """The data, scaled and indexed per step inside forward, feed lif1 and (through
+    the skip) lif3. With lif2 and lif3 silenced, lif3's silence has a cause of its
+    own (its threshold: the data still arrive); without the skip it follows lif2."""
+    assert fed_by(run_input_skip(True)) == {
+        "lif1": (DATA,), "lif2": ("lif1",), "lif3": (DATA, "lif2")}
+    assert fed_by(run_input_skip(False))["lif3"] == ("lif2",)
+
+    def cause_of_lif3(skip: bool) -> str | None:
+        report = run_input_skip(skip, silence=("lif2", "lif3")).report()
+        [silent] = [f for f in report.pathologies
+                    if f.category == "silent_network" and f.layer == "lif3"]
+        return silent.cause
+
+    assert cause_of_lif3(False) == "silent_network @ lif2"
+    assert cause_of_lif3(True) is None
+
+
+def test_a_layer_fed_straight_by_the_data_is_followed_without_a_gradient():
+    """The first Leaky gets the data with no weight before it: its spikes need no
+    gradient and carry no autograd node, yet they are its own and feed the next."""
+    torch.manual_seed(0)
+    model = nn.Sequential(snn.Leaky(beta=0.9, init_hidden=True), nn.Linear(8, 8),
+                          snn.Leaky(beta=0.9, init_hidden=True), nn.Linear(8, 4),
+                          snn.Leaky(beta=0.9, init_hidden=True))
+    p = SpikeProfiler()
+    with p.watch(model, time_steps=4):
+        sum(model(torch.rand(2, 8) * 3).sum() for _ in range(4)).backward()
+    assert fed_by(p) == {"0": (DATA,), "2": ("0",), "4": ("2",)}
+
+
+def test_the_watched_input_is_the_feed_it_names():
+    """Under ``watch(input=...)`` the data go by the input layer's name, so a layer fed
+    by a silent input follows from it."""
+    torch.manual_seed(0)
+    model = norse.SequentialState(nn.Linear(8, 16), norse.LIF(), nn.Linear(16, 4),
+                                  norse.LIF())
+    p = SpikeProfiler()
+    with p.watch(model, input="frames"):
+        out, _ = model(torch.zeros(10, 2, 8))
+        out.sum().backward()
+    assert fed_by(p) == {"frames": None, "1": ("frames",), "3": ("1",)}
+    causes = {(f.category, f.layer): f.cause for f in p.report().pathologies}
+    assert causes[("silent_network", "frames")] is None
+    assert causes[("silent_network", "1")] == "silent_network @ frames"
+
+
+def test_a_forward_that_raises_leaves_no_trace_behind():
+    """The data are followed only inside the forward: one that raises leaves no
+    torch-function mode on the stack, and the next forward is learnt."""
+
+    class Flaky(Branches):
+        calls = 0
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            Flaky.calls += 1
+            if Flaky.calls == 1:
+                raise ValueError("a bad batch")
+            return super().forward(x)
+
+    torch.manual_seed(0)
+    model, p = Flaky(), SpikeProfiler()
+    depth = torch._C._len_torch_function_stack()
+    with p.watch(model):
+        with pytest.raises(ValueError, match="a bad batch"):
+            model(torch.rand(4, 2, 16))
+        assert torch._C._len_torch_function_stack() == depth
+        train_step(model, torch.rand(4, 2, 16))
+        assert torch._C._len_torch_function_stack() == depth
+    assert fed_by(p) == BRANCH_WIRING
 
 
 def test_a_declaration_wins_and_the_wiring_is_saved(tmp_path):
