@@ -13,11 +13,13 @@ import itertools
 from collections.abc import Mapping, Sequence
 
 from .pathology import Pathology, Severity
+from .routes import blocked_routes
 
 CAUSES: dict[str, tuple[tuple[str, str], ...]] = {
     # effect: (cause category, where: "same" layer, "through" (an earlier layer with only
     # gone layers between), "upstream" (the same or an earlier layer), "downstream" (the
-    # same or a later layer: between it and the loss), or "any" layer)
+    # same or a later layer: between it and the loss, on every route there where the
+    # wiring is known), or "any" layer)
     "dead_neurons": (("voltage_runaway", "same"), ("layer_died", "same"),
                      ("rate_fades_with_depth", "upstream"), ("silent_network", "same"),
                      ("silent_network", "through")),
@@ -96,6 +98,18 @@ def link_causes(found: list[Pathology], order: dict[str, int],
             return c.layer in silenced_by(p.layer)
         return firing[rank.get(p.layer, len(rank))] == firing[rank[c.layer] + 1]
 
+    routes: dict[str, frozenset[str] | None] = {}
+
+    def downstream(c: Pathology, p: Pathology) -> bool:
+        """``c`` lies between ``p`` and the loss: on every route from ``p`` to the
+        outputs where the wiring is known (:mod:`.routes`), else at or after it."""
+        if pos(c) < pos(p):
+            return False
+        if p.layer not in routes:
+            routes[p.layer] = blocked_routes(p.layer, order, wiring, gone)
+        on = routes[p.layer]
+        return on is None or c.layer in on
+
     def cause_of(p: Pathology) -> Pathology | None:
         for category, where in CAUSES.get(p.category, ()):
             for c in sorted(found, key=key):
@@ -106,7 +120,7 @@ def link_causes(found: list[Pathology], order: dict[str, int],
                 if ((where == "same" and c.layer == p.layer)
                         or (where == "through" and through(c, p))
                         or (where == "upstream" and pos(c) <= pos(p))
-                        or (where == "downstream" and pos(c) >= pos(p))
+                        or (where == "downstream" and downstream(c, p))
                         or where == "any"):
                     return c
         return None

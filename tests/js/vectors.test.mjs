@@ -74,6 +74,25 @@ test("declared wiring links a silent layer to the silent layer feeding it, as Py
   assert.deepEqual(silent(second), { d: null, e: null, f: "silent_network @ d", g: null });
 });
 
+test("a silent branch explains a vanishing gradient only when every route passes a quiet layer", () => {
+  const { payload, reports } = vectors.routes;
+  assertReportsMatch(payload, reports);
+  const vanishing = (epoch) => reports.filter((c) => c.epoch === epoch)[0].findings
+    .find((p) => p.category === "gradient_vanishing");
+  const open = vanishing(0);
+  assert.ok(!open.message.includes("because") && open.cause === null, open.message);
+  const starved = vanishing(1);
+  assert.ok(starved.message.includes("because 'branch' is silent"), starved.message);
+  assert.equal(starved.cause, "silent_network @ branch");
+});
+
+test("parallel heads are not a fade; a chain each fed by the one before is", () => {
+  const { payload, reports } = vectors.heads;
+  assertReportsMatch(payload, reports);
+  const fades = reports[0].findings.filter((p) => p.category === "rate_fades_with_depth");
+  assert.deepEqual(fades.map((p) => p.layer), ["c3"]);
+});
+
 test("a graded layer is saturated against its ceiling, and not judged without one", () => {
   const { payload, reports } = vectors.ceiling;
   assertReportsMatch(payload, reports);

@@ -2,6 +2,7 @@
 // cause, takes the "follows" fix, and sits right after it; groups sort by severity.
 
 import { formatTemplate } from "./pyformat.js";
+import { blockedRoutes } from "./routes.js";
 
 /** Severity order of findings (most severe first). */
 export const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };
@@ -38,13 +39,21 @@ export function linkCauses(found, order, categories, causes, follows, goneCatego
     if (fedBy.has(p.layer) && order.has(p.layer)) return silencedBy(p.layer).has(c.layer);
     return firing[rank.has(p.layer) ? rank.get(p.layer) : rank.size] === firing[rank.get(c.layer) + 1];
   };
+  // between p and the loss: on every route from p to the outputs where the wiring is known
+  const routes = new Map();
+  const downstream = (c, p) => {
+    if (pos(c) < pos(p)) return false;
+    if (!routes.has(p.layer)) routes.set(p.layer, blockedRoutes(p.layer, order, fedBy, gone));
+    const on = routes.get(p.layer);
+    return on === null || on.has(c.layer);
+  };
   const causeOf = (p) => {
     for (const [category, where] of causes[p.category] || []) {
       for (const c of sorted) {
         if (c === p || c.category !== category || c.layer === "loss") continue;
         if (category === "dead_neurons" && c.severity !== "critical") continue;
         if ((where === "same" && c.layer === p.layer) || (where === "through" && through(c, p)) ||
-            (where === "upstream" && pos(c) <= pos(p)) || (where === "downstream" && pos(c) >= pos(p)) ||
+            (where === "upstream" && pos(c) <= pos(p)) || (where === "downstream" && downstream(c, p)) ||
             where === "any") return c;
       }
     }

@@ -34,9 +34,17 @@ def recovers_after(rates: list[float], end: int, stop: int) -> bool:
     return any(r >= rates[end - 1] for r in rates[stop + 1:])
 
 
+def feeds(before: LayerStats, after: LayerStats) -> bool:
+    """Whether ``after`` is one layer deeper than ``before``: fed by it where the
+    wiring is known (parallel branches, such as attention's q, k and v, are not deeper
+    than one another), else next to it in model order."""
+    return after.fed_by is None or before.name in after.fed_by
+
+
 def check_depth_fade(layers: list[LayerStats], loss: LossStats | None,
                      th: Thresholds) -> list[Pathology]:
-    """Spikes that fade with depth: over at least three consecutive spiking layers the
+    """Spikes that fade with depth: over at least three consecutive spiking layers, each
+    fed by the one before where the wiring is known (:func:`feeds`), the
     mean firing rate falls at every layer (by ``DEPTH_FADE_STEP`` or more), until a layer
     fires below ``dead_rate`` on average, by more than ``depth_fade_ratio`` in all
     (SpikingJelly #285: zero from the fifth layer on), and no later layer fires again as
@@ -51,7 +59,8 @@ def check_depth_fade(layers: list[LayerStats], loss: LossStats | None,
     start = 0
     while start < len(spiking):
         stop = start
-        while stop + 1 < len(spiking) and rates[stop + 1] * DEPTH_FADE_STEP < rates[stop]:
+        while stop + 1 < len(spiking) and rates[stop + 1] * DEPTH_FADE_STEP < rates[stop] \
+                and feeds(spiking[stop], spiking[stop + 1]):
             stop += 1
         end = next((k for k in range(start, stop + 1) if rates[k] < th.dead_rate), None)
         if end is not None and end - start + 1 >= DEPTH_FADE_MIN_LAYERS \
@@ -72,7 +81,8 @@ def check_depth_fade(layers: list[LayerStats], loss: LossStats | None,
 
 RATE_FADES_WITH_DEPTH = Rule(
     "rate_fades_with_depth", "critical", "the mean firing rate falls (by 20% or more) "
-    f"at each of >= {DEPTH_FADE_MIN_LAYERS} consecutive layers, by > "
+    f"at each of >= {DEPTH_FADE_MIN_LAYERS} consecutive layers (each fed by the one "
+    "before, where the wiring is known), by > "
     "{depth_fade_ratio:g}x in all, to "
     "below {dead_rate:g}, and no later layer recovers to the rate before the drop "
     "below it", "Normalise layers (BN), residual connections",

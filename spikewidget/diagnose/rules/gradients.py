@@ -7,6 +7,7 @@ import math
 
 from ...state.epoch_stats import GRADIENT_HEAD
 from ..pathology import Pathology, Severity
+from ..routes import blocked_routes
 from ..stats import LayerStats, LossStats
 from ..thresholds import Thresholds
 from .base import Rule, say, text
@@ -77,15 +78,34 @@ def one_step_fall(with_grads: list[LayerStats]) -> int | None:
     return None
 
 
+def starving_on_the_way(layers: list[LayerStats], first: LayerStats, last: LayerStats,
+                        th: Thresholds) -> list[tuple[str, str]]:
+    """``(name, why)`` of the layers that starve the gradient on its way back from
+    ``last`` to ``first`` (:func:`starves_gradients`): by the wiring where known, those
+    on the routes from ``first`` when every route passes one (a route around them, a
+    residual stream or a branch that fires, carries the gradient: none); else every
+    one from ``first`` to ``last`` in model order."""
+    lo = next(i for i, s in enumerate(layers) if s is first)
+    hi = next(i for i, s in enumerate(layers) if s is last)
+    span = [s for s in layers[lo:hi + 1] if s.role != "input"]
+    why = {s.name: w for s in span if (w := starves_gradients(s, th)) is not None}
+    on_routes = blocked_routes(first.name, {s.name: i for i, s in enumerate(span)},
+                               {s.name: s.fed_by for s in span}, why)
+    return [(s.name, why[s.name]) for s in span
+            if s.name in why and (on_routes is None or s.name in on_routes)]
+
+
 def check_gradient_vanishing(layers: list[LayerStats], loss: LossStats | None,
                              th: Thresholds) -> list[Pathology]:
     """The gradient at the first layer far below that at the last, both per value (RMS:
     a narrow layer beside a wide one is not vanishing) and in norm (a wide layer whose
     many values each get a small share, as in front of a pooling or a strided conv, is
-    not either); a dead or silent layer from the first to the last is named as the
-    cause (its own fix applies, not skip connections). A gap that lies in one step,
-    flat on either side (as zero-initialised residual branches give at the start of
-    training), is a warning that names that step: depth is not the cause."""
+    not either); a dead or silent layer on its way from the last to the first is
+    named as the cause (its own fix applies, not skip connections), unless a route
+    around it carries the gradient (:func:`starving_on_the_way`). A gap that lies in
+    one step, flat on either side among the layers some gradient reaches (as
+    zero-initialised residual branches give at the start of training), is a warning
+    that names that step: depth is not the cause."""
     with_grads = [s for s in layers if s.role != "input" and s.gradient_steps > 0]
     if len(with_grads) < 2:
         return []
@@ -98,22 +118,17 @@ def check_gradient_vanishing(layers: list[LayerStats], loss: LossStats | None,
     norm_ratio = nb / na if na > 0 else math.inf
     if min(ratio, norm_ratio) <= th.gradient_vanishing_ratio:
         return []
-    lo = next(i for i, s in enumerate(layers) if s is first)
-    hi = next(i for i, s in enumerate(layers) if s is last)
-    dead = []  # (name, why) of the layers the gradient passes on its way to `first`
-    for s in layers[lo:hi + 1]:
-        why = None if s.role == "input" else starves_gradients(s, th)
-        if why is not None:
-            dead.append((s.name, why))
+    dead = starving_on_the_way(layers, first, last, th)
     values = {"first": first.name, "last": last.name, "ratio": ratio, "a": a, "b": b,
               "norm_ratio": norm_ratio}
     values["gap"] = text("gradient_vanishing", "gap", values)
     if not dead:
-        k = one_step_fall(with_grads)
+        reached = [s for s in with_grads if s.gradient_rms_mean != 0]  # 0: none arrives
+        k = one_step_fall(reached)
         if k is None:
             return [say(Severity.CRITICAL, "gradient_vanishing", first, "deep",
                         "architecture", values, th, ratio)]
-        below, above = with_grads[k], with_grads[k + 1]
+        below, above = reached[k], reached[k + 1]
         values |= {"below": below.name, "above": above.name, "flat": GRADIENT_FLAT_SPREAD,
                    "jump": above.gradient_rms_mean / below.gradient_rms_mean}
         return [say(Severity.WARNING, "gradient_vanishing", first, "one_step", "one_step",
@@ -147,8 +162,8 @@ GRADIENT_EXPLOSION = Rule(
 GRADIENT_VANISHING = Rule(
     "gradient_vanishing", "critical", "output-side / input-side gradient, per value "
     "(RMS) and in norm, both > {gradient_vanishing_ratio:g}x",
-    "Skip connections, adaptive surrogate slope; if a dead or silent layer lies "
-    "between, wake it instead; a gap in one step (warning) is no depth effect: a "
+    "Skip connections, adaptive surrogate slope; if dead or silent layers block "
+    "every route between, wake them instead; a gap in one step (warning) is no depth effect: a "
     "zero-init residual branch grows out of it, else scale up that step",
     check_gradient_vanishing,
     messages={

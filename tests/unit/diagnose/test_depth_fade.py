@@ -3,6 +3,8 @@ is 0"): named once, where the fade ends, as the cause of the dead layers behind 
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
 
 import numpy as np
@@ -219,3 +221,61 @@ def test_a_plain_snntorch_stack_fades_to_a_quiet_readout_and_is_caught():
     behind = [f for f in rep.by_category("silent_network") if f.layer in names[-2:]]
     assert len(behind) == 2 and all(f.cause == f"rate_fades_with_depth @ {first_dead}"
                                     for f in behind)
+
+
+def _parallel_heads_report():
+    """SpikingJelly multi-step, trained 3 steps (so watch learns the wiring): a stream
+    LIF feeds three parallel heads q, k, v whose thresholds rise (0.6, 1.0, 1.6), and
+    their product (Spikformer-like, scaled by 0.125) feeds a silent attention LIF. In
+    model order the rates fall at every layer to zero; in depth they do not."""
+    torch = pytest.importorskip("torch")
+    from spikingjelly.activation_based import functional, layer
+
+    def lif(threshold: float):
+        node = _lif(threshold)
+        node.step_mode = "m"
+        return node
+
+    def linear_bn(n_in: int, n_out: int):
+        return torch.nn.Sequential(layer.Linear(n_in, n_out, step_mode="m"),
+                                   layer.BatchNorm1d(n_out, step_mode="m"))
+
+    class ParallelHeads(torch.nn.Module):
+        def __init__(self, width: int = 64):
+            super().__init__()
+            self.embed, self.in_lif = linear_bn(16, width), lif(0.5)
+            self.heads = torch.nn.ModuleList(linear_bn(width, width) for _ in range(3))
+            self.q_lif, self.k_lif, self.v_lif = lif(0.6), lif(1.0), lif(1.6)
+            self.attn_lif = lif(0.5)
+
+        def forward(self, x):
+            s = self.in_lif(self.embed(x))
+            q, k, v = (node(head(s)) for node, head in
+                       zip((self.q_lif, self.k_lif, self.v_lif), self.heads, strict=True))
+            return self.attn_lif(q * k * v * 0.125)
+
+    torch.manual_seed(0)
+    model, p = ParallelHeads(), SpikeProfiler()
+    with p.watch(model):
+        for _ in range(3):
+            model((torch.rand(4, 32, 16) < 0.5).float()).sum().backward()
+            functional.reset_net(model)
+    return p.report()
+
+
+def test_parallel_heads_are_not_deeper_than_one_another_so_no_fade():
+    """q, k and v each fed by the stream: their falling rates are three heads, not a
+    fade; the dead head is named with its own fix. Read in model order alone (the
+    wiring unknown), the same statistics would be called a fade."""
+    from spikewidget.diagnose.rules.depth import check_depth_fade
+
+    rep = _parallel_heads_report()
+    stats = rep.layer_stats
+    assert stats["k_lif"].fed_by == ("in_lif",) and stats["v_lif"].fed_by == ("in_lif",)
+    rates = [float(s.firing_rates.mean()) for s in stats.values()]
+    assert all(a > 1.25 * b for a, b in itertools.pairwise(rates)), rates
+    assert rep.by_category("rate_fades_with_depth") == []
+    [dead] = [f for f in rep.by_category("dead_neurons") if f.layer == "v_lif"]
+    assert dead.cause is None and "threshold" in dead.suggestion
+    unwired = [dataclasses.replace(s, fed_by=None) for s in stats.values()]
+    assert [f.layer for f in check_depth_fade(unwired, None, rep.thresholds)] == ["v_lif"]

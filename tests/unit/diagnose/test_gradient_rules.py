@@ -15,7 +15,8 @@ import math
 import numpy as np
 import pytest
 
-from spikewidget import Severity, SpikeProfiler
+from spikewidget import DATA, Severity, SpikeProfiler
+from spikewidget.diagnose.routes import blocked_routes
 from spikewidget.state.epoch_stats import GRADIENT_HEAD, merge_all
 from tests.conftest import bernoulli, fingerprint
 
@@ -198,6 +199,73 @@ def test_a_mostly_dead_layer_between_is_named_as_the_cause(rng):
     # the cause follows the dead-neuron constants: at a 95% critical share it is no cause
     [g] = findings(p, "gradient_vanishing", thresholds={"dead_critical_fraction": 0.95})
     assert "because" not in g.message and g.suggestion.startswith("Add skip connections")
+
+
+def record_branches(p: SpikeProfiler, rng, stream_fires: bool) -> None:
+    """'first' feeds a silent 'branch' and a 'stream'; 'last' is fed by both (the
+    wiring declared as watch learns it); the gradient at 'first' is 1e5x smaller.
+    ``stream_fires``: the stream is a route around the branch, else silent too."""
+    wiring = {"first": [DATA], "branch": ["first"], "stream": ["first"],
+              "last": ["branch", "stream"]}
+    for name, feeds in wiring.items():
+        p.declare_layer(name, fed_by=feeds)
+    for _ in range(5):
+        p.record_step("first", bernoulli(rng, (10, 4, 30), 0.2),
+                      gradients=1e-5 * rng.normal(size=(10, 4, 30)))
+        p.record_step("branch", np.zeros((10, 4, 30), np.float32))
+        p.record_step("stream", bernoulli(rng, (10, 4, 30), 0.2 if stream_fires else 0.0))
+        p.record_step("last", bernoulli(rng, (10, 4, 30), 0.2),
+                      gradients=rng.normal(size=(10, 4, 30)))
+
+
+def test_a_silent_branch_beside_a_firing_route_does_not_explain_the_gap(rng):
+    """By the wiring, the gradient has a route around the silent branch (the stream
+    fires): the gap is the depth's, with its own fix, and the branch's silence gets its
+    own finding. Silence the stream too and every route is starved: both are named."""
+    p = SpikeProfiler()
+    record_branches(p, rng, stream_fires=True)
+    [f] = findings(p, "gradient_vanishing")
+    assert "because" not in f.message and f.cause is None, f.message
+    assert f.suggestion.startswith("Add skip connections")
+    assert [s.cause for s in findings(p, "silent_network")] == [None]
+    q = SpikeProfiler()
+    record_branches(q, rng, stream_fires=False)
+    [g] = findings(q, "gradient_vanishing")
+    assert "because 'branch' is silent" in g.message and "'stream' is silent" in g.message
+    assert g.cause == "silent_network @ branch"
+
+
+def test_a_layer_no_gradient_reaches_leaves_the_one_step_gap_in_view(rng):
+    """A silent block that gets no gradient at all (0) beside a stream that carries
+    it: the gap in one step, at the head, is still seen among the layers the gradient
+    reaches, and no skip connections are asked of a network with a route around."""
+    p = SpikeProfiler()
+    wiring = {"first": [DATA], "block": ["first"], "stream": ["first"],
+              "head": ["block", "stream"]}
+    for name, feeds in wiring.items():
+        p.declare_layer(name, fed_by=feeds)
+    for _ in range(5):
+        for name, scale in (("first", 1e-5), ("block", 0.0), ("stream", 2e-5),
+                            ("head", 1.0)):
+            rate = 0.0 if name == "block" else 0.2
+            p.record_step(name, bernoulli(rng, (10, 4, 30), rate),
+                          gradients=scale * rng.normal(size=(10, 4, 30)))
+    [f] = findings(p, "gradient_vanishing")
+    assert f.severity is Severity.WARNING and "from 'head' to 'stream'" in f.message
+    assert "add skip connections" not in f.suggestion.lower()
+
+
+def test_blocked_routes_follow_the_wiring_and_give_up_where_it_is_unknown():
+    order = {name: i for i, name in enumerate(["a", "b", "c", "d", "e"])}
+    wiring = {"a": [DATA], "b": ["a"], "c": ["a"], "d": ["b", "c", "e"], "e": ["d"]}
+    assert blocked_routes("a", order, wiring, {"b"}) == frozenset()  # c goes round it
+    assert blocked_routes("a", order, wiring, {"b", "c"}) == {"b", "c"}
+    assert blocked_routes("a", order, wiring, {"a"}) == {"a"}  # the layer itself
+    assert blocked_routes("a", order, wiring, {"e"}) == {"e"}  # the output: every route
+    assert blocked_routes("d", order, wiring, {"b", "c"}) == frozenset()  # behind it
+    assert blocked_routes("a", order, wiring, {"b", "c"}, end="c") == {"b", "c"}
+    assert blocked_routes("a", order, {**wiring, "d": None}, {"b"}) is None
+    assert blocked_routes("x", order, wiring, {"b"}) is None
 
 
 # ------------------------------------------------------------------ statistics

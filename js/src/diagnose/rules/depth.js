@@ -15,6 +15,12 @@ function recoversAfter(rates, end, stop) {
   return false;
 }
 
+/** Python's depth.feeds: `after` is fed by `before` where the wiring is known, else next
+ * to it in model order. */
+function feeds(before, after) {
+  return !Array.isArray(after.fedBy) || after.fedBy.includes(before.name);
+}
+
 // Python's check_depth_fade: the mean rate falls at every one of >= 3 spiking layers in a
 // row until one fires below dead_rate, by more than depth_fade_ratio over the run, and no
 // later layer recovers to the rate before that drop.
@@ -26,7 +32,8 @@ export function checkDepthFade(layers, loss, th, { say, text, consts }) {
   let start = 0;
   while (start < spiking.length) {
     let stop = start;
-    while (stop + 1 < spiking.length && rates[stop + 1] * step < rates[stop]) {
+    while (stop + 1 < spiking.length && rates[stop + 1] * step < rates[stop] &&
+        feeds(spiking[stop], spiking[stop + 1])) {
       stop++;
     }
     let end = -1;

@@ -1,6 +1,8 @@
 // The surrogate gradients: exploding, and vanishing from the output back to the input.
 // Mirrors Python's spikewidget/diagnose/rules/gradients.py.
 
+import { blockedRoutes } from "../routes.js";
+
 export function checkGradientExplosion(layers, loss, th, { say }) {
   const out = [];
   const limit = th.gradient_explosion_ratio;
@@ -50,6 +52,23 @@ function oneStepFall(withGrads, flatSpread) {
     ? k : -1;
 }
 
+/** Python's gradients.starving_on_the_way: [name, why] of the layers that starve the
+ * gradient between `first` and `last`; by the wiring where known, only when every route
+ * from `first` passes one. */
+function starvingOnTheWay(layers, first, last, th, text) {
+  const span = layers.slice(layers.indexOf(first), layers.indexOf(last) + 1)
+    .filter((s) => s.role !== "input");
+  const why = new Map();
+  for (const s of span) {
+    const w = starvesGradients(s, th, text);
+    if (w !== null) why.set(s.name, w);
+  }
+  const onRoutes = blockedRoutes(first.name, new Map(span.map((s, i) => [s.name, i])),
+    new Map(span.map((s) => [s.name, s.fedBy])), why);
+  return span.filter((s) => why.has(s.name) && (onRoutes === null || onRoutes.has(s.name)))
+    .map((s) => [s.name, why.get(s.name)]);
+}
+
 export function checkGradientVanishing(layers, loss, th, { say, text, consts }) {
   const withGrads = layers.filter((s) => s.role !== "input" && s.gradientSteps > 0);
   if (withGrads.length < 2) return [];
@@ -63,24 +82,18 @@ export function checkGradientVanishing(layers, loss, th, { say, text, consts }) 
   const nb = last.gradientNormMean;
   const normRatio = na > 0 ? nb / na : Infinity;
   if (Math.min(ratio, normRatio) <= th.gradient_vanishing_ratio) return [];
-  const lo = layers.indexOf(first);
-  const hi = layers.indexOf(last);
-  const dead = [];
-  for (const s of layers.slice(lo, hi + 1)) {
-    if (s.role === "input") continue;
-    const why = starvesGradients(s, th, text);
-    if (why !== null) dead.push([s.name, why]);
-  }
+  const dead = starvingOnTheWay(layers, first, last, th, text);
   const values = { first: first.name, last: last.name, ratio, a, b, norm_ratio: normRatio };
   values.gap = text("gradient_vanishing", "gap", values);
   if (dead.length === 0) {
     const flat = consts.rules.gradient_vanishing.constants.flat_spread;
-    const k = oneStepFall(withGrads, flat);
+    const reached = withGrads.filter((s) => s.gradientRmsMean !== 0); // 0: none arrives
+    const k = oneStepFall(reached, flat);
     if (k < 0) {
       return [say("critical", "gradient_vanishing", first.name, "deep", "architecture", values)];
     }
-    const below = withGrads[k];
-    const above = withGrads[k + 1];
+    const below = reached[k];
+    const above = reached[k + 1];
     Object.assign(values, { below: below.name, above: above.name, flat,
       jump: above.gradientRmsMean / below.gradientRmsMean });
     return [say("warning", "gradient_vanishing", first.name, "one_step", "one_step", values)];
