@@ -76,6 +76,28 @@ def check_declarations_agree(mine: Mapping[str, Mapping[str, Any]],
                     f"in both before merging")
 
 
+LEVELS = ("threshold", "resting_potential")
+"""Declarations that go together: a layer's firing levels."""
+
+
+def merge_declarations(mine: dict[str, Any], theirs: Mapping[str, Any]) -> None:
+    """Add to one layer's declarations ``mine`` those of another profiler
+    (:func:`check_declarations_agree` has refused what must agree), the same whichever
+    merges which: what one of them declared is taken; ``fed_by`` becomes the feeds
+    either knew; firing levels that differ (two runs with other thresholds) are
+    dropped, as unknown, rather than one run's levels told of both."""
+    levels_differ = any(key in mine and key in theirs and mine[key] != theirs[key]
+                        for key in LEVELS)
+    for key, value in theirs.items():
+        if key == "fed_by" and key in mine:
+            mine[key] = sorted(set(mine[key]) | set(value))
+        else:
+            mine[key] = value
+    if levels_differ:
+        for key in LEVELS:
+            mine.pop(key, None)
+
+
 def device_of(x: Any) -> Any:
     """The torch device ``x`` lives on (CPU for anything that is not a tensor)."""
     torch = torch_module()

@@ -38,6 +38,7 @@ from .checks import (
     check_neuron_axes,
     check_neuron_shape,
     device_of,
+    merge_declarations,
     prepare,
 )
 from .reduce_numpy import (
@@ -677,7 +678,7 @@ class Recorder:
             self._loss.merge(their_loss)
             for name, decl in their_declared.items():  # the same whichever merges which
                 mine_decl = self._declared.setdefault(name, {})
-                mine_decl.update(decl)
+                merge_declarations(mine_decl, decl)
                 info = self._layers.get(name)
                 if info is not None:
                     info.role = resolve_role(name, mine_decl)

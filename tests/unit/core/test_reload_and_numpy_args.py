@@ -233,3 +233,24 @@ def test_reports_racing_resets_are_consistent_snapshots():
     stop.set()
     w.join(timeout=30)
     assert errors == []
+
+
+def test_merging_levels_and_wiring_does_not_depend_on_the_order(rng):
+    """Firing levels both declare alike stay; levels that differ (another run's
+    threshold) become unknown rather than one run's; the feeds are those either knew."""
+    def made(threshold: float, feeds: list[str]) -> SpikeProfiler:
+        p = SpikeProfiler()
+        p.declare_layer("lif", threshold=threshold, resting_potential=0.0, fed_by=feeds)
+        p.record_step("lif", np.zeros((4, 2, 5), np.float32),
+                      voltages=rng.random((4, 2, 5)).astype(np.float32) * 0.5)
+        return p
+
+    for first, second in ((1.0, 1.0), (1.0, 2.0), (2.0, 1.0)):
+        a, b = made(first, ["x"]), made(second, ["y"])
+        a.merge(b)
+        st = a.report().layer_stats["lif"]
+        assert st.fed_by == ("x", "y")
+        assert st.threshold == (first if first == second else None)
+        assert st.resting_potential == (0.0 if first == second else None)
+        [silent] = a.report().by_category("silent_network")
+        assert ("threshold" in silent.message) is (first == second), silent.message
