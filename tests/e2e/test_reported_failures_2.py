@@ -70,8 +70,9 @@ def test_a_layer_killed_by_a_too_high_learning_rate_is_named_from_the_epoch_it_d
     """SpikingJelly #253 (https://github.com/fangwei123456/spikingjelly/issues/253): a
     net that trained normally for eight epochs dropped from 99 % to chance accuracy in
     the ninth, because the input to a neuron layer became 0; the maintainer's advice
-    was to monitor every layer's input and output. Here Adam at a learning rate of 0.5
-    drives the output layer's membranes far below rest after the first epoch. The
+    was to monitor every layer's input and output. The thread does not say what
+    changed; a learning rate too high is one way there: Adam at 0.5 drives the output
+    layer's membranes far below rest after the first epoch. The
     report must say the output layer was alive in epoch 0 and died in epoch 1, and
     point at what changed then (the learning rate, gradient spikes), not at its
     threshold; at a learning rate of 1e-3 the same net reports nothing."""
@@ -114,7 +115,8 @@ def test_a_threshold_too_high_names_the_first_layer_as_the_one_root():
     """STBP-for-training-SpikingNN #6 (https://github.com/yjwu17/STBP-for-training-SpikingNN/
     issues/6): the CIFAR-10 code's loss stayed unchanged at low accuracy; a user fixed
     it by setting the firing threshold much lower (around 0.25), the neurons having
-    died early. With thresholds of 0.75 and PyTorch's default weights almost all of the
+    died early (asking whether 0.75 was a good choice). With thresholds of 0.75 and
+    PyTorch's default weights almost all of the
     first layer never fires, so nothing after it can. The report must name that first
     layer as the one root, told to lower its threshold, with every later silent or
     dead layer, the starved gradients and the loss at chance following from it (their
@@ -168,7 +170,7 @@ def test_norse_layer_left_dead_by_default_weights_is_told_to_scale_them():
     membrane response to a spike depends on its membrane and synapse time constants,
     so weights initialised without that factor give LIF layers too little drive; the
     maintainers proposed scaling the initial weights by it. With PyTorch's default
-    ``nn.Linear`` init most of the hidden layer never fires. The report must call that
+    ``nn.Linear`` init most of the hidden layer barely fires. The report must call that
     layer critically dead and say to raise the weight scale or lower the threshold
     (the LI readout is not a spiking layer and is not judged); with the weights scaled
     up 8x the report is clean."""
