@@ -144,3 +144,21 @@ def test_bad_counts_are_refused_and_change_nothing():
     with pytest.raises(InvalidInputError, match="'h'.*blocked"):
         p.record_input_reach("h", N + 1, N)
     assert p.to_bytes() == before
+
+
+@pytest.mark.parametrize(("peak", "named"), [(0.9, True), (0.3, False)])
+def test_a_layer_far_below_its_threshold_is_left_to_its_silence(peak, named):
+    """A membrane that stays far below the threshold (0.3 of the way there) gets no
+    gradient from any surrogate that decays: the silence is the cause and its own
+    finding the fix; one that comes near it (0.9) and still gets none is blocked."""
+    rng = np.random.default_rng(1)
+    p = SpikeProfiler()
+    p.declare_layer("h", threshold=10.0, resting_potential=0.0)
+    for _ in range(2):
+        p.record_step("h", np.zeros((T, B, N), np.float32),
+                      10.0 * peak * rng.random((T, B, N)).astype(np.float32))
+        p.record_gradients("h", rng.standard_normal((T, B, N)))
+        p.record_input_reach("h", N, N)
+    report = p.report()
+    assert bool(report.by_category("gradient_blocked")) is named
+    assert report.by_category("silent_network")
