@@ -20,10 +20,11 @@ CAUSES: dict[str, tuple[tuple[str, str], ...]] = {
     # gone layers between), "upstream" (the same or an earlier layer), "downstream" (the
     # same or a later layer: between it and the loss, on every route there where the
     # wiring is known), or "any" layer)
-    "dead_neurons": (("voltage_runaway", "same"), ("layer_died", "same"),
-                     ("rate_fades_with_depth", "upstream"), ("silent_network", "same"),
-                     ("silent_network", "through")),
-    "silent_network": (("voltage_runaway", "same"), ("layer_died", "same"),
+    "dead_neurons": (("gradient_blocked", "same"), ("voltage_runaway", "same"),
+                     ("layer_died", "same"), ("rate_fades_with_depth", "upstream"),
+                     ("silent_network", "same"), ("silent_network", "through")),
+    "silent_network": (("gradient_blocked", "same"), ("voltage_runaway", "same"),
+                       ("layer_died", "same"),
                        ("rate_fades_with_depth", "upstream"), ("silent_network", "through"),
                        ("dead_neurons", "through")),
     "layer_died": (("layer_died", "through"),),
@@ -36,6 +37,8 @@ CAUSES: dict[str, tuple[tuple[str, str], ...]] = {
                        ("saturated_neurons", "any")),
 }
 """Which finding explains which: an effect names its cause and gives no second fix.
+A layer whose spike function passes no gradient where it does not fire
+(``gradient_blocked``) cannot learn to fire: its dead or silent neurons follow from it.
 A ``dead_neurons`` cause counts only when critical. "through" is the chain of layers
 that carry no signal: a quiet layer silences the layers it feeds, and they the layers
 they feed, but a layer fed by one that fires (a residual stream around the quiet

@@ -136,6 +136,12 @@ class LayerStats:
     gradient_norm_geomean: float = math.nan
     """Geometric mean of the norms > 0: the layer's typical norm, which one spike or
     a short quiet start barely moves."""
+    gradient_blocked_fraction: float | None = None
+    """Of the neurons whose spikes got a gradient in a record, the share that did not
+    fire and whose input got none (exactly 0 in every hooked frame: the spike function
+    passed none), over every record ``watch(gradients=True)`` compared (None: none)."""
+    gradient_checked: int | None = None
+    """How many neurons those records checked, summed over the records (None: none)."""
     voltage_min: float = math.nan
     voltage_max: float = math.nan
     voltage_time_std: np.ndarray | None = None
@@ -269,6 +275,9 @@ def layer_stats(name: str, role: str, graded: Graded, neuron_shape: tuple[int, .
                                    else merged.spike_events)),
         n_samples=merged.n_samples,
         **_gradient_summary(merged),
+        gradient_blocked_fraction=(merged.g_in_blocked / merged.g_in_checked
+                                   if merged.g_in_checked else None),
+        gradient_checked=merged.g_in_checked or None,
         # extrema unknown: no voltages, or a version-1 profile's
         voltage_min=merged.v_min if merged.v_min <= merged.v_max else math.nan,
         voltage_max=merged.v_max if merged.v_min <= merged.v_max else math.nan,

@@ -52,6 +52,7 @@ stays watched.
 
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 from collections import deque
@@ -85,13 +86,59 @@ the first); a NaN born in the layer's backward at any step shows there too, unle
 state is detached within those steps (truncated BPTT shorter than 8 steps)."""
 
 
+class _Reach:
+    """Where one record's frames whose input is hooked fired, and where the gradient
+    at their spikes and at their input was non-zero (shapes ``(..., *neuron_shape)``):
+    a neuron that did not fire, whose spikes got a gradient while its input got none,
+    has a spike function that passes none where it sits (a Heaviside step, or a
+    surrogate of narrow support far from its membrane). Two in-place ops per frame and
+    side; :meth:`counts` reduces once per record."""
+
+    __slots__ = ("fired", "inp", "out")
+
+    def __init__(self) -> None:
+        self.fired: Any = None  # bool, True where some frame's value was non-zero;
+        self.out: Any = None  # False: frames of different shapes, not compared
+        self.inp: Any = None
+
+    def add(self, t: Any, *, side: str) -> None:
+        """Fold in one frame of ``side`` ("fired": spikes; "out": their gradient;
+        "inp": the gradient at the input)."""
+        acc = getattr(self, side)
+        if acc is False:
+            return
+        if acc is None:
+            acc = t.detach() != 0
+        elif acc.shape == t.shape:
+            acc.logical_or_(t.detach() != 0)
+        else:
+            acc = False
+        setattr(self, side, acc)
+
+    def counts(self, neuron_axes: int | None) -> tuple[Any, Any] | None:
+        """(neurons that did not fire, whose spikes got a gradient and whose input got
+        none; neurons whose spikes got one), 0-d tensors on the gradients' device;
+        None when the three were not all seen over frames of one shape."""
+        sides = (self.fired, self.out, self.inp)
+        self.fired = self.out = self.inp = None
+        if any(a is None or a is False for a in sides) or not neuron_axes \
+                or len({a.shape for a in sides}) > 1 or sides[0].ndim < neuron_axes:
+            return None
+        shape = sides[0].shape
+        n = math.prod(shape[len(shape) - neuron_axes:])
+        fired, got, passed = (a.reshape(-1, n).any(0) for a in sides)
+        return (got & ~passed & ~fired).sum(), got.sum()
+
+
 class _GradGroup:
     """Sums of squared gradients over the frames of one grouped record, per sample
-    and neuron (the norm of a record is the root of their total), and the count of
-    NaN/Inf in the gradients at the layer's input over those frames."""
+    and neuron (the norm of a record is the root of their total), the count of
+    NaN/Inf in the gradients at the layer's input over those frames, and where the
+    gradients at the spikes and at the input of the frames whose input is hooked
+    were non-zero (see :class:`_Reach`)."""
 
     __slots__ = ("closed", "hooked", "in_hooked", "in_nf", "in_received", "last_input",
-                 "profiler", "received", "recorded", "sq")
+                 "profiler", "reach", "received", "recorded", "sq")
 
     def __init__(self, profiler: Any) -> None:
         self.profiler = profiler  # of the pass the frames came from
@@ -102,8 +149,9 @@ class _GradGroup:
         self.in_hooked = 0  # distinct input tensors of the frames that carry a hook
         self.in_received = 0
         self.in_nf: Any = None  # NaN where an input gradient was NaN/Inf (see add_input)
+        self.reach = _Reach()
         self.last_input: Any = None  # the latest frame's input, while the group is open
-        self.recorded = [False, False]  # the norm, the input count
+        self.recorded = [False, False, False]  # the norm, the input count, the reach
 
     def add(self, g: Any) -> None:
         """Add one frame's gradient: one in-place op per frame and nothing else (this
@@ -134,6 +182,7 @@ class _GradGroup:
             acc.add_(g, alpha=0)
         else:  # frames of different shapes: keep one number
             self.in_nf = (acc * 0).sum() + (g * 0).sum()
+        self.reach.add(g, side="inp")
         self.in_received += 1
 
     def input_count(self) -> Any:
@@ -286,12 +335,16 @@ class _Tap:
             self.flush()  # a whole sequence, or a call outside the model: record it now
             handle._record(self.name, spikes.detach(),
                            None if voltages is None else voltages.detach(), axes)
+            reach = None if x_in is None else _Reach()
+            if reach is not None:
+                reach.add(spikes, side="fired")
             if want_grad:
                 prof = handle.profiler  # the pass's phase, whatever runs before backward
-                handle._hook_tensor(spikes, lambda g: self._direct_grad(prof, g))
+                handle._hook_tensor(spikes, lambda g: self._direct_grad(prof, g, reach))
             if x_in is not None:
                 prof = handle.profiler
-                handle._hook_tensor(x_in, lambda g: self._direct_input_grad(prof, g))
+                handle._hook_tensor(x_in,
+                                    lambda g: self._direct_input_grad(prof, g, reach))
             return
         # one frame of a sequence (values as of this call, see :mod:`.sequence`); a frame
         # unlike the others (e.g. a smaller last batch) starts a new sequence
@@ -317,14 +370,16 @@ class _Tap:
         if group is None:
             group = self.group = _GradGroup(handle.profiler)
         group.hooked += 1
-        handle._hook_tensor(spikes, partial(self._into_group, group, spikes=True))
-        if k % INPUT_GRAD_STRIDE == 0:
-            x_in = self._grad_input(args)
-            if x_in is not None and x_in is not group.last_input:  # one current, many calls
-                group.last_input = x_in
-                group.in_hooked += 1
-                into = partial(self._into_group, group, spikes=False)
-                handle._hook_tensor(x_in, into)
+        x_in = self._grad_input(args) if k % INPUT_GRAD_STRIDE == 0 else None
+        if x_in is group.last_input:  # one current, many calls
+            x_in = None
+        handle._hook_tensor(spikes, partial(self._into_group, group, spikes=True,
+                                            sampled=x_in is not None))
+        if x_in is not None:
+            group.last_input = x_in
+            group.in_hooked += 1
+            group.reach.add(spikes, side="fired")
+            handle._hook_tensor(x_in, partial(self._into_group, group, spikes=False))
 
     def flush(self) -> None:
         """Record the pending per-step frames as one ``(time, batch, ...)`` step."""
@@ -349,25 +404,33 @@ class _Tap:
         return x if isinstance(x, torch.Tensor) and x.requires_grad else None
 
     # ------------------------------------------------------------ backward
-    def _direct_grad(self, profiler: Any, g: Any) -> None:
+    def _direct_grad(self, profiler: Any, g: Any, reach: _Reach | None = None) -> None:
         if self.failed or not self.handle.active:
             return
         try:
             profiler.record_gradients(self.name, g.detach())
+            if reach is not None:  # backward reaches the spikes before the input
+                reach.add(g, side="out")
         except Exception as exc:
             self.fail(exc, "record the gradient of")
 
-    def _direct_input_grad(self, profiler: Any, g: Any) -> None:
+    def _direct_input_grad(self, profiler: Any, g: Any,
+                           reach: _Reach | None = None) -> None:
         if self.failed or not self.handle.active:
             return
         try:
             profiler.record_input_nonfinite(self.name, _nonfinite_count(g))
+            if reach is not None:
+                reach.add(g, side="inp")
+                self._record_reach(profiler, reach)
         except Exception as exc:
             self.fail(exc, "record the input gradient of")
 
-    def _into_group(self, group: _GradGroup, g: Any, *, spikes: bool) -> None:
-        """One frame's d(loss)/d(spikes) (``spikes``) or d(loss)/d(input) into its
-        group; records what of the group is complete once this part of it is."""
+    def _into_group(self, group: _GradGroup, g: Any, *, spikes: bool,
+                    sampled: bool = False) -> None:
+        """One frame's d(loss)/d(spikes) (``spikes``; ``sampled``: a frame whose input
+        is hooked too) or d(loss)/d(input) into its group; records what of the group
+        is complete once this part of it is."""
         if self.failed or not self.handle.active:
             return
         try:
@@ -375,6 +438,8 @@ class _Tap:
                 self.handle._flush_all()  # sequence was closed: the batch ended
             if spikes:
                 group.add(g)
+                if sampled:
+                    group.reach.add(g, side="out")
                 complete = group.received >= group.hooked
             else:
                 group.add_input(g)
@@ -411,7 +476,16 @@ class _Tap:
             nf = group.input_count()
             if nf is not None:
                 group.profiler.record_input_nonfinite(self.name, nf)
+        if not done[2] and (force or (group.complete and group.inputs_complete)):
+            done[2] = True  # both sides of every hooked frame, or what came of them
+            if group.complete and group.inputs_complete:
+                self._record_reach(group.profiler, group.reach)
         return done[0] and done[1]
+
+    def _record_reach(self, profiler: Any, reach: _Reach) -> None:
+        counts = reach.counts(self.neuron_axes)
+        if counts is not None:
+            profiler.record_input_reach(self.name, *counts)
 
     def fail(self, exc: BaseException, what: str) -> None:
         self.failed = True

@@ -41,7 +41,7 @@ class Recording(Protocol):
 @runtime_checkable
 class FullRecording(Recording, Protocol):
     """A recorder that also takes steps reduced elsewhere, input gradients' NaN/Inf
-    counts, what :func:`watch` saw of the model's output, and phases."""
+    counts and reach, what :func:`watch` saw of the model's output, and phases."""
 
     backend: str
     """``"torch"``: every statistic is kept as a tensor (steps are never folded)."""
@@ -54,6 +54,10 @@ class FullRecording(Recording, Protocol):
 
     def record_input_nonfinite(self, layer: str, count: Any) -> None:
         """Add ``count`` NaN/Inf values of the gradient at the layer's input."""
+
+    def record_input_reach(self, layer: str, blocked: Any, checked: Any) -> None:
+        """Add one record: ``checked`` neurons got a gradient at their spikes, and
+        ``blocked`` of them none at their input."""
 
     def note_model_output(self, watched: Sequence[str], output: str | None) -> None:
         """Which watched layer's spikes the model returns (None: none of them)."""

@@ -45,6 +45,7 @@ from .reduce_numpy import (
     StepResult,
     add_gradients,
     add_input_nonfinite,
+    add_input_reach,
     apply_step,
     compute_step,
 )
@@ -474,6 +475,34 @@ class Recorder:
                 add_gradients(acc, g2, step=step)
             else:
                 acc.add_gradients(g2, step=step)
+            self._version += 1
+
+    def record_input_reach(self, layer: str, blocked: Any, checked: Any) -> None:
+        """Add one record of the gradient at ``layer``'s input to its latest step:
+        ``checked`` neurons got a gradient at their spikes, and ``blocked`` of them did
+        not fire and got none at their input (exactly 0 everywhere: their spike function
+        passed none).
+        Whole numbers with ``0 <= blocked <= checked``, or 0-d tensors (kept on their
+        device on the device path)."""
+        torch = torch_module()
+        values = {"blocked": blocked, "checked": checked}
+        for arg, v in values.items():
+            if not ((torch is not None and isinstance(v, torch.Tensor) and v.ndim == 0)
+                    or (is_whole(v) and v >= 0)):
+                raise InvalidTypeError(f"layer {layer!r}: {arg} must be a whole number of "
+                                       f"neurons >= 0 or a 0-d tensor, got {v!r}")
+        if is_whole(blocked) and is_whole(checked) and blocked > checked:
+            raise InvalidInputError(f"layer {layer!r}: blocked ({blocked}) counts some of "
+                                    f"the checked neurons ({checked}): it cannot exceed it")
+        with self._lock:
+            info = self._layer(layer)
+            acc = info.epochs.get(info.last_epoch)
+            if acc is None:
+                return
+            if info.device is None:
+                add_input_reach(acc, int(blocked), int(checked))
+            else:
+                acc.add_input_reach(blocked, checked)
             self._version += 1
 
     def record_input_nonfinite(self, layer: str, count: Any) -> None:

@@ -409,6 +409,13 @@ def _commit_gradient(acc: EpochStats, norm_nf: tuple[float, int, int], step: int
         acc.add_gradient_norm(norm, values, step)
 
 
+def add_input_reach(acc: EpochStats, blocked: int, checked: int) -> None:
+    """Count, for one record, the neurons whose spikes got a gradient (``checked``)
+    and those of them whose input got none (``blocked``; see :mod:`.hooks.watch`)."""
+    acc.g_in_blocked += blocked
+    acc.g_in_checked += checked
+
+
 def add_input_nonfinite(acc: EpochStats, count: int, *, step: int) -> None:
     """Count NaN/Inf found in the gradient at a layer's input (see :mod:`.hooks.watch`)."""
     if count:

@@ -133,6 +133,19 @@ class DeviceEpochStats:
         _count_nonfinite(torch, new, "input_gradients", count.double(), step)
         self.s = new
 
+    def add_input_reach(self, blocked: Any, checked: Any) -> None:
+        """Add one record's counts (0-d tensors on this device, or numbers) of the
+        neurons whose spikes
+        got a gradient and of those whose input got none."""
+        torch = torch_module()
+        i = _INDEX.__getitem__
+        new = self.s.clone()
+        new[i("g_in_blocked")] += torch.as_tensor(blocked, dtype=torch.float64,
+                                                  device=new.device)
+        new[i("g_in_checked")] += torch.as_tensor(checked, dtype=torch.float64,
+                                                  device=new.device)
+        self.s = new
+
     def to_host(self) -> EpochStats:
         """Copy to host memory (one transfer for the scalars, one for the sums)."""
         values = self.s.cpu().tolist()

@@ -93,6 +93,9 @@ INF = math.inf
 LATER = 3
 """``since`` of the fields added while the format was version 2: files of version 2
 may lack them; the next version requires them."""
+NEXT = 4
+"""``since`` of the fields added while the format is version 3: files of version 3
+may lack them (they load as nothing measured)."""
 
 FIELDS: tuple[Field, ...] = (
     Field("n_neurons", "scalar", int, 0, "keep", "host", doc="neurons of the layer"),
@@ -151,6 +154,12 @@ FIELDS: tuple[Field, ...] = (
     Field("nf_input_gradients", "scalar", int, 0, "sum", since=LATER,
           doc="NaN/Inf in the gradient at the layer's input"),
     Field("first_nf_input_gradients", "scalar", int, NO_STEP, "first_step", since=LATER),
+    Field("g_in_blocked", "scalar", int, 0, "sum", since=NEXT,
+          doc="per record of the gradient at the layer's input: neurons that did not "
+              "fire, whose spikes got a gradient and whose input got none (exactly 0 "
+              "everywhere), summed"),
+    Field("g_in_checked", "scalar", int, 0, "sum", since=NEXT,
+          doc="per such record: neurons whose spikes got a gradient, summed"),
     Field("v_min", "scalar", float, INF, "min", since=LATER, doc="finite voltages' extrema"),
     Field("v_max", "scalar", float, -INF, "max", since=LATER),
     Field("isi_n", "vector", float, 0.0, "sum", since=2, doc="inter-spike intervals"),

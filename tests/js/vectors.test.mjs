@@ -126,6 +126,16 @@ test("a membrane recorded at the last step only is not read as never rising", ()
   for (const p of silent) assert.ok(!p.fix.startsWith("A lower threshold will not"), p.fix);
 });
 
+test("a layer whose spike function blocks the gradient is shown as Python found it", () => {
+  const { payload, reports } = vectors.blocked;
+  assertReportsMatch(payload, reports);
+  for (const c of reports) {
+    const blocked = c.findings.filter((p) => p.category === "gradient_blocked");
+    assert.deepEqual(blocked.map((p) => p.layer), ["hid"], JSON.stringify(c.thresholds));
+    assert.ok(blocked[0].fix.includes("surrogate.atan()"), blocked[0].fix);
+  }
+});
+
 test("the vectors exercise causes and the start of an at-chance loss", () => {
   const all = vectors.reports.flatMap((c) => c.findings);
   const causes = new Set(all.filter((p) => p.cause).map((p) => `${p.category} <- ${p.cause}`));

@@ -1,5 +1,6 @@
 """The diagnosis rules: a table of data plus one small pure function per rule,
-one module per family (activity, voltages, gradients, values, loss, depth).
+one module per family (activity, voltages, gradients, surrogate, values, loss,
+depth).
 
 Each check takes the statistics of the reported layers, the loss statistics and a
 :class:`Thresholds`, and returns its findings. Nothing here touches raw tensors.
@@ -29,6 +30,7 @@ from .base import Rule, text
 from .depth import RATE_FADES_WITH_DEPTH
 from .gradients import GRADIENT_EXPLOSION, GRADIENT_VANISHING
 from .loss import LOSS_AT_CHANCE
+from .surrogate import GRADIENT_BLOCKED
 from .values import (
     COUNT_VALUED_INPUT,
     NON_BINARY_SPIKES,
@@ -47,6 +49,7 @@ RULES: tuple[Rule, ...] = (
     VOLTAGE_RUNAWAY,
     GRADIENT_EXPLOSION,
     GRADIENT_VANISHING,
+    GRADIENT_BLOCKED,
     NON_BINARY_SPIKES,
     COUNT_VALUED_INPUT,
     NON_FINITE_VALUES,

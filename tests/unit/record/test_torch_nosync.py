@@ -131,6 +131,7 @@ def test_a_watched_loop_on_the_device_path_never_syncs_until_report() -> None:
     assert all(info.device is not None for info in prof.snapshot().layers.values())  # device path
     rep = prof.report()
     assert rep.layer_stats["lif1"].n_steps == 4 and rep.layer_stats["lif1"].gradient_steps == 3
+    assert rep.layer_stats["lif1"].gradient_checked  # the gradients' reach, measured too
     assert rep.by_category("non_finite_values")[0].layer == "input"
 
 

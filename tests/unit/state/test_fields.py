@@ -17,6 +17,7 @@ from spikewidget.io.persist import VERSION
 from spikewidget.record.reduce_numpy import (
     add_gradients,
     add_input_nonfinite,
+    add_input_reach,
     apply_step,
     compute_step,
 )
@@ -31,7 +32,7 @@ T, B = 5, 3  # time steps, samples per record
 def steps(seed: int = 3) -> list[dict]:
     """Records that move every field off its initial value: fractional and NaN
     spikes, NaN voltages and gradients (each in one step), norms that grow, a NaN in
-    a layer's input gradient."""
+    a layer's input gradient, neurons whose input got no gradient."""
     rng = np.random.default_rng(seed)
     out = []
     for k in range(6):
@@ -46,7 +47,8 @@ def steps(seed: int = 3) -> list[dict]:
             v[2, 2] = np.nan
         if k == 4:
             g[0, 3] = np.nan
-        out.append({"x": x, "v": v, "g": g, "extra": 2.0 * g, "input_nf": int(k == 5)})
+        out.append({"x": x, "v": v, "g": g, "extra": 2.0 * g, "input_nf": int(k == 5),
+                    "reach": (k % 3, N - k % 2)})
     return out
 
 
@@ -57,6 +59,7 @@ def record_host(records: list[dict], first: int = 0) -> EpochStats:
                    step=step)
         add_gradients(acc, r["extra"], step=step)
         add_input_nonfinite(acc, r["input_nf"], step=step)
+        add_input_reach(acc, *r["reach"])
     return acc
 
 
@@ -70,6 +73,7 @@ def record_device(records: list[dict]) -> EpochStats:
                         torch.from_numpy(r["g"]), step=step, time_steps=T, want_counts=True)
         acc.add_gradients(torch.from_numpy(r["extra"]), step=step)
         acc.add_input_nonfinite(torch.tensor(r["input_nf"]), step=step)
+        acc.add_input_reach(*(torch.tensor(c) for c in r["reach"]))
     return acc.to_host()
 
 
