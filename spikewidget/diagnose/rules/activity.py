@@ -46,8 +46,8 @@ CHANCE_MARGIN = 3.0
 def _chance_explains_dead(st: LayerStats, th: Thresholds
                           ) -> tuple[int, float, float, str] | None:
     """``(n, p, q, unit)`` when the dead count is what chance predicts for ``n``
-    observations (output layers: samples) per neuron, else None. ``p`` is the layer's
-    mean rate (output layers: the share of samples a neuron fires in) and ``q`` the
+    observations (where judged per sample: samples) per neuron, else None. ``p`` is the
+    layer's mean rate (per sample: the share of samples a neuron fires in) and ``q`` the
     share of neurons chance alone would leave below ``dead_rate``: the larger of
 
     - a binomial model: every neuron fires in each observation with probability ``p``;
@@ -239,8 +239,8 @@ def check_layer_died(layers: list[LayerStats], loss: LossStats | None,
 
 DEAD_NEURONS = Rule(
     "dead_neurons", "critical if > {dead_critical_fraction:.0%} of neurons, warning if > "
-    "{dead_warning_fraction:.0%}", "firing rate < {dead_rate:g} (output layers: fires "
-    "in < {dead_rate:.0%} of samples)",
+    "{dead_warning_fraction:.0%}", "fires in < {dead_rate:.0%} of samples (spikes "
+    "recorded without a time axis: firing rate < {dead_rate:g} per step)",
     "Lower threshold, add noise", check_dead,
     messages={
         "rate": "{dead}/{n} neurons ({share:.0%}) fire at a rate below {dead_rate:g} "
