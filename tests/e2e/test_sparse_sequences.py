@@ -343,3 +343,27 @@ def test_a_dead_layer_of_a_short_tutorial_sequence_is_still_found():
             net(x[t])
     found = {(p.category, p.layer) for p in profiler.report().pathologies}
     assert ("silent_network", "1") in found and ("dead_neurons", "1") in found
+
+
+def test_one_spike_per_sample_over_a_long_sequence_is_not_silent():
+    """Time-to-first-spike coding over 1500 steps: each neuron fires once in 90% of the
+    samples, a rate below 0.001 per step, but the layer passes spikes on in every
+    sample: no silent or dead finding. The same layer firing once in 5% of the samples
+    is silent."""
+    rng = np.random.default_rng(6)
+
+    def once_per_sample(share: float) -> SpikeProfiler:
+        p = SpikeProfiler()
+        for _ in range(6):
+            x = np.zeros((1500, 8, 16), dtype=np.float32)
+            rows, cols = np.nonzero(rng.random((8, 16)) < share)
+            x[rng.integers(0, 1500, len(rows)), rows, cols] = 1.0
+            p.record_step("ttfs", x)
+            p.record_step("out", (rng.random((1500, 8, 4)) < 0.01).astype(np.float32))
+        return p
+
+    coded = once_per_sample(0.9).report()
+    assert float(coded.layer_stats["ttfs"].firing_rates.max()) < 0.001
+    assert_no_dead_alarm(coded, "ttfs")
+    faint = once_per_sample(0.05).report()
+    assert "silent_network" in {p.category for p in hidden_findings(faint, "ttfs")}

@@ -278,7 +278,9 @@ def sparse_scenario() -> SpikeProfiler:
     fire (dead); 'bunched' fires as often as 'sparse' but 16 of its 24 neurons put all
     their spikes into one sample of every 200 (dead: they fire in 0.5% of the samples);
     'stepwise' fires at the same rate recorded one time step at a time, without a time
-    axis (no samples known: judged by its rate, dead)."""
+    axis (no samples known: judged by its rate, dead). Over 1200 steps, 'ttfs' fires
+    once per sample (time-to-first-spike coding) in 90% of the samples: a rate below
+    0.001, but not silent; 'faint' fires once in 10% of them: silent."""
     rng = np.random.default_rng(9)
     p = SpikeProfiler(raster_window=16)
     p.declare_layer("in", role="input")
@@ -302,6 +304,12 @@ def sparse_scenario() -> SpikeProfiler:
                 for _ in range(t // 8):
                     p.record_step("stepwise",
                                   (rng.random((b, n)) < 0.005).astype(np.float32))
+            for name, share in (("ttfs", 0.9), ("faint", 0.1)):
+                once = np.zeros((1200, b, 8), dtype=np.float32)
+                fires = rng.random((b, 8)) < share
+                rows, cols = np.nonzero(fires)
+                once[rng.integers(0, 1200, len(rows)), rows, cols] = 1.0
+                p.record_step(name, once)
             p.record_step("out", (rng.random((t, b, 6)) < 0.02).astype(np.float32))
             p.record_loss(1.2 + 0.05 * rng.standard_normal(), n_classes=6)
     return p

@@ -143,15 +143,32 @@ def check_saturated(layers: list[LayerStats], loss: LossStats | None,
     return out
 
 
+SILENT_BUSIEST_SHARE = 0.5
+"""A layer whose busiest neuron fires in at least this share of the samples passes
+spikes on in most samples: it is not silent, however low its rate per step (one spike
+per sample, time-to-first-spike coding over 1000 steps, reads 0.001 at most). Below
+500 steps per sample such a neuron fires above ``silent_max_rate`` (0.001) anyway."""
+
+
+def is_silent(st: LayerStats, th: Thresholds) -> bool:
+    """The layer emits almost no spikes: its highest rate is below ``silent_max_rate``
+    and, where per-sample activity is known, its busiest neuron fires in fewer than
+    :data:`SILENT_BUSIEST_SHARE` of the samples."""
+    if float(st.firing_rates.max()) >= th.silent_max_rate:
+        return False
+    activity = st.sample_activity
+    return activity is None or float(activity.max()) < SILENT_BUSIEST_SHARE
+
+
 def check_silent(layers: list[LayerStats], loss: LossStats | None,
                  th: Thresholds) -> list[Pathology]:
     out = []
-    fires = {st.name: float(st.firing_rates.max()) >= th.silent_max_rate for st in layers}
+    fires = {st.name: not is_silent(st, th) for st in layers}
     before: LayerStats | None = None  # the layer recorded just before
     for st in layers:
         top = float(st.firing_rates.max())
         feeding, before = before, st
-        if top < th.silent_max_rate:
+        if not fires[st.name]:
             # a firing layer that feeds it: by the wiring where known, else the one before
             firing = ([f for f in fires if fires[f] and f in st.fed_by]
                       if st.fed_by is not None
@@ -272,7 +289,8 @@ SATURATED_NEURONS = Rule(
                       "(more spikes per step)"})
 
 SILENT_NETWORK = Rule(
-    "silent_network", "critical", "a layer's max rate < {silent_max_rate:g}",
+    "silent_network", "critical", "a layer's max rate < {silent_max_rate:g} (and, with "
+    "a time axis, its busiest neuron fires in < 50% of samples)",
     "Check input encoding, lower all thresholds", check_silent,
     messages={"top": "Layer emits almost no spikes: its highest firing rate is "
                      "{top:.2g} (< {silent_max_rate:g})",
@@ -300,7 +318,8 @@ SILENT_NETWORK = Rule(
                          "it",
         "unknown": "Check the input encoding, lower all thresholds, and verify that the "
                    "input data is not all zeros"},
-    constants={"no_drive_tolerance": NO_DRIVE_TOLERANCE})
+    constants={"no_drive_tolerance": NO_DRIVE_TOLERANCE,
+               "busiest_share": SILENT_BUSIEST_SHARE})
 
 LAYER_DIED = Rule(
     "layer_died", "critical", "alive in an earlier epoch, dead (> "

@@ -1,6 +1,8 @@
 // The surrogate gradients: exploding, and vanishing from the output back to the input.
 // Mirrors Python's spikewidget/diagnose/rules/gradients.py.
 
+import { isSilent } from "./activity.js";
+
 export function checkGradientExplosion(layers, loss, th, { say }) {
   const out = [];
   const limit = th.gradient_explosion_ratio;
@@ -28,9 +30,9 @@ export function checkGradientExplosion(layers, loss, th, { say }) {
 }
 
 /** Why few gradients pass through a layer (silent, or mostly dead), or null. */
-function starvesGradients(st, th, text) {
+function starvesGradients(st, th, text, busiest) {
   const values = { name: st.name, top: st.maxRate, share: st.deadCount / st.n };
-  if (st.maxRate < th.silent_max_rate) return text("gradient_vanishing", "why_silent", values);
+  if (isSilent(st, th, busiest)) return text("gradient_vanishing", "why_silent", values);
   if (values.share > th.dead_critical_fraction) {
     return text("gradient_vanishing", "why_dead", values);
   }
@@ -68,7 +70,8 @@ export function checkGradientVanishing(layers, loss, th, { say, text, consts }) 
   const dead = [];
   for (const s of layers.slice(lo, hi + 1)) {
     if (s.role === "input") continue;
-    const why = starvesGradients(s, th, text);
+    const why = starvesGradients(s, th, text,
+      consts.rules.silent_network.constants.busiest_share);
     if (why !== null) dead.push([s.name, why]);
   }
   const values = { first: first.name, last: last.name, ratio, a, b, norm_ratio: normRatio };
