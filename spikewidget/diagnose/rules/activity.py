@@ -56,9 +56,23 @@ def _chance_explains_dead(st: LayerStats, th: Thresholds
       not at all, by chance (a neuron's time steps in one sample are not independent).
 
     A layer whose mean rate is below ``dead_rate`` is dead as a whole: never explained.
+    A hidden layer judged per sample is also tried with its spikes as observations
+    (the model it was judged by before samples were counted): chance explains its dead
+    count when either model does.
     """
+    if st.sample_activity is None:
+        return _chance_explains(st, th, by_samples=False)
+    seen = _chance_explains(st, th, by_samples=True)
+    if seen is None and st.role != "output":
+        seen = _chance_explains(st, th, by_samples=False)
+    return seen
+
+
+def _chance_explains(st: LayerStats, th: Thresholds, by_samples: bool
+                     ) -> tuple[int, float, float, str] | None:
+    """:func:`_chance_explains_dead` under one model: per sample, or per observation."""
     activity = st.sample_activity
-    if activity is not None:
+    if by_samples and activity is not None:
         n, p, unit = st.count_samples, float(activity.mean()), "samples"
         counts, per_sample = st.active_samples, 1.0
     else:

@@ -30,12 +30,19 @@ function mean(a) {
 
 /** Python's activity._chance_explains_dead: [n, p, q, unit] or null. */
 function chanceExplainsDead(st, th) {
+  if (!st.activity) return chanceExplains(st, th, false);
+  const seen = chanceExplains(st, th, true);
+  return seen === null && st.role !== "output" ? chanceExplains(st, th, false) : seen;
+}
+
+/** Python's activity._chance_explains: one model, per sample or per observation. */
+function chanceExplains(st, th, bySamples) {
   let n;
   let p;
   let unit;
   let counts;
   let perSample;
-  if (st.activity) {
+  if (bySamples && st.activity) {
     [n, p, unit] = [st.countSamples, mean(st.activity), "samples"];
     [counts, perSample] = [st.activeSamples, 1];
   } else {
