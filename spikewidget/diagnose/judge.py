@@ -23,7 +23,7 @@ from .stats import (
     LayerStats,
     LossStats,
     epoch_health,
-    judge_output_by_samples,
+    judge_by_samples,
     layer_stats,
     loss_stats,
 )
@@ -130,32 +130,31 @@ def statistics(snap: ProfileSnapshot, selected: list[int], names: list[str],
     outputs = output_names([
         (n, info.role, role_known(snap.declared.get(n, {})))
         for n, info in snap.layers.items()])
-    for s in stats:  # counts are measured for output layers only
+    for s in stats:  # per-sample counts: every layer's activity, outputs' ranges
         if s.name in outputs:
             s.role = "output"
-            judge_output_by_samples(s, th)
         else:
             s.spike_count_range = None
-            s.active_samples = None
+        judge_by_samples(s, th)
         if history:
-            s.per_epoch = _history(snap.layers[s.name], max(selected), s.name in outputs, th)
+            s.per_epoch = _history(snap.layers[s.name], max(selected), s.role, th)
     return stats, loss
 
 
-def _history(info: LayerRecord, until: int, by_samples: bool, th: Thresholds
+def _history(info: LayerRecord, until: int, role: str, th: Thresholds
              ) -> tuple[EpochHealth, ...]:
     """The layer's health in every recorded epoch up to ``until``; kept in the
     layer's memo per epoch while that epoch receives no new step."""
     out = []
     for e in sorted(x for x in (*info.epochs, *info.summaries) if x <= until):
         if e not in info.epochs:  # dropped: its summary (see max_epochs)
-            out.append(info.summaries[e].health(by_samples, th))
+            out.append(info.summaries[e].health(role, th))
             continue
         acc = info.epochs[e]
-        key = (acc.n_steps, th.dead_rate, by_samples)
+        key = (acc.n_steps, th.dead_rate, role)
         hit = info.memo.get(e)
         if hit is None or hit[0] != key:
-            hit = info.memo[e] = (key, epoch_health(e, host_stats(acc), by_samples, th,
+            hit = info.memo[e] = (key, epoch_health(e, host_stats(acc), role, th,
                                                     info.graded))
         out.append(hit[1])
     return tuple(out) if len(out) > 1 else ()

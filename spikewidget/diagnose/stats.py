@@ -36,9 +36,10 @@ class NonFinite:
 
 @dataclass(frozen=True)
 class EpochHealth:
-    """One layer in one epoch: the share of its neurons judged dead (output layers: by
-    samples), its highest firing rate, its observations per neuron and the extrema of
-    its recorded finite voltages (NaN: none recorded, or the epoch was dropped)."""
+    """One layer in one epoch: the share of its neurons judged dead (by samples where
+    known: :func:`judge_by_samples`), its highest firing rate, its observations per
+    neuron and the extrema of its recorded finite voltages (NaN: none recorded, or the
+    epoch was dropped)."""
 
     epoch: int
     dead_fraction: float
@@ -98,7 +99,8 @@ class LayerStats:
     spike_count_range: tuple[float, float] | None = None
     """(min, max) spikes per sample summed over time, when spikes had a time axis."""
     active_samples: np.ndarray | None = None
-    """Per neuron, in how many samples it fired at all (output layers only)."""
+    """Per neuron, in how many samples it fired at all (None: unknown, or an input;
+    see :func:`samples_known`)."""
     count_samples: int = 0
     """How many samples ``active_samples`` counts over."""
     has_voltages: bool = False
@@ -180,7 +182,7 @@ class LayerStats:
 
     @property
     def sample_activity(self) -> np.ndarray | None:
-        """Per neuron, the share of samples in which it fired at all (output layers)."""
+        """Per neuron, the share of samples in which it fired at all (None: unknown)."""
         if self.active_samples is None:
             return None
         return self.active_samples / self.count_samples
@@ -430,13 +432,14 @@ def loss_stats(per_epoch: list[tuple[int, EpochLoss]], recent: np.ndarray,
                        else recent_epochs))
 
 
-def epoch_health(epoch: int, stats: EpochStats, by_samples: bool,
+def epoch_health(epoch: int, stats: EpochStats, role: str,
                  th: Thresholds, graded: Graded = False) -> EpochHealth:
-    """How one layer fared in one epoch (``by_samples``: judged as an output layer;
-    ``graded``: its spikes counted as events, :func:`spike_counts`)."""
+    """How one layer of ``role`` fared in one epoch (judged per sample where
+    :func:`samples_known`; ``graded``: its spikes counted as events,
+    :func:`spike_counts`)."""
     rates = spike_counts(stats, graded) / max(stats.n_obs, 1)
     n = max(stats.n_neurons, 1)
-    if by_samples and stats.count_samples:
+    if samples_known(role, stats.count_samples, stats.n_samples):
         dead = np.count_nonzero(stats.active_samples / stats.count_samples < th.dead_rate)
     else:
         dead = np.count_nonzero(rates < th.dead_rate)
@@ -456,7 +459,7 @@ class EpochSummary:
     """What an epoch whose per-neuron statistics were dropped (``max_epochs``) keeps
     for the rules that look back over epochs (``layer_died``, trends): the sorted
     per-neuron rates at :data:`SUMMARY_QUANTILES` evenly spaced ranks (all of them
-    for smaller layers; per sample for output layers in ``sample_q``), the highest
+    for smaller layers; per sample in ``sample_q`` where measured), the highest
     rate and the observations. 2 KiB to 4 KiB per layer and epoch, whatever its size."""
 
     epoch: int
@@ -473,10 +476,11 @@ class EpochSummary:
         return cls(epoch, _quantiles(rates), None if samples is None else _quantiles(samples),
                    float(rates.max()) if rates.size else 0.0, int(stats.n_obs))
 
-    def health(self, by_samples: bool, th: Thresholds) -> EpochHealth:
+    def health(self, role: str, th: Thresholds) -> EpochHealth:
         """:func:`epoch_health` from the summary (the dead share to 1/256 for layers
-        of more than 256 neurons, exact for smaller ones)."""
-        q = self.sample_q if by_samples and self.sample_q is not None else self.rate_q
+        of more than 256 neurons, exact for smaller ones), per sample wherever the
+        summary kept per-sample activity (not for an input)."""
+        q = self.sample_q if role != "input" and self.sample_q is not None else self.rate_q
         dead = np.searchsorted(q, th.dead_rate, side="left") / max(len(q), 1)
         return EpochHealth(self.epoch, float(dead), self.max_rate, self.n_obs)
 
@@ -511,8 +515,8 @@ class DeviceSummary:
     sample_q = property(lambda self: self.host().sample_q)
     max_rate = property(lambda self: self.host().max_rate)
 
-    def health(self, by_samples: bool, th: Thresholds) -> EpochHealth:
-        return self.host().health(by_samples, th)
+    def health(self, role: str, th: Thresholds) -> EpochHealth:
+        return self.host().health(role, th)
 
 
 def _device_quantiles(torch: Any, values: Any) -> Any:
@@ -533,13 +537,35 @@ def _quantiles(values: np.ndarray) -> np.ndarray:
     return ordered[ranks.astype(np.int64)]
 
 
-def judge_output_by_samples(st: LayerStats, th: Thresholds) -> None:
-    """An output layer is read per sample (spike counts into the loss): one of its
-    neurons is dead when it fires in fewer than ``dead_rate`` of the samples, not
-    when its per-step rate is low (a class neuron fires for its own class only)."""
+def samples_known(role: str, count_samples: int, n_samples: int) -> bool:
+    """Whether a layer's neurons are judged per sample (:func:`judge_by_samples`):
+    never an input; an output layer whenever per-sample activity was measured; a
+    hidden layer when it was measured on every sample it saw (records without a time
+    axis, or an old file's hidden layer counted on its first record only, leave it to
+    the per-step rate)."""
+    if role == "input" or count_samples <= 0:
+        return False
+    return role == "output" or count_samples >= n_samples
+
+
+def judge_by_samples(st: LayerStats, th: Thresholds) -> None:
+    """A neuron is dead when it fires in fewer than ``dead_rate`` of the samples: it
+    does not respond to the data. Its per-step rate would call dead an output neuron
+    that fires for its own class only, and a hidden neuron that fires a few spikes in
+    every sample of a long sequence (3 spikes in 500 steps: rate 0.006). Where per-sample
+    activity is unknown (:func:`samples_known`) ``st.active_samples`` is cleared and
+    the per-step rate judges (a neuron firing in ``dead_rate`` of the samples fires at a
+    rate of at least ``dead_rate / T``; one below ``dead_rate`` per step is below it in
+    samples only when its spikes bunch)."""
+    if not samples_known(st.role, st.count_samples, st.n_samples):
+        st.active_samples = None
     activity = st.sample_activity
     if activity is None:
         return
     dead = int(np.count_nonzero(activity < th.dead_rate))
     st.dead_neuron_count = dead
     st.dead_neuron_fraction = dead / st.n_neurons
+
+
+judge_output_by_samples = judge_by_samples
+"""The former name (output layers were the only ones judged per sample)."""

@@ -100,12 +100,12 @@ def _default_layer(report: Report) -> str | None:
 
 def neuron_classes(st: Any, th: Thresholds) -> np.ndarray:
     """Per neuron, 0 (dead), 1 (healthy) or 2 (saturated), as the report counts them:
-    an output layer's neuron is dead when it fires in fewer than ``dead_rate`` of the
-    samples (where samples were counted), any other when its rate is below it;
+    a neuron is dead when it fires in fewer than ``dead_rate`` of the samples (where
+    its layer's samples were counted: ``sample_activity``), else when its rate is below it;
     saturated as :attr:`LayerStats.saturation_levels` says (never, for an analog
     layer or a graded one of unknown ceiling)."""
     rates = np.asarray(st.firing_rates, dtype=np.float64)
-    activity = st.sample_activity if st.role == "output" else None
+    activity = st.sample_activity
     dead = (activity < th.dead_rate) if activity is not None else (rates < th.dead_rate)
     out = np.ones(rates.shape, dtype=np.int8)
     levels = st.saturation_levels
@@ -189,12 +189,15 @@ def _histogram(ax: Any, report: Report, layer: str | None) -> None:
         handles = [Patch(color=CLASS_COLOURS[c]) for c in CLASSES]
         counts = np.bincount(classes[finite], minlength=3)
         labels = [f"{c} ({n})" for c, n in zip(CLASSES, counts, strict=True)]
-        cuts = [(th.dead_rate, "dead", ":")]
+        cuts = [] if st.sample_activity is not None else [(th.dead_rate, "dead", ":")]
         if not st.graded:  # a graded layer's saturation is not a rate: no cut-off here
             cuts.append((th.saturated_rate, "saturated", "--"))
         for x, name, style in cuts:
             handles.append(ax.axvline(x, color=_INK, linestyle=style, lw=1))
             labels.append(f"{name} cut-off {x:g}")
+        if st.sample_activity is not None:  # judged per sample: no cut-off on this axis
+            handles.append(Patch(visible=False))
+            labels.append(f"dead: fires in < {th.dead_rate:.0%} of samples")
     legend(ax, handles, labels, ncols=3, **_below(ax))
 
 

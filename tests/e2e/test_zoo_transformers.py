@@ -53,8 +53,9 @@ def default_run(name: str) -> tuple[torch.nn.Module, zoo.Run]:
 
 
 def dead_share(run: zoo.Run, layer: str) -> float:
-    """The tally's share of the layer's neurons below the dead rate."""
-    return float(np.mean(run.tally.rates(layer) < run.report.thresholds.dead_rate))
+    """The tally's share of the layer's neurons that fire in fewer than the dead rate
+    of the samples (how the report judges a layer with a time axis)."""
+    return float(np.mean(run.tally.dead(layer, run.report.thresholds.dead_rate)))
 
 
 # ------------------------------------------------------------------ what is watched
@@ -102,7 +103,7 @@ def assert_findings_are_true(run: zoo.Run) -> None:
         rates = run.tally.rates(p.layer)
         if p.category == "dead_neurons":
             assert report.layer_stats[p.layer].dead_neuron_count == \
-                int(np.sum(rates < th.dead_rate)), msg
+                int(np.sum(run.tally.dead(p.layer, th.dead_rate))), msg
             assert dead_share(run, p.layer) >= th.dead_warning_fraction, msg
         elif p.category == "silent_network":
             assert rates.max() < th.silent_max_rate, msg

@@ -226,13 +226,17 @@ class Tally:
     ``[spike, trace]``): per neuron the sum of its outputs and the number of
     non-zero ones (spike events; the same for 0/1 spikes) over time, batch and
     calls, the number of (time step, sample) observations, and whether any value
-    left {0, 1}."""
+    left {0, 1}; per neuron the samples (a sequence of T steps: one call in 'm',
+    T calls in a row in 's') in which it fired at all."""
 
     spikes: dict[str, np.ndarray] = field(default_factory=dict)
     events: dict[str, np.ndarray] = field(default_factory=dict)
     observations: dict[str, int] = field(default_factory=dict)
     non_binary: dict[str, bool] = field(default_factory=dict)
+    active: dict[str, np.ndarray] = field(default_factory=dict)
+    samples: dict[str, int] = field(default_factory=dict)
     handles: list[Any] = field(default_factory=list)
+    _open: dict[str, tuple[int, Any]] = field(default_factory=dict)  # 's': calls, fired
 
     def attach(self, model: nn.Module) -> Tally:
         for name in neuron_paths(model):
@@ -250,7 +254,26 @@ class Tally:
             self.observations[name] = self.observations.get(name, 0) + flat.shape[0]
             off = bool(((out != 0) & (out != 1)).any())
             self.non_binary[name] = self.non_binary.get(name, False) or off
+            fired = out.flatten(lead).ne(0)  # ('m': (T, batch, n); 's': (batch, n))
+            if lead == 2:
+                self._add_samples(name, fired.any(0))
+                return
+            calls, before = self._open.get(name, (0, None))
+            fired = fired if before is None else fired | before
+            if calls + 1 == T:
+                self._open.pop(name, None)
+                self._add_samples(name, fired)
+            else:
+                self._open[name] = (calls + 1, fired)
         return count
+
+    def _add_samples(self, name: str, fired: Any) -> None:
+        self.active[name] = self.active.get(name, 0) + fired.sum(0).double().numpy()
+        self.samples[name] = self.samples.get(name, 0) + int(fired.shape[0])
+
+    def dead(self, name: str, dead_rate: float) -> np.ndarray:
+        """Per neuron, whether it fired in fewer than ``dead_rate`` of the samples."""
+        return self.active[name] / self.samples[name] < dead_rate
 
     def rates(self, name: str) -> np.ndarray:
         """Spike events per neuron per (time step, sample), flattened."""

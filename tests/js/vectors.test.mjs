@@ -136,6 +136,26 @@ test("a layer whose spike function blocks the gradient is shown as Python found 
   }
 });
 
+test("long sparse sequences: a hidden neuron is dead when it fires in (almost) no sample", () => {
+  const { payload, reports } = vectors.sparse;
+  assertReportsMatch(payload, reports);
+  const dead = (c) => c.findings.filter((p) => p.category === "dead_neurons")
+    .map((p) => p.layer).sort();
+  const byDefault = reports.filter((c) => c.thresholds.dead_rate === 0.01);
+  assert.ok(byDefault.length > 0);
+  // 'sparse' fires ~2 spikes in every sample of 400 steps (rate 0.005): not dead; the
+  // never-firing half, the bunched neurons and the per-step record (rate) are
+  const silent = (c) => c.findings.filter((p) => p.category === "silent_network" && !p.cause)
+    .map((p) => p.layer);
+  for (const c of byDefault) {
+    assert.deepEqual(dead(c), ["bunched", "half", "stepwise"], JSON.stringify(c.findings));
+    assert.equal(c.counts.sparse[0], 0);
+    // one spike per sample over 1200 steps (rate < 0.001): silent only where most
+    // samples get no spike from the busiest neuron
+    if (c.thresholds.silent_max_rate === 0.001) assert.deepEqual(silent(c), ["faint"]);
+  }
+});
+
 test("the vectors exercise causes and the start of an at-chance loss", () => {
   const all = vectors.reports.flatMap((c) => c.findings);
   const causes = new Set(all.filter((p) => p.cause).map((p) => `${p.category} <- ${p.cause}`));

@@ -2,7 +2,7 @@
 // changed, and the hover tip that names the neuron, its rate and class, and the frame.
 
 import { spiked } from "../model/frames.js";
-import { CLASS_NAMES, classifyRate, saturationLevels } from "../diagnose/classes.js";
+import { CLASS_NAMES, DEAD, classifyRate, saturationLevels } from "../diagnose/classes.js";
 import { contentWidth } from "./dom.js";
 import { pickCell, renderRaster, unravel } from "./raster.js";
 
@@ -43,8 +43,11 @@ export function createRasterView(d, { root, stats }) {
     const lv = report.layers.find((l) => l.index === li);
     const rate = lv ? lv.rates[hit.index] : NaN;
     const levels = lv ? saturationLevels(lv) : null;
-    const cls = lv ? CLASS_NAMES[classifyRate(rate, th, levels ? levels[hit.index] : null)]
-      : "not recorded this epoch";
+    // dead by its share of samples where the layer's samples were counted, as the bars
+    const level = levels ? levels[hit.index] : null;
+    const cls = !lv ? "not recorded this epoch"
+      : lv.activity && lv.activity[hit.index] < th.dead_rate ? CLASS_NAMES[DEAD]
+        : CLASS_NAMES[classifyRate(lv.activity ? Infinity : rate, th, level)];
     d.tip.textContent = `neuron ${unravel(hit.index, store.layers[li].shape)}\n` +
       `rate ${Number.isFinite(rate) ? rate.toPrecision(3) : rate} \u00B7 ${cls}\n` +
       `step ${raster.steps[hit.frame]}, epoch ${raster.epochs[hit.frame]}: ` +

@@ -46,8 +46,8 @@ CHANCE_MARGIN = 3.0
 def _chance_explains_dead(st: LayerStats, th: Thresholds
                           ) -> tuple[int, float, float, str] | None:
     """``(n, p, q, unit)`` when the dead count is what chance predicts for ``n``
-    observations (output layers: samples) per neuron, else None. ``p`` is the layer's
-    mean rate (output layers: the share of samples a neuron fires in) and ``q`` the
+    observations (where judged per sample: samples) per neuron, else None. ``p`` is the
+    layer's mean rate (per sample: the share of samples a neuron fires in) and ``q`` the
     share of neurons chance alone would leave below ``dead_rate``: the larger of
 
     - a binomial model: every neuron fires in each observation with probability ``p``;
@@ -56,9 +56,23 @@ def _chance_explains_dead(st: LayerStats, th: Thresholds
       not at all, by chance (a neuron's time steps in one sample are not independent).
 
     A layer whose mean rate is below ``dead_rate`` is dead as a whole: never explained.
+    A hidden layer judged per sample is also tried with its spikes as observations
+    (the model it was judged by before samples were counted): chance explains its dead
+    count when either model does.
     """
+    if st.sample_activity is None:
+        return _chance_explains(st, th, by_samples=False)
+    seen = _chance_explains(st, th, by_samples=True)
+    if seen is None and st.role != "output":
+        seen = _chance_explains(st, th, by_samples=False)
+    return seen
+
+
+def _chance_explains(st: LayerStats, th: Thresholds, by_samples: bool
+                     ) -> tuple[int, float, float, str] | None:
+    """:func:`_chance_explains_dead` under one model: per sample, or per observation."""
     activity = st.sample_activity
-    if activity is not None:
+    if by_samples and activity is not None:
         n, p, unit = st.count_samples, float(activity.mean()), "samples"
         counts, per_sample = st.active_samples, 1.0
     else:
@@ -143,15 +157,32 @@ def check_saturated(layers: list[LayerStats], loss: LossStats | None,
     return out
 
 
+SILENT_BUSIEST_SHARE = 0.5
+"""A layer whose busiest neuron fires in at least this share of the samples passes
+spikes on in most samples: it is not silent, however low its rate per step (one spike
+per sample, time-to-first-spike coding over 1000 steps, reads 0.001 at most). Below
+500 steps per sample such a neuron fires above ``silent_max_rate`` (0.001) anyway."""
+
+
+def is_silent(st: LayerStats, th: Thresholds) -> bool:
+    """The layer emits almost no spikes: its highest rate is below ``silent_max_rate``
+    and, where per-sample activity is known, its busiest neuron fires in fewer than
+    :data:`SILENT_BUSIEST_SHARE` of the samples."""
+    if float(st.firing_rates.max()) >= th.silent_max_rate:
+        return False
+    activity = st.sample_activity
+    return activity is None or float(activity.max()) < SILENT_BUSIEST_SHARE
+
+
 def check_silent(layers: list[LayerStats], loss: LossStats | None,
                  th: Thresholds) -> list[Pathology]:
     out = []
-    fires = {st.name: float(st.firing_rates.max()) >= th.silent_max_rate for st in layers}
+    fires = {st.name: not is_silent(st, th) for st in layers}
     before: LayerStats | None = None  # the layer recorded just before
     for st in layers:
         top = float(st.firing_rates.max())
         feeding, before = before, st
-        if top < th.silent_max_rate:
+        if not fires[st.name]:
             # a firing layer that feeds it: by the wiring where known, else the one before
             firing = ([f for f in fires if fires[f] and f in st.fed_by]
                       if st.fed_by is not None
@@ -239,8 +270,8 @@ def check_layer_died(layers: list[LayerStats], loss: LossStats | None,
 
 DEAD_NEURONS = Rule(
     "dead_neurons", "critical if > {dead_critical_fraction:.0%} of neurons, warning if > "
-    "{dead_warning_fraction:.0%}", "firing rate < {dead_rate:g} (output layers: fires "
-    "in < {dead_rate:.0%} of samples)",
+    "{dead_warning_fraction:.0%}", "fires in < {dead_rate:.0%} of samples (spikes "
+    "recorded without a time axis: firing rate < {dead_rate:g} per step)",
     "Lower threshold, add noise", check_dead,
     messages={
         "rate": "{dead}/{n} neurons ({share:.0%}) fire at a rate below {dead_rate:g} "
@@ -272,7 +303,8 @@ SATURATED_NEURONS = Rule(
                       "(more spikes per step)"})
 
 SILENT_NETWORK = Rule(
-    "silent_network", "critical", "a layer's max rate < {silent_max_rate:g}",
+    "silent_network", "critical", "a layer's max rate < {silent_max_rate:g} (and, with "
+    "a time axis, its busiest neuron fires in < 50% of samples)",
     "Check input encoding, lower all thresholds", check_silent,
     messages={"top": "Layer emits almost no spikes: its highest firing rate is "
                      "{top:.2g} (< {silent_max_rate:g})",
@@ -300,7 +332,8 @@ SILENT_NETWORK = Rule(
                          "it",
         "unknown": "Check the input encoding, lower all thresholds, and verify that the "
                    "input data is not all zeros"},
-    constants={"no_drive_tolerance": NO_DRIVE_TOLERANCE})
+    constants={"no_drive_tolerance": NO_DRIVE_TOLERANCE,
+               "busiest_share": SILENT_BUSIEST_SHARE})
 
 LAYER_DIED = Rule(
     "layer_died", "critical", "alive in an earlier epoch, dead (> "

@@ -10,6 +10,7 @@ from ..pathology import Pathology, Severity
 from ..routes import blocked_routes
 from ..stats import LayerStats, LossStats
 from ..thresholds import Thresholds
+from .activity import is_silent
 from .base import Rule, say, text
 
 
@@ -50,7 +51,7 @@ def starves_gradients(st: LayerStats, th: Thresholds) -> str | None:
     the surrogate gradient is near zero."""
     top = float(st.firing_rates.max())
     values = {"name": st.name, "top": top, "share": st.dead_neuron_fraction}
-    if top < th.silent_max_rate:
+    if is_silent(st, th):
         return text("gradient_vanishing", "why_silent", values)
     if st.dead_neuron_fraction > th.dead_critical_fraction:
         return text("gradient_vanishing", "why_dead", values)

@@ -21,7 +21,7 @@ def profiler() -> SpikeProfiler:
         if epoch:
             p.next_epoch()
         for _ in range(4):
-            p.record_step("hidden", (rng.random((10, 2, 50)) < 0.002 * (epoch + 1)).astype(float))
+            p.record_step("hidden", (rng.random((10, 2, 50)) < 0.0002 * (epoch + 1)).astype(float))
             p.record_step("output", (rng.random((10, 2, 10)) < 0.5).astype(float))
             p.record_loss(2.3, n_classes=10)
     return p

@@ -30,12 +30,19 @@ function mean(a) {
 
 /** Python's activity._chance_explains_dead: [n, p, q, unit] or null. */
 function chanceExplainsDead(st, th) {
+  if (!st.activity) return chanceExplains(st, th, false);
+  const seen = chanceExplains(st, th, true);
+  return seen === null && st.role !== "output" ? chanceExplains(st, th, false) : seen;
+}
+
+/** Python's activity._chance_explains: one model, per sample or per observation. */
+function chanceExplains(st, th, bySamples) {
   let n;
   let p;
   let unit;
   let counts;
   let perSample;
-  if (st.activity) {
+  if (bySamples && st.activity) {
     [n, p, unit] = [st.countSamples, mean(st.activity), "samples"];
     [counts, perSample] = [st.activeSamples, 1];
   } else {
@@ -121,16 +128,30 @@ export function checkSaturated(layers, loss, th, { say }) {
   return out;
 }
 
+/**
+ * Python's activity.is_silent: the highest rate below silent_max_rate and, where the
+ * per-sample activity is known, the busiest neuron firing in fewer than `busiest` (the
+ * rule's busiest_share) of the samples.
+ */
+export function isSilent(st, th, busiest) {
+  if (!(st.maxRate < th.silent_max_rate)) return false;
+  if (!st.activity) return true;
+  let top = -Infinity;
+  for (let i = 0; i < st.activity.length; i++) if (st.activity[i] > top) top = st.activity[i];
+  return top < busiest;
+}
+
 export function checkSilent(layers, loss, th, { say, consts }) {
-  const tolerance = consts.rules.silent_network.constants.no_drive_tolerance;
+  const { no_drive_tolerance: tolerance, busiest_share: busiest } =
+    consts.rules.silent_network.constants;
   const out = [];
-  const fires = new Map(layers.map((st) => [st.name, st.maxRate >= th.silent_max_rate]));
+  const fires = new Map(layers.map((st) => [st.name, !isSilent(st, th, busiest)]));
   let before = null; // the layer recorded just before
   for (const st of layers) {
     const top = st.maxRate;
     const feeding = before;
     before = st;
-    if (top < th.silent_max_rate) {
+    if (!fires.get(st.name)) {
       // a firing layer that feeds it: by the wiring where known, else the one before
       const wired = Array.isArray(st.fedBy);
       const firing = wired ? [...fires.keys()].filter((f) => fires.get(f) && st.fedBy.includes(f))

@@ -2,6 +2,7 @@
 // Mirrors Python's spikewidget/diagnose/rules/gradients.py.
 
 import { blockedRoutes } from "../routes.js";
+import { isSilent } from "./activity.js";
 
 export function checkGradientExplosion(layers, loss, th, { say }) {
   const out = [];
@@ -30,9 +31,9 @@ export function checkGradientExplosion(layers, loss, th, { say }) {
 }
 
 /** Why few gradients pass through a layer (silent, or mostly dead), or null. */
-function starvesGradients(st, th, text) {
+function starvesGradients(st, th, text, busiest) {
   const values = { name: st.name, top: st.maxRate, share: st.deadCount / st.n };
-  if (st.maxRate < th.silent_max_rate) return text("gradient_vanishing", "why_silent", values);
+  if (isSilent(st, th, busiest)) return text("gradient_vanishing", "why_silent", values);
   if (values.share > th.dead_critical_fraction) {
     return text("gradient_vanishing", "why_dead", values);
   }
@@ -55,12 +56,12 @@ function oneStepFall(withGrads, flatSpread) {
 /** Python's gradients.starving_on_the_way: [name, why] of the layers that starve the
  * gradient between `first` and `last`; by the wiring where known, only when every route
  * from `first` passes one. */
-function starvingOnTheWay(layers, first, last, th, text) {
+function starvingOnTheWay(layers, first, last, th, text, busiest) {
   const span = layers.slice(layers.indexOf(first), layers.indexOf(last) + 1)
     .filter((s) => s.role !== "input");
   const why = new Map();
   for (const s of span) {
-    const w = starvesGradients(s, th, text);
+    const w = starvesGradients(s, th, text, busiest);
     if (w !== null) why.set(s.name, w);
   }
   const onRoutes = blockedRoutes(first.name, new Map(span.map((s, i) => [s.name, i])),
@@ -82,7 +83,8 @@ export function checkGradientVanishing(layers, loss, th, { say, text, consts }) 
   const nb = last.gradientNormMean;
   const normRatio = na > 0 ? nb / na : Infinity;
   if (Math.min(ratio, normRatio) <= th.gradient_vanishing_ratio) return [];
-  const dead = starvingOnTheWay(layers, first, last, th, text);
+  const dead = starvingOnTheWay(layers, first, last, th, text,
+    consts.rules.silent_network.constants.busiest_share);
   const values = { first: first.name, last: last.name, ratio, a, b, norm_ratio: normRatio };
   values.gap = text("gradient_vanishing", "gap", values);
   if (dead.length === 0) {
