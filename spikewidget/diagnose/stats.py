@@ -439,7 +439,8 @@ def epoch_health(epoch: int, stats: EpochStats, role: str,
     :func:`spike_counts`)."""
     rates = spike_counts(stats, graded) / max(stats.n_obs, 1)
     n = max(stats.n_neurons, 1)
-    if samples_known(role, stats.count_samples, stats.n_samples):
+    steps = stats.n_obs / stats.n_samples if stats.n_samples else 0.0
+    if samples_known(role, stats.count_samples, stats.n_samples, steps):
         dead = np.count_nonzero(stats.active_samples / stats.count_samples < th.dead_rate)
     else:
         dead = np.count_nonzero(rates < th.dead_rate)
@@ -537,27 +538,39 @@ def _quantiles(values: np.ndarray) -> np.ndarray:
     return ordered[ranks.astype(np.int64)]
 
 
-def samples_known(role: str, count_samples: int, n_samples: int) -> bool:
+LONG_SEQUENCE = 100
+"""Time steps per sample beyond which one spike per sample is a rate below the default
+``dead_rate`` (0.01): there a hidden neuron is judged by the samples it fires in (3
+spikes in each sample of 500 steps is a live neuron), below it by its rate per step, as
+the rule table has it (a neuron firing once in a few samples of 25 steps is all but
+dead). Fixed, not the slider's ``dead_rate``, so that the browser judges alike."""
+
+
+def samples_known(role: str, count_samples: int, n_samples: int,
+                  steps_per_sample: float) -> bool:
     """Whether a layer's neurons are judged per sample (:func:`judge_by_samples`):
     never an input; an output layer whenever per-sample activity was measured; a
-    hidden layer when it was measured on every sample it saw (records without a time
-    axis, or an old file's hidden layer counted on its first record only, leave it to
-    the per-step rate)."""
+    hidden layer when it was measured on every sample it saw, over sequences longer
+    than :data:`LONG_SEQUENCE` (records without a time axis, or an old file's hidden
+    layer counted on its first record only, leave it to the per-step rate)."""
     if role == "input" or count_samples <= 0:
         return False
-    return role == "output" or count_samples >= n_samples
+    return role == "output" or (count_samples >= n_samples
+                                and steps_per_sample > LONG_SEQUENCE)
 
 
 def judge_by_samples(st: LayerStats, th: Thresholds) -> None:
     """A neuron is dead when it fires in fewer than ``dead_rate`` of the samples: it
     does not respond to the data. Its per-step rate would call dead an output neuron
     that fires for its own class only, and a hidden neuron that fires a few spikes in
-    every sample of a long sequence (3 spikes in 500 steps: rate 0.006). Where per-sample
+    every sample of a long sequence (3 spikes in 500 steps: rate 0.006; hidden layers
+    are judged so beyond :data:`LONG_SEQUENCE` steps per sample). Where per-sample
     activity is unknown (:func:`samples_known`) ``st.active_samples`` is cleared and
     the per-step rate judges (a neuron firing in ``dead_rate`` of the samples fires at a
     rate of at least ``dead_rate / T``; one below ``dead_rate`` per step is below it in
     samples only when its spikes bunch)."""
-    if not samples_known(st.role, st.count_samples, st.n_samples):
+    steps = st.n_observations / st.n_samples if st.n_samples else 0.0
+    if not samples_known(st.role, st.count_samples, st.n_samples, steps):
         st.active_samples = None
     activity = st.sample_activity
     if activity is None:

@@ -52,10 +52,18 @@ def default_run(name: str) -> tuple[torch.nn.Module, zoo.Run]:
     return model, zoo.train(model, batches=zoo.batches_for(name, 8))
 
 
+def tally_dead(run: zoo.Run, layer: str, dead_rate: float) -> np.ndarray:
+    """Per neuron, whether the tally calls it dead as the report judges the layer: by
+    the samples it fires in where the report read the layer per sample (an output, or
+    sequences longer than ``LONG_SEQUENCE``), else by its rate per step."""
+    if run.report.layer_stats[layer].sample_activity is not None:
+        return run.tally.dead(layer, dead_rate)
+    return run.tally.rates(layer) < dead_rate
+
+
 def dead_share(run: zoo.Run, layer: str) -> float:
-    """The tally's share of the layer's neurons that fire in fewer than the dead rate
-    of the samples (how the report judges a layer with a time axis)."""
-    return float(np.mean(run.tally.dead(layer, run.report.thresholds.dead_rate)))
+    """The tally's share of the layer's neurons it calls dead (:func:`tally_dead`)."""
+    return float(np.mean(tally_dead(run, layer, run.report.thresholds.dead_rate)))
 
 
 # ------------------------------------------------------------------ what is watched
@@ -103,7 +111,7 @@ def assert_findings_are_true(run: zoo.Run) -> None:
         rates = run.tally.rates(p.layer)
         if p.category == "dead_neurons":
             assert report.layer_stats[p.layer].dead_neuron_count == \
-                int(np.sum(run.tally.dead(p.layer, th.dead_rate))), msg
+                int(np.sum(tally_dead(run, p.layer, th.dead_rate))), msg
             assert dead_share(run, p.layer) >= th.dead_warning_fraction, msg
         elif p.category == "silent_network":
             assert rates.max() < th.silent_max_rate, msg

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from ..pathology import Pathology, Severity
-from ..stats import LayerStats, LossStats
+from ..stats import LONG_SEQUENCE, LayerStats, LossStats
 from ..thresholds import Thresholds
 from .base import Rule, say, text
 
@@ -270,8 +270,9 @@ def check_layer_died(layers: list[LayerStats], loss: LossStats | None,
 
 DEAD_NEURONS = Rule(
     "dead_neurons", "critical if > {dead_critical_fraction:.0%} of neurons, warning if > "
-    "{dead_warning_fraction:.0%}", "fires in < {dead_rate:.0%} of samples (spikes "
-    "recorded without a time axis: firing rate < {dead_rate:g} per step)",
+    "{dead_warning_fraction:.0%}", "firing rate < {dead_rate:g} per step (output "
+    f"layers, and hidden layers over sequences of more than {LONG_SEQUENCE} steps: fires "
+    "in < {dead_rate:.0%} of samples)",
     "Lower threshold, add noise", check_dead,
     messages={
         "rate": "{dead}/{n} neurons ({share:.0%}) fire at a rate below {dead_rate:g} "
@@ -317,7 +318,7 @@ SILENT_NETWORK = Rule(
         "below_threshold": "The membrane rises but stays short of the threshold: lower "
                            "the threshold toward {peak:.3g} (the highest recorded; now "
                            "{threshold:.3g}, rest {rest:.3g}) or scale up the input or "
-                           "the weights into this layer about {gain:.2g}x (what lifts "
+                           "the weights into this layer about {gain:.3g}x (what lifts "
                            "that highest recorded potential to the threshold)",
         "no_drive": "A lower threshold will not help: the membrane never rose above its "
                     "resting potential {rest:.3g}, so the current into this layer is "
