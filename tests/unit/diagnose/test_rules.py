@@ -327,6 +327,26 @@ def test_loss_at_chance_needs_the_last_n_losses_near_ln_c():
     assert findings(no_classes, "loss_at_chance") == []
 
 
+def test_a_loss_clearly_below_chance_is_learning_not_stuck(rng):
+    """A rate-coded cross-entropy on sparse outputs: 2% below ln 10, steady, while the
+    accuracy is far above chance. Within the 5% window, but below chance beyond its
+    noise: the outputs carry the classes, so no loss_at_chance. A loss frozen at ln C
+    (give or take rounding), or one that wanders around it, still is at chance."""
+    chance = math.log(10)
+
+    def judged(values) -> list:
+        p = SpikeProfiler()
+        for v in values:
+            p.record_loss(float(v), n_classes=10)
+        return findings(p, "loss_at_chance")
+
+    assert judged(0.98 * chance + 0.01 * rng.standard_normal(30)) == []
+    assert len(judged(np.full(30, chance) - 1e-7)) == 1
+    assert len(judged(chance + 0.04 * rng.standard_normal(30))) == 1
+    # 0.5% below, within a tenth of its noise: not clearly below
+    assert len(judged(0.995 * chance + 0.002 * rng.standard_normal(30))) == 1
+
+
 def test_report_with_other_thresholds_reclassifies_without_rerecording(rng):
     p = SpikeProfiler()
     x = healthy_layer(rng, (256, 100), 0.2)
