@@ -302,7 +302,9 @@ def test_numpy_numbers_everywhere_record_exactly_what_python_numbers_do(data):
 
 
 # ------------------------------------------------------------ races with reset
-def race(write, read, seconds: float = 1.5) -> list[BaseException]:
+def race(write, read, seconds: float = 1.5, min_reads: int = 4) -> list[BaseException]:
+    """Run ``write`` in a loop on a thread while ``read`` runs here for ``seconds``, and
+    at least ``min_reads`` times (a loaded machine slows the reads, not the check)."""
     stop = threading.Event()
     errors: list[BaseException] = []
 
@@ -319,8 +321,10 @@ def race(write, read, seconds: float = 1.5) -> list[BaseException]:
         deadline = threading.Event()
         timer = threading.Timer(seconds, deadline.set)
         timer.start()
-        while not deadline.is_set():
+        reads = 0
+        while not deadline.is_set() or reads < min_reads:
             read()
+            reads += 1
     except BaseException as exc:
         errors.append(exc)
     finally:

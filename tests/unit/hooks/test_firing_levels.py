@@ -77,7 +77,7 @@ def test_a_threshold_far_above_the_membrane_is_named_with_the_peak_and_the_gain(
     assert f"peaked at {peak:.3g}, below its threshold 50" in found.message
     assert found.suggestion.startswith("The membrane rises but stays short of the threshold")
     assert f"toward {peak:.3g}" in found.suggestion
-    assert f"about {50 / peak:.2g}x" in found.suggestion
+    assert f"about {50 / peak:.3g}x" in found.suggestion
     st = prof.report().layer_stats["lif1"]
     assert (st.threshold, st.resting_potential) == (50.0, 0.0)
 
@@ -122,7 +122,7 @@ def test_norse_lif_threshold_and_rest_are_read_from_its_parameters():
     found = silent_finding(prof, "1")
     assert found.suggestion.startswith("The membrane rises but stays short")
     assert "rest 0.5" in found.suggestion
-    assert f"about {(20 - 0.5) / (peak - 0.5):.2g}x" in found.suggestion
+    assert f"about {(20 - 0.5) / (peak - 0.5):.3g}x" in found.suggestion
 
 
 def test_a_learnt_threshold_is_not_read_and_the_finding_says_what_it_knows():
@@ -155,7 +155,7 @@ def test_record_step_users_declare_the_levels_and_bad_ones_are_refused_by_name()
     with pytest.raises(InvalidInputError, match="'hidden': resting_potential"):
         prof.declare_layer("hidden", resting_potential=math.nan)
     found = silent_finding(prof, "hidden")
-    assert "below its threshold 1" in found.message and "about 3.3x" in found.suggestion
+    assert "below its threshold 1" in found.message and "about 3.33x" in found.suggestion
     assert prof.report().layer_stats["hidden"].n_steps == 5
 
 

@@ -93,7 +93,7 @@ def test_a_silent_multi_step_layer_is_told_the_highest_membrane_recorded_at_the_
         prof.report())
     assert found.suggestion.startswith("The membrane rises but stays short of the threshold")
     assert f"toward {last:.3g} (the highest recorded; now 5, rest 0)" in found.suggestion
-    assert f"about {5 / last:.2g}x" in found.suggestion
+    assert f"about {5 / last:.3g}x" in found.suggestion
     st = prof.report().layer_stats["1"]
     assert st.has_voltages and st.voltage_max == pytest.approx(last, rel=1e-6)
     assert st.voltage_min == pytest.approx(min(float(s[-1].min()) for s in seqs), rel=1e-6)
@@ -119,7 +119,7 @@ def test_a_membrane_that_only_rises_is_read_at_its_true_peak():
     assert 0 < peak < 50
     found = silent_finding(watched(net, xs), "1")
     assert f"peaked at {peak:.3g}, below its threshold 50" in found.message
-    assert f"about {50 / peak:.2g}x" in found.suggestion
+    assert f"about {50 / peak:.3g}x" in found.suggestion
 
 
 @pytest.mark.parametrize("store_v_seq", [False, True])
