@@ -298,7 +298,7 @@ class Recorder:
         """
         check_name(layer)
         ep = self._epoch if epoch is None else check_epoch(epoch)
-        info, decl, _ = self._peek(layer)
+        info, decl, last = self._peek(layer)
         axes = neuron_axes if neuron_axes is not None else (
             info.neuron_axes if info is not None else decl.get("neuron_axes", 1))
         if info is not None:
@@ -324,7 +324,7 @@ class Recorder:
         v2 = None if v is None else v.reshape(m // time_steps if one_step else m, n)
         g2 = None if g is None else g.reshape(m, n)
         role = info.role if info is not None else resolve_role(layer, decl)
-        want_counts = _wants_counts(role)
+        want_counts = _wants_counts(layer, role, info, last, time_steps is not None)
         frames = x2[:1] if time_steps is None else x2.reshape(time_steps, -1, n)[:, 0]
         # host data: the reductions (the costly part) run without the lock, so readers
         # (a report, the widget's refresh thread) are never kept waiting for long
@@ -362,7 +362,7 @@ class Recorder:
                 raise InvalidInputError(f"layer {layer!r} is recorded on {info.device}; "
                                         f"record each layer from one device")
         role = info.role if info is not None else resolve_role(layer, decl)
-        result = compute(_wants_counts(role))
+        result = compute(_wants_counts(layer, role, info, None))
 
         def fold(acc: Any, step: int) -> None:
             apply_step(acc, result, step=step)
@@ -749,13 +749,19 @@ class Recorder:
 
 
 
-def _wants_counts(role: str) -> bool:
+def _wants_counts(layer: str, role: str, info: LayerRecord | None, last: str | None,
+                  timed: bool = True) -> bool:
     """Measure per-sample counts (in how many samples each neuron fired, and the
-    counts per sample) for every layer but the input: the dead rule reads a neuron as
-    dead when it fires in (almost) no sample, whatever the sequence's length, and any
-    layer may turn out to be the output. Cheap: a sum over time of the step's spikes
-    (per-step models fold them anyway), then a count over ``(samples, neurons)``."""
-    return role != "input"
+    counts per sample) for every layer but the input whose record has a time axis
+    (``timed``): the dead rule reads a hidden neuron of a long sequence by the samples
+    it fires in, and any layer may turn out to be the output. Cheap: a sum over time of
+    the step's spikes (per-step models fold them anyway), then a count over
+    ``(samples, neurons)``. A record without a time axis (one step) says nothing of a
+    hidden layer's samples: counted only for an output, and for a new or the latest
+    layer while roles may still change (the last layer reads as the output)."""
+    if role == "input":
+        return False
+    return timed or role == "output" or info is None or last == layer
 
 
 def device_stats(n: int, device: Any) -> Any:
