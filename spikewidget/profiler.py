@@ -15,7 +15,7 @@ from typing import Any
 
 from .core.arguments import check_writable_path, is_one_of
 from .core.errors import InvalidInputError
-from .diagnose.judge import judge
+from .diagnose.judge import judge, training_reference
 from .diagnose.report import Report
 from .diagnose.thresholds import Thresholds
 from .io.persist import SavedProfile, dump_profile, load_profile, read_profile, save_profile
@@ -46,6 +46,7 @@ class SpikeProfiler(Recorder):
                   "gradient_explosion_ratio": gradient_explosion_ratio}
         changes = {k: v for k, v in legacy.items() if v is not None}
         self._thresholds = th.replace(**changes) if changes else th
+        self._training: SpikeProfiler | None = None  # see _share_with
         super().__init__(raster_window=raster_window, raster_neurons=raster_neurons,
                          max_epochs=max_epochs, backend=backend)
 
@@ -54,6 +55,7 @@ class SpikeProfiler(Recorder):
 
     def _share_with(self, phase: SpikeProfiler) -> None:
         phase._thresholds = self._thresholds  # every phase judges by the same constants
+        phase._training = self  # what its report compares with (kept alive with it)
 
     # ------------------------------------------------------------ configuration
     @property
@@ -92,15 +94,23 @@ class SpikeProfiler(Recorder):
                 epochs such as ``range(3, 6)``.
             layers: a name or names to restrict the report to; default all.
             phase: ``"train"`` (default) or ``"eval"``: the validation passes
-                (see :meth:`phase`), never mixed into training statistics.
+                (see :meth:`phase`), never mixed into training statistics, and
+                judged against them too (``eval_mode_shift``: a layer that fires far
+                less in eval mode than in training).
         """
         if not is_one_of(phase, PHASES):
             raise InvalidInputError(f"phase must be one of {PHASES}, got {phase!r}")
         if phase != "train":
             return self.phase(phase).report(thresholds, epoch=epoch, layers=layers)
         th = Thresholds.coerce(thresholds, self._thresholds)
+        training = self._training
+        reference = None
+        if training is not None:  # a phase's report: each layer against its training
+            with training.consistent():
+                reference = training_reference(training.snapshot())
         with self.consistent():  # one consistent snapshot, even while another thread resets
-            return judge(self.snapshot(), th, epoch=epoch, layers=layers)
+            return judge(self.snapshot(), th, epoch=epoch, layers=layers,
+                         reference=reference)
 
     # ------------------------------------------------------------ persistence
     def to_bytes(self) -> bytes:

@@ -20,25 +20,30 @@ CAUSES: dict[str, tuple[tuple[str, str], ...]] = {
     # gone layers between), "upstream" (the same or an earlier layer), "downstream" (the
     # same or a later layer: between it and the loss, on every route there where the
     # wiring is known), or "any" layer)
-    "dead_neurons": (("gradient_blocked", "same"), ("voltage_runaway", "same"),
+    "dead_neurons": (("eval_mode_shift", "upstream"), ("gradient_blocked", "same"),
+                     ("voltage_runaway", "same"),
                      ("layer_died", "same"), ("rate_fades_with_depth", "upstream"),
                      ("silent_network", "same"), ("silent_network", "through")),
-    "silent_network": (("gradient_blocked", "same"), ("voltage_runaway", "same"),
+    "silent_network": (("eval_mode_shift", "upstream"), ("gradient_blocked", "same"),
+                       ("voltage_runaway", "same"),
                        ("layer_died", "same"),
                        ("rate_fades_with_depth", "upstream"), ("silent_network", "through"),
                        ("dead_neurons", "through")),
-    "layer_died": (("layer_died", "through"),),
-    "saturated_neurons": (("non_binary_spikes", "same"),),
+    "layer_died": (("eval_mode_shift", "upstream"), ("layer_died", "through")),
+    "rate_fades_with_depth": (("eval_mode_shift", "upstream"),),
+    "saturated_neurons": (("eval_mode_shift", "upstream"), ("non_binary_spikes", "same")),
     "output_overflow": (("count_valued_input", "any"), ("non_binary_spikes", "any")),
     "gradient_vanishing": (("silent_network", "downstream"), ("layer_died", "downstream"),
                            ("dead_neurons", "downstream")),
-    "loss_at_chance": (("silent_network", "any"), ("layer_died", "any"),
+    "loss_at_chance": (("eval_mode_shift", "any"), ("silent_network", "any"), ("layer_died", "any"),
                        ("output_overflow", "any"), ("dead_neurons", "any"),
                        ("saturated_neurons", "any")),
 }
 """Which finding explains which: an effect names its cause and gives no second fix.
 A layer whose spike function passes no gradient where it does not fire
 (``gradient_blocked``) cannot learn to fire: its dead or silent neurons follow from it.
+In the eval phase's report, a layer that fires far less there than in training
+(``eval_mode_shift``) explains what goes dead, silent or saturated from it on.
 A ``dead_neurons`` cause counts only when critical. "through" is the chain of layers
 that carry no signal: a quiet layer silences the layers it feeds, and they the layers
 they feed, but a layer fed by one that fires (a residual stream around the quiet

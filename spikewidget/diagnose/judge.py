@@ -4,7 +4,7 @@ layers, run the rules and find the epoch where each finding first appears."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -22,24 +22,32 @@ from .stats import (
     EpochHealth,
     LayerStats,
     LossStats,
+    VersusTraining,
     epoch_health,
     judge_by_samples,
     layer_stats,
     loss_stats,
+    spike_counts,
 )
 from .thresholds import Thresholds
 
+Reference = Mapping[str, Mapping[int, tuple[float, int]]]
+"""Per layer and epoch, what the training passes fired: ``(spikes, observations x
+neurons)`` (see :func:`training_reference`)."""
+
 
 def judge(snap: ProfileSnapshot, th: Thresholds, *, epoch: Any = None,
-          layers: str | Iterable[str] | None = None) -> Report:
+          layers: str | Iterable[str] | None = None,
+          reference: Reference | None = None) -> Report:
     """Diagnose ``snap`` under ``th`` (hold the recorder's lock while this reads a
     live snapshot). ``epoch`` and ``layers`` as :meth:`SpikeProfiler.report` takes
-    them."""
+    them; ``reference``: the training passes, when ``snap`` is another phase's (each
+    layer's ``versus_training`` is then filled in)."""
     selected = select_epochs(epoch, snap.recorded_epochs())
     names = select_layers(layers, list(snap.layers))
-    stats, loss = statistics(snap, selected, names, th)
+    stats, loss = statistics(snap, selected, names, th, reference=reference)
     found = diagnose(stats, loss, th)
-    found = _locate_first_epochs(snap, found, selected, names, th)
+    found = _locate_first_epochs(snap, found, selected, names, th, reference)
     dropped = tuple(e for e in selected if e in snap.dropped)
     return Report({s.name: s for s in stats}, found, th, tuple(selected), loss,
                   dropped_epochs=dropped, max_epochs=snap.max_epochs)
@@ -98,11 +106,44 @@ def select_layers(layers: str | Iterable[str] | None, recorded: list[str]) -> li
     return [n for n in recorded if n in chosen]
 
 
+def training_reference(snap: ProfileSnapshot) -> dict[str, dict[int, tuple[float, int]]]:
+    """What each layer of a training snapshot fired in each epoch, ``(spikes,
+    observations x neurons)``, for judging another phase against it (read holding the
+    training recorder's lock: a few sums per layer and epoch)."""
+    out: dict[str, dict[int, tuple[float, int]]] = {}
+    for name, info in snap.layers.items():
+        epochs = {}
+        for e, acc in info.epochs.items():
+            host = host_stats(acc)
+            epochs[e] = (float(spike_counts(host, info.graded).sum()),
+                         int(host.n_obs) * int(host.n_neurons))
+        out[name] = epochs
+    return out
+
+
+def _versus_training(reference: Reference | None, info: LayerRecord,
+                     selected: list[int], name: str) -> VersusTraining | None:
+    """The layer in the latest selected epoch both phases recorded (None: none)."""
+    if reference is None or name not in reference:
+        return None
+    trained = reference[name]
+    for e in sorted(selected, reverse=True):
+        if e not in info.epochs or e not in trained or not trained[e][1]:
+            continue
+        host = host_stats(info.epochs[e])
+        cells = int(host.n_obs) * int(host.n_neurons)
+        if cells:
+            rate = float(spike_counts(host, info.graded).sum()) / cells
+            return VersusTraining(e, rate, trained[e][0] / trained[e][1], cells)
+    return None
+
+
 def statistics(snap: ProfileSnapshot, selected: list[int], names: list[str],
-               th: Thresholds, history: bool = True
+               th: Thresholds, history: bool = True, reference: Reference | None = None
                ) -> tuple[list[LayerStats], LossStats | None]:
     """Merged statistics of the chosen epochs and layers; ``history``: also each
-    layer's health in every epoch up to the last chosen."""
+    layer's health in every epoch up to the last chosen; ``reference``: see
+    :func:`judge`."""
     stats = []
     for name in names:
         info = snap.layers[name]
@@ -136,6 +177,8 @@ def statistics(snap: ProfileSnapshot, selected: list[int], names: list[str],
         else:
             s.spike_count_range = None
         judge_by_samples(s, th)
+        s.versus_training = _versus_training(reference, snap.layers[s.name], selected,
+                                             s.name)
         if history:
             s.per_epoch = _history(snap.layers[s.name], max(selected), s.role, th)
     return stats, loss
@@ -161,8 +204,8 @@ def _history(info: LayerRecord, until: int, role: str, th: Thresholds
 
 
 def _locate_first_epochs(snap: ProfileSnapshot, found: list[Pathology],
-                         selected: list[int], names: list[str], th: Thresholds
-                         ) -> list[Pathology]:
+                         selected: list[int], names: list[str], th: Thresholds,
+                         reference: Reference | None = None) -> list[Pathology]:
     """Fill in the first epoch where each layer finding appears on its own."""
     missing = {(p.category, p.layer) for p in found
                if p.epoch is None and p.layer != "loss"}
@@ -173,7 +216,7 @@ def _locate_first_epochs(snap: ProfileSnapshot, found: list[Pathology],
     for e in selected:
         if not missing:
             break
-        stats, _ = statistics(snap, [e], names, th, history=False)
+        stats, _ = statistics(snap, [e], names, th, history=False, reference=reference)
         for p in diagnose(stats, None, th):
             key = (p.category, p.layer)
             if key in missing:

@@ -49,6 +49,18 @@ class EpochHealth:
     voltage_max: float = math.nan
 
 
+@dataclass(frozen=True)
+class VersusTraining:
+    """One layer in one epoch, in another phase (validation) and in training: mean rates
+    in spikes per observation per neuron; ``cells``: the other phase's observations
+    times neurons."""
+
+    epoch: int
+    rate: float
+    train_rate: float
+    cells: int
+
+
 @dataclass
 class LayerStats:
     """What one layer did over the selected epochs.
@@ -162,6 +174,10 @@ class LayerStats:
     """A graded layer's ceiling: the largest value one neuron can emit in one step
     (SpikingJelly ILIF: ``max_spike_count``; ``declare_layer(name, spike_ceiling=D)``);
     None: unknown, or a binary layer (whose ceiling is one spike)."""
+    versus_training: VersusTraining | None = None
+    """In the report of a phase other than training (validation, ``report(phase="eval")``):
+    the layer against its training passes in the latest selected epoch both recorded
+    (None: not such a report, or no such epoch)."""
     ceiling_fullness: np.ndarray | None = None
     """Per neuron ``(n_neurons,)``, how full a graded layer with a known ceiling is:
     its mean spike value per observation over ``spike_ceiling`` (1: the ceiling at

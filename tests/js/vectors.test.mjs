@@ -156,6 +156,17 @@ test("long sparse sequences: a hidden neuron is dead when it fires in (almost) n
   }
 });
 
+test("a layer that fires far less in eval mode than in training is shown as Python found it", () => {
+  const { payload, reports } = vectors.eval;
+  assertReportsMatch(payload, reports);
+  for (const c of reports) {
+    const shift = c.findings.filter((p) => p.category === "eval_mode_shift");
+    assert.deepEqual(shift.map((p) => p.layer), ["h1"], JSON.stringify(c.thresholds));
+    const dead = c.findings.filter((p) => p.layer === "h2" && p.category === "dead_neurons");
+    for (const p of dead) assert.equal(p.cause, "eval_mode_shift @ h1");
+  }
+});
+
 test("the vectors exercise causes and the start of an at-chance loss", () => {
   const all = vectors.reports.flatMap((c) => c.findings);
   const causes = new Set(all.filter((p) => p.cause).map((p) => `${p.category} <- ${p.cause}`));

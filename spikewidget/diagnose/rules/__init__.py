@@ -1,6 +1,6 @@
 """The diagnosis rules: a table of data plus one small pure function per rule,
 one module per family (activity, voltages, gradients, surrogate, values, loss,
-depth).
+depth, phases).
 
 Each check takes the statistics of the reported layers, the loss statistics and a
 :class:`Thresholds`, and returns its findings. Nothing here touches raw tensors.
@@ -30,6 +30,7 @@ from .base import Rule, text
 from .depth import RATE_FADES_WITH_DEPTH
 from .gradients import GRADIENT_EXPLOSION, GRADIENT_VANISHING
 from .loss import LOSS_AT_CHANCE
+from .phases import EVAL_MODE_SHIFT
 from .surrogate import GRADIENT_BLOCKED
 from .values import (
     COUNT_VALUED_INPUT,
@@ -57,6 +58,7 @@ RULES: tuple[Rule, ...] = (
     LOSS_AT_CHANCE,
     LAYER_DIED,
     RATE_FADES_WITH_DEPTH,
+    EVAL_MODE_SHIFT,
     TOO_FEW_OBSERVATIONS,
 )
 """Every rule, in the table's order (findings of equal severity follow it)."""

@@ -55,4 +55,4 @@ def test_the_payload_carries_every_rule_its_causes_and_how_the_browser_judges_it
     assert all(r["browser"] in ("rejudged", "fixed") for r in m["rules"].values())
     assert m["follows"] == FOLLOWS
     assert {"non_binary_spikes", "count_valued_input", "non_finite_values",
-            "voltage_runaway", "gradient_blocked"} == FIXED_CATEGORIES
+            "voltage_runaway", "gradient_blocked", "eval_mode_shift"} == FIXED_CATEGORIES

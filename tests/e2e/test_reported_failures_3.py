@@ -1,0 +1,140 @@
+"""Further failures users reported on the trackers (SpikingJelly, Norse), reproduced in
+small real models on data made here, as :mod:`test_reported_failures` does (its helpers
+are reused): the broken model's report names the class of failure where it starts,
+with a fix that applies; the model with the fix gets no false alarm. The docstrings
+cite the threads (facts only). Small models: T = 8 to 32, batches of 16, at most 3
+epochs of 8 steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from spikingjelly.activation_based import functional, layer, neuron
+from spikingjelly.activation_based import surrogate as sj_surrogate
+from torch import nn
+
+from spikewidget import SpikeProfiler
+
+from .test_reported_failures import bars, explain, finding, rate_code, roots
+
+torch.set_num_threads(1)
+
+
+def critical(report) -> list[tuple[str, str]]:
+    return [(p.category, p.layer) for p in report.pathologies
+            if p.severity.value == "critical"]
+
+
+# ------------- 1. SpikingJelly #559: a net that trains, whose spikes die in eval mode
+def bn_net() -> nn.Sequential:
+    """SpikingJelly's multi-step MLP with batch norm before each hidden LIF (tau 2,
+    ATan), 256 -> 96 -> 64 -> 8, read as firing rates into a cross-entropy."""
+    torch.manual_seed(0)
+
+    def lif() -> neuron.LIFNode:
+        return neuron.LIFNode(tau=2.0, surrogate_function=sj_surrogate.ATan(),
+                              store_v_seq=True)
+    net = nn.Sequential(layer.Linear(256, 96), layer.BatchNorm1d(96), lif(),
+                        layer.Linear(96, 64), layer.BatchNorm1d(64), lif(),
+                        layer.Linear(64, 8), lif())
+    functional.set_step_mode(net, "m")
+    return net
+
+
+def batch(g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    img, y = bars(g, 16, 8)
+    return rate_code(g, img.flatten(1), 8), y
+
+
+def recalibrate(net: nn.Module, g: torch.Generator, batches: int = 4) -> None:
+    """The offered fix: recompute every batch norm's running statistics from a few
+    training batches in train mode under ``torch.no_grad()`` (a plain average:
+    ``momentum=None``), resetting the neurons after each."""
+    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None
+    net.train()
+    with torch.no_grad():
+        for _ in range(batches):
+            net(batch(g)[0])
+            functional.reset_net(net)
+    for bn in bns:
+        bn.momentum = 0.1
+
+
+def train_and_validate(net: nn.Module, before_validation: Callable[[torch.Generator], None]
+                       | None = None) -> tuple[SpikeProfiler, float]:
+    """Adam for 3 epochs of 8 batches, each epoch followed by 4 validation batches in
+    eval mode under ``torch.no_grad()`` (recorded by the same watch, as phase "eval",
+    the validation loss with it); returns the profiler and the last validation
+    accuracy."""
+    prof = SpikeProfiler()
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    with prof.watch(net, input=True, gradients=True):
+        for epoch in range(3):
+            if epoch:
+                prof.next_epoch()
+            g = torch.Generator().manual_seed(epoch)
+            net.train()
+            for _ in range(8):
+                x, y = batch(g)
+                loss = F.cross_entropy(10 * net(x).mean(0), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                functional.reset_net(net)
+                prof.record_loss(loss, n_classes=8)
+            if before_validation is not None:
+                before_validation(g)
+            net.eval()
+            hits = 0
+            with torch.no_grad():
+                for _ in range(4):
+                    x, y = batch(g)
+                    out = net(x).mean(0)
+                    functional.reset_net(net)
+                    hits += int((out.argmax(1) == y).sum())
+                    prof.phase("eval").record_loss(F.cross_entropy(10 * out, y),
+                                                   n_classes=8)
+    return prof, hits / 64
+
+
+def test_spikes_that_die_in_eval_mode_are_named_where_eval_departs_from_training():
+    """SpikingJelly #559 (https://github.com/fangwei123456/spikingjelly/issues/559): a
+    multi-step LIF net learned in training mode, but after ``net.eval()`` its accuracy
+    was very low (good without ``eval()``), with ``reset_net`` after every batch; the
+    thread has no answer. One way there: batch norm before the LIF layers, whose
+    running variance, started at 1, still lags the small variance of the batches (3
+    epochs of 8 steps), so that in eval mode the LIF layers get a fraction of the
+    drive. The eval report used to call the second hidden layer dead and say "lower
+    the firing threshold", which would change training too. It must name the first
+    layer that fires far less in eval mode than in training while its input does not,
+    with the batch norm's running statistics as the fix, and the dead layers after it following
+    from it; the training report stays clean. With the running statistics recomputed
+    before validating, the eval report has none of it and the accuracy recovers."""
+    prof, accuracy = train_and_validate(bn_net())
+    ev = prof.report(phase="eval")
+    # in the last epoch '2' fires 3.5x less, '5' (after the second batch norm) 12x less
+    shift = finding(ev, "eval_mode_shift", "5")
+    assert shift.severity.value == "critical" and shift.metric_value > 4, explain(ev)
+    assert "epoch 2" in shift.message and "'2', which feeds it, changes" in shift.message
+    assert "running_var" in shift.suggestion and "Not the threshold" in shift.suggestion
+    assert roots(ev)[0] == ("eval_mode_shift", "5"), explain(ev)
+    assert prof.report(phase="eval", epoch=0).pathologies[0].layer == "2"  # '2' at first
+    for name in ("5", "7"):
+        assert finding(ev, "dead_neurons", name).cause == "eval_mode_shift @ 5", explain(ev)
+    assert not [p for p in ev.pathologies if p.cause is None
+                and "Lower the firing threshold" in p.suggestion], explain(ev)
+    assert critical(prof.report()) == [], explain(prof.report())
+    assert accuracy < 0.25
+
+    net = bn_net()
+    prof, fixed_accuracy = train_and_validate(net, lambda g: recalibrate(net, g))
+    ev = prof.report(phase="eval")
+    assert not [p for p in ev.pathologies if p.category == "eval_mode_shift"], explain(ev)
+    assert critical(ev) == [], explain(ev)
+    assert fixed_accuracy > accuracy + 0.2, (accuracy, fixed_accuracy)
