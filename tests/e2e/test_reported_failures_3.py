@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import norse.torch as norse
 import torch
 import torch.nn.functional as F
 from spikingjelly.activation_based import functional, layer, neuron
@@ -18,7 +19,8 @@ from torch import nn
 
 from spikewidget import SpikeProfiler
 
-from .test_reported_failures import bars, explain, finding, rate_code, roots
+from .test_reported_failures import bars, explain, finding, rate_code, roots, train
+from .test_reported_failures_2 import eight_bars, readout
 
 torch.set_num_threads(1)
 
@@ -138,3 +140,104 @@ def test_spikes_that_die_in_eval_mode_are_named_where_eval_departs_from_training
     assert not [p for p in ev.pathologies if p.category == "eval_mode_shift"], explain(ev)
     assert critical(ev) == [], explain(ev)
     assert fixed_accuracy > accuracy + 0.2, (accuracy, fixed_accuracy)
+
+
+# --------- 2. Norse #325: each LIF layer starts firing steps after the one before it
+def norse_stack(weight_scale: float, *, depth: int = 4, record: bool = True
+                ) -> norse.SequentialState:
+    """``depth`` Linear-LIF layers of Norse (default parameters: dt 1 ms, tau_mem 10 ms,
+    so a membrane moves a tenth of the way to its input per step), 256 -> 64 -> ... ->
+    8 into an LI readout; ``weight_scale`` multiplies PyTorch's default init;
+    ``record``: the LIFs' ``record_states`` (their voltages watched)."""
+    torch.manual_seed(0)
+    mods: list[nn.Module] = [nn.Linear(256, 64), norse.LIF(record_states=record)]
+    for _ in range(depth - 1):
+        mods += [nn.Linear(64, 64), norse.LIF(record_states=record)]
+    net = norse.SequentialState(*mods, nn.Linear(64, 8), norse.LI())
+    with torch.no_grad():
+        for m in net:
+            if isinstance(m, nn.Linear):
+                m.weight.mul_(weight_scale)
+    return net
+
+
+def onsets(net: norse.SequentialState, t: int) -> list[int]:
+    """Per LIF layer, the first time step at which any of its neurons fires (t: never)
+    on one batch."""
+    x, _ = eight_bars(t)(torch.Generator().manual_seed(9))
+    out = []
+    with torch.no_grad():
+        for m in net:
+            x = m(x)
+            x = x[0] if isinstance(x, tuple) else x
+            if isinstance(m, norse.LIF):
+                steps = torch.nonzero(x.sum((1, 2)))
+                out.append(int(steps[0]) if len(steps) else t)
+    return out
+
+
+def test_a_deep_norse_stack_whose_layers_start_late_over_short_sequences_is_not_told_to_lower_thresholds():
+    """Norse #325 (https://github.com/norse/norse/issues/325, from discussion #318): in a
+    stack of LIF layers each layer began to fire only time steps after the one before
+    (then one step from the input current's integration order, changed by PR #326; and
+    the membrane needs steps to charge at dt / tau_mem = 0.1), so a net of 5 LIF layers
+    needs 6 steps or more before any output. Four layers over 8 steps: each starts
+    about 2 steps after the one before and the last never fires. The report calls it
+    a rate that fades with depth, the one root, and its fix (scale up the weights, or
+    normalise) is one that applies: the deep layers' own thresholds are not blamed.
+    With the weights scaled up as it says the net trains; with 32 steps as well. (What
+    is not measured: when in the sequence each layer first fires.)"""
+    net = norse_stack(8.0)
+    assert onsets(net, 8) == [2, 4, 7, 8]  # the lag, layer after layer
+    broken = train(net, eight_bars(8), readout(net), F.cross_entropy, 8).report()
+    fade = finding(broken, "rate_fades_with_depth", "5")
+    assert fade.severity.value == "critical" and fade.cause is None, explain(broken)
+    assert "scale up the weight initialisation" in fade.suggestion, explain(broken)
+    for p in broken.pathologies:
+        if p.layer in ("5", "7") and p is not fade:
+            assert p.cause == "rate_fades_with_depth @ 5", explain(broken)
+
+    for scale, t in ((16.0, 8), (8.0, 32)):
+        net = norse_stack(scale)
+        fixed = train(net, eight_bars(t), readout(net), F.cross_entropy, 8).report()
+        assert critical(fixed) == [], explain(fixed)
+        assert fixed.loss.last < 1.5, explain(fixed)
+
+
+# ------- 3. Norse without record_states: no voltage fact it did not measure is claimed
+def norse_negative(record: bool) -> norse.SequentialState:
+    """Norse Linear-LIF-Linear-LIF-Linear-LI, weights scaled 8x, the second Linear's
+    weights all negative and its bias -0.5: the second LIF gets no positive current."""
+    net = norse_stack(8.0, depth=2, record=record)
+    with torch.no_grad():
+        net[2].weight.copy_(-net[2].weight.abs())
+        net[2].bias.fill_(-0.5)
+    return net
+
+
+def test_norse_without_record_states_does_not_offer_a_fix_that_needs_the_membrane():
+    """Norse's ``LIF`` returns its state only with ``record_states=True`` (the Norse
+    #180 test records them); without it the watch sees spikes only. A layer whose
+    current is negative stays silent: with its voltages the report says a lower
+    threshold will not help (the membrane never rose); without them it used to say
+    "lower this layer's firing threshold or raise the weight scale into it", both
+    useless here (scaling negative weights up drives it further down). It must now
+    say the membrane was not recorded, how to record it, and what either outcome
+    means, and no finding may speak of a membrane or voltage it did not see."""
+    net = norse_negative(record=True)
+    seen = train(net, eight_bars(16), readout(net), F.cross_entropy, 8).report()
+    assert finding(seen, "silent_network", "3").suggestion.startswith(
+        "A lower threshold will not help"), explain(seen)
+
+    net = norse_negative(record=False)
+    blind = train(net, eight_bars(16), readout(net), F.cross_entropy, 8).report()
+    silent = finding(blind, "silent_network", "3")
+    assert silent.cause is None and silent.epoch == 0, explain(blind)
+    assert "membrane potential was not recorded" in silent.suggestion, explain(blind)
+    assert "record_states=True" in silent.suggestion, explain(blind)
+    assert "if it never rises" in silent.suggestion, explain(blind)
+    assert all(not st.has_voltages for st in blind.layer_stats.values())
+    for p in blind.pathologies:
+        assert "peaked" not in p.message and "voltage" not in p.message.lower(), p
+        assert not p.category.startswith("voltage_"), p
+    assert "V=" not in blind.summary(), blind.summary()

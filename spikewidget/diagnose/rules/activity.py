@@ -197,6 +197,8 @@ def check_silent(layers: list[LayerStats], loss: LossStats | None,
                 values.update(levels)
             elif firing:
                 fix = "fed_by_firing" if st.fed_by is not None else "behind_firing"
+                if not st.has_voltages:  # whether the membrane rises was not measured
+                    fix += "_unmeasured"
             else:
                 fix = "unknown"
             out.append(say(Severity.CRITICAL, "silent_network", st,
@@ -303,6 +305,14 @@ SATURATED_NEURONS = Rule(
                       "down from the ceiling of {ceiling:g}, or allow a higher ceiling "
                       "(more spikes per step)"})
 
+_UNMEASURED = (
+    "this layer's membrane potential was not recorded (Norse: record_states=True; "
+    "SpikingJelly: store_v_seq=True), so whether they drive it up is unknown: record "
+    "it. If the membrane rises but stays short of the threshold, lower the threshold "
+    "or raise the weight scale into it; if it never rises, the current into it is zero "
+    "or negative and neither will help: check the sign of the weights into it and any "
+    "normalisation or ReLU before it")
+
 SILENT_NETWORK = Rule(
     "silent_network", "critical", "a layer's max rate < {silent_max_rate:g} (and, with "
     "a time axis, its busiest neuron fires in < 50% of samples)",
@@ -331,6 +341,10 @@ SILENT_NETWORK = Rule(
         "fed_by_firing": "'{before}', which feeds it, fires, so spikes arrive: lower "
                          "this layer's firing threshold or raise the weight scale into "
                          "it",
+        "behind_firing_unmeasured": "The layer before it ('{before}') fires, so spikes "
+                                    "arrive; " + _UNMEASURED,
+        "fed_by_firing_unmeasured": "'{before}', which feeds it, fires, so spikes arrive; "
+                                    + _UNMEASURED,
         "unknown": "Check the input encoding, lower all thresholds, and verify that the "
                    "input data is not all zeros"},
     constants={"no_drive_tolerance": NO_DRIVE_TOLERANCE,

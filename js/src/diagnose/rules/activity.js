@@ -163,7 +163,10 @@ export function checkSilent(layers, loss, th, { say, consts }) {
       else if (membrane !== null) {
         fix = membrane.fix;
         Object.assign(values, membrane.levels);
-      } else if (firing.length) fix = wired ? "fed_by_firing" : "behind_firing";
+      } else if (firing.length) {
+        fix = wired ? "fed_by_firing" : "behind_firing";
+        if (!st.hasVoltages) fix += "_unmeasured"; // whether the membrane rises: unmeasured
+      }
       out.push(say("critical", "silent_network", st.name,
         membrane === null ? "top" : "top_membrane", fix, values));
     }
