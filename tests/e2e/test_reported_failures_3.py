@@ -176,7 +176,7 @@ def onsets(net: norse.SequentialState, t: int) -> list[int]:
     return out
 
 
-def test_a_deep_norse_stack_whose_layers_start_late_over_short_sequences_is_not_told_to_lower_thresholds():
+def test_a_deep_norse_stack_starting_late_over_short_sequences_gets_a_fix_that_applies():
     """Norse #325 (https://github.com/norse/norse/issues/325, from discussion #318): in a
     stack of LIF layers each layer began to fire only time steps after the one before
     (then one step from the input current's integration order, changed by PR #326; and
