@@ -477,13 +477,24 @@ class EpochSummary:
     for the rules that look back over epochs (``layer_died``, trends): the sorted
     per-neuron rates at :data:`SUMMARY_QUANTILES` evenly spaced ranks (all of them
     for smaller layers; per sample in ``sample_q`` where measured), the highest
-    rate and the observations. 2 KiB to 4 KiB per layer and epoch, whatever its size."""
+    rate and the observations. 2 KiB to 4 KiB per layer and epoch, whatever its size.
+
+    ``n_samples`` and ``count_samples`` (the epoch's samples, and those its per-sample
+    activity counts) decide, as for a kept epoch (:func:`samples_known`), whether its
+    hidden neurons are judged per sample or by rate; None: unknown (a file saved before
+    they were kept), judged per sample wherever ``sample_q`` was kept, as then.
+    ``voltage_min``/``voltage_max``: its finite voltages' extrema (``inf``/``-inf``:
+    none recorded, or unknown)."""
 
     epoch: int
     rate_q: np.ndarray
     sample_q: np.ndarray | None
     max_rate: float
     n_obs: int
+    n_samples: int | None = None
+    count_samples: int | None = None
+    voltage_min: float = math.inf
+    voltage_max: float = -math.inf
 
     @classmethod
     def of(cls, epoch: int, stats: EpochStats, graded: Graded = False) -> EpochSummary:
@@ -491,15 +502,30 @@ class EpochSummary:
         samples = (stats.active_samples / stats.count_samples if stats.count_samples
                    else None)
         return cls(epoch, _quantiles(rates), None if samples is None else _quantiles(samples),
-                   float(rates.max()) if rates.size else 0.0, int(stats.n_obs))
+                   float(rates.max()) if rates.size else 0.0, int(stats.n_obs),
+                   int(stats.n_samples), int(stats.count_samples),
+                   float(stats.v_min), float(stats.v_max))
+
+    def by_samples(self, role: str) -> bool:
+        """Whether its neurons are judged per sample, as :func:`epoch_health` judges a
+        kept epoch of ``role``."""
+        if self.sample_q is None or role == "input":
+            return False
+        if self.n_samples is None or self.count_samples is None:
+            return True  # an older file's summary: per sample, as it was then read
+        steps = self.n_obs / self.n_samples if self.n_samples else 0.0
+        return samples_known(role, self.count_samples, self.n_samples, steps)
 
     def health(self, role: str, th: Thresholds) -> EpochHealth:
         """:func:`epoch_health` from the summary (the dead share to 1/256 for layers
-        of more than 256 neurons, exact for smaller ones), per sample wherever the
-        summary kept per-sample activity (not for an input)."""
-        q = self.sample_q if role != "input" and self.sample_q is not None else self.rate_q
+        of more than 256 neurons, exact for smaller ones), per sample where a kept
+        epoch would be (:meth:`by_samples`)."""
+        q = self.sample_q if self.by_samples(role) else self.rate_q
         dead = np.searchsorted(q, th.dead_rate, side="left") / max(len(q), 1)
-        return EpochHealth(self.epoch, float(dead), self.max_rate, self.n_obs)
+        known = self.voltage_min <= self.voltage_max
+        return EpochHealth(self.epoch, float(dead), self.max_rate, self.n_obs,
+                           self.voltage_min if known else math.nan,
+                           self.voltage_max if known else math.nan)
 
 
 class DeviceSummary:
@@ -511,26 +537,32 @@ class DeviceSummary:
         import torch
 
         self.epoch, self.n_obs = epoch, int(acc.n_obs)
+        self.n_samples, self.count_samples = int(acc.n_samples), int(acc.count_samples)
         rates = spike_counts(acc, graded).double() / max(acc.n_obs, 1)
         samples = (acc.active_samples.double() / acc.count_samples if acc.count_samples
                    else None)
         self._parts = (_device_quantiles(torch, rates),
                        None if samples is None else _device_quantiles(torch, samples),
-                       rates.max() if rates.numel() else torch.zeros((), dtype=torch.float64))
+                       rates.max() if rates.numel() else torch.zeros((), dtype=torch.float64),
+                       torch.stack([acc.scalar("v_min"), acc.scalar("v_max")]))
         self._host: EpochSummary | None = None
 
     def host(self) -> EpochSummary:
         if self._host is None:
-            rate_q, sample_q, top = self._parts
+            rate_q, sample_q, top, extrema = self._parts
+            v_min, v_max = extrema.cpu().tolist()
             self._host = EpochSummary(
                 self.epoch, rate_q.cpu().numpy(),
-                None if sample_q is None else sample_q.cpu().numpy(), float(top), self.n_obs)
+                None if sample_q is None else sample_q.cpu().numpy(), float(top), self.n_obs,
+                self.n_samples, self.count_samples, v_min, v_max)
             self._parts = ()
         return self._host
 
     rate_q = property(lambda self: self.host().rate_q)
     sample_q = property(lambda self: self.host().sample_q)
     max_rate = property(lambda self: self.host().max_rate)
+    voltage_min = property(lambda self: self.host().voltage_min)
+    voltage_max = property(lambda self: self.host().voltage_max)
 
     def health(self, role: str, th: Thresholds) -> EpochHealth:
         return self.host().health(role, th)

@@ -89,6 +89,17 @@ def dump_profile(saved: SavedProfile) -> bytes:
     return buf.getvalue()
 
 
+SUMMARY_EXTENT = ("n_samples", "count_samples", "voltage_min", "voltage_max")
+"""What a dropped epoch's summary keeps beyond its rates (``since=NEXT``: a file of
+version 3 may lack them; its dropped epochs then judge as they did)."""
+
+
+def summary_extent(summary: Any) -> dict[str, Any]:
+    """The :data:`SUMMARY_EXTENT` of an epoch summary, as saved (None: unknown)."""
+    return {k: getattr(summary, k) for k in SUMMARY_EXTENT
+            if getattr(summary, k) is not None}
+
+
 def _write(saved: SavedProfile, fh: Any) -> None:
     state = saved.snapshot
     arrays: dict[str, np.ndarray] = {}
@@ -113,7 +124,7 @@ def _write(saved: SavedProfile, fh: Any) -> None:
             if summary.sample_q is not None:
                 arrays[f"layer{i}_summary{e}_sample_q"] = summary.sample_q
             summaries.append({"epoch": e, "max_rate": summary.max_rate,
-                              "n_obs": summary.n_obs})
+                              "n_obs": summary.n_obs, **summary_extent(summary)})
         layers.append({"name": info.name, "role": info.role, "graded": info.graded,
                        "summaries": summaries,
                        "neuron_axes": info.neuron_axes,
@@ -272,8 +283,9 @@ def _rebuild(archive: Archive, meta: dict[str, Any], spare: int, depth: int
             sample_q = (archive.array(key + "sample_q", f8, q, f"{label} summary {e}",
                                       max_first=SUMMARY_QUANTILES)
                         if key + "sample_q" in archive.names else None)
-            info.summaries[e] = EpochSummary(e, rate_q, sample_q, summary["max_rate"],
-                                             summary["n_obs"])
+            info.summaries[e] = EpochSummary(
+                e, rate_q, sample_q, summary["max_rate"], summary["n_obs"],
+                **{k: summary[k] for k in SUMMARY_EXTENT if k in summary})
         info.steps = lay["steps"]
         info.last_epoch = lay["last_epoch"]  # the epoch a gradient recorded next joins
         snap.layers[info.name] = info

@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 from ..core.errors import ProfileFormatError, SpikeWidgetError
 from ..diagnose.roles import ROLES
 from ..diagnose.thresholds import Thresholds
-from ..state.fields import GRADIENT_HEAD, NO_STEP, SAVED_SCALARS, saved_vectors
+from ..state.fields import GRADIENT_HEAD, NEXT, NO_STEP, SAVED_SCALARS, saved_vectors
 from ..state.layer import ANALOG, Graded, is_graded
 from ..state.limits import MAX_EPOCH, MAX_RASTER_NEURONS, MAX_RASTER_WINDOW, PHASES, RESERVED_NAMES
 from ..state.loss import RECENT, EpochLoss
@@ -228,10 +228,10 @@ class _Checker:
                 "neuron_axes": axes, "neuron_shape": shape, "n_neurons": n,
                 "steps": self.whole(self.key(lay, "steps", where), f"{where}: steps", 0),
                 "last_epoch": self.whole(last, f"{where}: last_epoch", 0, MAX_EPOCH),
-                "epochs": epochs, "summaries": self.summaries(lay, where, epochs)}
+                "epochs": epochs, "summaries": self.summaries(lay, where, epochs, version)}
 
-    def summaries(self, lay: dict[str, Any], where: str, epochs: dict[int, Any]
-                  ) -> list[dict[str, Any]]:
+    def summaries(self, lay: dict[str, Any], where: str, epochs: dict[int, Any],
+                  version: int) -> list[dict[str, Any]]:
         """The summaries of epochs ``max_epochs`` dropped (files before it have none)."""
         out: dict[int, dict[str, Any]] = {}
         for i, sm in enumerate(self.sequence(lay.get("summaries", []),
@@ -244,8 +244,21 @@ class _Checker:
                           e)
             out[e] = {"epoch": e, "max_rate": self.real(self.key(sm, "max_rate", at),
                                                         f"{at}.max_rate"),
-                      "n_obs": self.whole(self.key(sm, "n_obs", at), f"{at}.n_obs", 0)}
+                      "n_obs": self.whole(self.key(sm, "n_obs", at), f"{at}.n_obs", 0),
+                      **self.summary_extent(sm, at, version)}
         return list(out.values())
+
+    def summary_extent(self, sm: dict[str, Any], at: str, version: int) -> dict[str, Any]:
+        """A summary's samples and voltage extrema (added while the format was version
+        3, ``since=NEXT``: an older file's load as unknown)."""
+        out: dict[str, Any] = {}
+        for k in ("n_samples", "count_samples"):
+            if k in sm or version >= NEXT:
+                out[k] = self.whole(self.key(sm, k, at), f"{at}.{k}", 0)
+        for k in ("voltage_min", "voltage_max"):
+            if k in sm or version >= NEXT:
+                out[k] = self.real(self.key(sm, k, at), f"{at}.{k}")
+        return out
 
     def epoch_scalars(self, ep: dict[str, Any], where: str, n: int,
                       version: int) -> dict[str, Any]:

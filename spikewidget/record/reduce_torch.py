@@ -146,6 +146,10 @@ class DeviceEpochStats:
                                                   device=new.device)
         self.s = new
 
+    def scalar(self, name: str) -> Any:
+        """One device scalar of the table (a 0-d tensor view: no sync), e.g. ``v_min``."""
+        return self.s[_INDEX[name]]
+
     def to_host(self) -> EpochStats:
         """Copy to host memory (one transfer for the scalars, one for the sums)."""
         values = self.s.cpu().tolist()

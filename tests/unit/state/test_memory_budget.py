@@ -330,3 +330,24 @@ def test_max_epochs_on_the_device_path_never_syncs_and_judges_as_the_host(rng) -
     assert any(p.category == "layer_died" for p in b.pathologies)
     c = SpikeProfiler.from_bytes(device.to_bytes())
     assert [p.message for p in c.report().pathologies] == [p.message for p in b.pathologies]
+
+
+@pytest.mark.parametrize("steps, dead", [(200, 0.0), (25, 1.0)])
+def test_a_dropped_epoch_judges_a_hidden_layer_as_it_did_when_kept(rng, steps, dead):
+    """One spike per neuron in every sample: alive over 200 steps (per sample), dead
+    over 25 (a rate of 0.04 would be alive; 1 spike in 25 steps of 1 in 8 samples is
+    0.005), in a kept and in a dropped epoch alike, and after a save."""
+    def record(p: SpikeProfiler) -> None:
+        for epoch in range(4):
+            x = np.zeros((steps, 8, 50), np.float32)
+            fired = np.arange(8) == 0 if steps == 25 else np.ones(8, bool)
+            x[rng.integers(0, steps, 50), :, np.arange(50)] = fired
+            p.record_step("h", x, epoch=epoch)
+            p.record_step("out", (rng.random((steps, 8, 4)) < 0.3).astype(np.float32),
+                          epoch=epoch)
+
+    every, few = SpikeProfiler(), SpikeProfiler(max_epochs=2)
+    record(every)
+    record(few)
+    for p in (every, few, SpikeProfiler.from_bytes(few.to_bytes())):
+        assert [h.dead_fraction for h in p.report().layer_stats["h"].per_epoch] == [dead] * 4
